@@ -1,0 +1,40 @@
+# Tollgate — `make run` starts the gateway on its embedded defaults; `make test` runs every test.
+# Works on a fresh machine with only Node and npm: Bun is installed from npm into .tools/.
+SHELL := /bin/bash
+BUN_VERSION := 1.4.5
+TOOLS := $(CURDIR)/.tools
+BUN := $(shell command -v bun 2>/dev/null || echo $(TOOLS)/node_modules/.bin/bun)
+ARTIFACTS := $(CURDIR)/.test-artifacts
+
+.PHONY: run test deps typecheck bench clean services-up services-down
+
+$(TOOLS)/node_modules/.bin/bun:
+	npm install --prefix $(TOOLS) --no-save --no-audit --no-fund bun@$(BUN_VERSION)
+
+node_modules/.installed: package.json bun.lock | $(BUN)
+	$(BUN) install --frozen-lockfile
+	@touch $@
+
+deps: $(BUN) node_modules/.installed
+
+run: deps
+	$(BUN) run src/main.ts
+
+typecheck: deps
+	$(BUN) x tsc --noEmit -p .
+
+# The whole suite. Writes a JUnit report to .test-artifacts/junit.xml and ends with
+# `tests: N passed, N failed` counted from it.
+test: deps
+	@mkdir -p $(ARTIFACTS)
+	@rm -f $(ARTIFACTS)/junit.xml
+	@set +e; \
+	$(BUN) test --timeout 30000 --reporter=junit --reporter-outfile=$(ARTIFACTS)/junit.xml; status=$$?; \
+	$(BUN) run scripts/junit-summary.ts $(ARTIFACTS)/junit.xml; summary=$$?; \
+	if [ $$status -ne 0 ] || [ $$summary -ne 0 ]; then exit 1; fi
+
+bench: deps
+	$(BUN) run bench/gateway.ts
+
+clean:
+	rm -rf node_modules .tools $(ARTIFACTS)

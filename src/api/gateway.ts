@@ -1,0 +1,171 @@
+/**
+ * The bridge between an HTTP request and the pipeline: builds the ctx, runs it, and turns a
+ * stream into a Server-Sent Events response that cancels upstream when the client leaves.
+ */
+import type { ChatCompletionChunk, ChatCompletionRequest } from "../canonical/chat.ts";
+import type { ConfigSnapshot } from "../config/snapshot.ts";
+import type { BatchingEmitter } from "../events/emitter.ts";
+import { makeEvent } from "../events/envelope.ts";
+import { uuidv7 } from "../events/uuidv7.ts";
+import type { Ctx, ProviderLookup } from "../pipeline/context.ts";
+import { errors, GatewayError, toGatewayError } from "../pipeline/errors.ts";
+import type { Pipeline, PipelineResult } from "../pipeline/runner.ts";
+
+export interface GatewayDeps {
+  pipeline: Pipeline;
+  /** The current configuration snapshot (read per request, never fetched). */
+  config: () => ConfigSnapshot;
+  providers: ProviderLookup;
+  emitter: BatchingEmitter;
+}
+
+export interface GatewayInput {
+  endpoint: Ctx["endpoint"];
+  request: ChatCompletionRequest;
+  meta?: Ctx["meta"];
+}
+
+export type GatewayOutcome =
+  | { ok: true; ctx: Ctx; result: PipelineResult }
+  | { ok: false; ctx: Ctx; error: GatewayError };
+
+/** Run one request through the pipeline. Never throws: errors come back as values. */
+export async function runGateway(deps: GatewayDeps, httpRequest: Request, input: GatewayInput): Promise<GatewayOutcome> {
+  const ctx = createCtx(deps, httpRequest, input);
+  if (deps.emitter.saturated) {
+    const error = errors.overloaded("The event log is behind; retry shortly");
+    recordRejected(deps, ctx.requestId, input.request.model, input.endpoint, error);
+    return { ok: false, ctx, error };
+  }
+  try {
+    return { ok: true, ctx, result: await deps.pipeline.run(ctx) };
+  } catch (err) {
+    return { ok: false, ctx, error: toGatewayError(err) };
+  }
+}
+
+function createCtx(deps: GatewayDeps, httpRequest: Request, input: GatewayInput): Ctx {
+  const requestId = uuidv7();
+  const config = deps.config();
+  const aborter = new AbortController();
+  if (httpRequest.signal.aborted) aborter.abort();
+  else httpRequest.signal.addEventListener("abort", () => aborter.abort(new Error("client disconnected")), { once: true });
+  const traceId = traceIdOf(httpRequest);
+  const ctx: Ctx = {
+    requestId,
+    ...(traceId ? { traceId } : {}),
+    startedAt: performance.now(),
+    endpoint: input.endpoint,
+    request: input.request,
+    stream: input.request.stream === true,
+    principal: { tenant: "default" },
+    meta: input.meta ?? {},
+    config,
+    providers: deps.providers,
+    costUsd: 0,
+    signal: aborter.signal,
+    timings: {},
+    state: { "gateway.abort": aborter },
+    emit(e) {
+      const event = makeEvent({ ...e, tenant: ctx.principal.tenant, requestId, configVersion: config.version, ...(traceId ? { traceId } : {}) });
+      deps.emitter.emit("requests", ctx.principal.tenant, event);
+    },
+  };
+  return ctx;
+}
+
+/** W3C traceparent → trace id. */
+function traceIdOf(req: Request): string | undefined {
+  const tp = req.headers.get("traceparent");
+  const m = tp && /^[0-9a-f]{2}-([0-9a-f]{32})-[0-9a-f]{16}-[0-9a-f]{2}$/.exec(tp.trim());
+  return m ? m[1] : undefined;
+}
+
+/**
+ * Record a request refused before the pipeline ran (bad JSON, failed validation, too large):
+ * `request.received` and `request.completed` with the error code, like every other request.
+ */
+export function recordRejected(deps: Pick<GatewayDeps, "emitter">, requestId: string, model: unknown, endpoint: string, error: GatewayError): void {
+  const base = { tenant: "default", requestId };
+  const requestedModel = typeof model === "string" ? model : null;
+  deps.emitter.emit("requests", "default", makeEvent({ ...base, type: "request.received", payload: { endpoint, model: requestedModel, rejected: true } }));
+  deps.emitter.emit(
+    "requests",
+    "default",
+    makeEvent({
+      ...base,
+      type: "request.completed",
+      payload: {
+        status: "error",
+        httpStatus: error.status,
+        errorCode: error.code,
+        errorMessage: error.message,
+        endpoint,
+        requestedModel,
+        provider: null,
+        model: null,
+        inputTokens: 0,
+        outputTokens: 0,
+        cachedTokens: 0,
+        costUsd: 0,
+        cached: false,
+        latencyMs: 0,
+      },
+    }),
+  );
+}
+
+/**
+ * A Server-Sent Events response over a pipeline stream. `format` turns a chunk into the
+ * `data:` payload(s) to send (null = skip); `end` is what closes a good stream
+ * (e.g. `data: [DONE]`). If the client disconnects, the stream's iterator is returned, which
+ * stops the upstream call and records the request as `client_disconnected`.
+ */
+export function sseResponse(
+  ctx: Ctx,
+  chunks: AsyncIterableIterator<ChatCompletionChunk>,
+  format: (chunk: ChatCompletionChunk) => string | null,
+  end: string,
+  formatError: (error: GatewayError) => string,
+  headers: Record<string, string> = {},
+): Response {
+  const encoder = new TextEncoder();
+  const aborter = ctx.state["gateway.abort"] as AbortController | undefined;
+  const body = new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      try {
+        // Loop until something is enqueued: a pull that enqueues nothing is not called again.
+        for (;;) {
+          const r = await chunks.next();
+          if (r.done) {
+            controller.enqueue(encoder.encode(end));
+            controller.close();
+            return;
+          }
+          const text = format(r.value);
+          if (text) {
+            controller.enqueue(encoder.encode(text));
+            return;
+          }
+        }
+      } catch (err) {
+        controller.enqueue(encoder.encode(formatError(toGatewayError(err))));
+        controller.close();
+      }
+    },
+    async cancel() {
+      aborter?.abort(new Error("client disconnected"));
+      await chunks.return?.(undefined);
+    },
+  });
+  return new Response(body, {
+    status: 200,
+    headers: {
+      "content-type": "text/event-stream; charset=utf-8",
+      "cache-control": "no-cache",
+      connection: "keep-alive",
+      "x-accel-buffering": "no",
+      ...headers,
+    },
+  });
+}

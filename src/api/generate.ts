@@ -1,0 +1,91 @@
+/**
+ * POST /api/v1/generate — the simple form: a prompt in, the text and its cost out.
+ */
+import { Elysia } from "elysia";
+import { Type as T, type Static } from "@sinclair/typebox";
+import type { ChatCompletionRequest, ChatMessage } from "../canonical/chat.ts";
+import type { ConfigSnapshot } from "../config/snapshot.ts";
+import { errorResponse } from "./http.ts";
+import { type GatewayDeps, runGateway } from "./gateway.ts";
+import { responseHeaders } from "./openai.ts";
+import { errorResponses, jsonContent } from "./schemas.ts";
+
+export const GenerateRequest = T.Object({
+  prompt: T.String({ minLength: 1 }),
+  system: T.Optional(T.String()),
+  temperature: T.Optional(T.Number({ minimum: 0, maximum: 2 })),
+  max_tokens: T.Optional(T.Integer({ minimum: 1 })),
+  json_mode: T.Optional(T.Boolean()),
+  model: T.Optional(T.String({ minLength: 1, description: "Model or alias; default: the alias `default` if configured, else `echo`" })),
+  service: T.Optional(T.String()),
+  task_type: T.Optional(T.String()),
+  user_id: T.Optional(T.String()),
+});
+export type GenerateRequest = Static<typeof GenerateRequest>;
+
+export const GenerateResponse = T.Object({
+  content: T.String(),
+  provider: T.String(),
+  model: T.String(),
+  input_tokens: T.Integer(),
+  output_tokens: T.Integer(),
+  cost_usd: T.Number(),
+  cached: T.Boolean(),
+  latency_ms: T.Number(),
+  request_id: T.String(),
+});
+
+/** Pure: the canonical request for a generate call. */
+export function toChatRequest(body: GenerateRequest, config: Pick<ConfigSnapshot, "models">): ChatCompletionRequest {
+  const messages: ChatMessage[] = [];
+  if (body.system) messages.push({ role: "system", content: body.system });
+  messages.push({ role: "user", content: body.prompt });
+  const model = body.model ?? (config.models.some((m) => m.alias === "default") ? "default" : "echo");
+  const req: ChatCompletionRequest = { model, messages, stream: false };
+  if (body.temperature !== undefined) req.temperature = body.temperature;
+  if (body.max_tokens !== undefined) req.max_tokens = body.max_tokens;
+  if (body.json_mode) req.response_format = { type: "json_object" };
+  if (body.user_id) req.user = body.user_id;
+  return req;
+}
+
+export function generateRoutes(deps: GatewayDeps) {
+  return new Elysia({ name: "generate-routes", normalize: false }).post(
+    "/api/v1/generate",
+    async ({ body, request }) => {
+      const chat = toChatRequest(body, deps.config());
+      const meta = { ...(body.service ? { service: body.service } : {}), ...(body.task_type ? { taskType: body.task_type } : {}), ...(body.user_id ? { user: body.user_id } : {}) };
+      const out = await runGateway(deps, request, { endpoint: "generate", request: chat, meta });
+      const headers = responseHeaders(out.ctx);
+      if (!out.ok) return errorResponse(out.error, headers);
+      if (out.result.kind !== "response") throw new Error("generate expects a whole response");
+      const r = out.result.response;
+      const choice = r.choices[0];
+      return Response.json(
+        {
+          content: choice?.message.content ?? "",
+          provider: out.ctx.target?.provider.id ?? "",
+          model: out.ctx.target?.model ?? r.model,
+          input_tokens: r.usage?.prompt_tokens ?? 0,
+          output_tokens: r.usage?.completion_tokens ?? 0,
+          cost_usd: out.ctx.costUsd,
+          cached: out.result.cached,
+          latency_ms: Math.round((performance.now() - out.ctx.startedAt) * 100) / 100,
+          request_id: out.ctx.requestId,
+        },
+        { headers },
+      );
+    },
+    {
+      body: GenerateRequest,
+      detail: {
+        tags: ["Simple API"],
+        summary: "Generate text from a prompt",
+        responses: {
+          200: { description: "The answer with usage and cost", content: jsonContent(GenerateResponse) },
+          ...errorResponses({ 400: "Invalid request", 404: "Unknown model", 413: "Body too large", 502: "Upstream provider failed" }),
+        },
+      },
+    },
+  );
+}

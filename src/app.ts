@@ -1,0 +1,69 @@
+/**
+ * buildApp(deps): the Elysia app — routes, body limits, errors, CORS, docs. No globals: every
+ * dependency comes in through `deps`, so tests build as many apps as they like.
+ */
+import { cors } from "@elysiajs/cors";
+import { Elysia } from "elysia";
+import type { EventLog } from "./events/event-log.ts";
+import { uuidv7 } from "./events/uuidv7.ts";
+import { docsRoutes } from "./api/docs.ts";
+import { generateRoutes } from "./api/generate.ts";
+import { type GatewayDeps, recordRejected } from "./api/gateway.ts";
+import { healthRoutes } from "./api/health.ts";
+import { errorResponse, fromElysiaError, readJsonBody } from "./api/http.ts";
+import { openaiRoutes } from "./api/openai.ts";
+
+export interface AppDeps extends GatewayDeps {
+  log: EventLog;
+  version: string;
+  maxBodyBytes: number;
+  /** Allowed browser origins; `["*"]` allows any (without credentials). */
+  corsOrigins: string[];
+}
+
+/** Routes whose rejected requests are recorded as events (model calls). */
+const RECORDED_POSTS = new Map([
+  ["/v1/chat/completions", "chat.completions"],
+  ["/api/v1/generate", "generate"],
+]);
+
+export function buildApp(deps: AppDeps) {
+  const anyOrigin = deps.corsOrigins.length === 1 && deps.corsOrigins[0] === "*";
+  return new Elysia({ name: "tollgate", normalize: false })
+    .use(
+      cors({
+        origin: anyOrigin ? "*" : deps.corsOrigins,
+        credentials: false,
+        methods: ["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"],
+        allowedHeaders: ["authorization", "content-type", "x-service-key", "x-tollgate-service", "x-tollgate-task-type", "x-tollgate-user", "x-tollgate-strategy", "traceparent"],
+        exposeHeaders: ["x-request-id", "x-tollgate-provider", "x-tollgate-model", "retry-after"],
+        maxAge: 600,
+      }),
+    )
+    .onParse(async ({ request }) => {
+      const method = request.method;
+      if (method !== "POST" && method !== "PUT" && method !== "PATCH") return;
+      const type = request.headers.get("content-type") ?? "";
+      // Every body this API takes is JSON, whatever the client labelled it (curl -d sends a form type).
+      if (type.startsWith("multipart/")) return;
+      return readJsonBody(request, deps.maxBodyBytes);
+    })
+    .onError(({ code, error, request, body }) => {
+      const gwError = fromElysiaError(code, error);
+      if (gwError.status >= 500) console.error("[http] unhandled error:", error);
+      const requestId = uuidv7();
+      const path = new URL(request.url).pathname;
+      const endpoint = request.method === "POST" ? RECORDED_POSTS.get(path) : undefined;
+      if (endpoint) {
+        const model = body && typeof body === "object" ? (body as { model?: unknown }).model : undefined;
+        recordRejected(deps, requestId, model, endpoint, gwError);
+      }
+      return errorResponse(gwError, { "x-request-id": requestId });
+    })
+    .use(healthRoutes(deps))
+    .use(openaiRoutes(deps))
+    .use(generateRoutes(deps))
+    .use(docsRoutes(deps.version));
+}
+
+export type App = ReturnType<typeof buildApp>;

@@ -1,0 +1,84 @@
+/**
+ * Settings from the environment, validated at start. A bad value stops the process with a
+ * message that names the variable, what it got and what it expects.
+ */
+import { Type as T, type Static } from "@sinclair/typebox";
+import { Value } from "@sinclair/typebox/value";
+
+export const Settings = T.Object({
+  port: T.Integer({ minimum: 0, maximum: 65535 }),
+  host: T.String({ minLength: 1 }),
+  dataDir: T.String({ minLength: 1 }),
+  adminKey: T.Optional(T.String({ minLength: 16 })),
+  configFile: T.Optional(T.String({ minLength: 1 })),
+  maxBodyBytes: T.Integer({ minimum: 1024 }),
+  corsOrigins: T.Array(T.String({ minLength: 1 }), { minItems: 1 }),
+  openaiApiKey: T.Optional(T.String({ minLength: 1 })),
+  openaiBaseUrl: T.String({ pattern: "^https?://" }),
+  pluginsDir: T.String({ minLength: 1 }),
+  logLevel: T.Union([T.Literal("debug"), T.Literal("info"), T.Literal("warn"), T.Literal("error")]),
+});
+export type Settings = Static<typeof Settings>;
+
+/** The documented environment variables: name → [setting, default, description]. */
+export const ENV_VARS = {
+  PORT: ["port", "8200", "HTTP port"],
+  HOST: ["host", "127.0.0.1", "Interface to bind (0.0.0.0 for all)"],
+  TOLLGATE_DATA_DIR: ["dataDir", "./data", "Event log (and later embedded stores) directory"],
+  TOLLGATE_ADMIN_KEY: ["adminKey", "", "Admin API key (at least 16 characters)"],
+  TOLLGATE_CONFIG: ["configFile", "", "Bootstrap file (JSON or YAML): providers, model aliases, prices"],
+  TOLLGATE_MAX_BODY_BYTES: ["maxBodyBytes", "4194304", "Largest accepted request body"],
+  TOLLGATE_CORS_ORIGINS: ["corsOrigins", "*", "Comma-separated allowed browser origins, or *"],
+  OPENAI_API_KEY: ["openaiApiKey", "", "Registers provider `openai` when set"],
+  OPENAI_BASE_URL: ["openaiBaseUrl", "https://api.openai.com/v1", "Base URL of the `openai` provider"],
+  TOLLGATE_PLUGINS_DIR: ["pluginsDir", "./plugins", "Operators' plugins loaded at start"],
+  LOG_LEVEL: ["logLevel", "info", "debug | info | warn | error"],
+} as const satisfies Record<string, readonly [keyof Settings, string, string]>;
+
+const NUMERIC = new Set<keyof Settings>(["port", "maxBodyBytes"]);
+const LISTS = new Set<keyof Settings>(["corsOrigins"]);
+
+export class SettingsError extends Error {
+  override name = "SettingsError";
+}
+
+/** Parse and validate settings; throws SettingsError listing every bad variable. */
+export function loadSettings(env: Record<string, string | undefined> = process.env): Settings {
+  const raw: Record<string, unknown> = {};
+  const problems: string[] = [];
+  const source: Partial<Record<keyof Settings, string>> = {};
+  for (const [name, [key, def]] of Object.entries(ENV_VARS)) {
+    const given = env[name];
+    const value = given !== undefined && given !== "" ? given : def;
+    source[key] = name;
+    if (value === "") continue;
+    if (NUMERIC.has(key)) {
+      const n = Number(value);
+      if (!/^\d+$/.test(value.trim()) || !Number.isSafeInteger(n)) {
+        problems.push(`${name}=${JSON.stringify(value)}: expected a whole number`);
+        continue;
+      }
+      raw[key] = n;
+    } else if (LISTS.has(key)) {
+      raw[key] = value.split(",").map((s) => s.trim()).filter(Boolean);
+    } else {
+      raw[key] = value;
+    }
+  }
+  for (const err of Value.Errors(Settings, raw)) {
+    const key = err.path.split("/")[1] as keyof Settings | undefined;
+    const name = key ? source[key] : undefined;
+    if (name && !problems.some((p) => p.startsWith(`${name}=`))) {
+      problems.push(`${name}=${JSON.stringify(env[name] ?? raw[key!])}: ${err.message}`);
+    }
+  }
+  if (problems.length) {
+    throw new SettingsError(`Invalid configuration:\n  - ${problems.join("\n  - ")}`);
+  }
+  return raw as Settings;
+}
+
+/** True when `host` is a loopback address (the first-run, no-key mode is only allowed there). */
+export function isLoopback(host: string): boolean {
+  return host === "localhost" || host === "::1" || host.startsWith("127.");
+}

@@ -1,0 +1,125 @@
+/**
+ * EventEmitter for the hot path: `emit()` is synchronous and never waits on the log.
+ * Events are queued and appended in batches (size or linger, whichever first). A failed append
+ * is retried with backoff; events are never dropped. The queue is bounded: past `highWater`
+ * the emitter reports itself `saturated` so the HTTP layer refuses new work (503) instead of
+ * losing events or growing without limit.
+ */
+import type { EventEnvelope, StreamName } from "./envelope.ts";
+import type { AppendInput, EventLog } from "./event-log.ts";
+
+export interface EmitterOptions {
+  /** Max events per append (default 500). */
+  maxBatch?: number;
+  /** How long the first queued event may wait for others, ms (default 5). */
+  lingerMs?: number;
+  /** Queue length at which the emitter is saturated (default 50,000). */
+  highWater?: number;
+  /** Called once per failed append (the batch stays queued and is retried). */
+  onAppendError?: (err: unknown, stream: StreamName, size: number) => void;
+}
+
+interface Queued {
+  stream: StreamName;
+  input: AppendInput;
+}
+
+export class BatchingEmitter {
+  private queue: Queued[] = [];
+  private timer: ReturnType<typeof setTimeout> | undefined;
+  private flushing: Promise<void> | undefined;
+  private backoffMs = 0;
+  private closed = false;
+  private readonly maxBatch: number;
+  private readonly lingerMs: number;
+  private readonly highWater: number;
+  /** Counters for /metrics and /ready. */
+  readonly stats = { emitted: 0, appended: 0, appendErrors: 0 };
+  lastError: string | undefined;
+
+  constructor(
+    private readonly log: EventLog,
+    private readonly opts: EmitterOptions = {},
+  ) {
+    this.maxBatch = opts.maxBatch ?? 500;
+    this.lingerMs = opts.lingerMs ?? 5;
+    this.highWater = opts.highWater ?? 50_000;
+  }
+
+  /** Queue an event. Synchronous: the caller never waits on the log. */
+  emit(stream: StreamName, key: string, event: EventEnvelope): void {
+    if (this.closed) throw new Error("emitter is closed");
+    this.queue.push({ stream, input: { key, event } });
+    this.stats.emitted++;
+    if (this.queue.length >= this.maxBatch) this.schedule(0);
+    else this.schedule(this.lingerMs);
+  }
+
+  /** Events accepted but not yet stored. */
+  get pending(): number {
+    return this.queue.length;
+  }
+
+  get saturated(): boolean {
+    return this.queue.length >= this.highWater;
+  }
+
+  /** Resolves when everything queued before the call is stored (retries until it is). */
+  async flush(): Promise<void> {
+    while (this.queue.length > 0 || this.flushing) {
+      if (!this.flushing) {
+        if (this.backoffMs > 0) await Bun.sleep(this.backoffMs);
+        if (!this.flushing) this.flushing = this.drain();
+      }
+      await this.flushing;
+    }
+  }
+
+  /** Flush and stop accepting events. */
+  async close(): Promise<void> {
+    await this.flush();
+    this.closed = true;
+    if (this.timer) clearTimeout(this.timer);
+  }
+
+  private schedule(delayMs: number): void {
+    if (this.flushing) return; // the running drain picks new events up
+    const delay = Math.max(delayMs, this.backoffMs);
+    if (this.timer) {
+      if (delay > 0) return;
+      clearTimeout(this.timer);
+    }
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      if (!this.flushing) this.flushing = this.drain();
+    }, delay);
+  }
+
+  /** Append batches until the queue is empty or an append fails (then back off and retry). */
+  private async drain(): Promise<void> {
+    try {
+      while (this.queue.length > 0) {
+        const stream = this.queue[0]!.stream;
+        let n = 0;
+        while (n < this.queue.length && n < this.maxBatch && this.queue[n]!.stream === stream) n++;
+        const batch = this.queue.slice(0, n);
+        try {
+          await this.log.append(stream, batch.map((q) => q.input));
+        } catch (err) {
+          this.stats.appendErrors++;
+          this.lastError = err instanceof Error ? err.message : String(err);
+          this.backoffMs = Math.min(this.backoffMs ? this.backoffMs * 2 : 50, 5_000);
+          this.opts.onAppendError?.(err, stream, batch.length);
+          return;
+        }
+        this.queue.splice(0, n);
+        this.stats.appended += n;
+        this.backoffMs = 0;
+        this.lastError = undefined;
+      }
+    } finally {
+      this.flushing = undefined;
+      if (this.queue.length > 0 && !this.closed) this.schedule(this.backoffMs);
+    }
+  }
+}

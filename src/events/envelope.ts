@@ -1,0 +1,61 @@
+/**
+ * The event envelope, as a TypeBox schema: every fact the gateway records has this shape.
+ * `{ id (UUIDv7), type, v, time, tenant, requestId?, traceId?, actor?, configVersion?, payload }`
+ */
+import { Type as T, type Static } from "@sinclair/typebox";
+import { Value } from "@sinclair/typebox/value";
+import { uuidv7 } from "./uuidv7.ts";
+
+export const EventEnvelope = T.Object({
+  id: T.String({ format: "uuid", description: "UUIDv7: time-ordered, unique; a redelivered event keeps it" }),
+  type: T.String({ minLength: 1, description: "Past-tense fact, e.g. request.completed" }),
+  v: T.Integer({ minimum: 1, description: "Schema version of the payload" }),
+  time: T.String({ description: "ISO-8601 time the fact happened" }),
+  tenant: T.String({ minLength: 1 }),
+  requestId: T.Optional(T.String()),
+  traceId: T.Optional(T.String()),
+  actor: T.Optional(T.String()),
+  configVersion: T.Optional(T.Integer({ minimum: 0 })),
+  payload: T.Record(T.String(), T.Unknown()),
+});
+export type EventEnvelope = Static<typeof EventEnvelope>;
+
+/** The streams of the log. */
+export const STREAMS = ["requests", "config", "deadletter"] as const;
+export type StreamName = (typeof STREAMS)[number];
+
+export interface NewEvent {
+  type: string;
+  v?: number;
+  tenant: string;
+  requestId?: string;
+  traceId?: string;
+  actor?: string;
+  configVersion?: number;
+  payload: Record<string, unknown>;
+  time?: Date;
+}
+
+/** Build a complete envelope (fresh UUIDv7 id, ISO time). */
+export function makeEvent(e: NewEvent): EventEnvelope {
+  const time = e.time ?? new Date();
+  const ev: EventEnvelope = {
+    id: uuidv7(time.getTime()),
+    type: e.type,
+    v: e.v ?? 1,
+    time: time.toISOString(),
+    tenant: e.tenant,
+    payload: e.payload,
+  };
+  if (e.requestId !== undefined) ev.requestId = e.requestId;
+  if (e.traceId !== undefined) ev.traceId = e.traceId;
+  if (e.actor !== undefined) ev.actor = e.actor;
+  if (e.configVersion !== undefined) ev.configVersion = e.configVersion;
+  return ev;
+}
+
+/** Validation errors of a value against the envelope schema (empty when valid). */
+export function envelopeErrors(value: unknown): string[] {
+  if (Value.Check(EventEnvelope, value)) return [];
+  return [...Value.Errors(EventEnvelope, value)].slice(0, 5).map((e) => `${e.path || "/"}: ${e.message}`);
+}

@@ -1,0 +1,275 @@
+/**
+ * One partition of the file event log: a directory of segment files, an in-memory sparse
+ * index, a group-committing writer (appends queued while a write is in flight go out in the
+ * next single write + fsync), and reads.
+ */
+import { closeSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, truncateSync, writeFileSync } from "node:fs";
+import { open, type FileHandle } from "node:fs/promises";
+import { join } from "node:path";
+import {
+  encodeRecords,
+  HEADER_BYTES,
+  INDEX_EVERY,
+  parseSegmentFileName,
+  readRecords,
+  scanSegment,
+  segmentFileName,
+  type RecordBody,
+} from "./segment.ts";
+
+interface Segment {
+  base: number;
+  path: string;
+  /** Records and bytes that are durable (written and, with fsync on, synced). */
+  count: number;
+  size: number;
+  /** Byte position of record i*INDEX_EVERY. */
+  positions: number[];
+}
+
+interface PendingAppend {
+  buf: Buffer;
+  count: number;
+  resolve: (firstOffset: number) => void;
+  reject: (err: unknown) => void;
+}
+
+export interface PartitionOptions {
+  segmentBytes: number;
+  fsync: boolean;
+  /** Called after records became durable (wakes consumers). */
+  onAppend: () => void;
+}
+
+export class FilePartition {
+  private queue: PendingAppend[] = [];
+  private flushing: Promise<void> | null = null;
+  private closed = false;
+  /** Set after an fsync failure: the page cache state is unknown, so stop writing. */
+  private failure: Error | null = null;
+
+  private constructor(
+    private readonly dir: string,
+    private readonly segments: Segment[],
+    private active: FileHandle,
+    private readonly opts: PartitionOptions,
+  ) {}
+
+  /** Open (creating if needed) a partition directory, recovering from a torn tail. */
+  static async open(dir: string, label: string, opts: PartitionOptions): Promise<FilePartition> {
+    const segments = recoverSegments(dir, label, opts.fsync);
+    const last = segments[segments.length - 1];
+    if (!last) throw new Error("unreachable: a partition always has a segment");
+    return new FilePartition(dir, segments, await open(last.path, "r+"), opts);
+  }
+
+  /** Next offset to be written. */
+  get end(): number {
+    const last = this.segments[this.segments.length - 1];
+    return last ? last.base + last.count : 0;
+  }
+
+  get healthy(): boolean {
+    return this.failure === null;
+  }
+
+  /** Queue records for the next write; resolves with the offset of the first once durable. */
+  append(records: readonly RecordBody[]): Promise<number> {
+    if (this.closed) return Promise.reject(new Error("FileEventLog is closed: cannot append"));
+    if (this.failure) return Promise.reject(this.failure);
+    let buf: Buffer;
+    try {
+      buf = encodeRecords(records);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    return new Promise((resolve, reject) => {
+      this.queue.push({ buf, count: records.length, resolve, reject });
+      this.flushing ??= this.flush();
+    });
+  }
+
+  /** Durable records from `offset` (inclusive), at most `max`. */
+  async read(offset: number, max: number): Promise<{ offset: number; body: RecordBody }[]> {
+    const out: { offset: number; body: RecordBody }[] = [];
+    let next = offset;
+    for (let i = this.segmentIndexOf(next); i < this.segments.length && out.length < max; i++) {
+      const seg = this.segments[i];
+      if (!seg) break;
+      const { count, size } = seg; // snapshot: a concurrent append may grow the segment
+      const rel = Math.max(0, next - seg.base);
+      if (rel >= count) continue;
+      const k = Math.floor(rel / INDEX_EVERY);
+      const fh = await open(seg.path, "r");
+      try {
+        const bodies = await readRecords(fh, seg.positions[k] ?? 0, size, rel - k * INDEX_EVERY, max - out.length);
+        bodies.forEach((body, j) => out.push({ offset: seg.base + rel + j, body }));
+        next = seg.base + rel + bodies.length;
+      } finally {
+        await fh.close();
+      }
+    }
+    return out;
+  }
+
+  /** Wait for queued appends, then release the file handle. Later appends reject. */
+  async close(): Promise<void> {
+    this.closed = true;
+    while (this.flushing) await this.flushing;
+    await this.active.close();
+  }
+
+  private segmentIndexOf(offset: number): number {
+    let lo = 0;
+    let hi = this.segments.length - 1;
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >> 1;
+      if ((this.segments[mid]?.base ?? 0) <= offset) lo = mid;
+      else hi = mid - 1;
+    }
+    return lo;
+  }
+
+  private async flush(): Promise<void> {
+    while (this.queue.length > 0) {
+      const batch = this.queue.splice(0);
+      try {
+        let offset = await this.write(
+          batch.length === 1 && batch[0] ? batch[0].buf : Buffer.concat(batch.map((b) => b.buf)),
+          batch.reduce((n, b) => n + b.count, 0),
+        );
+        for (const b of batch) {
+          b.resolve(offset);
+          offset += b.count;
+        }
+        this.opts.onAppend();
+      } catch (err) {
+        for (const b of batch) b.reject(err);
+      }
+    }
+    this.flushing = null;
+  }
+
+  /** One write (+ fsync) of framed records at the end of the active segment. */
+  private async write(buf: Buffer, count: number): Promise<number> {
+    if (this.failure) throw this.failure;
+    let seg = this.segments[this.segments.length - 1];
+    if (!seg) throw new Error("unreachable: no active segment");
+    if (seg.size > 0 && seg.size + buf.length > this.opts.segmentBytes) seg = await this.roll(seg);
+    try {
+      for (let done = 0; done < buf.length; ) {
+        done += (await this.active.write(buf, done, buf.length - done, seg.size + done)).bytesWritten;
+      }
+    } catch (err) {
+      await this.active.truncate(seg.size).catch(() => {});
+      throw err;
+    }
+    if (this.opts.fsync) {
+      try {
+        await this.active.datasync();
+      } catch (err) {
+        this.failure = new Error(`event log partition ${this.dir} failed to fsync; reopen the log`, { cause: err });
+        throw this.failure;
+      }
+    }
+    for (let i = 0, pos = 0; i < count; i++) {
+      if ((seg.count + i) % INDEX_EVERY === 0) seg.positions.push(seg.size + pos);
+      pos += HEADER_BYTES + buf.readUInt32LE(pos);
+    }
+    const first = seg.base + seg.count;
+    seg.count += count;
+    seg.size += buf.length;
+    return first;
+  }
+
+  private async roll(prev: Segment): Promise<Segment> {
+    const base = prev.base + prev.count;
+    const seg: Segment = { base, path: join(this.dir, segmentFileName(base)), count: 0, size: 0, positions: [] };
+    const fh = await open(seg.path, "wx+");
+    if (this.opts.fsync) await syncDirAsync(this.dir);
+    const old = this.active;
+    this.active = fh;
+    this.segments.push(seg);
+    await old.close();
+    return seg;
+  }
+}
+
+/**
+ * Scan a partition's segments (sync; open time only). A torn or corrupt tail of the last
+ * segment is truncated. Corruption in an earlier segment (or a gap in base offsets) ends the
+ * partition there: the bad bytes are saved to `<segment>.corrupt-tail` and later segments
+ * renamed to `*.quarantined`, so that nothing is deleted and appends continue consistently.
+ */
+function recoverSegments(dir: string, label: string, fsync: boolean): Segment[] {
+  mkdirSync(dir, { recursive: true });
+  const bases = readdirSync(dir)
+    .map(parseSegmentFileName)
+    .filter((b): b is number => b !== null)
+    .sort((a, b) => a - b);
+  const segments: Segment[] = [];
+  for (let i = 0; i < bases.length; i++) {
+    const base = bases[i] ?? 0;
+    const path = join(dir, segmentFileName(base));
+    const prev = segments[segments.length - 1];
+    const isLast = i === bases.length - 1;
+    if (prev && prev.base + prev.count !== base) {
+      console.warn(`[event-log] ${label}: segment ${segmentFileName(base)} does not follow offset ${prev.base + prev.count}; later segments quarantined`);
+      quarantine(dir, bases.slice(i));
+      break;
+    }
+    const buf = readFileSync(path);
+    const scan = scanSegment(buf);
+    segments.push({ base, path, count: scan.count, size: scan.validBytes, positions: scan.positions });
+    if (scan.error === undefined) continue;
+    if (isLast) {
+      console.warn(`[event-log] ${label}: torn/corrupt tail in ${segmentFileName(base)} (${scan.error}); truncated ${buf.length - scan.validBytes} bytes after offset ${base + scan.count - 1}`);
+    } else {
+      console.warn(`[event-log] ${label}: corruption in ${segmentFileName(base)} (${scan.error}); partition ends at offset ${base + scan.count}, rest quarantined`);
+      writeFileSync(`${path}.corrupt-tail`, buf.subarray(scan.validBytes));
+      quarantine(dir, bases.slice(i + 1));
+    }
+    truncateSync(path, scan.validBytes);
+    if (fsync) syncFile(path);
+    break;
+  }
+  if (segments.length === 0) {
+    const path = join(dir, segmentFileName(0));
+    closeSync(openSync(path, "a"));
+    if (fsync) syncDir(dir);
+    segments.push({ base: 0, path, count: 0, size: 0, positions: [] });
+  }
+  return segments;
+}
+
+function quarantine(dir: string, bases: number[]): void {
+  for (const b of bases) renameSync(join(dir, segmentFileName(b)), join(dir, `${segmentFileName(b)}.quarantined`));
+}
+
+function syncFile(path: string): void {
+  const fd = openSync(path, "r+");
+  try {
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** fsync a directory so a created/renamed entry survives a power loss. */
+export function syncDir(dir: string): void {
+  const fd = openSync(dir, "r");
+  try {
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+export async function syncDirAsync(dir: string): Promise<void> {
+  const fh = await open(dir, "r");
+  try {
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+}

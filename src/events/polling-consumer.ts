@@ -1,0 +1,119 @@
+/**
+ * A consumer-group subscription built on read/commit: one loop per subscription visits the
+ * partitions in turn, hands each non-empty batch to the handler (never two handler calls at
+ * once), commits after the handler resolved, and retries a failed batch with backoff.
+ * When caught up it sleeps `idleMs`, or less when woken by an append.
+ */
+import type { ConsumeOptions, EventLog, StoredEvent, Subscription } from "./event-log.ts";
+import type { StreamName } from "./envelope.ts";
+
+const BACKOFF_START_MS = 100;
+const BACKOFF_MAX_MS = 5000;
+
+export interface PollingConsumerDeps {
+  log: Pick<EventLog, "read" | "commit" | "endOffsets" | "partitions">;
+  /** Committed next offsets per partition (absent = never committed). */
+  committed: () => Promise<Map<number, number>>;
+  /** Called once the loop has ended. */
+  onStopped: () => void;
+}
+
+export class PollingConsumer implements Subscription {
+  private stopped = false;
+  /** An append happened since the current pass started. */
+  private woken = false;
+  private sleeping: { idle: boolean; done: () => void } | null = null;
+  private readonly loop: Promise<void>;
+
+  constructor(
+    private readonly stream: StreamName,
+    private readonly group: string,
+    private readonly handler: (batch: StoredEvent[]) => Promise<void>,
+    private readonly opts: ConsumeOptions,
+    private readonly deps: PollingConsumerDeps,
+  ) {
+    this.loop = this.run().finally(() => deps.onStopped());
+  }
+
+  /** New records may be there: end an idle sleep early. */
+  wake(): void {
+    this.woken = true;
+    if (this.sleeping?.idle) this.sleeping.done();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.sleeping?.done();
+    await this.loop;
+  }
+
+  private async run(): Promise<void> {
+    const maxBatch = Math.max(1, this.opts.maxBatch ?? 500);
+    const idleMs = this.opts.idleMs ?? 50;
+    let next: number[] | null = null;
+    let errorDelay = BACKOFF_START_MS;
+    while (!this.stopped) {
+      try {
+        next ??= await this.startOffsets();
+        this.woken = false;
+        let delivered = false;
+        for (let p = 0; p < next.length && !this.stopped; p++) {
+          const batch = await this.deps.log.read(this.stream, p, next[p] ?? 0, maxBatch);
+          const last = batch[batch.length - 1];
+          if (!last) continue;
+          delivered = true;
+          if (!(await this.deliver(batch))) break; // stopped while retrying
+          next[p] = last.offset + 1;
+          await this.deps.log.commit(this.stream, this.group, p, last.offset + 1);
+        }
+        errorDelay = BACKOFF_START_MS;
+        if (!delivered && !this.woken) await this.sleep(idleMs, true);
+      } catch (err) {
+        // A read/commit failure (I/O): keep the loop alive, retry from the same offsets.
+        console.warn(`[event-log] consumer ${this.group}@${this.stream}: ${String(err)}; retrying`);
+        await this.sleep(errorDelay, false);
+        errorDelay = Math.min(errorDelay * 2, BACKOFF_MAX_MS);
+      }
+    }
+  }
+
+  private async startOffsets(): Promise<number[]> {
+    const committed = await this.deps.committed();
+    const ends = this.opts.from === "latest" ? await this.deps.log.endOffsets(this.stream) : [];
+    const n = this.deps.log.partitions(this.stream);
+    return Array.from({ length: n }, (_, p) => committed.get(p) ?? ends[p] ?? 0);
+  }
+
+  /** Run the handler until it succeeds (true) or the subscription stops (false). */
+  private async deliver(batch: StoredEvent[]): Promise<boolean> {
+    let delay = BACKOFF_START_MS;
+    for (;;) {
+      try {
+        await this.handler(batch);
+        return true;
+      } catch (err) {
+        try {
+          this.opts.onError?.(err, batch);
+        } catch {
+          // an onError that throws must not break the loop
+        }
+      }
+      if (this.stopped) return false;
+      await this.sleep(delay, false);
+      if (this.stopped) return false;
+      delay = Math.min(delay * 2, BACKOFF_MAX_MS);
+    }
+  }
+
+  private sleep(ms: number, idle: boolean): Promise<void> {
+    return new Promise((resolve) => {
+      const done = (): void => {
+        clearTimeout(timer);
+        if (this.sleeping?.done === done) this.sleeping = null;
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      this.sleeping = { idle, done };
+    });
+  }
+}

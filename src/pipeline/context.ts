@@ -1,0 +1,75 @@
+/**
+ * The per-request context handed to every hook.
+ */
+import type { ChatCompletionRequest, Usage } from "../canonical/chat.ts";
+import type { ConfigSnapshot } from "../config/snapshot.ts";
+import type { NewEvent } from "../events/envelope.ts";
+import type { ProviderAdapter } from "../providers/types.ts";
+import type { GatewayError } from "./errors.ts";
+import type { Answer } from "./plugin.ts";
+
+export interface Principal {
+  tenant: string;
+  keyId?: string;
+  service?: string;
+  user?: string;
+}
+
+export interface Target {
+  provider: ProviderAdapter;
+  /** The provider's model id. */
+  model: string;
+  /** What the client asked for (alias or model). */
+  requested: string;
+}
+
+/** How the request ended, given to onEnd hooks and recorded in `request.completed`. */
+export interface Outcome {
+  status: "ok" | "error" | "client_disconnected";
+  httpStatus: number;
+  usage: Usage;
+  error?: GatewayError;
+  /** ms from receipt to the first streamed chunk (streams only). */
+  ttftMs?: number;
+  latencyMs: number;
+}
+
+/** An event as a hook emits it: tenant, request id and trace id are filled in. */
+export type RequestEvent = Omit<NewEvent, "tenant" | "requestId" | "traceId" | "configVersion">;
+
+export interface ProviderLookup {
+  get(id: string): ProviderAdapter | undefined;
+  list(): ProviderAdapter[];
+}
+
+export interface Ctx {
+  readonly requestId: string;
+  readonly traceId?: string;
+  /** `performance.now()` at receipt. */
+  readonly startedAt: number;
+  /** Which API the client used. */
+  readonly endpoint: "chat.completions" | "generate" | (string & {});
+  /** The canonical request; hooks may change it (the provider sees the result). */
+  request: ChatCompletionRequest;
+  readonly stream: boolean;
+  principal: Principal;
+  /** Free-form request attributes (service, task type, user id) from the client. */
+  meta: { service?: string; taskType?: string; user?: string };
+  readonly config: ConfigSnapshot;
+  readonly providers: ProviderLookup;
+  /** Set by the route phase. */
+  target?: Target;
+  /** Set by whichever hook answered (call phase, or early by a cache). */
+  answer?: Answer;
+  answeredBy?: string;
+  /** Cost of the request in USD, set by whoever knows the price (0 when unknown). */
+  costUsd: number;
+  /** Aborted when the client disconnects; pass to upstream calls. */
+  readonly signal: AbortSignal;
+  /** Per-phase time in ms. */
+  readonly timings: Record<string, number>;
+  /** Scratch space for plugins, namespaced by plugin name by convention. */
+  readonly state: Record<string, unknown>;
+  /** Record a fact on the requests stream (never awaits the log). */
+  emit(event: RequestEvent): void;
+}

@@ -1,0 +1,248 @@
+/**
+ * The pipeline runner: runs the phases' hooks in order, handles early answers, errors and
+ * streams, and records `request.received` / `request.completed` for every request.
+ */
+import type { ChatCompletion, ChatCompletionChunk, Usage } from "../canonical/chat.ts";
+import { emptyUsage } from "../canonical/chat.ts";
+import { countPromptTokens, countTextTokens } from "../providers/tokens.ts";
+import type { Ctx, Outcome } from "./context.ts";
+import { computeCost } from "./cost.ts";
+import { GatewayError, toGatewayError } from "./errors.ts";
+import { type Answer, type Plugin, type PluginHooks, REQUEST_PHASES, type RequestPhase } from "./plugin.ts";
+
+/** What the HTTP layer renders. A stream's first chunk has already arrived (errors before it throw). */
+export type PipelineResult =
+  | { kind: "response"; response: ChatCompletion; cached: boolean }
+  | { kind: "stream"; chunks: AsyncIterableIterator<ChatCompletionChunk>; cached: boolean };
+
+type HookName = keyof PluginHooks;
+interface BoundHook<F> {
+  plugin: string;
+  fn: F;
+}
+
+/** Plugins sorted: `pre` first, then load order, then `post`. */
+export function orderPlugins(plugins: readonly Plugin[]): Plugin[] {
+  const rank = (p: Plugin) => (p.enforce === "pre" ? 0 : p.enforce === "post" ? 2 : 1);
+  return plugins.map((p, i) => ({ p, i })).sort((a, b) => rank(a.p) - rank(b.p) || a.i - b.i).map((x) => x.p);
+}
+
+export class Pipeline {
+  readonly plugins: readonly Plugin[];
+  private readonly hooks: { [K in HookName]: BoundHook<NonNullable<PluginHooks[K]>>[] };
+
+  constructor(plugins: readonly Plugin[]) {
+    this.plugins = orderPlugins(plugins);
+    const names = new Set<string>();
+    for (const p of this.plugins) {
+      if (names.has(p.name)) throw new Error(`Plugin name \`${p.name}\` is registered twice`);
+      names.add(p.name);
+    }
+    const collect = <K extends HookName>(k: K) =>
+      this.plugins.flatMap((p) => (p.phases[k] ? [{ plugin: p.name, fn: p.phases[k]! }] : []));
+    this.hooks = {
+      authenticate: collect("authenticate"),
+      admit: collect("admit"),
+      inspect: collect("inspect"),
+      lookup: collect("lookup"),
+      route: collect("route"),
+      call: collect("call"),
+      respond: collect("respond"),
+      onChunk: collect("onChunk"),
+      onEnd: collect("onEnd"),
+      onError: collect("onError"),
+    } as Pipeline["hooks"];
+  }
+
+  /**
+   * Run a request through every phase. Resolves with a response or a stream; rejects with a
+   * GatewayError (after onError and onEnd ran and `request.completed` was recorded).
+   */
+  async run(ctx: Ctx): Promise<PipelineResult> {
+    ctx.emit({
+      type: "request.received",
+      payload: {
+        endpoint: ctx.endpoint,
+        model: ctx.request.model,
+        stream: ctx.stream,
+        messages: ctx.request.messages.length,
+        service: ctx.meta.service ?? null,
+        taskType: ctx.meta.taskType ?? null,
+        user: ctx.meta.user ?? null,
+      },
+    });
+    try {
+      const answer = await this.runRequestPhases(ctx);
+      ctx.answer = answer;
+      await this.timed(ctx, "respond", async () => {
+        for (const h of this.hooks.respond) await h.fn(ctx);
+      });
+      const final = ctx.answer;
+      if (final.kind === "response") {
+        await this.finish(ctx, { status: "ok", httpStatus: 200, usage: final.response.usage ?? emptyUsage(), latencyMs: 0 });
+        return { kind: "response", response: final.response, cached: final.cached === true };
+      }
+      return await this.startStream(ctx, final);
+    } catch (err) {
+      throw await this.fail(ctx, err);
+    }
+  }
+
+  private async runRequestPhases(ctx: Ctx): Promise<Answer> {
+    for (const phase of REQUEST_PHASES) {
+      const answer = await this.timed(ctx, phase, () => this.runPhase(ctx, phase));
+      if (answer) return answer;
+    }
+    throw new GatewayError({ status: 500, code: "no_answer", message: "No plugin answered the request (is a provider-call plugin loaded?)" });
+  }
+
+  private async runPhase(ctx: Ctx, phase: RequestPhase): Promise<Answer | undefined> {
+    for (const h of this.hooks[phase]) {
+      const answer = await h.fn(ctx);
+      if (answer) {
+        ctx.answeredBy = h.plugin;
+        return answer;
+      }
+    }
+    return undefined;
+  }
+
+  private async timed<T>(ctx: Ctx, phase: string, fn: () => Promise<T>): Promise<T> {
+    const t0 = performance.now();
+    try {
+      return await fn();
+    } finally {
+      ctx.timings[phase] = round2(performance.now() - t0);
+    }
+  }
+
+  /** Pull the first chunk before committing to a 200: an upstream failure before it is a normal error. */
+  private async startStream(ctx: Ctx, answer: Extract<Answer, { kind: "stream" }>): Promise<PipelineResult> {
+    const source = answer.chunks[Symbol.asyncIterator]();
+    const first = await source.next();
+    const ttftMs = performance.now() - ctx.startedAt;
+    return { kind: "stream", chunks: this.streamChunks(ctx, source, first, ttftMs), cached: answer.cached === true };
+  }
+
+  private async *streamChunks(
+    ctx: Ctx,
+    source: AsyncIterator<ChatCompletionChunk>,
+    first: IteratorResult<ChatCompletionChunk>,
+    ttftMs: number,
+  ): AsyncGenerator<ChatCompletionChunk> {
+    let text = "";
+    let usage: Usage | undefined;
+    let settled = false;
+    try {
+      for (let r = first; !r.done; r = await source.next()) {
+        let chunk: ChatCompletionChunk | null = r.value;
+        for (const h of this.hooks.onChunk) {
+          if (!chunk) break;
+          const out = await h.fn(ctx, chunk);
+          if (out === null) chunk = null;
+          else if (out) chunk = out;
+        }
+        if (!chunk) continue;
+        if (chunk.usage) usage = chunk.usage;
+        for (const c of chunk.choices) text += c.delta.content ?? "";
+        yield chunk;
+      }
+      settled = true;
+      await this.finish(ctx, { status: "ok", httpStatus: 200, usage: usage ?? estimateUsage(ctx, text), ttftMs, latencyMs: 0 });
+    } catch (err) {
+      settled = true;
+      const error = toGatewayError(err);
+      const usageSoFar = usage ?? estimateUsage(ctx, text);
+      if (ctx.signal.aborted) {
+        // The upstream call failed because the client left and we aborted it.
+        await this.finish(ctx, { status: "client_disconnected", httpStatus: 499, usage: usageSoFar, ttftMs, latencyMs: 0 });
+        throw error;
+      }
+      await this.runOnError(ctx, error);
+      await this.finish(ctx, { status: "error", httpStatus: error.status, usage: usageSoFar, error, ttftMs, latencyMs: 0 });
+      throw error;
+    } finally {
+      if (!settled) {
+        // The consumer stopped early: the client went away. Stop the upstream and record what was streamed.
+        await source.return?.();
+        await this.finish(ctx, { status: "client_disconnected", httpStatus: 499, usage: usage ?? estimateUsage(ctx, text), ttftMs, latencyMs: 0 });
+      }
+    }
+  }
+
+  private async fail(ctx: Ctx, err: unknown): Promise<GatewayError> {
+    const error = toGatewayError(err);
+    await this.runOnError(ctx, error);
+    const status = ctx.signal.aborted ? "client_disconnected" : "error";
+    await this.finish(ctx, { status, httpStatus: error.status, usage: emptyUsage(), error, latencyMs: 0 });
+    return error;
+  }
+
+  private async runOnError(ctx: Ctx, error: GatewayError): Promise<void> {
+    for (const h of this.hooks.onError) {
+      try {
+        await h.fn(ctx, error);
+      } catch (hookErr) {
+        console.error(`[pipeline] onError hook of ${h.plugin} threw:`, hookErr);
+      }
+    }
+  }
+
+  /** Runs once per request: onEnd hooks, then the authoritative `request.completed`. */
+  private async finish(ctx: Ctx, outcome: Outcome): Promise<void> {
+    if (ctx.state["pipeline.finished"]) return;
+    ctx.state["pipeline.finished"] = true;
+    outcome.latencyMs = round2(performance.now() - ctx.startedAt);
+    if (outcome.ttftMs !== undefined) outcome.ttftMs = round2(outcome.ttftMs);
+    const cached = ctx.answer?.cached === true;
+    if (ctx.target && !cached && ctx.costUsd === 0) {
+      ctx.costUsd = computeCost(outcome.usage, ctx.config.prices[`${ctx.target.provider.id}/${ctx.target.model}`]);
+    }
+    for (const h of this.hooks.onEnd) {
+      try {
+        await h.fn(ctx, outcome);
+      } catch (hookErr) {
+        console.error(`[pipeline] onEnd hook of ${h.plugin} threw:`, hookErr);
+      }
+    }
+    ctx.emit({ type: "request.completed", payload: completedPayload(ctx, outcome, cached) });
+  }
+}
+
+function completedPayload(ctx: Ctx, o: Outcome, cached: boolean): Record<string, unknown> {
+  return {
+    status: o.status,
+    httpStatus: o.httpStatus,
+    errorCode: o.error?.code ?? null,
+    errorMessage: o.error?.message ?? null,
+    endpoint: ctx.endpoint,
+    stream: ctx.stream,
+    requestedModel: ctx.request.model,
+    provider: ctx.target?.provider.id ?? null,
+    model: ctx.target?.model ?? null,
+    answeredBy: ctx.answeredBy ?? null,
+    cached,
+    inputTokens: o.usage.prompt_tokens,
+    outputTokens: o.usage.completion_tokens,
+    cachedTokens: o.usage.prompt_tokens_details?.cached_tokens ?? 0,
+    costUsd: ctx.costUsd,
+    latencyMs: o.latencyMs,
+    ttftMs: o.ttftMs ?? null,
+    service: ctx.meta.service ?? ctx.principal.service ?? null,
+    user: ctx.meta.user ?? ctx.principal.user ?? null,
+    taskType: ctx.meta.taskType ?? null,
+    timings: ctx.timings,
+  };
+}
+
+/** Usage when the stream ended before the provider reported it: count what was sent. */
+function estimateUsage(ctx: Ctx, streamedText: string): Usage {
+  const prompt = countPromptTokens(ctx.request.messages);
+  const completion = streamedText.length ? countTextTokens(streamedText) : 0;
+  return { prompt_tokens: prompt, completion_tokens: completion, total_tokens: prompt + completion };
+}
+
+function round2(x: number): number {
+  return Math.round(x * 100) / 100;
+}
+

@@ -1,0 +1,23 @@
+/**
+ * Builds a provider adapter from its declarative config.
+ */
+import { echoProvider } from "./echo.ts";
+import { openaiProvider } from "./openai.ts";
+import type { ProviderAdapter, ProviderConfig } from "./types.ts";
+
+/**
+ * Creates the adapter for `cfg.kind`. Adding a kind to `ProviderConfig` without handling
+ * it here is a compile error.
+ */
+export function createProvider(cfg: ProviderConfig): ProviderAdapter {
+  switch (cfg.kind) {
+    case "openai":
+      return openaiProvider(cfg);
+    case "echo":
+      return echoProvider(cfg);
+    default: {
+      const unknownKind: never = cfg.kind;
+      throw new Error(`Unknown provider kind: ${String(unknownKind)}`);
+    }
+  }
+}

@@ -1,0 +1,49 @@
+/**
+ * The provider adapter contract: canonical (OpenAI Chat Completions) in, canonical out.
+ *
+ * An adapter translates the canonical request to its provider's wire format, calls it with
+ * the runtime's `fetch`, and translates the answer back. Errors are thrown as GatewayError
+ * (502 `upstream_error`, 504 `upstream_timeout`, or the provider's own 4xx passed through).
+ */
+import type { ChatCompletion, ChatCompletionChunk, ChatCompletionRequest } from "../canonical/chat.ts";
+
+export interface ProviderCallOptions {
+  /** The provider's own model id (after alias resolution). */
+  model: string;
+  /** Aborted when the client goes away or a deadline passes: the upstream call must stop. */
+  signal: AbortSignal;
+  /** Per-attempt timeout in ms until the first byte / full response (optional). */
+  timeoutMs?: number;
+}
+
+export interface ProviderAdapter {
+  /** Registry id, e.g. `openai`, `echo`, `local-vllm`. */
+  readonly id: string;
+  /** Adapter kind, e.g. `openai`, `echo`. */
+  readonly kind: string;
+  /** Models this provider serves (ids as the provider knows them). */
+  readonly models: readonly string[];
+  /** Non-streaming completion. `usage` must be present. */
+  complete(req: ChatCompletionRequest, opts: ProviderCallOptions): Promise<ChatCompletion>;
+  /**
+   * Streaming completion as canonical chunks. The last chunk carries `usage`
+   * (adapters ask the upstream for it, e.g. `stream_options.include_usage`).
+   * Returning from the iterator early (client gone) must cancel the upstream request.
+   */
+  stream(req: ChatCompletionRequest, opts: ProviderCallOptions): AsyncIterable<ChatCompletionChunk>;
+}
+
+/** Declarative provider config (from env or the bootstrap file). */
+export interface ProviderConfig {
+  id: string;
+  kind: "openai" | "echo";
+  baseUrl?: string;
+  apiKey?: string;
+  models: string[];
+  /** Extra headers sent upstream (e.g. OpenAI-Organization). */
+  headers?: Record<string, string>;
+  /** Per-attempt timeout in ms (default 60 s). */
+  timeoutMs?: number;
+  /** echo only: delay between streamed chunks, ms (default 0). */
+  chunkDelayMs?: number;
+}

@@ -1,0 +1,64 @@
+/** Start an in-process gateway on a free port with its own temp data dir. */
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { loadSettings, type Settings } from "../../src/config/env.ts";
+import type { EventEnvelope, StreamName } from "../../src/events/envelope.ts";
+import { FileEventLog } from "../../src/events/file-log.ts";
+import { type Gateway, startGateway, type StartOptions } from "../../src/main.ts";
+
+export interface TestGateway extends Gateway {
+  dataDir: string;
+  /** Flush the emitter and return every event of a stream (all partitions). */
+  events(stream?: StreamName): Promise<EventEnvelope[]>;
+  /** Stop and delete the data dir. */
+  dispose(): Promise<void>;
+}
+
+export async function startTestGateway(
+  env: Record<string, string> = {},
+  opts: StartOptions & { dataDir?: string } = {},
+): Promise<TestGateway> {
+  const dataDir = opts.dataDir ?? (await mkdtemp(join(tmpdir(), "tollgate-test-")));
+  const settings: Settings = loadSettings({ PORT: "0", TOLLGATE_DATA_DIR: dataDir, TOLLGATE_PLUGINS_DIR: join(dataDir, "no-plugins"), ...env });
+  const gw = await startGateway(settings, { quiet: true, ...opts });
+  return {
+    ...gw,
+    dataDir,
+    async events(stream: StreamName = "requests") {
+      await gw.emitter.flush();
+      return readAll(gw.log as FileEventLog, stream);
+    },
+    async dispose() {
+      await gw.stop();
+      if (!opts.dataDir) await rm(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+export async function readAll(log: Pick<FileEventLog, "partitions" | "read">, stream: StreamName): Promise<EventEnvelope[]> {
+  const out: EventEnvelope[] = [];
+  for (let p = 0; p < log.partitions(stream); p++) {
+    for (let offset = 0; ; ) {
+      const batch = await log.read(stream, p, offset, 1000);
+      if (batch.length === 0) break;
+      out.push(...batch.map((r) => r.event));
+      offset = batch.at(-1)!.offset + 1;
+    }
+  }
+  return out;
+}
+
+/** Poll `fn` until it returns a truthy value (or fail after `ms`). */
+export async function waitFor<T>(fn: () => T | Promise<T>, ms = 5000, what = "condition"): Promise<NonNullable<T>> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const v = await fn();
+    if (v) return v as NonNullable<T>;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await Bun.sleep(20);
+  }
+}
+
+export const post = (url: string, body: unknown, headers: Record<string, string> = {}) =>
+  fetch(url, { method: "POST", headers: { "content-type": "application/json", ...headers }, body: typeof body === "string" ? body : JSON.stringify(body) });
