@@ -67,11 +67,8 @@ export class BatchingEmitter {
   /** Resolves when everything queued before the call is stored (retries until it is). */
   async flush(): Promise<void> {
     while (this.queue.length > 0 || this.flushing) {
-      if (!this.flushing) {
-        if (this.backoffMs > 0) await Bun.sleep(this.backoffMs);
-        if (!this.flushing) this.flushing = this.drain();
-      }
-      await this.flushing;
+      if (!this.flushing && this.backoffMs > 0) await Bun.sleep(this.backoffMs);
+      await this.startDrain();
     }
   }
 
@@ -91,35 +88,41 @@ export class BatchingEmitter {
     }
     this.timer = setTimeout(() => {
       this.timer = undefined;
-      if (!this.flushing) this.flushing = this.drain();
+      void this.startDrain();
     }, delay);
+  }
+
+  /** The one running drain (started if none runs). */
+  private startDrain(): Promise<void> {
+    if (this.flushing) return this.flushing;
+    const running = this.drain().finally(() => {
+      this.flushing = undefined;
+      if (this.queue.length > 0 && !this.closed) this.schedule(this.backoffMs);
+    });
+    this.flushing = running;
+    return running;
   }
 
   /** Append batches until the queue is empty or an append fails (then back off and retry). */
   private async drain(): Promise<void> {
-    try {
-      while (this.queue.length > 0) {
-        const stream = this.queue[0]!.stream;
-        let n = 0;
-        while (n < this.queue.length && n < this.maxBatch && this.queue[n]!.stream === stream) n++;
-        const batch = this.queue.slice(0, n);
-        try {
-          await this.log.append(stream, batch.map((q) => q.input));
-        } catch (err) {
-          this.stats.appendErrors++;
-          this.lastError = err instanceof Error ? err.message : String(err);
-          this.backoffMs = Math.min(this.backoffMs ? this.backoffMs * 2 : 50, 5_000);
-          this.opts.onAppendError?.(err, stream, batch.length);
-          return;
-        }
-        this.queue.splice(0, n);
-        this.stats.appended += n;
-        this.backoffMs = 0;
-        this.lastError = undefined;
+    while (this.queue.length > 0) {
+      const stream = this.queue[0]!.stream;
+      let n = 0;
+      while (n < this.queue.length && n < this.maxBatch && this.queue[n]!.stream === stream) n++;
+      const batch = this.queue.slice(0, n);
+      try {
+        await this.log.append(stream, batch.map((q) => q.input));
+      } catch (err) {
+        this.stats.appendErrors++;
+        this.lastError = err instanceof Error ? err.message : String(err);
+        this.backoffMs = Math.min(this.backoffMs ? this.backoffMs * 2 : 50, 5_000);
+        this.opts.onAppendError?.(err, stream, batch.length);
+        return;
       }
-    } finally {
-      this.flushing = undefined;
-      if (this.queue.length > 0 && !this.closed) this.schedule(this.backoffMs);
+      this.queue.splice(0, n);
+      this.stats.appended += n;
+      this.backoffMs = 0;
+      this.lastError = undefined;
     }
   }
 }

@@ -2,9 +2,13 @@
  * The event envelope, as a TypeBox schema: every fact the gateway records has this shape.
  * `{ id (UUIDv7), type, v, time, tenant, requestId?, traceId?, actor?, configVersion?, payload }`
  */
-import { Type as T, type Static } from "@sinclair/typebox";
+import { FormatRegistry, Type as T, type Static } from "@sinclair/typebox";
 import { Value } from "@sinclair/typebox/value";
 import { uuidv7 } from "./uuidv7.ts";
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+// TypeBox knows no formats by itself (Elysia registers some when imported): register ours.
+if (!FormatRegistry.Has("uuid")) FormatRegistry.Set("uuid", (v) => UUID.test(v));
 
 export const EventEnvelope = T.Object({
   id: T.String({ format: "uuid", description: "UUIDv7: time-ordered, unique; a redelivered event keeps it" }),

@@ -154,6 +154,7 @@ export class FileEventLog implements EventLog {
     opts: ConsumeOptions = {},
   ): Subscription {
     if (this.closed) throw new Error("FileEventLog is closed: cannot consume");
+    if (group.length === 0) throw new RangeError("consumer group name must not be empty");
     const state = this.state(stream);
     const consumer: PollingConsumer = new PollingConsumer(stream, group, handler, opts, {
       log: this,

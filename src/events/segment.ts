@@ -49,14 +49,13 @@ export function encodeRecords(records: readonly RecordBody[]): Buffer {
  * Check the record at `pos`: its total framed size, or a reason it is incomplete/corrupt.
  * Zero-length records are rejected: a zero-filled tail would otherwise pass the CRC.
  */
-export function checkRecord(buf: Uint8Array, pos: number, end: number): { size: number } | { error: string } {
+export function checkRecord(buf: Buffer, pos: number, end: number): { size: number } | { error: string } {
   if (end - pos < HEADER_BYTES) return { error: `short header (${end - pos} bytes)` };
-  const view = Buffer.from(buf.buffer, buf.byteOffset, buf.byteLength);
-  const len = view.readUInt32LE(pos);
+  const len = buf.readUInt32LE(pos);
   if (len === 0 || len > MAX_RECORD_BYTES) return { error: `invalid record length ${len}` };
   if (pos + HEADER_BYTES + len > end) return { error: `record length ${len} runs past end of file` };
-  const payload = view.subarray(pos + HEADER_BYTES, pos + HEADER_BYTES + len);
-  if (crc32(payload) !== view.readUInt32LE(pos + 4)) return { error: "crc mismatch" };
+  const payload = buf.subarray(pos + HEADER_BYTES, pos + HEADER_BYTES + len);
+  if (crc32(payload) !== buf.readUInt32LE(pos + 4)) return { error: "crc mismatch" };
   return { size: HEADER_BYTES + len };
 }
 
@@ -72,7 +71,7 @@ export interface ScanResult {
 }
 
 /** Scan a whole segment's bytes, stopping at the first incomplete or corrupt record. */
-export function scanSegment(buf: Uint8Array): ScanResult {
+export function scanSegment(buf: Buffer): ScanResult {
   const positions: number[] = [];
   let pos = 0;
   let count = 0;

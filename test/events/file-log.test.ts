@@ -180,49 +180,62 @@ describe("FileEventLog on disk", () => {
     await log.close();
   });
 
-  test("a killed writer loses no acknowledged event (SIGKILL, 3 rounds)", async () => {
+  test("a killed writer loses no acknowledged event (SIGKILL, 5 rounds on one dir)", async () => {
     const script = join(import.meta.dir, "fixtures", "crash-writer.ts");
     const acked: [number, number][] = [];
-    for (let round = 0; round < 3; round++) {
-      const proc = Bun.spawn(["bun", script, dir, "2", "65536"], { stdout: "pipe", stderr: "pipe" });
-      const lines = lineReader(proc.stdout);
-      let last: [number, number] = [0, 0];
-      const target = 2000 + Math.floor(Math.random() * 2000);
-      for (let line = await lines.next(); last[0] < target; line = await lines.next()) {
-        if (line === null) throw new Error(`writer exited early: ${await new Response(proc.stderr).text()}`);
-        last = parse(line);
-      }
-      await Bun.sleep(Math.random() * 20);
-      proc.kill("SIGKILL");
-      for (let line = await lines.next(); line !== null; line = await lines.next()) last = parse(line);
-      await proc.exited;
-      expect(proc.signalCode).toBe("SIGKILL");
-      acked.push([last[1] - last[0], last[1]]);
-      process.stderr.write(`DEBUG round ${round} acked ${JSON.stringify(last)} warns ${warn.mock.calls.length}\n`);
+    // Large batches make some kills land mid-write (a torn tail, repaired on open) — not every run.
+    for (let round = 0; round < 5; round++) {
+      acked.push(await runAndKill(script, dir));
 
       const log = await open({ partitions: { requests: 2 }, segmentBytes: 65536 });
-      const seen = new Set<number>();
+      const seen = new Map<number, number>(); // seq → times stored
+      const invalid: string[] = [];
       const ends = await log.endOffsets("requests");
       for (let p = 0; p < ends.length; p++) {
         const events = await log.read("requests", p, 0);
         expect(events.map((e) => e.offset)).toEqual(range(0, ends[p] ?? 0));
         for (const e of events) {
-          expect(envelopeErrors(e.event).filter((m) => !m.includes(UNKNOWN_UUID_FORMAT))).toEqual([]);
-          expect(e.event.id).toMatch(UUID);
+          const errors = envelopeErrors(e.event).filter((m) => !m.includes(UNKNOWN_UUID_FORMAT));
+          if (!UUID.test(e.event.id)) errors.push(`bad id ${e.event.id}`);
+          if (errors.length > 0) invalid.push(`${p}:${e.offset} ${errors.join("; ")}`);
           const seq = e.event.payload.seq as number;
-          expect(seen.has(seq)).toBe(false);
-          seen.add(seq);
+          seen.set(seq, (seen.get(seq) ?? 0) + 1);
         }
       }
-      for (const [from, to] of acked) {
-        const missing = range(from, to).filter((s) => !seen.has(s));
-        expect(missing).toEqual([]);
-      }
+      expect(invalid).toEqual([]);
+      expect([...seen].filter(([, n]) => n > 1)).toEqual([]);
+      for (const [from, to] of acked) expect(range(from, to).filter((s) => !seen.has(s))).toEqual([]);
       await log.close();
     }
     expect(statSync(join(dir, "requests", "0")).isDirectory()).toBe(true);
   }, 60_000);
 });
+
+/**
+ * Run the crash writer until it acknowledged a few thousand events, SIGKILL it at a random
+ * moment, and return the acknowledged seq range [from, to).
+ */
+async function runAndKill(script: string, dir: string): Promise<[number, number]> {
+  const proc = Bun.spawn(["bun", script, dir, "2", "65536"], { stdout: "pipe", stderr: "pipe" });
+  try {
+    const lines = lineReader(proc.stdout);
+    let last: [number, number] = [0, 0];
+    const target = 2000 + Math.floor(Math.random() * 2000);
+    while (last[0] < target) {
+      const line = await lines.next();
+      if (line === null) throw new Error(`writer exited early: ${await new Response(proc.stderr).text()}`);
+      last = parse(line);
+    }
+    await Bun.sleep(Math.random() * 100);
+    proc.kill("SIGKILL");
+    for (let line = await lines.next(); line !== null; line = await lines.next()) last = parse(line);
+    await proc.exited;
+    expect(proc.signalCode).toBe("SIGKILL");
+    return [last[1] - last[0], last[1]];
+  } finally {
+    proc.kill("SIGKILL"); // never leave the writer running if the test fails
+  }
+}
 
 function parse(line: string): [number, number] {
   const [a, b] = line.split(" ").map(Number);
