@@ -13,21 +13,22 @@ beforeAll(async () => {
 });
 afterAll(() => gw.dispose());
 
+const QUESTION = "Ünïcödé ✓ and emoji 🦊 — what would the provider see?";
 const messages = [
   { role: "system" as const, content: "You are terse." },
-  { role: "user" as const, content: "Ünïcödé ✓ and emoji 🦊 — what would the provider see?" },
+  { role: "user" as const, content: QUESTION },
 ];
 
 describe("OpenAI SDK against the gateway (echo provider)", () => {
   test("chat.completions.create returns the last user message with real usage", async () => {
     const res = await client.chat.completions.create({ model: "echo", messages });
     expect(res.object).toBe("chat.completion");
-    expect(res.choices[0]!.message.content).toBe(messages[1].content);
+    expect(res.choices[0]!.message.content).toBe(QUESTION);
     expect(res.choices[0]!.finish_reason).toBe("stop");
     expect(res.usage).toEqual({
       prompt_tokens: countPromptTokens(messages),
-      completion_tokens: countTextTokens(messages[1].content),
-      total_tokens: countPromptTokens(messages) + countTextTokens(messages[1].content),
+      completion_tokens: countTextTokens(QUESTION),
+      total_tokens: countPromptTokens(messages) + countTextTokens(QUESTION),
     });
   });
 
@@ -44,9 +45,9 @@ describe("OpenAI SDK against the gateway (echo provider)", () => {
       if (chunk.usage) usage = chunk.usage;
     }
     expect(pieces.length).toBeGreaterThan(3);
-    expect(pieces.join("")).toBe(messages[1].content);
+    expect(pieces.join("")).toBe(QUESTION);
     expect(finish).toBe("stop");
-    expect(usage?.completion_tokens).toBe(countTextTokens(messages[1].content));
+    expect(usage?.completion_tokens).toBe(countTextTokens(QUESTION));
     expect(usage?.prompt_tokens).toBe(countPromptTokens(messages));
   });
 

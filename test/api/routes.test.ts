@@ -14,7 +14,7 @@ describe("POST /api/v1/generate", () => {
     const res = await post(`${gw.url}/api/v1/generate`, { prompt: "Summarise: cats sleep a lot.", system: "Be brief.", service: "notes", task_type: "summary", user_id: "u-7" });
     expect(res.status).toBe(200);
     const body = (await res.json()) as Record<string, unknown>;
-    const messages = [{ role: "system", content: "Be brief." }, { role: "user", content: "Summarise: cats sleep a lot." }];
+    const messages = [{ role: "system" as const, content: "Be brief." }, { role: "user" as const, content: "Summarise: cats sleep a lot." }];
     expect(body).toMatchObject({
       content: "Summarise: cats sleep a lot.",
       provider: "echo",

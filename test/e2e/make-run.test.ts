@@ -1,0 +1,112 @@
+/**
+ * The newcomer's path, for real: `make run` in a separate process serves the OpenAI SDK from the
+ * echo provider; stopping and restarting the process keeps every event.
+ */
+import { afterAll, describe, expect, test } from "bun:test";
+import { type ChildProcess, spawn } from "node:child_process";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import OpenAI from "openai";
+import { FileEventLog } from "../../src/events/file-log.ts";
+import { readAll, waitFor } from "../helpers/gateway.ts";
+
+const ROOT = resolve(import.meta.dir, "../..");
+let dataDir = "";
+const children: ChildProcess[] = [];
+
+function freePort(): number {
+  const s = Bun.serve({ port: 0, fetch: () => new Response() });
+  const port = s.port!;
+  s.stop(true);
+  return port;
+}
+
+async function makeRun(port: number): Promise<{ child: ChildProcess; output: () => string }> {
+  // A process group of its own, so the signal reaches make and the gateway it started.
+  const child = spawn("make", ["--no-print-directory", "run"], {
+    cwd: ROOT,
+    detached: true,
+    env: { ...process.env, PORT: String(port), TOLLGATE_DATA_DIR: dataDir, OPENAI_API_KEY: "", TOLLGATE_CONFIG: "" },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  children.push(child);
+  let out = "";
+  child.stdout!.on("data", (d) => (out += d));
+  child.stderr!.on("data", (d) => (out += d));
+  await waitFor(
+    async () => {
+      if (!running(child)) throw new Error(`make run exited early:\n${out}`);
+      return fetch(`http://127.0.0.1:${port}/health`).then((r) => r.ok, () => false);
+    },
+    60_000,
+    "make run to serve /health",
+  );
+  return { child, output: () => out };
+}
+
+const running = (c: ChildProcess) => c.exitCode === null && c.signalCode === null;
+
+async function stop(child: ChildProcess): Promise<void> {
+  if (!running(child)) return;
+  const exited = new Promise((r) => child.once("exit", r));
+  process.kill(-child.pid!, "SIGTERM");
+  await exited;
+}
+
+afterAll(async () => {
+  for (const c of children) {
+    if (running(c)) {
+      try {
+        process.kill(-c.pid!, "SIGKILL");
+      } catch {
+        // already gone
+      }
+    }
+  }
+  if (dataDir) await rm(dataDir, { recursive: true, force: true });
+});
+
+describe("make run", () => {
+  test("serves the OpenAI SDK (completion and stream); a restart keeps every event", async () => {
+    dataDir = await mkdtemp(join(tmpdir(), "tollgate-e2e-"));
+    const port = freePort();
+    const first = await makeRun(port);
+    const client = new OpenAI({ baseURL: `http://127.0.0.1:${port}/v1`, apiKey: "first-run", maxRetries: 0 });
+
+    const res = await client.chat.completions.create({ model: "echo", messages: [{ role: "user", content: "ping from the SDK" }] });
+    expect(res.choices[0]!.message.content).toBe("ping from the SDK");
+
+    const stream = await client.chat.completions.create({ model: "echo", stream: true, messages: [{ role: "user", content: "stream me, please" }] });
+    let text = "";
+    let chunks = 0;
+    for await (const c of stream) {
+      chunks++;
+      text += c.choices[0]?.delta.content ?? "";
+    }
+    expect(text).toBe("stream me, please");
+    expect(chunks).toBeGreaterThan(2);
+
+    await stop(first.child); // SIGTERM: drain the emitter, close the log
+    expect(first.output()).toContain("listening on");
+
+    // Every request recorded by the first process is on disk.
+    const log = await FileEventLog.open({ dir: join(dataDir, "log") });
+    const events = await readAll(log, "requests");
+    await log.close();
+    const completed = events.filter((e) => e.type === "request.completed");
+    expect(completed).toHaveLength(2);
+    expect(completed.map((e) => e.payload.status)).toEqual(["ok", "ok"]);
+
+    // A second process on the same data dir keeps them and appends after them.
+    const second = await makeRun(port);
+    const again = await client.chat.completions.create({ model: "echo", messages: [{ role: "user", content: "after restart" }] });
+    expect(again.choices[0]!.message.content).toBe("after restart");
+    await stop(second.child);
+    const log2 = await FileEventLog.open({ dir: join(dataDir, "log") });
+    const after = await readAll(log2, "requests");
+    await log2.close();
+    expect(after.slice(0, events.length)).toEqual(events);
+    expect(after.filter((e) => e.type === "request.completed")).toHaveLength(3);
+  }, 120_000);
+});
