@@ -114,6 +114,7 @@ async function main(): Promise<void> {
   const shutdown = async (signal: string) => {
     console.log(`[tollgate] ${signal}: draining events and stopping`);
     await gateway.stop();
+    console.log("[tollgate] stopped");
     process.exit(0);
   };
   process.on("SIGINT", () => void shutdown("SIGINT"));

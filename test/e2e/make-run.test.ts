@@ -49,9 +49,11 @@ const running = (c: ChildProcess) => c.exitCode === null && c.signalCode === nul
 
 async function stop(child: ChildProcess): Promise<void> {
   if (!running(child)) return;
-  const exited = new Promise((r) => child.once("exit", r));
+  // make may exit before the gateway it started has drained: wait until every process holding
+  // the output pipes (make and bun) has exited.
+  const closed = Promise.all([child.stdout!, child.stderr!].map((s) => new Promise((r) => (s.readableEnded ? r(null) : s.once("close", r)))));
   process.kill(-child.pid!, "SIGTERM");
-  await exited;
+  await closed;
 }
 
 afterAll(async () => {
@@ -89,6 +91,7 @@ describe("make run", () => {
 
     await stop(first.child); // SIGTERM: drain the emitter, close the log
     expect(first.output()).toContain("listening on");
+    expect(first.output()).toContain("[tollgate] stopped");
 
     // Every request recorded by the first process is on disk.
     const log = await FileEventLog.open({ dir: join(dataDir, "log") });
