@@ -1,6 +1,21 @@
 /** UUIDv7 (RFC 9562): 48-bit Unix ms timestamp, version 7, 12-bit monotonic counter, variant, 62 random bits. */
+const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, "0"));
+const POOL_SIZE = 16 * 256;
+let pool = new Uint8Array(POOL_SIZE);
+let poolAt = POOL_SIZE;
 let lastMs = -1;
 let seq = 0;
+
+/** 8 random bytes from a pooled buffer (one getRandomValues call per 512 ids). */
+function randomOffset(): number {
+  if (poolAt + 8 > POOL_SIZE) {
+    pool = crypto.getRandomValues(new Uint8Array(POOL_SIZE));
+    poolAt = 0;
+  }
+  const at = poolAt;
+  poolAt += 8;
+  return at;
+}
 
 export function uuidv7(nowMs: number = Date.now()): string {
   if (nowMs <= lastMs) {
@@ -12,15 +27,17 @@ export function uuidv7(nowMs: number = Date.now()): string {
     lastMs = nowMs;
     seq = (Math.random() * 0x7ff) | 0; // random start leaves room to count up
   }
-  const b = new Uint8Array(16);
-  crypto.getRandomValues(b);
-  const ms = BigInt(nowMs);
-  for (let i = 0; i < 6; i++) b[i] = Number((ms >> BigInt(8 * (5 - i))) & 0xffn);
-  b[6] = 0x70 | ((seq >> 8) & 0x0f);
-  b[7] = seq & 0xff;
-  b[8] = 0x80 | (b[8]! & 0x3f);
-  const h = Array.from(b, (x) => x.toString(16).padStart(2, "0")).join("");
-  return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
+  const hi = Math.floor(nowMs / 0x1000000); // top 24 bits of the 48-bit timestamp
+  const lo = nowMs % 0x1000000; // low 24 bits
+  const r = randomOffset();
+  const p = pool;
+  return (
+    HEX[(hi >>> 16) & 0xff]! + HEX[(hi >>> 8) & 0xff]! + HEX[hi & 0xff]! + HEX[(lo >>> 16) & 0xff]! + "-" +
+    HEX[(lo >>> 8) & 0xff]! + HEX[lo & 0xff]! + "-" +
+    HEX[0x70 | ((seq >>> 8) & 0x0f)]! + HEX[seq & 0xff]! + "-" +
+    HEX[0x80 | (p[r]! & 0x3f)]! + HEX[p[r + 1]!]! + "-" +
+    HEX[p[r + 2]!]! + HEX[p[r + 3]!]! + HEX[p[r + 4]!]! + HEX[p[r + 5]!]! + HEX[p[r + 6]!]! + HEX[p[r + 7]!]!
+  );
 }
 
 /** The millisecond timestamp inside a UUIDv7. */
