@@ -12,6 +12,8 @@ import { type GatewayDeps, recordRejected } from "./api/gateway.ts";
 import { healthRoutes } from "./api/health.ts";
 import { errorResponse, fromElysiaError, readJsonBody } from "./api/http.ts";
 import { openaiRoutes } from "./api/openai.ts";
+import { type AdminDeps, adminRoutes } from "./api/admin.ts";
+import type { StateStore } from "./stores/state-store.ts";
 
 export interface AppDeps extends GatewayDeps {
   log: EventLog;
@@ -19,6 +21,8 @@ export interface AppDeps extends GatewayDeps {
   maxBodyBytes: number;
   /** Allowed browser origins; `["*"]` allows any (without credentials). */
   corsOrigins: string[];
+  admin: AdminDeps;
+  store: StateStore;
 }
 
 /** Routes whose rejected requests are recorded as events (model calls). */
@@ -63,6 +67,7 @@ export function buildApp(deps: AppDeps) {
     .use(healthRoutes(deps))
     .use(openaiRoutes(deps))
     .use(generateRoutes(deps))
+    .use(adminRoutes(deps.admin))
     .use(docsRoutes(deps.version));
 }
 

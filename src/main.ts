@@ -4,7 +4,14 @@
  *   bun run src/main.ts        (or `make run`)
  */
 import { buildApp } from "./app.ts";
-import { BootstrapError, buildSnapshot, readBootstrapFile } from "./config/bootstrap.ts";
+import { BootstrapError, bootstrapCommands, builtinProviders, checkEnvKeys, readBootstrapFile } from "./config/bootstrap.ts";
+import { decryptSecret, deriveKey, encryptSecret, maskKey, SecretError } from "./config/secrets.ts";
+import type { ConfigState, ProviderFields } from "./projections/config/model.ts";
+import { initialState } from "./projections/config/model.ts";
+import { ConfigService } from "./projections/config/service.ts";
+import { toSnapshot } from "./projections/config/to-snapshot.ts";
+import { MemoryStateStore } from "./stores/memory-state-store.ts";
+import type { StateStore } from "./stores/state-store.ts";
 import { isLoopback, loadSettings, type Settings, SettingsError } from "./config/env.ts";
 import type { ConfigSnapshot } from "./config/snapshot.ts";
 import { BatchingEmitter } from "./events/emitter.ts";
@@ -27,7 +34,9 @@ export interface Gateway {
   log: EventLog;
   emitter: BatchingEmitter;
   pipeline: Pipeline;
-  snapshot: ConfigSnapshot;
+  readonly snapshot: ConfigSnapshot;
+  config: ConfigService;
+  store: StateStore;
   /** Stop listening, flush every queued event, close the log. */
   stop(): Promise<void>;
 }
@@ -37,6 +46,8 @@ export interface StartOptions {
   plugins?: Plugin[];
   /** Use this log instead of opening one (tests). */
   log?: EventLog;
+  /** Use this state store instead of opening one (tests). */
+  store?: StateStore;
   quiet?: boolean;
 }
 
@@ -46,15 +57,31 @@ export function builtinPlugins(): Plugin[] {
 }
 
 export async function startGateway(settings: Settings, opts: StartOptions = {}): Promise<Gateway> {
-  const file = settings.configFile ? readBootstrapFile(settings.configFile) : {};
-  const snapshot = buildSnapshot(settings, file);
-  const log = opts.log ?? (await FileEventLog.open({ dir: join(settings.dataDir, "log") }));
+  const file = settings.configFile ? readBootstrapFile(settings.configFile) : undefined;
+  if (file) checkEnvKeys(file);
+  const masterKey = settings.masterKey ? deriveKey(settings.masterKey) : undefined;
+  const log = opts.log ?? (await openEventLog(settings));
+  const store = opts.store ?? (await openStateStore(settings));
   const emitter = new BatchingEmitter(log, {
     onAppendError: (err, stream, n) => console.error(`[events] append of ${n} to ${stream} failed, will retry:`, (err as Error).message),
   });
+  const builtins = builtinProviders(settings);
+  const providers = new ProviderSet([], createProvider);
+  let snapshot: ConfigSnapshot = toSnapshot(initialState(), builtins, keyResolver(masterKey));
+  const refresh = (state: ConfigState) => {
+    snapshot = toSnapshot(state, builtins, keyResolver(masterKey));
+    providers.replace(snapshot.providers);
+  };
+  refresh(initialState());
+  const config = new ConfigService(log, store, { onChange: refresh });
+  await config.start();
+  if (file) {
+    const seal = masterKey ? (key: string) => ({ enc: encryptSecret(key, masterKey), hint: maskKey(key) }) : undefined;
+    const ran = await config.bootstrap(bootstrapCommands(file, seal));
+    if (!opts.quiet) console.log(ran ? `[tollgate] bootstrap file applied as config events` : `[tollgate] config stream not empty: bootstrap file ${settings.configFile} ignored`);
+  }
   const operatorPlugins = await loadPlugins(settings.pluginsDir);
   const pipeline = new Pipeline([...builtinPlugins(), ...operatorPlugins, ...(opts.plugins ?? [])]);
-  const providers = new ProviderSet(snapshot.providers, createProvider);
   const app = buildApp({
     pipeline,
     config: () => snapshot,
@@ -64,6 +91,8 @@ export async function startGateway(settings: Settings, opts: StartOptions = {}):
     version: pkg.version,
     maxBodyBytes: settings.maxBodyBytes,
     corsOrigins: settings.corsOrigins,
+    admin: { config, adminKey: settings.adminKey, loopback: isLoopback(settings.host), masterKey },
+    store,
   });
   const server = Bun.serve({
     port: settings.port,
@@ -89,14 +118,47 @@ export async function startGateway(settings: Settings, opts: StartOptions = {}):
     log,
     emitter,
     pipeline,
-    snapshot,
+    get snapshot() {
+      return snapshot;
+    },
+    config,
+    store,
     async stop() {
       if (stopped) return;
       stopped = true;
       await server.stop(true);
+      await config.stop();
       await emitter.close();
       if (!opts.log) await log.close();
+      if (!opts.store) await store.close();
     },
+  };
+}
+
+/** The event log: Kafka when KAFKA_BROKERS is set, else the file log under the data dir. */
+async function openEventLog(settings: Settings): Promise<EventLog> {
+  if (settings.kafkaBrokers) {
+    const { KafkaEventLog } = await import("./events/kafka-log.ts"); // loaded only when used
+    return KafkaEventLog.connect({ brokers: settings.kafkaBrokers });
+  }
+  return FileEventLog.open({ dir: join(settings.dataDir, "log") });
+}
+
+/** The state store: Redis when REDIS_URL is set, else in-process memory. */
+async function openStateStore(settings: Settings): Promise<StateStore> {
+  if (!settings.redisUrl) return new MemoryStateStore();
+  const { RedisStateStore } = await import("./stores/redis-state-store.ts"); // loaded only when used
+  return RedisStateStore.connect(settings.redisUrl);
+}
+
+/** Provider keys: decrypted from the entity (master key) or read from the named env variable. */
+function keyResolver(masterKey: Buffer | undefined) {
+  return (f: ProviderFields, id: string): string | undefined => {
+    if (f.api_key_enc) {
+      if (!masterKey) throw new SecretError(`provider ${id} has a stored API key: set TOLLGATE_MASTER_KEY to use it`);
+      return decryptSecret(f.api_key_enc, masterKey);
+    }
+    return f.api_key_env ? process.env[f.api_key_env] : undefined;
   };
 }
 
@@ -105,7 +167,7 @@ async function main(): Promise<void> {
   try {
     gateway = await startGateway(loadSettings());
   } catch (err) {
-    if (err instanceof SettingsError || err instanceof BootstrapError || err instanceof PluginLoadError) {
+    if (err instanceof SettingsError || err instanceof BootstrapError || err instanceof PluginLoadError || err instanceof SecretError) {
       console.error(`[tollgate] ${err.message}`);
       process.exit(2);
     }

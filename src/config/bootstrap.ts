@@ -8,7 +8,7 @@ import { readFileSync } from "node:fs";
 import { parse as parseYaml } from "yaml";
 import type { ProviderConfig } from "../providers/types.ts";
 import type { Settings } from "./env.ts";
-import type { ConfigSnapshot } from "./snapshot.ts";
+import type { ConfigCommand } from "../projections/config/model.ts";
 
 const Id = T.String({ pattern: "^[a-z0-9][a-z0-9_-]*$", maxLength: 64 });
 
@@ -82,19 +82,11 @@ export function readBootstrapFile(path: string): BootstrapFile {
   return (data ?? {}) as BootstrapFile;
 }
 
-/**
- * The first snapshot: the built-in `echo` provider, `openai` when OPENAI_API_KEY is set, then
- * the file's providers (a file entry with the same id replaces a built-in one), aliases, prices.
- */
-export function buildSnapshot(
-  settings: Settings,
-  file: BootstrapFile = {},
-  env: Record<string, string | undefined> = process.env,
-): ConfigSnapshot {
-  const providers = new Map<string, ProviderConfig>();
-  providers.set("echo", { id: "echo", kind: "echo", models: ["echo"] });
+/** Providers that exist without any config: `echo`, and `openai` when OPENAI_API_KEY is set. */
+export function builtinProviders(settings: Settings): ProviderConfig[] {
+  const out: ProviderConfig[] = [{ id: "echo", kind: "echo", models: ["echo"] }];
   if (settings.openaiApiKey) {
-    providers.set("openai", {
+    out.push({
       id: "openai",
       kind: "openai",
       baseUrl: settings.openaiBaseUrl,
@@ -102,28 +94,48 @@ export function buildSnapshot(
       models: ["gpt-4o", "gpt-4o-mini", "gpt-4.1", "gpt-4.1-mini", "o4-mini"],
     });
   }
+  return out;
+}
+
+/**
+ * The bootstrap file as config commands (run once, on a first start with an empty config
+ * stream). A literal `api_key` is sealed with the master key; `api_key_env` is kept as a name.
+ */
+export function bootstrapCommands(file: BootstrapFile, seal: ((key: string) => { enc: string; hint: string }) | undefined): ConfigCommand[] {
+  const cmds: ConfigCommand[] = [];
   for (const p of file.providers ?? []) {
-    let apiKey = p.api_key;
-    if (p.api_key_env) {
-      apiKey = env[p.api_key_env];
-      if (!apiKey) throw new BootstrapError(`TOLLGATE_CONFIG: provider ${p.id}: env variable ${p.api_key_env} is not set`);
+    const fields: Record<string, unknown> = { kind: p.kind, models: p.models ?? (p.kind === "echo" ? ["echo"] : []) };
+    if (p.base_url) fields.base_url = p.base_url.replace(/\/+$/, "");
+    if (p.api_key_env) fields.api_key_env = p.api_key_env;
+    if (p.api_key) {
+      if (!seal) throw new BootstrapError(`TOLLGATE_CONFIG: provider ${p.id}: a literal api_key needs TOLLGATE_MASTER_KEY (or use api_key_env)`);
+      const { enc, hint } = seal(p.api_key);
+      fields.api_key_enc = enc;
+      fields.api_key_hint = hint;
     }
-    if (p.kind === "openai" && !p.base_url) throw new BootstrapError(`TOLLGATE_CONFIG: provider ${p.id}: base_url is required for kind openai`);
-    const cfg: ProviderConfig = { id: p.id, kind: p.kind, models: p.models ?? (p.kind === "echo" ? ["echo"] : []) };
-    if (p.base_url) cfg.baseUrl = p.base_url.replace(/\/+$/, "");
-    if (apiKey) cfg.apiKey = apiKey;
-    if (p.headers) cfg.headers = p.headers;
-    if (p.timeout_ms) cfg.timeoutMs = p.timeout_ms;
-    if (p.chunk_delay_ms !== undefined) cfg.chunkDelayMs = p.chunk_delay_ms;
-    providers.set(p.id, cfg);
+    if (p.headers) fields.headers = p.headers;
+    if (p.timeout_ms) fields.timeout_ms = p.timeout_ms;
+    if (p.chunk_delay_ms !== undefined) fields.chunk_delay_ms = p.chunk_delay_ms;
+    cmds.push({ type: "create", kind: "provider", id: p.id, fields });
   }
-  const models = (file.models ?? []).map((m) => {
-    if (!providers.has(m.provider)) throw new BootstrapError(`TOLLGATE_CONFIG: model alias ${m.alias}: unknown provider ${m.provider}`);
-    return { alias: m.alias, provider: m.provider, model: m.model };
-  });
-  const prices: ConfigSnapshot["prices"] = {};
+  const declared = new Set((file.providers ?? []).map((p) => p.id));
+  for (const m of file.models ?? []) {
+    if (!declared.has(m.provider) && m.provider !== "echo") throw new BootstrapError(`TOLLGATE_CONFIG: model alias ${m.alias}: unknown provider ${m.provider}`);
+    cmds.push({ type: "create", kind: "model_alias", id: m.alias, fields: { provider: m.provider, model: m.model } });
+  }
   for (const p of file.prices ?? []) {
-    prices[`${p.provider}/${p.model}`] = { input: p.input, output: p.output, ...(p.cached_input !== undefined ? { cachedInput: p.cached_input } : {}) };
+    cmds.push({ type: "create", kind: "price", id: `${p.provider}/${p.model}`, fields: { input: p.input, output: p.output, ...(p.cached_input !== undefined ? { cached_input: p.cached_input } : {}) } });
   }
-  return { version: 0, providers: [...providers.values()], models, prices };
+  // Aliases and prices may name the built-in echo provider: declare it first so references hold.
+  const needsEcho = (file.models ?? []).some((m) => m.provider === "echo") || (file.prices ?? []).some((p) => p.provider === "echo");
+  if (needsEcho && !declared.has("echo")) cmds.unshift({ type: "create", kind: "provider", id: "echo", fields: { kind: "echo", models: ["echo"] } });
+  return cmds;
+}
+
+/** Check every provider's env-held key is present (a clear error at start, not at the first call). */
+export function checkEnvKeys(file: BootstrapFile, env: Record<string, string | undefined> = process.env): void {
+  for (const p of file.providers ?? []) {
+    if (p.kind === "openai" && !p.base_url) throw new BootstrapError(`TOLLGATE_CONFIG: provider ${p.id}: base_url is required for kind openai`);
+    if (p.api_key_env && !env[p.api_key_env]) throw new BootstrapError(`TOLLGATE_CONFIG: provider ${p.id}: env variable ${p.api_key_env} is not set`);
+  }
 }

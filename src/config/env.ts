@@ -17,6 +17,9 @@ export const Settings = T.Object({
   openaiBaseUrl: T.String({ pattern: "^https?://" }),
   pluginsDir: T.String({ minLength: 1 }),
   logLevel: T.Union([T.Literal("debug"), T.Literal("info"), T.Literal("warn"), T.Literal("error")]),
+  kafkaBrokers: T.Optional(T.Array(T.String({ pattern: "^[^\\s:]+:\\d+$" }), { minItems: 1 })),
+  redisUrl: T.Optional(T.String({ pattern: "^rediss?://" })),
+  masterKey: T.Optional(T.String({ minLength: 16 })),
 });
 export type Settings = Static<typeof Settings>;
 
@@ -33,10 +36,13 @@ export const ENV_VARS = {
   OPENAI_BASE_URL: ["openaiBaseUrl", "https://api.openai.com/v1", "Base URL of the `openai` provider"],
   TOLLGATE_PLUGINS_DIR: ["pluginsDir", "./plugins", "Operators' plugins loaded at start"],
   LOG_LEVEL: ["logLevel", "info", "debug | info | warn | error"],
+  KAFKA_BROKERS: ["kafkaBrokers", "", "Comma-separated Kafka brokers (host:port): the event log runs on Kafka"],
+  REDIS_URL: ["redisUrl", "", "redis:// URL: shared state (config projection, limits) lives in Redis"],
+  TOLLGATE_MASTER_KEY: ["masterKey", "", "Encrypts provider API keys at rest (AES-256-GCM); ≥ 16 chars, or 32 bytes hex/base64"],
 } as const satisfies Record<string, readonly [keyof Settings, string, string]>;
 
 const NUMERIC = new Set<keyof Settings>(["port", "maxBodyBytes"]);
-const LISTS = new Set<keyof Settings>(["corsOrigins"]);
+const LISTS = new Set<keyof Settings>(["corsOrigins", "kafkaBrokers"]);
 
 export class SettingsError extends Error {
   override name = "SettingsError";

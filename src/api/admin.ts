@@ -1,0 +1,169 @@
+/**
+ * Admin API for config entities (providers, model aliases, prices), the config history and
+ * point-in-time views. Every change is a command → events on the `config` stream.
+ */
+import { Elysia } from "elysia";
+import { Type as T } from "@sinclair/typebox";
+import { timingSafeEqual } from "node:crypto";
+import { encryptSecret, maskKey } from "../config/secrets.ts";
+import { GatewayError } from "../pipeline/errors.ts";
+import type { ConfigCommand, ConfigState, Entity, EntityKind } from "../projections/config/model.ts";
+import type { ConfigService, HistoryEntry } from "../projections/config/service.ts";
+import { errorResponse } from "./http.ts";
+import { errorResponses } from "./schemas.ts";
+
+export interface AdminDeps {
+  config: ConfigService;
+  /** The admin key; undefined = admin API open only on a loopback bind (first-run mode). */
+  adminKey: string | undefined;
+  loopback: boolean;
+  /** Master key for provider API keys (undefined: literal keys are refused). */
+  masterKey: Buffer | undefined;
+}
+
+/** Check the admin credential (`Authorization: Bearer …` or `X-Service-Key`). Returns the actor name. */
+export function checkAdmin(deps: Pick<AdminDeps, "adminKey" | "loopback">, request: Request): string {
+  const given = request.headers.get("x-service-key") ?? /^Bearer\s+(.+)$/i.exec(request.headers.get("authorization") ?? "")?.[1]?.trim();
+  if (!deps.adminKey) {
+    if (deps.loopback) return "admin@loopback";
+    throw new GatewayError({ status: 403, code: "admin_disabled", message: "The admin API is disabled: set TOLLGATE_ADMIN_KEY" });
+  }
+  if (!given) throw new GatewayError({ status: 401, code: "missing_admin_key", message: "The admin API needs the admin key (Authorization: Bearer … or X-Service-Key)" });
+  const a = Buffer.from(given);
+  const b = Buffer.from(deps.adminKey);
+  if (a.length !== b.length || !timingSafeEqual(a, b)) throw new GatewayError({ status: 401, code: "invalid_admin_key", message: "Invalid admin key" });
+  return "admin";
+}
+
+/** The public view of an entity: secrets replaced by a masked hint. */
+export function entityView(e: Entity): Record<string, unknown> {
+  const { api_key_enc: _enc, api_key_hint, ...fields } = e.fields as Record<string, unknown>;
+  return { id: e.id, ...fields, ...(api_key_hint ? { api_key: api_key_hint } : {}), version: e.version, updated_at: e.updatedAt, updated_by: e.updatedBy };
+}
+
+function historyView(h: HistoryEntry): HistoryEntry {
+  const scrub = (o?: Record<string, unknown>) => {
+    if (!o) return o;
+    const { api_key_enc, ...rest } = o;
+    return api_key_enc ? { ...rest, api_key: "(encrypted)" } : rest;
+  };
+  const out = { ...h };
+  if (h.fields) out.fields = scrub(h.fields)!;
+  if (h.changes) out.changes = scrub(h.changes)!;
+  return out;
+}
+
+/** Turn a literal `api_key` into ciphertext + hint before it reaches the decider. */
+function sealKey(deps: AdminDeps, body: Record<string, unknown>): Record<string, unknown> {
+  if (!("api_key" in body)) return body;
+  const { api_key, ...rest } = body;
+  if (api_key === null) return { ...rest, api_key_enc: null, api_key_hint: null };
+  if (typeof api_key !== "string" || api_key.length === 0) throw new GatewayError({ status: 400, code: "invalid_config", message: "`api_key` must be a non-empty string", param: "api_key" });
+  if (!deps.masterKey) throw new GatewayError({ status: 400, code: "master_key_missing", message: "Set TOLLGATE_MASTER_KEY to store provider keys (or use api_key_env)", param: "api_key" });
+  return { ...rest, api_key_enc: encryptSecret(api_key, deps.masterKey), api_key_hint: maskKey(api_key) };
+}
+
+function expectedVersion(request: Request, body: Record<string, unknown>): number | undefined {
+  const header = request.headers.get("if-match")?.replace(/"/g, "").trim();
+  const raw = header ?? body.expected_version;
+  if (raw === undefined || raw === null || raw === "") return undefined;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 1) throw new GatewayError({ status: 400, code: "invalid_request", message: "expected version (If-Match / expected_version) must be a positive integer" });
+  return n;
+}
+
+const Body = T.Record(T.String(), T.Unknown());
+
+/** CRUD routes for one entity kind at `path`. */
+function entityRoutes(deps: AdminDeps, kind: EntityKind, path: string, tag: string) {
+  const run = async (request: Request, build: (actor: string) => ConfigCommand, status = 200) => {
+    try {
+      const actor = checkAdmin(deps, request);
+      const cmd = build(actor);
+      const result = await deps.config.execute(cmd, actor);
+      const entity = deps.config.state.entities[kind][cmd.id] as Entity | undefined;
+      const body = cmd.type === "delete" ? { id: cmd.id, deleted: true, config_version: result.version } : { ...entityView(entity!), config_version: result.version };
+      return Response.json(body, { status, headers: entity ? { etag: `"${entity.version}"` } : {} });
+    } catch (err) {
+      if (err instanceof GatewayError) return errorResponse(err);
+      throw err;
+    }
+  };
+  const getOne = (request: Request, id: string) => {
+    try {
+      checkAdmin(deps, request);
+      const e = deps.config.state.entities[kind][id] as Entity | undefined;
+      if (!e) throw new GatewayError({ status: 404, code: "not_found", message: `${kind} \`${id}\` does not exist` });
+      return Response.json(entityView(e), { headers: { etag: `"${e.version}"` } });
+    } catch (err) {
+      if (err instanceof GatewayError) return errorResponse(err);
+      throw err;
+    }
+  };
+  const detail = (summary: string) => ({ tags: [tag], summary, responses: errorResponses({ 400: "Invalid command", 401: "Admin key missing or wrong", 404: "No such entity", 409: "Already exists, version conflict, or in use" }) });
+  return new Elysia({ name: `admin-${kind}`, normalize: false })
+    .get(path, ({ request }) => {
+      try {
+        checkAdmin(deps, request);
+        return Response.json({ object: "list", data: Object.values(deps.config.state.entities[kind]).map((e) => entityView(e as Entity)), config_version: deps.config.state.version });
+      } catch (err) {
+        if (err instanceof GatewayError) return errorResponse(err);
+        throw err;
+      }
+    }, { detail: detail(`List ${kind}s`) })
+    .get(`${path}/:id`, ({ request, params }) => getOne(request, decodeURIComponent(params.id)), { detail: detail(`Get one ${kind}`) })
+    .post(path, ({ request, body }) => run(request, () => {
+      const { id, expected_version: _ev, ...fields } = body as Record<string, unknown>;
+      return { type: "create", kind, id: String(id ?? ""), fields: kind === "provider" ? sealKey(deps, fields) : fields };
+    }, 201), { body: Body, detail: detail(`Create a ${kind}`) })
+    .patch(`${path}/:id`, ({ request, params, body }) => run(request, () => {
+      const { id: _id, expected_version: _ev, ...changes } = body as Record<string, unknown>;
+      const ev = expectedVersion(request, body as Record<string, unknown>);
+      return { type: "update", kind, id: decodeURIComponent(params.id), changes: kind === "provider" ? sealKey(deps, changes) : changes, ...(ev ? { expectedVersion: ev } : {}) };
+    }), { body: Body, detail: detail(`Change a ${kind}`) })
+    .delete(`${path}/:id`, ({ request, params }) => run(request, () => {
+      const ev = expectedVersion(request, {});
+      return { type: "delete", kind, id: decodeURIComponent(params.id), ...(ev ? { expectedVersion: ev } : {}) };
+    }), { detail: detail(`Delete a ${kind}`) });
+}
+
+/** The configuration state as an API view. */
+export function stateView(state: ConfigState, at?: string): Record<string, unknown> {
+  const list = (k: EntityKind) => Object.values(state.entities[k]).map((e) => entityView(e as Entity));
+  return { config_version: state.version, ...(at ? { at } : {}), providers: list("provider"), models: list("model_alias"), prices: list("price") };
+}
+
+export function adminRoutes(deps: AdminDeps) {
+  const guard = async (request: Request, fn: () => Promise<unknown> | unknown) => {
+    try {
+      checkAdmin(deps, request);
+      return Response.json(await fn());
+    } catch (err) {
+      if (err instanceof GatewayError) return errorResponse(err);
+      throw err;
+    }
+  };
+  return new Elysia({ name: "admin-routes", normalize: false })
+    .use(entityRoutes(deps, "provider", "/api/v1/providers", "Admin: providers"))
+    .use(entityRoutes(deps, "model_alias", "/api/v1/models", "Admin: model aliases"))
+    .use(entityRoutes(deps, "price", "/api/v1/prices", "Admin: prices"))
+    .get("/api/v1/admin/config/history", ({ request, query }) => guard(request, async () => {
+      const limit = query.limit ? Number(query.limit) : undefined;
+      if (limit !== undefined && (!Number.isInteger(limit) || limit < 1)) throw new GatewayError({ status: 400, code: "invalid_request", message: "`limit` must be a positive integer", param: "limit" });
+      const kind = query.entity ?? query.kind;
+      const data = await deps.config.history({ ...(kind ? { kind } : {}), ...(query.id ? { id: query.id } : {}), ...(limit ? { limit } : {}) });
+      return { object: "list", data: data.map(historyView) };
+    }), {
+      query: T.Object({ entity: T.Optional(T.String()), kind: T.Optional(T.String()), id: T.Optional(T.String()), limit: T.Optional(T.String()) }),
+      detail: { tags: ["Admin: config"], summary: "Who changed what, when (filter by `entity` kind and `id`)" },
+    })
+    .get("/api/v1/admin/config", ({ request, query }) => guard(request, async () => {
+      if (!query.at) return stateView(deps.config.state);
+      const at = new Date(query.at);
+      if (Number.isNaN(at.getTime())) throw new GatewayError({ status: 400, code: "invalid_request", message: "`at` must be an ISO-8601 time", param: "at" });
+      return stateView(await deps.config.stateAt(at), at.toISOString());
+    }), {
+      query: T.Object({ at: T.Optional(T.String({ description: "ISO-8601 time: the configuration as it was then" })) }),
+      detail: { tags: ["Admin: config"], summary: "The current configuration, or as it was `at` a time" },
+    });
+}

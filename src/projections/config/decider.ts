@@ -1,0 +1,137 @@
+/**
+ * The config decider: `decide(state, command) → events` (or a GatewayError), and
+ * `evolve(state, event) → state`. Pure: no I/O, no clock except what the caller passes.
+ */
+import type { TSchema } from "@sinclair/typebox";
+import { Value } from "@sinclair/typebox/value";
+import { GatewayError } from "../../pipeline/errors.ts";
+import {
+  type ConfigCommand,
+  type ConfigEvent,
+  type ConfigState,
+  type Entity,
+  ENTITY_KINDS,
+  type EntityKind,
+  ModelAliasFields,
+  PriceFields,
+  ProviderFields,
+} from "./model.ts";
+
+/** Provider ids are lower-case slugs; aliases look like model names; prices are `<provider>/<model>`. */
+const ID_PATTERNS: Record<EntityKind, RegExp> = {
+  provider: /^[a-z0-9][a-z0-9_-]{0,63}$/,
+  model_alias: /^[A-Za-z0-9][A-Za-z0-9_.:@-]*$/,
+  price: /^[a-z0-9][a-z0-9_-]{0,63}\/[^\s/][^\s]*$/,
+};
+const ID_RULES: Record<EntityKind, string> = {
+  provider: "lower-case letters, digits, `_` and `-`",
+  model_alias: "letters, digits and `_ . : @ -` (no `/`: that form means provider/model)",
+  price: "`<provider>/<model>`",
+};
+
+const SCHEMAS: Record<EntityKind, TSchema> = { provider: ProviderFields, model_alias: ModelAliasFields, price: PriceFields };
+const DEFAULTS: Record<EntityKind, Record<string, unknown>> = {
+  provider: { enabled: true, priority: 0, models: [] },
+  model_alias: {},
+  price: {},
+};
+
+const invalid = (message: string, code = "invalid_config", param?: string) =>
+  new GatewayError({ status: 400, code, message, ...(param ? { param } : {}) });
+const conflict = (message: string, code: string, details?: Record<string, unknown>) =>
+  new GatewayError({ status: 409, code, message, ...(details ? { details } : {}) });
+
+/** Decide which events a command produces against the current state; throws GatewayError. */
+export function decide(state: ConfigState, cmd: ConfigCommand): ConfigEvent[] {
+  if (!ENTITY_KINDS.includes(cmd.kind)) throw invalid(`Unknown entity kind \`${String(cmd.kind)}\``, "invalid_config", "kind");
+  if (typeof cmd.id !== "string" || !ID_PATTERNS[cmd.kind].test(cmd.id) || cmd.id.length > 128) {
+    throw invalid(`Invalid ${cmd.kind} id \`${String(cmd.id)}\`: ${ID_RULES[cmd.kind]}`, "invalid_id", "id");
+  }
+  const existing = state.entities[cmd.kind][cmd.id] as Entity | undefined;
+  switch (cmd.type) {
+    case "create": {
+      if (existing) throw conflict(`${cmd.kind} \`${cmd.id}\` already exists`, "already_exists");
+      const fields = validated(cmd.kind, { ...DEFAULTS[cmd.kind], ...stripNulls(cmd.fields) });
+      checkReferences(state, cmd.kind, cmd.id, fields);
+      const version = (state.tombstones[key(cmd.kind, cmd.id)] ?? 0) + 1;
+      return [{ type: `${cmd.kind}.created`, payload: { kind: cmd.kind, id: cmd.id, version, fields } }];
+    }
+    case "update": {
+      if (!existing) throw notFound(cmd.kind, cmd.id);
+      checkExpected(existing, cmd.expectedVersion);
+      const merged = stripNulls({ ...existing.fields, ...cmd.changes });
+      const fields = validated(cmd.kind, merged);
+      checkReferences(state, cmd.kind, cmd.id, fields);
+      const changes = Object.fromEntries(Object.entries(cmd.changes).filter(([k, v]) => JSON.stringify((existing.fields as Record<string, unknown>)[k]) !== JSON.stringify(v ?? undefined)));
+      if (Object.keys(changes).length === 0) return []; // nothing to record
+      return [{ type: `${cmd.kind}.updated`, payload: { kind: cmd.kind, id: cmd.id, version: existing.version + 1, fields, changes } }];
+    }
+    case "delete": {
+      if (!existing) throw notFound(cmd.kind, cmd.id);
+      checkExpected(existing, cmd.expectedVersion);
+      if (cmd.kind === "provider") {
+        const users = Object.values(state.entities.model_alias).filter((a) => a.fields.provider === cmd.id).map((a) => a.id);
+        if (users.length) throw conflict(`provider \`${cmd.id}\` is used by model aliases: ${users.join(", ")}`, "entity_in_use", { used_by: users });
+      }
+      return [{ type: `${cmd.kind}.deleted`, payload: { kind: cmd.kind, id: cmd.id, version: existing.version + 1 } }];
+    }
+    default: {
+      const never: never = cmd;
+      throw invalid(`Unknown command ${JSON.stringify(never)}`);
+    }
+  }
+}
+
+/** Fold one event into the state (returns a new state; the input is not mutated). */
+export function evolve(state: ConfigState, event: ConfigEvent, meta: { time: string; actor: string; position: number }): ConfigState {
+  const { kind, id, version } = event.payload;
+  const byKind = { ...state.entities[kind] } as Record<string, Entity>;
+  const tombstones = { ...state.tombstones };
+  if (event.type.endsWith(".deleted")) {
+    delete byKind[id];
+    tombstones[key(kind, id)] = version;
+  } else {
+    byKind[id] = { kind, id, version, fields: event.payload.fields as never, updatedAt: meta.time, updatedBy: meta.actor };
+    delete tombstones[key(kind, id)];
+  }
+  return { version: meta.position + 1, entities: { ...state.entities, [kind]: byKind }, tombstones };
+}
+
+function validated(kind: EntityKind, fields: Record<string, unknown>): Record<string, unknown> {
+  const schema = SCHEMAS[kind];
+  const first = [...Value.Errors(schema, fields)][0];
+  if (first) {
+    const param = first.path.replace(/^\//, "").replace(/\//g, ".");
+    throw invalid(`Invalid ${kind}${param ? ` \`${param}\`` : ""}: ${first.message}`, "invalid_config", param || undefined);
+  }
+  if (kind === "provider" && fields.kind === "openai" && !fields.base_url) throw invalid("An openai provider needs `base_url`", "invalid_config", "base_url");
+  return fields;
+}
+
+function checkReferences(state: ConfigState, kind: EntityKind, id: string, fields: Record<string, unknown>): void {
+  if (kind === "model_alias" && !state.entities.provider[fields.provider as string]) {
+    throw invalid(`Unknown provider \`${String(fields.provider)}\``, "unknown_provider", "provider");
+  }
+  if (kind === "price") {
+    const provider = id.split("/")[0] ?? "";
+    if (!id.includes("/") || !state.entities.provider[provider]) {
+      throw invalid(`A price id is \`<provider>/<model>\` for a known provider; got \`${id}\``, "unknown_provider", "id");
+    }
+  }
+}
+
+function checkExpected(entity: Entity, expected: number | undefined): void {
+  if (expected !== undefined && expected !== entity.version) {
+    throw conflict(`${entity.kind} \`${entity.id}\` is at version ${entity.version}, not ${expected}`, "version_conflict", { current_version: entity.version });
+  }
+}
+
+function notFound(kind: EntityKind, id: string): GatewayError {
+  return new GatewayError({ status: 404, code: "not_found", message: `${kind} \`${id}\` does not exist` });
+}
+
+function stripNulls(o: Record<string, unknown>): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== null && v !== undefined));
+}
+
+const key = (kind: EntityKind, id: string) => `${kind}:${id}`;

@@ -1,0 +1,99 @@
+/**
+ * Configuration entities, commands and events (TypeBox). Commands are imperative
+ * (`provider.create`), events past tense (`provider.created`).
+ */
+import { Type as T, type Static } from "@sinclair/typebox";
+
+export const EntityId = T.String({ pattern: "^[a-z0-9][a-z0-9_-]*$", maxLength: 64, description: "Provider id: lower-case letters, digits, `_`, `-`" });
+
+export const ProviderFields = T.Object(
+  {
+    kind: T.Union([T.Literal("openai"), T.Literal("echo")]),
+    base_url: T.Optional(T.String({ pattern: "^https?://" })),
+    /** Name of an env variable holding the key (kept as a name: no secret in events). */
+    api_key_env: T.Optional(T.String({ minLength: 1 })),
+    /** AES-256-GCM ciphertext of the key (never the key itself). */
+    api_key_enc: T.Optional(T.String({ minLength: 1 })),
+    /** Masked key for display, e.g. `sk-…abcd`. */
+    api_key_hint: T.Optional(T.String()),
+    models: T.Array(T.String({ minLength: 1 })),
+    headers: T.Optional(T.Record(T.String(), T.String())),
+    timeout_ms: T.Optional(T.Integer({ minimum: 1 })),
+    chunk_delay_ms: T.Optional(T.Integer({ minimum: 0 })),
+    enabled: T.Boolean(),
+    priority: T.Integer({ minimum: 0 }),
+  },
+  { additionalProperties: false },
+);
+export type ProviderFields = Static<typeof ProviderFields>;
+
+export const ModelAliasFields = T.Object(
+  { provider: EntityId, model: T.String({ minLength: 1 }) },
+  { additionalProperties: false },
+);
+export type ModelAliasFields = Static<typeof ModelAliasFields>;
+
+export const PriceFields = T.Object(
+  {
+    input: T.Number({ minimum: 0, description: "USD per 1M input tokens" }),
+    output: T.Number({ minimum: 0, description: "USD per 1M output tokens" }),
+    cached_input: T.Optional(T.Number({ minimum: 0 })),
+  },
+  { additionalProperties: false },
+);
+export type PriceFields = Static<typeof PriceFields>;
+
+/** Every config entity kind and its fields. */
+export interface EntityFields {
+  provider: ProviderFields;
+  model_alias: ModelAliasFields;
+  price: PriceFields;
+}
+export type EntityKind = keyof EntityFields;
+export const ENTITY_KINDS: readonly EntityKind[] = ["provider", "model_alias", "price"];
+
+export interface Entity<K extends EntityKind = EntityKind> {
+  kind: K;
+  id: string;
+  /** Number of events applied to this entity (1 after create). */
+  version: number;
+  fields: EntityFields[K];
+  updatedAt: string;
+  updatedBy: string;
+}
+
+/** The folded configuration: every live entity by kind and id, and the log position. */
+export interface ConfigState {
+  /** Log position of the last applied event + 1 (0 = nothing applied). */
+  version: number;
+  entities: { [K in EntityKind]: Record<string, Entity<K>> };
+  /** Versions of deleted entities, so a re-create continues the sequence. */
+  tombstones: Record<string, number>;
+}
+
+export function initialState(): ConfigState {
+  return { version: 0, entities: { provider: {}, model_alias: {}, price: {} }, tombstones: {} };
+}
+
+/** Commands an admin issues. `expectedVersion` enables optimistic concurrency. */
+export type ConfigCommand =
+  | { type: "create"; kind: EntityKind; id: string; fields: Record<string, unknown> }
+  | { type: "update"; kind: EntityKind; id: string; changes: Record<string, unknown>; expectedVersion?: number }
+  | { type: "delete"; kind: EntityKind; id: string; expectedVersion?: number };
+
+/** Payload of a config event: `<kind>.created|updated|deleted`. */
+export interface ConfigEventPayload {
+  kind: EntityKind;
+  id: string;
+  /** Entity version after this event. */
+  version: number;
+  /** Full fields after the change (created/updated); absent for deleted. */
+  fields?: Record<string, unknown>;
+  /** What changed (updated). */
+  changes?: Record<string, unknown>;
+}
+
+export interface ConfigEvent {
+  type: `${EntityKind}.${"created" | "updated" | "deleted"}`;
+  payload: ConfigEventPayload;
+}

@@ -1,0 +1,206 @@
+/**
+ * The config shell: commands → decide → append to the `config` stream; a projector that tails
+ * the stream, folds it (evolve) into the in-process state, mirrors it into the StateStore
+ * (idempotently, keyed by log position) and publishes a new snapshot. Every instance runs one,
+ * so every instance converges on the same state; a fresh instance or a flushed store is rebuilt
+ * by replaying the stream from offset 0.
+ */
+import { makeEvent } from "../../events/envelope.ts";
+import type { EventLog, StoredEvent } from "../../events/event-log.ts";
+import { GatewayError } from "../../pipeline/errors.ts";
+import type { HashWrite, StateStore } from "../../stores/state-store.ts";
+import { decide, evolve } from "./decider.ts";
+import { type ConfigCommand, type ConfigEvent, type ConfigState, initialState } from "./model.ts";
+
+export const CONFIG_TENANT = "_config";
+const LOCK = "config:command-lock";
+export const VERSION_KEY = "config:version";
+export const entityKey = (kind: string) => `config:${kind}`;
+
+export interface HistoryEntry {
+  position: number;
+  time: string;
+  actor: string;
+  type: string;
+  kind: string;
+  id: string;
+  version: number;
+  changes?: Record<string, unknown>;
+  fields?: Record<string, unknown>;
+}
+
+export interface ConfigServiceOptions {
+  pollMs?: number;
+  /** Called after the state changed (new events applied). */
+  onChange?: (state: ConfigState) => void;
+}
+
+export class ConfigService {
+  private current: ConfigState = initialState();
+  private timer: ReturnType<typeof setTimeout> | undefined;
+  private catching: Promise<void> | undefined;
+  private stopped = false;
+
+  constructor(
+    private readonly log: EventLog,
+    private readonly store: StateStore,
+    private readonly opts: ConfigServiceOptions = {},
+  ) {}
+
+  get state(): ConfigState {
+    return this.current;
+  }
+
+  /** Replay the whole stream, rebuild the store if it is behind, then keep tailing. */
+  async start(): Promise<void> {
+    await this.catchUp();
+    await this.rebuildStoreIfBehind();
+    this.schedule();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.timer) clearTimeout(this.timer);
+    await this.catching;
+  }
+
+  /**
+   * Execute a command: serialized across instances by a lock in the StateStore, decided against
+   * the state caught up to the end of the log, appended, and applied before returning.
+   */
+  async execute(cmd: ConfigCommand, actor: string): Promise<{ events: HistoryEntry[]; version: number }> {
+    return this.withLock(async () => {
+      await this.catchUp();
+      const events = decide(this.current, cmd);
+      if (events.length === 0) return { events: [], version: this.current.version };
+      const envelopes = events.map((e) => makeEvent({ type: e.type, tenant: CONFIG_TENANT, actor, payload: { ...e.payload } }));
+      const results = await this.log.append("config", envelopes.map((event, i) => ({ key: `${events[i]!.payload.kind}:${events[i]!.payload.id}`, event })));
+      await this.catchUp();
+      return {
+        events: envelopes.map((ev, i) => toHistory(results[i]!.offset, ev.time, actor, events[i]!)),
+        version: this.current.version,
+      };
+    });
+  }
+
+  /** Run several commands under one lock only if the stream is empty (first start). */
+  async bootstrap(commands: ConfigCommand[], actor = "bootstrap"): Promise<boolean> {
+    if (commands.length === 0) return false;
+    const ran = await this.withLock(async () => {
+      await this.catchUp();
+      if (this.current.version > 0) return false;
+      for (const cmd of commands) {
+        const events = decide(this.current, cmd);
+        const envelopes = events.map((e) => makeEvent({ type: e.type, tenant: CONFIG_TENANT, actor, payload: { ...e.payload } }));
+        await this.log.append("config", envelopes.map((event, i) => ({ key: `${events[i]!.payload.kind}:${events[i]!.payload.id}`, event })));
+        await this.catchUp();
+      }
+      return true;
+    });
+    return ran;
+  }
+
+  /** Every config change, oldest first (optionally one entity kind / id). */
+  async history(filter: { kind?: string; id?: string; limit?: number } = {}): Promise<HistoryEntry[]> {
+    const out: HistoryEntry[] = [];
+    for (const r of await this.readAll()) {
+      const e = r.event.payload as unknown as ConfigEvent["payload"];
+      if (filter.kind && e.kind !== filter.kind) continue;
+      if (filter.id && e.id !== filter.id) continue;
+      out.push(toHistory(r.offset, r.event.time, r.event.actor ?? "unknown", { type: r.event.type as ConfigEvent["type"], payload: e }));
+    }
+    return filter.limit ? out.slice(-filter.limit) : out;
+  }
+
+  /** The configuration as it was at `at` (events with time ≤ at). */
+  async stateAt(at: Date): Promise<ConfigState> {
+    let state = initialState();
+    for (const r of await this.readAll()) {
+      if (Date.parse(r.event.time) > at.getTime()) break;
+      state = evolve(state, { type: r.event.type as ConfigEvent["type"], payload: r.event.payload as never }, { time: r.event.time, actor: r.event.actor ?? "unknown", position: r.offset });
+    }
+    return state;
+  }
+
+  /** Read and apply everything past our position (one at a time: concurrent callers share it). */
+  catchUp(): Promise<void> {
+    if (!this.catching) {
+      this.catching = this.pull().finally(() => {
+        this.catching = undefined;
+      });
+    }
+    return this.catching;
+  }
+
+  private async pull(): Promise<void> {
+    for (;;) {
+      const batch = await this.log.read("config", 0, this.current.version, 500);
+      if (batch.length === 0) return;
+      for (const r of batch) await this.apply(r);
+      this.opts.onChange?.(this.current);
+    }
+  }
+
+  private async apply(r: StoredEvent): Promise<void> {
+    const event = { type: r.event.type as ConfigEvent["type"], payload: r.event.payload as unknown as ConfigEvent["payload"] };
+    this.current = evolve(this.current, event, { time: r.event.time, actor: r.event.actor ?? "unknown", position: r.offset });
+    await this.store.applyVersioned(VERSION_KEY, r.offset + 1, storeWrites(event));
+  }
+
+  /** A flushed or new store gets every event again (applyVersioned skips what it has). */
+  private async rebuildStoreIfBehind(): Promise<void> {
+    const stored = Number((await this.store.get(VERSION_KEY)) ?? -1);
+    if (stored >= this.current.version) return;
+    for (const r of await this.readAll()) {
+      if (r.offset + 1 <= stored) continue;
+      const event = { type: r.event.type as ConfigEvent["type"], payload: r.event.payload as unknown as ConfigEvent["payload"] };
+      await this.store.applyVersioned(VERSION_KEY, r.offset + 1, storeWrites(event));
+    }
+  }
+
+  private async readAll(): Promise<StoredEvent[]> {
+    const out: StoredEvent[] = [];
+    for (let offset = 0; ; ) {
+      const batch = await this.log.read("config", 0, offset, 1000);
+      if (batch.length === 0) return out;
+      out.push(...batch);
+      offset = batch.at(-1)!.offset + 1;
+    }
+  }
+
+  private schedule(): void {
+    if (this.stopped) return;
+    this.timer = setTimeout(() => {
+      this.catchUp()
+        .catch((err) => console.error("[config] catch-up failed:", (err as Error).message))
+        .finally(() => this.schedule());
+    }, this.opts.pollMs ?? 200);
+  }
+
+  private async withLock<T>(fn: () => Promise<T>): Promise<T> {
+    const deadline = Date.now() + 10_000;
+    let token: string | null = null;
+    while (!(token = await this.store.acquireLock(LOCK, 15_000))) {
+      if (Date.now() > deadline) throw new GatewayError({ status: 503, code: "config_busy", message: "Another config change is in progress; retry" });
+      await Bun.sleep(10 + Math.random() * 20);
+    }
+    try {
+      return await fn();
+    } finally {
+      await this.store.releaseLock(LOCK, token);
+    }
+  }
+}
+
+function storeWrites(e: ConfigEvent): HashWrite[] {
+  const { kind, id } = e.payload;
+  if (e.type.endsWith(".deleted")) return [{ op: "hdel", key: entityKey(kind), field: id }];
+  return [{ op: "hset", key: entityKey(kind), field: id, value: JSON.stringify({ version: e.payload.version, fields: e.payload.fields }) }];
+}
+
+function toHistory(position: number, time: string, actor: string, e: ConfigEvent): HistoryEntry {
+  const h: HistoryEntry = { position, time, actor, type: e.type, kind: e.payload.kind, id: e.payload.id, version: e.payload.version };
+  if (e.payload.changes) h.changes = e.payload.changes;
+  if (e.payload.fields) h.fields = e.payload.fields;
+  return h;
+}

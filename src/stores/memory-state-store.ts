@@ -1,0 +1,223 @@
+/**
+ * The embedded {@link StateStore}: plain Maps in this process (rebuilt from the event log at
+ * start). Every method runs to completion without awaiting in between, so each one is atomic
+ * by construction — `applyVersioned` and the lock operations included.
+ *
+ * Semantics follow the Redis implementation so both pass one contract suite: one keyspace for
+ * strings and hashes (a string op on a hash key, or the reverse, rejects with `WRONGTYPE`),
+ * `set` replaces any value and clears its TTL, a hash whose last field is removed disappears.
+ * TTLs are honoured lazily on read and by a periodic sweep whose timer never keeps the process
+ * alive.
+ */
+import type { HashWrite, StateStore } from "./state-store.ts";
+
+export interface MemoryStateStoreOptions {
+  /** How often expired keys are swept without being read (default 1000 ms). */
+  sweepIntervalMs?: number;
+  /** Monotonic clock for TTLs, in ms (default `performance.now`). Injectable for tests. */
+  clock?: () => number;
+}
+
+type Entry =
+  | { type: "string"; value: string; expiresAt?: number }
+  | { type: "hash"; fields: Map<string, string> };
+
+const WRONGTYPE = "WRONGTYPE Operation against a key holding the wrong kind of value";
+
+/**
+ * In-process {@link StateStore}.
+ *
+ * @example
+ * const store = new MemoryStateStore();
+ * await store.applyVersioned("v:provider:openai", 3, [{ op: "hset", key: "provider:openai", field: "url", value: "…" }]);
+ * await store.hget("provider:openai", "url");
+ */
+export class MemoryStateStore implements StateStore {
+  readonly kind = "memory" as const;
+  private readonly entries = new Map<string, Entry>();
+  /** Keys that carry a TTL, with their deadline: what the sweep looks at. */
+  private readonly expiring = new Map<string, number>();
+  private readonly clock: () => number;
+  private readonly sweeper: ReturnType<typeof setInterval>;
+  private closed = false;
+
+  constructor(opts: MemoryStateStoreOptions = {}) {
+    this.clock = opts.clock ?? (() => performance.now());
+    const every = opts.sweepIntervalMs ?? 1000;
+    if (!(every > 0)) throw new RangeError(`sweepIntervalMs must be > 0, got ${every}`);
+    this.sweeper = setInterval(() => this.sweep(), every);
+    this.sweeper.unref();
+  }
+
+  /** Keys currently held, expired-but-not-yet-swept ones included (for tests and metrics). */
+  get size(): number {
+    return this.entries.size;
+  }
+
+  async get(key: string): Promise<string | null> {
+    this.open();
+    const entry = this.live(key);
+    if (!entry) return null;
+    if (entry.type !== "string") throw new Error(WRONGTYPE);
+    return entry.value;
+  }
+
+  async set(key: string, value: string, opts?: { ttlMs?: number }): Promise<void> {
+    this.open();
+    if (opts?.ttlMs === undefined) {
+      this.put(key, { type: "string", value });
+      return;
+    }
+    const ttl = ttlOf(opts.ttlMs);
+    this.put(key, { type: "string", value, expiresAt: this.clock() + ttl });
+  }
+
+  async del(key: string): Promise<void> {
+    this.open();
+    this.remove(key);
+  }
+
+  async hget(key: string, field: string): Promise<string | null> {
+    this.open();
+    return this.hash(key)?.get(field) ?? null;
+  }
+
+  async hgetall(key: string): Promise<Record<string, string>> {
+    this.open();
+    return Object.fromEntries(this.hash(key) ?? []);
+  }
+
+  async applyVersioned(versionKey: string, version: number, writes: HashWrite[]): Promise<boolean> {
+    this.open();
+    checkVersioned(versionKey, version, writes);
+    const stored = this.live(versionKey);
+    let current = -1;
+    if (stored) {
+      if (stored.type !== "string") throw new Error(WRONGTYPE);
+      current = Number(stored.value);
+      if (!Number.isInteger(current)) throw new Error(`ERR version key holds a non-integer value`);
+    }
+    if (version <= current) return false;
+
+    // Check every write before making any, so a bad write leaves nothing half-applied.
+    const types = new Map<string, "hash" | "none" | "string">();
+    for (const w of writes) {
+      const type = types.get(w.key) ?? this.live(w.key)?.type ?? "none";
+      if (w.op === "del") types.set(w.key, "none");
+      else if (type === "string") throw new Error(WRONGTYPE);
+      else types.set(w.key, w.op === "hset" ? "hash" : type);
+    }
+
+    for (const w of writes) {
+      if (w.op === "del") {
+        this.remove(w.key);
+        continue;
+      }
+      const fields = this.hash(w.key);
+      if (w.op === "hset") {
+        if (fields) fields.set(w.field, w.value);
+        else this.put(w.key, { type: "hash", fields: new Map([[w.field, w.value]]) });
+      } else if (fields) {
+        fields.delete(w.field);
+        if (fields.size === 0) this.remove(w.key);
+      }
+    }
+    this.put(versionKey, { type: "string", value: String(version) });
+    return true;
+  }
+
+  async acquireLock(key: string, ttlMs: number): Promise<string | null> {
+    this.open();
+    const ttl = ttlOf(ttlMs);
+    if (this.live(key)) return null;
+    const token = crypto.randomUUID();
+    this.put(key, { type: "string", value: token, expiresAt: this.clock() + ttl });
+    return token;
+  }
+
+  async releaseLock(key: string, token: string): Promise<boolean> {
+    this.open();
+    const entry = this.live(key);
+    if (!entry) return false;
+    if (entry.type !== "string") throw new Error(WRONGTYPE);
+    if (entry.value !== token) return false;
+    this.remove(key);
+    return true;
+  }
+
+  async flushAll(): Promise<void> {
+    this.open();
+    this.entries.clear();
+    this.expiring.clear();
+  }
+
+  async timeMs(): Promise<number> {
+    this.open();
+    return Date.now();
+  }
+
+  async health(): Promise<{ ok: boolean; detail?: string }> {
+    return this.closed ? { ok: false, detail: "closed" } : { ok: true };
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    clearInterval(this.sweeper);
+    this.entries.clear();
+    this.expiring.clear();
+  }
+
+  /** Drop every expired key; cheap: only keys with a TTL are visited. */
+  private sweep(): void {
+    const now = this.clock();
+    for (const [key, deadline] of this.expiring) {
+      if (deadline <= now) this.remove(key);
+    }
+  }
+
+  private open(): void {
+    if (this.closed) throw new Error("MemoryStateStore is closed");
+  }
+
+  /** The entry under `key`, or undefined when absent or expired (expired ones are removed). */
+  private live(key: string): Entry | undefined {
+    const entry = this.entries.get(key);
+    if (entry?.type === "string" && entry.expiresAt !== undefined && entry.expiresAt <= this.clock()) {
+      this.remove(key);
+      return undefined;
+    }
+    return entry;
+  }
+
+  private hash(key: string): Map<string, string> | undefined {
+    const entry = this.live(key);
+    if (!entry) return undefined;
+    if (entry.type !== "hash") throw new Error(WRONGTYPE);
+    return entry.fields;
+  }
+
+  private put(key: string, entry: Entry): void {
+    this.entries.set(key, entry);
+    if (entry.type === "string" && entry.expiresAt !== undefined) this.expiring.set(key, entry.expiresAt);
+    else this.expiring.delete(key);
+  }
+
+  private remove(key: string): void {
+    this.entries.delete(key);
+    this.expiring.delete(key);
+  }
+}
+
+/** A TTL in whole ms (at least 1), or a RangeError — the same rule as the Redis store. */
+function ttlOf(ttlMs: number): number {
+  if (!Number.isFinite(ttlMs) || ttlMs <= 0) throw new RangeError(`ttlMs must be a positive number, got ${ttlMs}`);
+  return Math.ceil(ttlMs);
+}
+
+function checkVersioned(versionKey: string, version: number, writes: HashWrite[]): void {
+  if (!Number.isSafeInteger(version)) throw new RangeError(`version must be a safe integer, got ${version}`);
+  for (const w of writes) {
+    if (w.key === versionKey) throw new RangeError(`a write may not target the version key ${JSON.stringify(versionKey)}`);
+  }
+}
