@@ -14,6 +14,7 @@ import { errorResponse, fromElysiaError, readJsonBody } from "./api/http.ts";
 import { openaiRoutes } from "./api/openai.ts";
 import { type AdminDeps, adminRoutes } from "./api/admin.ts";
 import type { StateStore } from "./stores/state-store.ts";
+import type { OutboxEventLog } from "./events/outbox.ts";
 
 export interface AppDeps extends GatewayDeps {
   log: EventLog;
@@ -23,6 +24,8 @@ export interface AppDeps extends GatewayDeps {
   corsOrigins: string[];
   admin: AdminDeps;
   store: StateStore;
+  /** Present when events pass through a local outbox (broker mode). */
+  outbox?: OutboxEventLog;
 }
 
 /** Routes whose rejected requests are recorded as events (model calls). */

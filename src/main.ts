@@ -17,6 +17,7 @@ import type { ConfigSnapshot } from "./config/snapshot.ts";
 import { BatchingEmitter } from "./events/emitter.ts";
 import type { EventLog } from "./events/event-log.ts";
 import { FileEventLog } from "./events/file-log.ts";
+import { OutboxEventLog } from "./events/outbox.ts";
 import { loadPlugins, PluginLoadError } from "./pipeline/loader.ts";
 import type { Plugin } from "./pipeline/plugin.ts";
 import { Pipeline } from "./pipeline/runner.ts";
@@ -33,6 +34,7 @@ export interface Gateway {
   settings: Settings;
   log: EventLog;
   emitter: BatchingEmitter;
+  outbox: OutboxEventLog | undefined;
   pipeline: Pipeline;
   readonly snapshot: ConfigSnapshot;
   config: ConfigService;
@@ -62,7 +64,11 @@ export async function startGateway(settings: Settings, opts: StartOptions = {}):
   const masterKey = settings.masterKey ? deriveKey(settings.masterKey) : undefined;
   const log = opts.log ?? (await openEventLog(settings));
   const store = opts.store ?? (await openStateStore(settings));
-  const emitter = new BatchingEmitter(log, {
+  // With a broker, events pass through a local durable outbox so a broker outage never blocks or loses them.
+  const outbox = log.kind === "kafka" ? await OutboxEventLog.open(log, await FileEventLog.open({ dir: join(settings.dataDir, "outbox") }), {
+    onForwardError: (err) => console.warn("[events] outbox forward failed, will retry:", (err as Error).message),
+  }) : undefined;
+  const emitter = new BatchingEmitter(outbox ?? log, {
     onAppendError: (err, stream, n) => console.error(`[events] append of ${n} to ${stream} failed, will retry:`, (err as Error).message),
   });
   const builtins = builtinProviders(settings);
@@ -92,6 +98,7 @@ export async function startGateway(settings: Settings, opts: StartOptions = {}):
     maxBodyBytes: settings.maxBodyBytes,
     corsOrigins: settings.corsOrigins,
     admin: { config, adminKey: settings.adminKey, loopback: isLoopback(settings.host), masterKey },
+    ...(outbox ? { outbox } : {}),
     store,
   });
   const server = Bun.serve({
@@ -117,6 +124,7 @@ export async function startGateway(settings: Settings, opts: StartOptions = {}):
     settings,
     log,
     emitter,
+    outbox,
     pipeline,
     get snapshot() {
       return snapshot;
@@ -129,7 +137,8 @@ export async function startGateway(settings: Settings, opts: StartOptions = {}):
       await server.stop(true);
       await config.stop();
       await emitter.close();
-      if (!opts.log) await log.close();
+      if (outbox) await outbox.close();
+      else if (!opts.log) await log.close();
       if (!opts.store) await store.close();
     },
   };

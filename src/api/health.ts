@@ -6,11 +6,13 @@ import { Elysia } from "elysia";
 import type { BatchingEmitter } from "../events/emitter.ts";
 import type { EventLog } from "../events/event-log.ts";
 import type { StateStore } from "../stores/state-store.ts";
+import type { OutboxEventLog } from "../events/outbox.ts";
 
 export interface HealthDeps {
   log: EventLog;
   store: StateStore;
   emitter: BatchingEmitter;
+  outbox?: OutboxEventLog;
   version: string;
 }
 
@@ -27,10 +29,49 @@ export function healthRoutes(deps: HealthDeps) {
         const e = deps.emitter;
         const emitter = { ok: !e.saturated && e.lastError === undefined, pending: e.pending, saturated: e.saturated, last_error: e.lastError ?? null };
         const store = await deps.store.health().catch((err: unknown) => ({ ok: false, detail: String(err) }));
-        const ready = log.ok && emitter.ok && store.ok;
+        const outbox = deps.outbox ? { backlog: deps.outbox.backlog, ...deps.outbox.stats } : undefined;
+        // A broker outage absorbed by the outbox leaves the gateway serving: degraded, still ready.
+        const logUsable = log.ok || outbox !== undefined;
+        const ready = logUsable && emitter.ok && store.ok;
+        const degraded = ready && (!log.ok || (outbox?.backlog ?? 0) > 0);
         set.status = ready ? 200 : 503;
-        return { status: ready ? "ready" : "not_ready", checks: { event_log: { kind: deps.log.kind, ...log }, state_store: { kind: deps.store.kind, ...store }, emitter } };
+        return {
+          status: !ready ? "not_ready" : degraded ? "degraded" : "ready",
+          checks: { event_log: { kind: deps.log.kind, ...log }, state_store: { kind: deps.store.kind, ...store }, emitter, ...(outbox ? { outbox } : {}) },
+        };
       },
-      { detail: { tags: ["Operations"], summary: "Readiness: event log reachable and keeping up (503 when not)" } },
+      { detail: { tags: ["Operations"], summary: "Readiness: event log, state store, emitter (503 when not ready; `degraded` while the outbox holds events)" } },
+    )
+    .get(
+      "/metrics",
+      () => {
+        const e = deps.emitter;
+        const lines = [
+          "# HELP tollgate_events_emitted_total Events handed to the emitter.",
+          "# TYPE tollgate_events_emitted_total counter",
+          `tollgate_events_emitted_total ${e.stats.emitted}`,
+          "# HELP tollgate_events_appended_total Events stored by the event log (or its outbox).",
+          "# TYPE tollgate_events_appended_total counter",
+          `tollgate_events_appended_total ${e.stats.appended}`,
+          "# HELP tollgate_event_append_errors_total Failed appends (retried).",
+          "# TYPE tollgate_event_append_errors_total counter",
+          `tollgate_event_append_errors_total ${e.stats.appendErrors}`,
+          "# HELP tollgate_emitter_pending Events queued in memory, not yet stored.",
+          "# TYPE tollgate_emitter_pending gauge",
+          `tollgate_emitter_pending ${e.pending}`,
+        ];
+        if (deps.outbox) {
+          lines.push(
+            "# HELP tollgate_outbox_backlog Events in the local outbox waiting for the broker.",
+            "# TYPE tollgate_outbox_backlog gauge",
+            `tollgate_outbox_backlog ${deps.outbox.backlog}`,
+            "# HELP tollgate_outbox_forwarded_total Events forwarded from the outbox to the broker.",
+            "# TYPE tollgate_outbox_forwarded_total counter",
+            `tollgate_outbox_forwarded_total ${deps.outbox.stats.forwarded}`,
+          );
+        }
+        return new Response(lines.join("\n") + "\n", { headers: { "content-type": "text/plain; version=0.0.4" } });
+      },
+      { detail: { tags: ["Operations"], summary: "Prometheus metrics (event emitter and outbox)" } },
     );
 }

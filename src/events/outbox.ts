@@ -1,0 +1,157 @@
+/**
+ * OutboxEventLog: an EventLog that never makes the gateway wait on a broker that is down or
+ * slow. Appends go straight to the inner log (Kafka) while it answers within `appendTimeoutMs`;
+ * when it does not, they go to a local durable outbox (a FileEventLog) and a forwarder moves
+ * them to the inner log in order once it is back. While the outbox holds anything, new appends
+ * queue behind it, so order per partition key is kept. A batch that timed out may still reach
+ * the broker later: it is then delivered twice with the same event ids (consumers dedupe by id).
+ * Reads, consumers and offsets are the inner log's.
+ */
+import type { StreamName } from "./envelope.ts";
+import { STREAMS } from "./envelope.ts";
+import type { AppendInput, AppendResult, ConsumeOptions, EventLog, StoredEvent, Subscription } from "./event-log.ts";
+import type { FileEventLog } from "./file-log.ts";
+
+const FORWARDER = "outbox-forwarder";
+
+export interface OutboxOptions {
+  /** How long a direct append may take before the outbox takes over (default 2000 ms). */
+  appendTimeoutMs?: number;
+  /** Max events forwarded per inner append (default 500). */
+  batch?: number;
+  onForwardError?: (err: unknown) => void;
+}
+
+export class OutboxEventLog implements EventLog {
+  readonly kind: EventLog["kind"];
+  /** Events in the outbox not yet forwarded. */
+  backlog = 0;
+  /** Counters for /metrics. */
+  readonly stats = { direct: 0, outboxed: 0, forwarded: 0, fallbacks: 0 };
+  private forwarding: Promise<void> | undefined;
+  private closed = false;
+
+  private constructor(
+    private readonly inner: EventLog,
+    private readonly outbox: FileEventLog,
+    private readonly opts: OutboxOptions,
+  ) {
+    this.kind = inner.kind;
+  }
+
+  /** Wrap `inner`; forwards whatever a previous run left in the outbox. */
+  static async open(inner: EventLog, outbox: FileEventLog, opts: OutboxOptions = {}): Promise<OutboxEventLog> {
+    const log = new OutboxEventLog(inner, outbox, opts);
+    for (const stream of STREAMS) {
+      const [ends, done] = await Promise.all([outbox.endOffsets(stream), outbox.committed(stream, FORWARDER)]);
+      ends.forEach((end, p) => (log.backlog += end - (done[p] ?? 0)));
+    }
+    if (log.backlog > 0) log.kick();
+    return log;
+  }
+
+  partitions(stream: StreamName): number {
+    return this.inner.partitions(stream);
+  }
+
+  async append(stream: StreamName, records: AppendInput[]): Promise<AppendResult[]> {
+    if (this.closed) throw new Error("event log is closed");
+    if (this.backlog === 0) {
+      try {
+        const result = await withTimeout(this.inner.append(stream, records), this.opts.appendTimeoutMs ?? 2000);
+        this.stats.direct += records.length;
+        return result;
+      } catch {
+        this.stats.fallbacks++;
+      }
+    }
+    this.backlog += records.length;
+    try {
+      await this.outbox.append(stream, records);
+    } catch (err) {
+      this.backlog -= records.length;
+      throw err;
+    }
+    this.stats.outboxed += records.length;
+    this.kick();
+    // Not yet in the inner log: positions there are unknown.
+    return records.map(() => ({ partition: -1, offset: -1 }));
+  }
+
+  read(stream: StreamName, partition: number, offset: number, max?: number): Promise<StoredEvent[]> {
+    return this.inner.read(stream, partition, offset, max);
+  }
+  endOffsets(stream: StreamName): Promise<number[]> {
+    return this.inner.endOffsets(stream);
+  }
+  committed(stream: StreamName, group: string): Promise<number[]> {
+    return this.inner.committed(stream, group);
+  }
+  commit(stream: StreamName, group: string, partition: number, offset: number): Promise<void> {
+    return this.inner.commit(stream, group, partition, offset);
+  }
+  consume(stream: StreamName, group: string, handler: (batch: StoredEvent[]) => Promise<void>, opts?: ConsumeOptions): Subscription {
+    return this.inner.consume(stream, group, handler, opts);
+  }
+  health(): Promise<{ ok: boolean; detail?: string }> {
+    return this.inner.health();
+  }
+
+  /** Wait until the outbox is empty (tests, shutdown). */
+  async drained(timeoutMs = 30_000): Promise<boolean> {
+    const deadline = Date.now() + timeoutMs;
+    while (this.backlog > 0 && Date.now() < deadline) await Bun.sleep(20);
+    return this.backlog === 0;
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    await this.forwarding;
+    await this.outbox.close();
+    await this.inner.close();
+  }
+
+  private kick(): void {
+    if (this.forwarding) return;
+    this.forwarding = this.forward().finally(() => {
+      this.forwarding = undefined;
+      if (this.backlog > 0 && !this.closed) this.kick();
+    });
+  }
+
+  /** Move everything in the outbox to the inner log, in order, retrying with backoff. */
+  private async forward(): Promise<void> {
+    let backoff = 100;
+    while (this.backlog > 0 && !this.closed) {
+      let moved = 0;
+      try {
+        for (const stream of STREAMS) {
+          const done = await this.outbox.committed(stream, FORWARDER);
+          for (let p = 0; p < this.outbox.partitions(stream); p++) {
+            const batch = await this.outbox.read(stream, p, done[p] ?? 0, this.opts.batch ?? 500);
+            if (batch.length === 0) continue;
+            await withTimeout(this.inner.append(stream, batch.map((r) => ({ key: r.key, event: r.event }))), this.opts.appendTimeoutMs ?? 2000);
+            await this.outbox.commit(stream, FORWARDER, p, batch.at(-1)!.offset + 1);
+            this.backlog -= batch.length;
+            this.stats.forwarded += batch.length;
+            moved += batch.length;
+          }
+        }
+        backoff = 100;
+      } catch (err) {
+        this.opts.onForwardError?.(err);
+        await Bun.sleep(backoff);
+        backoff = Math.min(backoff * 2, 2000);
+      }
+      if (moved === 0 && this.backlog > 0) await Bun.sleep(10); // appends still landing in the outbox
+    }
+  }
+}
+
+function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`event log did not answer within ${ms} ms`)), ms);
+  });
+  return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
+}
