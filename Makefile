@@ -6,7 +6,7 @@ TOOLS := $(CURDIR)/.tools
 BUN := $(shell command -v bun 2>/dev/null || echo $(TOOLS)/node_modules/.bin/bun)
 ARTIFACTS := $(CURDIR)/.test-artifacts
 
-.PHONY: run test deps typecheck bench clean services-up services-down
+.PHONY: run test deps typecheck bench clean
 
 $(TOOLS)/node_modules/.bin/bun:
 	npm install --prefix $(TOOLS) --no-save --no-audit --no-fund bun@$(BUN_VERSION)
@@ -23,13 +23,14 @@ run: deps
 typecheck: deps
 	$(BUN) x tsc --noEmit -p .
 
-# The whole suite. Writes a JUnit report to .test-artifacts/junit.xml and ends with
+# The whole suite, with a real Redis and a real Kafka started for it (scripts/with-services.sh).
+# Writes a JUnit report to .test-artifacts/junit.xml and ends with
 # `tests: N passed, N failed` counted from it.
 test: deps
 	@mkdir -p $(ARTIFACTS)
 	@rm -f $(ARTIFACTS)/junit.xml
 	@set +e; \
-	$(BUN) test --timeout 30000 --reporter=junit --reporter-outfile=$(ARTIFACTS)/junit.xml; status=$$?; \
+	bash scripts/with-services.sh $(BUN) test --timeout 60000 --reporter=junit --reporter-outfile=$(ARTIFACTS)/junit.xml; status=$$?; \
 	$(BUN) run scripts/junit-summary.ts $(ARTIFACTS)/junit.xml; summary=$$?; \
 	if [ $$status -ne 0 ] || [ $$summary -ne 0 ]; then exit 1; fi
 
@@ -37,4 +38,4 @@ bench: deps
 	$(BUN) run bench/gateway.ts
 
 clean:
-	rm -rf node_modules .tools $(ARTIFACTS)
+	rm -rf node_modules .tools $(ARTIFACTS) .services

@@ -52,11 +52,11 @@ cmd_install() {
   fi
   command -v apt-get >/dev/null 2>&1 || die "redis-server is missing and apt-get is not available; install Redis yourself"
   export DEBIAN_FRONTEND=noninteractive
-  local apt_opts=(-y -q -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold)
+  local apt_opts=(-y -q -o DPkg::Lock::Timeout=120 -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold)
   log "installing redis-server with apt-get"
   if ! as_root apt-get install "${apt_opts[@]}" --no-install-recommends redis-server >&2; then
     log "install failed; refreshing the apt index and retrying"
-    as_root apt-get update -q >&2
+    as_root apt-get update -q -o DPkg::Lock::Timeout=120 >&2
     as_root apt-get install "${apt_opts[@]}" --no-install-recommends redis-server >&2
   fi
   # The Debian package may start a system service on :6379; we never use it, so leave it alone.

@@ -148,7 +148,7 @@ export async function startGateway(settings: Settings, opts: StartOptions = {}):
 async function openEventLog(settings: Settings): Promise<EventLog> {
   if (settings.kafkaBrokers) {
     const { KafkaEventLog } = await import("./events/kafka-log.ts"); // loaded only when used
-    return KafkaEventLog.connect({ brokers: settings.kafkaBrokers });
+    return KafkaEventLog.connect({ brokers: settings.kafkaBrokers, topicPrefix: settings.kafkaTopicPrefix });
   }
   return FileEventLog.open({ dir: join(settings.dataDir, "log") });
 }
@@ -157,7 +157,7 @@ async function openEventLog(settings: Settings): Promise<EventLog> {
 async function openStateStore(settings: Settings): Promise<StateStore> {
   if (!settings.redisUrl) return new MemoryStateStore();
   const { RedisStateStore } = await import("./stores/redis-state-store.ts"); // loaded only when used
-  return RedisStateStore.connect(settings.redisUrl);
+  return RedisStateStore.connect(settings.redisUrl, { prefix: settings.redisPrefix });
 }
 
 /** Provider keys: decrypted from the entity (master key) or read from the named env variable. */

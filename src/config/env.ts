@@ -20,6 +20,8 @@ export const Settings = T.Object({
   kafkaBrokers: T.Optional(T.Array(T.String({ pattern: "^[^\\s:]+:\\d+$" }), { minItems: 1 })),
   redisUrl: T.Optional(T.String({ pattern: "^rediss?://" })),
   masterKey: T.Optional(T.String({ minLength: 16 })),
+  kafkaTopicPrefix: T.String({ pattern: "^[A-Za-z0-9._-]*$" }),
+  redisPrefix: T.String({ minLength: 1 }),
 });
 export type Settings = Static<typeof Settings>;
 
@@ -38,6 +40,8 @@ export const ENV_VARS = {
   LOG_LEVEL: ["logLevel", "info", "debug | info | warn | error"],
   KAFKA_BROKERS: ["kafkaBrokers", "", "Comma-separated Kafka brokers (host:port): the event log runs on Kafka"],
   REDIS_URL: ["redisUrl", "", "redis:// URL: shared state (config projection, limits) lives in Redis"],
+  TOLLGATE_KAFKA_TOPIC_PREFIX: ["kafkaTopicPrefix", "tollgate.", "Prefix of the Kafka topics (requests, config, deadletter)"],
+  TOLLGATE_REDIS_PREFIX: ["redisPrefix", "tollgate:", "Prefix of every Redis key"],
   TOLLGATE_MASTER_KEY: ["masterKey", "", "Encrypts provider API keys at rest (AES-256-GCM); ≥ 16 chars, or 32 bytes hex/base64"],
 } as const satisfies Record<string, readonly [keyof Settings, string, string]>;
 

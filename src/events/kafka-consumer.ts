@@ -43,7 +43,8 @@ export interface KafkaGroupConsumerDeps {
 export class KafkaGroupConsumer implements Subscription {
   private stopped = false;
   private consumer: Consumer | null = null;
-  private readonly running: Promise<void>;
+  /** The latest start (a crash kafkajs does not recover from starts a new consumer). */
+  private running: Promise<void>;
   private wakeUp: (() => void) | null = null;
   private stopping: Promise<void> | null = null;
 
@@ -89,7 +90,7 @@ export class KafkaGroupConsumer implements Subscription {
           if (e.payload.restart || this.stopped) return;
           console.warn(`[event-log] consumer ${this.deps.group}@${this.deps.topic} crashed: ${String(e.payload.error)}; restarting`);
           void consumer.disconnect().catch(() => {}).then(() => {
-            if (!this.stopped && this.consumer === consumer) void this.restart();
+            if (!this.stopped && this.consumer === consumer) this.running = this.running.then(() => this.start());
           });
         });
         await consumer.connect();
@@ -109,10 +110,6 @@ export class KafkaGroupConsumer implements Subscription {
         delay = Math.min(delay * 2, BACKOFF_MAX_MS);
       }
     }
-  }
-
-  private async restart(): Promise<void> {
-    await this.start();
   }
 
   private async eachBatch(payload: EachBatchPayload): Promise<void> {
@@ -190,15 +187,15 @@ export class KafkaGroupConsumer implements Subscription {
     }
   }
 
+  /** Sleep `ms`, or less when stop() is called. */
   private sleep(ms: number): Promise<void> {
     return new Promise((resolve) => {
-      const timer = setTimeout(done, ms);
-      const self = this; // eslint-disable-line @typescript-eslint/no-this-alias
-      function done(): void {
+      const done = (): void => {
         clearTimeout(timer);
-        if (self.wakeUp === done) self.wakeUp = null;
+        if (this.wakeUp === done) this.wakeUp = null;
         resolve();
-      }
+      };
+      const timer = setTimeout(done, ms);
       this.wakeUp = done;
     });
   }

@@ -14,6 +14,8 @@ describe("loadSettings", () => {
       openaiBaseUrl: "https://api.openai.com/v1",
       pluginsDir: "./plugins",
       logLevel: "info",
+      kafkaTopicPrefix: "tollgate.",
+      redisPrefix: "tollgate:",
     });
   });
 

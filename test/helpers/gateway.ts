@@ -22,8 +22,8 @@ export async function startTestGateway(
   const dataDir = opts.dataDir ?? (await mkdtemp(join(tmpdir(), "tollgate-test-")));
   const settings: Settings = loadSettings({ PORT: "0", TOLLGATE_DATA_DIR: dataDir, TOLLGATE_PLUGINS_DIR: join(dataDir, "no-plugins"), ...env });
   const gw = await startGateway(settings, { quiet: true, ...opts });
-  return {
-    ...gw,
+  // Inherit from the gateway (not a spread copy) so live getters such as `snapshot` stay live.
+  const extra = {
     dataDir,
     async events(stream: StreamName = "requests") {
       await gw.emitter.flush();
@@ -34,6 +34,7 @@ export async function startTestGateway(
       if (!opts.dataDir) await rm(dataDir, { recursive: true, force: true });
     },
   };
+  return Object.assign(Object.create(gw) as Gateway, extra);
 }
 
 export async function readAll(log: Pick<FileEventLog, "partitions" | "read">, stream: StreamName): Promise<EventEnvelope[]> {

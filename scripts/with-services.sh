@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Run a command with a real Redis and a real Kafka started for it (installed first when missing),
+# each on a free port with its data in a temp dir; both are stopped when the command ends.
+#
+#   bash scripts/with-services.sh bun test
+#
+# If a service cannot be installed or started, the command still runs without its URL: under
+# CI=true the tests that need it then fail loudly (never a silent skip).
+set -uo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+
+free_port() { node -e 'const s=require("net").createServer().listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})'; }
+
+REDIS_PORT="$(free_port)"
+KAFKA_PORT="$(free_port)"
+KAFKA_CONTROLLER_PORT="$(free_port)"
+export REDIS_PORT KAFKA_PORT KAFKA_CONTROLLER_PORT
+
+cleanup() {
+  bash scripts/kafka.sh stop >/dev/null 2>&1 || true
+  bash scripts/redis.sh stop >/dev/null 2>&1 || true
+}
+trap cleanup EXIT INT TERM
+
+t0=$SECONDS
+if bash scripts/redis.sh install >&2 && out="$(bash scripts/redis.sh start)"; then
+  eval "export $out"
+  echo "[services] redis ready at ${REDIS_URL} ($((SECONDS - t0)) s)" >&2
+else
+  echo "[services] WARNING: Redis could not be started; tests that need it will fail" >&2
+fi
+
+t0=$SECONDS
+if bash scripts/kafka.sh install >&2 && out="$(bash scripts/kafka.sh start)"; then
+  eval "export $out"
+  echo "[services] kafka ready at ${KAFKA_BROKERS} ($((SECONDS - t0)) s)" >&2
+else
+  echo "[services] WARNING: Kafka could not be started; tests that need it will fail" >&2
+fi
+
+"$@"

@@ -1,0 +1,395 @@
+/**
+ * RedisStateStore: the shared contract against a real Redis (`REDIS_URL`, e.g. from
+ * `eval "$(bash scripts/redis.sh start)"`), each store under its own random prefix, plus what
+ * only Redis has: prefix isolation, and behaviour while Redis is down or hung — against a
+ * dedicated redis-server this file starts and kills itself.
+ *
+ * Under CI=true a missing REDIS_URL (or redis-server binary) is a failing test, never a skip.
+ */
+import { afterAll, afterEach, beforeAll, describe, expect, test } from "bun:test";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { Subprocess } from "bun";
+import { Redis } from "ioredis";
+import { RedisStateStore } from "../../src/stores/redis-state-store.ts";
+import { stateStoreContract, waitFor } from "./state-store.contract.ts";
+
+const REDIS_URL = process.env.REDIS_URL;
+const CI = process.env.CI === "true";
+const REDIS_SERVER = Bun.which("redis-server");
+
+function testPrefix(): string {
+  return `tollgate-test:${crypto.randomUUID()}:`;
+}
+
+/** Deletes everything under `prefix` through a store of its own (the tested one may be closed). */
+async function flushPrefix(url: string, prefix: string): Promise<void> {
+  const admin = await RedisStateStore.connect(url, { prefix });
+  try {
+    await admin.flushAll();
+  } finally {
+    await admin.close();
+  }
+}
+
+/** Runs `fn` and returns how long it took to settle, in ms, and its error (if it rejected). */
+async function settle(fn: () => Promise<unknown>): Promise<{ ms: number; error: unknown }> {
+  const started = performance.now();
+  try {
+    await fn();
+    return { ms: performance.now() - started, error: undefined };
+  } catch (error) {
+    return { ms: performance.now() - started, error };
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Against REDIS_URL
+// ---------------------------------------------------------------------------------------------
+
+if (!REDIS_URL) {
+  const message = "REDIS_URL is not set: start Redis with scripts/redis.sh start";
+  if (CI) {
+    test("RedisStateStore needs Redis", () => {
+      throw new Error(message);
+    });
+  } else {
+    console.warn(`[redis-state-store.test] skipped: ${message} (eval "$(bash scripts/redis.sh start)")`);
+    describe.skip("RedisStateStore (REDIS_URL not set)", () => {
+      test("contract", () => {});
+    });
+  }
+} else {
+  const url = REDIS_URL;
+
+  stateStoreContract("RedisStateStore", async () => {
+    const prefix = testPrefix();
+    const store = await RedisStateStore.connect(url, { prefix });
+    return { store, cleanup: () => flushPrefix(url, prefix) };
+  });
+
+  describe("RedisStateStore against REDIS_URL", () => {
+    let raw: Redis;
+    const stores: RedisStateStore[] = [];
+    const rawKeys: string[] = [];
+
+    beforeAll(() => {
+      raw = new Redis(url, { maxRetriesPerRequest: 1 });
+    });
+    afterEach(async () => {
+      for (const s of stores.splice(0)) {
+        await s.flushAll().catch(() => {});
+        await s.close();
+      }
+      if (rawKeys.length > 0) await raw.del(...rawKeys.splice(0));
+    });
+    afterAll(async () => {
+      await raw.quit();
+    });
+
+    async function open(prefix = testPrefix()): Promise<RedisStateStore> {
+      const s = await RedisStateStore.connect(url, { prefix });
+      stores.push(s);
+      return s;
+    }
+
+    test("every key is stored under the prefix", async () => {
+      const store = await open();
+      await store.set("k", "v");
+      await store.applyVersioned("ver", 1, [{ op: "hset", key: "h", field: "f", value: "x" }]);
+      const token = await store.acquireLock("lock", 10_000);
+      expect(await raw.get(`${store.prefix}k`)).toBe("v");
+      expect(await raw.get(`${store.prefix}ver`)).toBe("1");
+      expect(await raw.hgetall(`${store.prefix}h`)).toEqual({ f: "x" });
+      expect(await raw.get(`${store.prefix}lock`)).toBe(token);
+      expect(await raw.get("k")).toBeNull();
+    });
+
+    test("a TTL is a real Redis PX expiry", async () => {
+      const store = await open();
+      await store.set("k", "v", { ttlMs: 60_000 });
+      const pttl = await raw.pttl(`${store.prefix}k`);
+      expect(pttl).toBeGreaterThan(50_000);
+      expect(pttl).toBeLessThanOrEqual(60_000);
+      await store.set("k", "v");
+      expect(await raw.pttl(`${store.prefix}k`)).toBe(-1);
+    });
+
+    test("flushAll leaves keys outside the prefix alone (including ones its unescaped glob would match)", async () => {
+      const id = crypto.randomUUID();
+      // Glob characters in the prefix must be matched literally by SCAN.
+      const store = await open(`tollgate-test:${id}:a*[b]?:`);
+      const outside = [`outside:${id}`, `tollgate-test:${id}:aXX[b]Y:k`, `tollgate-test:${id}:ab?:k`, `tollgate-test:${id}:a*[b]?`];
+      rawKeys.push(...outside);
+      for (const k of outside) await raw.set(k, "survives");
+      await store.set("mine", "1");
+      await store.applyVersioned("ver", 1, [{ op: "hset", key: "h", field: "f", value: "x" }]);
+      await store.flushAll();
+      expect(await store.get("mine")).toBeNull();
+      expect(await store.get("ver")).toBeNull();
+      for (const k of outside) expect(await raw.get(k)).toBe("survives");
+    });
+
+    test("the default prefix is tollgate:", async () => {
+      const store = await RedisStateStore.connect(url);
+      try {
+        expect(store.prefix).toBe("tollgate:");
+        expect(store.kind).toBe("redis");
+      } finally {
+        await store.close();
+      }
+    });
+
+    test("two stores on one prefix see each other's writes (instances share state)", async () => {
+      const prefix = testPrefix();
+      const a = await open(prefix);
+      const b = await open(prefix);
+      expect(await a.applyVersioned("ver", 3, [{ op: "hset", key: "h", field: "f", value: "a" }])).toBe(true);
+      expect(await b.applyVersioned("ver", 3, [{ op: "hset", key: "h", field: "f", value: "b" }])).toBe(false);
+      expect(await b.hget("h", "f")).toBe("a");
+      const token = await a.acquireLock("lock", 10_000);
+      expect(await b.acquireLock("lock", 10_000)).toBeNull();
+      expect(await b.releaseLock("lock", token as string)).toBe(true);
+    });
+
+    test("applyVersioned is atomic across 5 connections racing", async () => {
+      const prefix = testPrefix();
+      const clients = await Promise.all(Array.from({ length: 5 }, () => open(prefix)));
+      const versions = Array.from({ length: 100 }, (_, i) => i).sort(() => Math.random() - 0.5);
+      const results = await Promise.all(
+        versions.map((v, i) =>
+          (clients[i % clients.length] as RedisStateStore).applyVersioned("ver", v, [
+            { op: "del", key: "state" },
+            { op: "hset", key: "state", field: "v", value: String(v) },
+            { op: "hset", key: "state", field: "w", value: String(v) },
+          ]),
+        ),
+      );
+      expect(results.some(Boolean)).toBe(true);
+      const first = clients[0] as RedisStateStore;
+      expect(await first.get("ver")).toBe("99");
+      expect(await first.hgetall("state")).toEqual({ v: "99", w: "99" });
+    });
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Against a dedicated redis-server this file starts, stops, freezes and restarts
+// ---------------------------------------------------------------------------------------------
+
+/** A port nothing listens on (right now). */
+function freePort(): number {
+  const server = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data() {} } });
+  const { port } = server;
+  server.stop(true);
+  return port;
+}
+
+/** Whether something on `port` answers a RESP PING with PONG within `timeoutMs`. */
+async function pong(port: number, timeoutMs = 500): Promise<boolean> {
+  return new Promise<boolean>((resolve) => {
+    let done = false;
+    const finish = (ok: boolean, socket?: { end(): void }) => {
+      if (done) return;
+      done = true;
+      clearTimeout(timer);
+      socket?.end();
+      resolve(ok);
+    };
+    const timer = setTimeout(() => finish(false), timeoutMs);
+    Bun.connect({
+      hostname: "127.0.0.1",
+      port,
+      socket: {
+        open(socket) {
+          socket.write("PING\r\n");
+        },
+        data(socket, data) {
+          finish(data.toString().startsWith("+PONG"), socket);
+        },
+        error() {
+          finish(false);
+        },
+        close() {
+          finish(false);
+        },
+        connectError() {
+          finish(false);
+        },
+      },
+    }).catch(() => finish(false));
+  });
+}
+
+class DedicatedRedis {
+  proc: Subprocess | undefined;
+  constructor(
+    readonly port: number,
+    private readonly dir: string,
+  ) {}
+
+  get url(): string {
+    return `redis://127.0.0.1:${this.port}`;
+  }
+
+  async start(): Promise<void> {
+    this.proc = Bun.spawn(
+      [REDIS_SERVER as string, "--bind", "127.0.0.1", "--port", String(this.port), "--save", "", "--appendonly", "no", "--dir", this.dir, "--loglevel", "warning"],
+      { stdout: "ignore", stderr: "ignore" },
+    );
+    await waitFor(() => pong(this.port), `redis-server on port ${this.port}`, 10_000);
+  }
+
+  /** Kill it (SIGKILL: the abrupt kind of "down") and wait until it is gone. */
+  async kill(): Promise<void> {
+    const proc = this.proc;
+    this.proc = undefined;
+    if (!proc) return;
+    proc.kill("SIGCONT");
+    proc.kill("SIGKILL");
+    await proc.exited;
+  }
+
+  signal(sig: "SIGSTOP" | "SIGCONT"): void {
+    this.proc?.kill(sig);
+  }
+}
+
+const BOUND_MS = 3000; // generous: proves "does not hang", not a latency target
+
+if (!REDIS_SERVER) {
+  const message = "redis-server is not installed: run scripts/redis.sh install";
+  if (CI) {
+    test("RedisStateStore outage tests need redis-server", () => {
+      throw new Error(message);
+    });
+  } else {
+    console.warn(`[redis-state-store.test] outage tests skipped: ${message}`);
+    describe.skip("RedisStateStore when Redis is down (redis-server not installed)", () => {
+      test("outage", () => {});
+    });
+  }
+} else {
+  describe("RedisStateStore when Redis is down", () => {
+    let dir: string;
+    let server: DedicatedRedis;
+    const stores: RedisStateStore[] = [];
+
+    beforeAll(async () => {
+      dir = await mkdtemp(join(tmpdir(), "tollgate-redis-"));
+    });
+    afterEach(async () => {
+      for (const s of stores.splice(0)) await s.close();
+      await server?.kill();
+    });
+    afterAll(async () => {
+      await rm(dir, { recursive: true, force: true });
+    });
+
+    async function open(url: string, opts: Parameters<typeof RedisStateStore.connect>[1] = {}): Promise<RedisStateStore> {
+      const s = await RedisStateStore.connect(url, { prefix: testPrefix(), ...opts });
+      stores.push(s);
+      return s;
+    }
+
+    test("connect to a port with nothing listening rejects within connectTimeoutMs", async () => {
+      const port = freePort();
+      const { ms, error } = await settle(() => RedisStateStore.connect(`redis://127.0.0.1:${port}`, { connectTimeoutMs: 500 }));
+      expect(error).toBeInstanceOf(Error);
+      expect((error as Error).message).toContain(`127.0.0.1:${port}`);
+      expect(ms).toBeLessThan(BOUND_MS);
+    });
+
+    test("connect waits for a Redis that starts a moment later", async () => {
+      server = new DedicatedRedis(freePort(), dir);
+      const connecting = RedisStateStore.connect(server.url, { prefix: testPrefix(), connectTimeoutMs: 8000 });
+      await Bun.sleep(300);
+      await server.start();
+      const store = await connecting;
+      stores.push(store);
+      expect((await store.health()).ok).toBe(true);
+    }, 20_000);
+
+    test("calls reject quickly while Redis is down, and the same store works once it is back", async () => {
+      server = new DedicatedRedis(freePort(), dir);
+      await server.start();
+      const store = await open(server.url);
+      await store.set("k", "before");
+      expect(await store.applyVersioned("ver", 1, [{ op: "hset", key: "h", field: "f", value: "1" }])).toBe(true);
+      const lock = await store.acquireLock("lock", 60_000);
+      expect(lock).not.toBeNull();
+
+      await server.kill();
+      const calls: [string, () => Promise<unknown>][] = [
+        ["get", () => store.get("k")],
+        ["set", () => store.set("k", "during")],
+        ["hgetall", () => store.hgetall("h")],
+        ["applyVersioned", () => store.applyVersioned("ver", 2, [])],
+        ["acquireLock", () => store.acquireLock("other", 1000)],
+        ["releaseLock", () => store.releaseLock("lock", lock as string)],
+        ["timeMs", () => store.timeMs()],
+        ["flushAll", () => store.flushAll()],
+      ];
+      for (const [name, call] of calls) {
+        const { ms, error } = await settle(call);
+        expect({ name, rejected: error instanceof Error }).toEqual({ name, rejected: true });
+        expect(ms).toBeLessThan(BOUND_MS);
+      }
+      // Many at once fail fast too (nothing piles up in a queue).
+      const burst = await settle(() => Promise.any(Array.from({ length: 100 }, (_, i) => store.get(`k${i}`))));
+      expect(burst.error).toBeDefined();
+      expect(burst.ms).toBeLessThan(BOUND_MS);
+
+      const health = await store.health();
+      expect(health.ok).toBe(false);
+      expect(typeof health.detail).toBe("string");
+
+      // Back (empty: no persistence, script cache gone): the same object reconnects by itself.
+      await server.start();
+      await waitFor(async () => (await store.health()).ok, "the store to reconnect", 10_000);
+      expect(await store.get("k")).toBeNull();
+      await store.set("k", "after");
+      expect(await store.get("k")).toBe("after");
+      // EVALSHA hits NOSCRIPT on the fresh server; the script must still run.
+      expect(await store.applyVersioned("ver", 1, [{ op: "hset", key: "h", field: "f", value: "2" }])).toBe(true);
+      expect(await store.hgetall("h")).toEqual({ f: "2" });
+      const again = await store.acquireLock("lock", 60_000);
+      expect(again).not.toBeNull();
+      expect(await store.releaseLock("lock", again as string)).toBe(true);
+    }, 30_000);
+
+    test("a hung Redis (SIGSTOP) makes calls time out instead of hanging; they work after SIGCONT", async () => {
+      server = new DedicatedRedis(freePort(), dir);
+      await server.start();
+      const store = await open(server.url, { commandTimeoutMs: 500, healthTimeoutMs: 300 });
+      await store.set("k", "v");
+
+      server.signal("SIGSTOP");
+      try {
+        const { ms, error } = await settle(() => store.get("k"));
+        expect(error).toBeInstanceOf(Error);
+        expect(ms).toBeLessThan(BOUND_MS);
+        const health = await settle(() => store.health());
+        expect(health.ms).toBeLessThan(BOUND_MS);
+        expect((await store.health()).ok).toBe(false);
+      } finally {
+        server.signal("SIGCONT");
+      }
+      await waitFor(async () => (await store.health()).ok, "Redis to answer again", 10_000);
+      expect(await store.get("k")).toBe("v");
+      expect(await store.applyVersioned("ver", 1, [])).toBe(true);
+    }, 30_000);
+
+    test("close() while Redis is down resolves promptly", async () => {
+      server = new DedicatedRedis(freePort(), dir);
+      await server.start();
+      const store = await RedisStateStore.connect(server.url, { prefix: testPrefix() });
+      await server.kill();
+      const { ms, error } = await settle(() => store.close());
+      expect(error).toBeUndefined();
+      expect(ms).toBeLessThan(BOUND_MS);
+      expect((await store.health()).ok).toBe(false);
+    }, 20_000);
+  });
+}
