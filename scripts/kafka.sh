@@ -30,7 +30,17 @@ HEAP="${KAFKA_HEAP:--Xmx512m -Xms128m}"
 log() { echo "[kafka.sh] $*" >&2; }
 die() { log "error: $*"; exit 1; }
 
-need() { command -v "$1" >/dev/null 2>&1 || die "$1 is required ($2)"; }
+# Java and Maven: installed from Debian's packages when missing and we may (root + apt-get).
+ensure_tools() {
+  if command -v java >/dev/null 2>&1 && command -v mvn >/dev/null 2>&1; then return 0; fi
+  if [[ "$(id -u)" == 0 ]] && command -v apt-get >/dev/null 2>&1; then
+    log "installing Java and Maven with apt-get"
+    DEBIAN_FRONTEND=noninteractive apt-get update -qq >&2
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends default-jre-headless maven >&2
+  fi
+  command -v java >/dev/null 2>&1 || die "java is required (JDK/JRE 17+)"
+  command -v mvn >/dev/null 2>&1 || die "mvn is required (Maven)"
+}
 
 install() {
   local stamp="$LIBS/.installed-$KAFKA_VERSION"
@@ -38,8 +48,7 @@ install() {
     log "kafka $KAFKA_VERSION already installed in $LIBS"
     return 0
   fi
-  need java "install a JDK 17+, e.g. apt-get install -y openjdk-17-jre-headless"
-  need mvn "install Maven, e.g. apt-get install -y maven"
+  ensure_tools
   mkdir -p "$BASE"
   cat >"$BASE/pom.xml" <<EOF
 <project xmlns="http://maven.apache.org/POM/4.0.0">
@@ -65,7 +74,7 @@ EOF
   log "fetching kafka_2.13 $KAFKA_VERSION and its runtime dependencies from Maven Central"
   local tmp="$BASE/libs.tmp"
   rm -rf "$tmp"
-  mvn -q -B -f "$BASE/pom.xml" dependency:copy-dependencies -DincludeScope=runtime -DoutputDirectory="$tmp" >&2 \
+  mvn -q -B -Dstyle.color=never -f "$BASE/pom.xml" dependency:copy-dependencies -DincludeScope=runtime -DoutputDirectory="$tmp" >&2 \
     || die "mvn could not fetch kafka $KAFKA_VERSION (try KAFKA_VERSION=4.0.0)"
   [[ -f "$tmp/kafka_2.13-$KAFKA_VERSION.jar" ]] || die "kafka_2.13-$KAFKA_VERSION.jar missing after mvn"
   rm -rf "$LIBS"

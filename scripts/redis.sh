@@ -43,7 +43,13 @@ read_pid() {
   echo "$pid"
 }
 
-pid_alive() { kill -0 "$1" 2>/dev/null; }
+# A killed daemon may linger as a zombie until its reaper gets to it: that counts as dead.
+pid_alive() {
+  kill -0 "$1" 2>/dev/null || return 1
+  local state
+  state="$(sed -e 's/^.*) //' "/proc/$1/stat" 2>/dev/null | cut -d' ' -f1 || true)"
+  [ "$state" != "Z" ]
+}
 
 cmd_install() {
   if command -v redis-server >/dev/null 2>&1 && command -v redis-cli >/dev/null 2>&1; then

@@ -180,7 +180,9 @@ export class KafkaGroupConsumer implements Subscription {
       const until = Date.now() + delay;
       while (alive() && Date.now() < until) {
         await this.sleep(Math.min(250, until - Date.now()));
-        await heartbeat().catch(() => {}); // a failed heartbeat shows up as isStale/!isRunning
+        // A rebalance surfaces here as an error: let it end the batch (uncommitted) so
+        // kafkajs rejoins; the partition's next owner starts again from the committed offset.
+        await heartbeat();
       }
       if (!alive()) return false;
       delay = Math.min(delay * 2, BACKOFF_MAX_MS);
