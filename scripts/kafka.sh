@@ -3,21 +3,23 @@
 # with nothing but Java 17+ and Maven: the broker jars come from Maven Central.
 #
 #   bash scripts/kafka.sh install    # jars into .services/kafka/libs (cached; 2nd run is instant)
-#   eval "$(bash scripts/kafka.sh start)"   # prints KAFKA_BROKERS=127.0.0.1:<port>
+#   export "$(bash scripts/kafka.sh start)"   # prints KAFKA_BROKERS=127.0.0.1:<port> (one line)
 #   bash scripts/kafka.sh status
 #   bash scripts/kafka.sh stop
 #
 # Env: KAFKA_PORT (default 19092), KAFKA_CONTROLLER_PORT (default 19093),
 #      KAFKA_VERSION (default 4.1.0), KAFKA_HEAP (default -Xmx512m -Xms128m),
 #      KAFKA_START_TIMEOUT seconds (default 90).
-# Everything lives under .services/kafka/: libs/ (jars), run-<port>/ (config, data, log, pid).
+# Everything lives under .services/kafka/: libs/<version>/ (jars), run-<port>/ (config, data,
+# broker log, pid; removed by stop).
 # Only `start` writes to stdout (the KAFKA_BROKERS line); progress goes to stderr.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 BASE="$ROOT/.services/kafka"
-LIBS="$BASE/libs"
 KAFKA_VERSION="${KAFKA_VERSION:-4.1.0}"
+LIBS="$BASE/libs/$KAFKA_VERSION" # per version: installing another never touches a running broker's jars
+POM="$BASE/pom-$KAFKA_VERSION.xml"
 SLF4J_VERSION="1.7.36" # the slf4j-api line Kafka 4.x depends on
 PORT="${KAFKA_PORT:-19092}"
 CONTROLLER_PORT="${KAFKA_CONTROLLER_PORT:-19093}"
@@ -43,14 +45,14 @@ ensure_tools() {
 }
 
 install() {
-  local stamp="$LIBS/.installed-$KAFKA_VERSION"
+  local stamp="$LIBS/.installed"
   if [[ -f "$stamp" ]]; then
     log "kafka $KAFKA_VERSION already installed in $LIBS"
     return 0
   fi
   ensure_tools
-  mkdir -p "$BASE"
-  cat >"$BASE/pom.xml" <<EOF
+  mkdir -p "$BASE/libs"
+  cat >"$POM" <<EOF
 <project xmlns="http://maven.apache.org/POM/4.0.0">
   <modelVersion>4.0.0</modelVersion>
   <groupId>tollgate.services</groupId>
@@ -72,10 +74,13 @@ install() {
 </project>
 EOF
   log "fetching kafka_2.13 $KAFKA_VERSION and its runtime dependencies from Maven Central"
-  local tmp="$BASE/libs.tmp"
+  local tmp="$LIBS.tmp"
   rm -rf "$tmp"
-  mvn -q -B -Dstyle.color=never -f "$BASE/pom.xml" dependency:copy-dependencies -DincludeScope=runtime -DoutputDirectory="$tmp" >&2 \
-    || die "mvn could not fetch kafka $KAFKA_VERSION (try KAFKA_VERSION=4.0.0)"
+  if ! mvn -q -B -Dstyle.color=never -f "$POM" dependency:copy-dependencies \
+    -DincludeScope=runtime -DoutputDirectory="$tmp" >"$BASE/mvn.log" 2>&1; then
+    tail -n 30 "$BASE/mvn.log" >&2 || true
+    die "mvn could not fetch kafka $KAFKA_VERSION (see $BASE/mvn.log; try KAFKA_VERSION=4.0.0)"
+  fi
   [[ -f "$tmp/kafka_2.13-$KAFKA_VERSION.jar" ]] || die "kafka_2.13-$KAFKA_VERSION.jar missing after mvn"
   rm -rf "$LIBS"
   mv "$tmp" "$LIBS"
@@ -190,8 +195,31 @@ start() {
     fi
     sleep 0.2
   done
+  warm_up "$pid"
   log "ready (pid $pid)"
   echo "KAFKA_BROKERS=127.0.0.1:$PORT"
+}
+
+# The first consumer-group request on a fresh broker creates __consumer_offsets, and clients
+# get "coordinator is loading" until it is: do that here (with kafkajs, when the project's
+# dependencies are installed), so the first test does not pay for it.
+warm_up() {
+  if ! command -v bun >/dev/null 2>&1 || [[ ! -d "$ROOT/node_modules/kafkajs" ]]; then return 0; fi
+  local script='
+    const { Kafka, logLevel } = require("kafkajs");
+    const kafka = new Kafka({ brokers: [process.argv[1]], clientId: "kafka-sh", logLevel: logLevel.NOTHING, retry: { retries: 30, maxRetryTime: 1000 } });
+    const admin = kafka.admin();
+    await admin.connect();
+    await admin.describeCluster();
+    await admin.fetchOffsets({ groupId: "kafka-sh-warm-up", topics: [] });
+    await admin.disconnect();'
+  if ! (cd "$ROOT" && timeout "$TIMEOUT" bun --eval "$script" "127.0.0.1:$PORT" >"$RUN/warm-up.log" 2>&1); then
+    tail -n 20 "$RUN/warm-up.log" >&2 || true
+    tail -n 40 "$LOGFILE" >&2 || true
+    stop
+    die "broker did not answer a client (group coordinator) within ${TIMEOUT}s"
+  fi
+  kill -0 "$1" 2>/dev/null || die "broker exited during warm-up"
 }
 
 stop() {

@@ -82,6 +82,9 @@ export class KafkaGroupConsumer implements Subscription {
         rebalanceTimeout: tuning.rebalanceTimeout ?? 30_000,
         maxWaitTimeInMs: tuning.maxWaitTimeInMs ?? 500,
         allowAutoTopicCreation: false,
+        // kafkajs restarts a crashed consumer by itself (retriable errors) — but not once stopped:
+        // otherwise a consumer crashed by a broker outage keeps restarting after disconnect().
+        retry: { restartOnFailure: async () => !this.stopped },
       });
       this.consumer = consumer;
       try {

@@ -6,7 +6,7 @@
  * `partitionFor` (FNV-1a), so the file log and Kafka place keys alike. Committed offsets are
  * Kafka's own consumer-group offsets: `kafka-consumer-groups.sh` and friends see them.
  */
-import { Kafka, logLevel, type Admin, type Producer } from "kafkajs";
+import type { Admin, Kafka, Producer } from "kafkajs";
 import { deadLetterRecord, decodeRecord } from "./deadletter.ts";
 import { STREAMS, type StreamName } from "./envelope.ts";
 import {
@@ -18,6 +18,7 @@ import {
   type StoredEvent,
   type Subscription,
 } from "./event-log.ts";
+import { createKafka } from "./kafka-client.ts";
 import { KafkaGroupConsumer, type ConsumerTuning } from "./kafka-consumer.ts";
 import { RawKafka } from "./kafka-raw.ts";
 import { DEFAULT_TOPIC_PREFIX, ensureTopics, topicNames, type TopicNames } from "./kafka-topics.ts";
@@ -63,14 +64,7 @@ export class KafkaEventLog implements EventLog {
 
   /** Connect, create the missing topics and get ready to append and read. */
   static async connect(opts: KafkaEventLogOptions): Promise<KafkaEventLog> {
-    if (opts.brokers.length === 0) throw new Error("KafkaEventLog: no brokers given");
-    const kafka = new Kafka({
-      clientId: opts.clientId ?? "tollgate",
-      brokers: opts.brokers,
-      logLevel: logLevel.ERROR,
-      connectionTimeout: 3000,
-      retry: { retries: 5, initialRetryTime: 100, maxRetryTime: 2000 },
-    });
+    const kafka = createKafka({ brokers: opts.brokers, ...(opts.clientId ? { clientId: opts.clientId } : {}) });
     const topics = topicNames(opts.topicPrefix ?? DEFAULT_TOPIC_PREFIX);
     const admin = kafka.admin();
     const producer = kafka.producer({
