@@ -160,6 +160,7 @@ export class FileEventLog implements EventLog {
       log: this,
       committed: () => state.groups.load(group),
       onStopped: () => state.consumers.delete(consumer),
+      deadLetter: (records) => this.append("deadletter", records),
     });
     state.consumers.add(consumer);
     return consumer;

@@ -23,6 +23,11 @@ import { KafkaGroupConsumer, type ConsumerTuning } from "./kafka-consumer.ts";
 import { RawKafka } from "./kafka-raw.ts";
 import { DEFAULT_TOPIC_PREFIX, ensureTopics, topicNames, type TopicNames } from "./kafka-topics.ts";
 
+/** Broker default `message.max.bytes` is 1 MiB per record batch: stay well below it. */
+const MAX_REQUEST_BYTES = 512 * 1024;
+const MAX_RECORD_BYTES = 1000 * 1024;
+const RECORD_OVERHEAD_BYTES = 32;
+
 export interface KafkaEventLogOptions {
   brokers: string[];
   clientId?: string;
@@ -96,15 +101,33 @@ export class KafkaEventLog implements EventLog {
 
   async append(stream: StreamName, records: AppendInput[]): Promise<AppendResult[]> {
     this.assertOpen("append");
-    if (records.length === 0) return [];
     const topic = this.topics[stream];
     const n = this.partitions(stream);
-    const partitions = records.map((r) => partitionFor(r.key, n));
-    const metadata = await this.producer.send({
-      topic,
-      acks: -1,
-      messages: records.map((r, i) => ({ key: r.key, value: JSON.stringify(r.event), partition: partitions[i] })),
-    });
+    const messages = records.map((r) => ({ key: r.key, value: JSON.stringify(r.event), partition: partitionFor(r.key, n) }));
+    // One produce per call — split only where a request would pass the broker's size limit.
+    const results: AppendResult[] = [];
+    let chunk: typeof messages = [];
+    let bytes = 0;
+    for (const m of messages) {
+      const size = Buffer.byteLength(m.value) + Buffer.byteLength(m.key) + RECORD_OVERHEAD_BYTES;
+      if (size > MAX_RECORD_BYTES) {
+        throw new RangeError(`event too large for Kafka: ${size} bytes (limit ${MAX_RECORD_BYTES}, broker message.max.bytes)`);
+      }
+      if (chunk.length > 0 && bytes + size > MAX_REQUEST_BYTES) {
+        results.push(...(await this.send(topic, chunk)));
+        chunk = [];
+        bytes = 0;
+      }
+      chunk.push(m);
+      bytes += size;
+    }
+    if (chunk.length > 0) results.push(...(await this.send(topic, chunk)));
+    return results;
+  }
+
+  /** One produce; each record's offset = its partition's base offset + its index in that partition. */
+  private async send(topic: string, messages: { key: string; value: string; partition: number }[]): Promise<AppendResult[]> {
+    const metadata = await this.producer.send({ topic, acks: -1, messages });
     const base = new Map<number, number>();
     for (const m of metadata) {
       if (m.topicName !== topic || m.errorCode !== 0 || m.baseOffset === undefined) {
@@ -113,7 +136,7 @@ export class KafkaEventLog implements EventLog {
       base.set(m.partition, Number(m.baseOffset));
     }
     const index = new Map<number, number>();
-    return partitions.map((partition) => {
+    return messages.map(({ partition }) => {
       const first = base.get(partition);
       if (first === undefined) throw new Error(`produce to ${topic}: no offset returned for partition ${partition}`);
       const i = index.get(partition) ?? 0;

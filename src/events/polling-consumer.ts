@@ -4,7 +4,9 @@
  * once), commits after the handler resolved, and retries a failed batch with backoff.
  * When caught up it sleeps `idleMs`, or less when woken by an append.
  */
-import type { ConsumeOptions, EventLog, StoredEvent, Subscription } from "./event-log.ts";
+import type { AppendInput, ConsumeOptions, EventLog, StoredEvent, Subscription } from "./event-log.ts";
+import { deadLetterRecord } from "./deadletter.ts";
+import { envelopeErrors } from "./envelope.ts";
 import type { StreamName } from "./envelope.ts";
 
 const BACKOFF_START_MS = 100;
@@ -16,6 +18,8 @@ export interface PollingConsumerDeps {
   committed: () => Promise<Map<number, number>>;
   /** Called once the loop has ended. */
   onStopped: () => void;
+  /** Store records no consumer can read (invalid envelopes) in the dead-letter stream. */
+  deadLetter?: (records: AppendInput[]) => Promise<unknown>;
 }
 
 export class PollingConsumer implements Subscription {
@@ -84,9 +88,24 @@ export class PollingConsumer implements Subscription {
     return Array.from({ length: n }, (_, p) => committed.get(p) ?? ends[p] ?? 0);
   }
 
-  /** Run the handler until it succeeds (true) or the subscription stops (false). */
-  private async deliver(batch: StoredEvent[]): Promise<boolean> {
+  /**
+   * Run the handler until it succeeds (true) or the subscription stops (false). Records that
+   * are not valid envelopes go to the dead-letter stream with the reason, never to the handler.
+   */
+  private async deliver(all: StoredEvent[]): Promise<boolean> {
     let delay = BACKOFF_START_MS;
+    let batch = all;
+    if (this.stream !== "deadletter" && this.deps.deadLetter) {
+      const bad = all.flatMap((r) => {
+        const errors = envelopeErrors(r.event);
+        return errors.length ? [{ r, reason: `not a valid event envelope: ${errors.join("; ")}` }] : [];
+      });
+      if (bad.length) {
+        await this.deps.deadLetter(bad.map(({ r, reason }) => deadLetterRecord({ reason, source: { stream: r.stream, partition: r.partition, offset: r.offset }, raw: JSON.stringify(r.event), key: r.key })));
+        batch = all.filter((r) => !bad.some((b) => b.r === r));
+        if (batch.length === 0) return true;
+      }
+    }
     for (;;) {
       try {
         await this.handler(batch);

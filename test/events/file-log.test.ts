@@ -3,7 +3,7 @@ import { appendFileSync, readdirSync, readFileSync, statSync, writeFileSync } fr
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { envelopeErrors } from "../../src/events/envelope.ts";
+import { envelopeErrors, makeEvent } from "../../src/events/envelope.ts";
 import type { StoredEvent } from "../../src/events/event-log.ts";
 import { FileEventLog, type FileEventLogOptions } from "../../src/events/file-log.ts";
 import { encodeRecords } from "../../src/events/segment.ts";
@@ -263,3 +263,30 @@ function lineReader(stream: ReadableStream<Uint8Array>): { next: () => Promise<s
     },
   };
 }
+
+describe("FileEventLog: dead letters on consume", () => {
+  test("a record that is not a valid envelope goes to the deadletter stream with the reason; the consumer goes on", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "tollgate-dlq-"));
+    const log = await FileEventLog.open({ dir });
+    const good1 = makeEvent({ type: "x.happened", tenant: "t", payload: { n: 1 } });
+    const bad = { ...makeEvent({ type: "x.happened", tenant: "t", payload: { n: 2 } }), v: "one" } as unknown as typeof good1;
+    const good2 = makeEvent({ type: "x.happened", tenant: "t", payload: { n: 3 } });
+    await log.append("requests", [{ key: "t", event: good1 }, { key: "t", event: bad }, { key: "t", event: good2 }]);
+    const seen: number[] = [];
+    const sub = log.consume("requests", "dlq-test", async (batch) => {
+      for (const r of batch) seen.push(r.event.payload.n as number);
+    });
+    const deadline = Date.now() + 5000;
+    while (seen.length < 2 && Date.now() < deadline) await Bun.sleep(20);
+    await sub.stop();
+    expect(seen).toEqual([1, 3]);
+    const dead = await log.read("deadletter", 0, 0);
+    expect(dead).toHaveLength(1);
+    expect(dead[0]!.event.type).toBe("deadletter.recorded");
+    expect(dead[0]!.event.payload).toMatchObject({ source: { stream: "requests", offset: 1 } });
+    expect(String(dead[0]!.event.payload.reason)).toContain("/v");
+    expect(await log.committed("requests", "dlq-test")).toEqual([3]);
+    await log.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+});

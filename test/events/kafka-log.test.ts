@@ -95,6 +95,17 @@ if (!KAFKA_BROKERS) {
       for (let p = 0; p < 6; p++) expect(ends[p]).toBe(results.filter((r) => r.partition === p).length);
     });
 
+    test("an append larger than one produce request is split, offsets stay dense and in order", async () => {
+      await setup({ partitions: { requests: 1 } });
+      const filler = "x".repeat(8 * 1024);
+      const recs = Array.from({ length: 300 }, (_, i) => ({ key: "big", event: testEvent("big", i, { filler }) })); // ~2.4 MB
+      const results = await log.append("requests", recs);
+      expect(results).toEqual(recs.map((_, offset) => ({ partition: 0, offset })));
+      expect((await log.read("requests", 0, 0)).map((e) => e.event.payload.seq)).toEqual(recs.map((_, i) => i));
+      const huge = testEvent("big", 999, { filler: "y".repeat(1100 * 1024) });
+      expect(log.append("requests", [{ key: "big", event: huge }])).rejects.toThrow(/too large/);
+    });
+
     test("a poison record goes to the dead-letter stream and the consumer moves on", async () => {
       await setup({ partitions: { requests: 1 } });
       const topic = topicNames(prefix).requests;
