@@ -134,10 +134,7 @@ transaction.state.log.num.partitions=4
 share.coordinator.state.topic.replication.factor=1
 share.coordinator.state.topic.min.isr=1
 group.initial.rebalance.delay.ms=0
-group.consumer.heartbeat.interval.ms=500
-group.consumer.min.heartbeat.interval.ms=500
-group.consumer.session.timeout.ms=6000
-group.consumer.min.session.timeout.ms=6000
+# classic group protocol (the one kafkajs speaks): allow the short session timeouts tests use
 group.min.session.timeout.ms=1000
 auto.create.topics.enable=false
 delete.topic.enable=true

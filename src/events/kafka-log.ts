@@ -44,8 +44,8 @@ export interface KafkaEventLogOptions {
 /**
  * {@link EventLog} over Kafka.
  *
- * - `append`: one idempotent produce (acks=all) per call; resolves with each record's offset
- *   (the partition's base offset + its index in that partition's batch).
+ * - `append`: one idempotent produce (acks=all) per call (split only past 512 KiB); resolves
+ *   with each record's offset (the partition's base offset + its index in that partition's batch).
  * - `read`: a direct Fetch of one partition (no consumer group involved).
  * - `consume`: a kafkajs consumer in the group, committing after the handler resolved;
  *   unreadable records go to the `deadletter` stream (see deadletter.ts).
@@ -211,7 +211,15 @@ export class KafkaEventLog implements EventLog {
     this.assertPartition(stream, partition);
     if (group.length === 0) throw new RangeError("consumer group name must not be empty");
     if (!Number.isInteger(offset) || offset < 0) throw new RangeError(`invalid offset ${offset}`);
-    await this.raw.commitOffset(group, this.topics[stream], partition, offset);
+    try {
+      await this.raw.commitOffset(group, this.topics[stream], partition, offset);
+    } catch (err) {
+      const type = (err as { type?: string }).type ?? "";
+      if (["UNKNOWN_MEMBER_ID", "ILLEGAL_GENERATION", "REBALANCE_IN_PROGRESS"].includes(type)) {
+        throw new Error(`cannot commit for group ${group}: it has running members (Kafka takes outside commits only for an empty group)`, { cause: err });
+      }
+      throw err;
+    }
   }
 
   consume(

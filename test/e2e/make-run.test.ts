@@ -27,7 +27,8 @@ async function makeRun(port: number): Promise<{ child: ChildProcess; output: () 
   const child = spawn("make", ["--no-print-directory", "run"], {
     cwd: ROOT,
     detached: true,
-    env: { ...process.env, PORT: String(port), TOLLGATE_DATA_DIR: dataDir, OPENAI_API_KEY: "", TOLLGATE_CONFIG: "" },
+    // The embedded defaults, whatever services the test run itself has (KAFKA_BROKERS, REDIS_URL).
+    env: { ...process.env, PORT: String(port), TOLLGATE_DATA_DIR: dataDir, OPENAI_API_KEY: "", TOLLGATE_CONFIG: "", KAFKA_BROKERS: "", REDIS_URL: "" },
     stdio: ["ignore", "pipe", "pipe"],
   });
   children.push(child);
