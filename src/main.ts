@@ -117,7 +117,7 @@ export async function startGateway(settings: Settings, opts: StartOptions = {}):
     if (operatorPlugins.length) console.log(`[tollgate] plugins: ${operatorPlugins.map((p) => `${p.name}@${p.version}`).join(", ")}`);
     if (isLoopback(settings.host)) console.warn("[tollgate] no virtual keys yet: requests run as tenant `default` (loopback only)");
   }
-  let stopped = false;
+  let stopping: Promise<void> | undefined;
   return {
     url,
     port,
@@ -131,15 +131,17 @@ export async function startGateway(settings: Settings, opts: StartOptions = {}):
     },
     config,
     store,
-    async stop() {
-      if (stopped) return;
-      stopped = true;
-      await server.stop(true);
-      await config.stop();
-      await emitter.close();
-      if (outbox) await outbox.close();
-      else if (!opts.log) await log.close();
-      if (!opts.store) await store.close();
+    stop() {
+      // Idempotent: a second call (a second signal) waits for the same drain, never cuts it short.
+      stopping ??= (async () => {
+        await server.stop(true);
+        await config.stop();
+        await emitter.close();
+        if (outbox) await outbox.close();
+        else if (!opts.log) await log.close();
+        if (!opts.store) await store.close();
+      })();
+      return stopping;
     },
   };
 }
@@ -182,7 +184,10 @@ async function main(): Promise<void> {
     }
     throw err;
   }
+  let shuttingDown = false;
   const shutdown = async (signal: string) => {
+    if (shuttingDown) return; // make and the shell may both forward the signal
+    shuttingDown = true;
     console.log(`[tollgate] ${signal}: draining events and stopping`);
     await gateway.stop();
     console.log("[tollgate] stopped");

@@ -107,6 +107,7 @@ describe("make run", () => {
     const again = await client.chat.completions.create({ model: "echo", messages: [{ role: "user", content: "after restart" }] });
     expect(again.choices[0]!.message.content).toBe("after restart");
     await stop(second.child);
+    expect(second.output()).toContain("[tollgate] stopped");
     const log2 = await FileEventLog.open({ dir: join(dataDir, "log") });
     const after = await readAll(log2, "requests");
     await log2.close();
