@@ -147,7 +147,7 @@ export async function startGateway(settings: Settings, opts: StartOptions = {}):
 }
 
 /** The event log: Kafka when KAFKA_BROKERS is set, else the file log under the data dir. */
-async function openEventLog(settings: Settings): Promise<EventLog> {
+export async function openEventLog(settings: Settings): Promise<EventLog> {
   if (settings.kafkaBrokers) {
     const { KafkaEventLog } = await import("./events/kafka-log.ts"); // loaded only when used
     return KafkaEventLog.connect({ brokers: settings.kafkaBrokers, topicPrefix: settings.kafkaTopicPrefix });
@@ -156,7 +156,7 @@ async function openEventLog(settings: Settings): Promise<EventLog> {
 }
 
 /** The state store: Redis when REDIS_URL is set, else in-process memory. */
-async function openStateStore(settings: Settings): Promise<StateStore> {
+export async function openStateStore(settings: Settings): Promise<StateStore> {
   if (!settings.redisUrl) return new MemoryStateStore();
   const { RedisStateStore } = await import("./stores/redis-state-store.ts"); // loaded only when used
   return RedisStateStore.connect(settings.redisUrl, { prefix: settings.redisPrefix });

@@ -6,7 +6,7 @@ import { Type as T, type Static } from "@sinclair/typebox";
 import { Value } from "@sinclair/typebox/value";
 import { readFileSync } from "node:fs";
 import { parse as parseYaml } from "yaml";
-import type { ProviderConfig } from "../providers/types.ts";
+import { PROVIDER_KINDS, type ProviderConfig } from "../providers/types.ts";
 import type { Settings } from "./env.ts";
 import type { ConfigCommand } from "../projections/config/model.ts";
 
@@ -19,7 +19,7 @@ export const BootstrapFile = T.Object(
         T.Object(
           {
             id: Id,
-            kind: T.Union([T.Literal("openai"), T.Literal("echo")]),
+            kind: T.Union(PROVIDER_KINDS.map((k) => T.Literal(k))),
             base_url: T.Optional(T.String({ pattern: "^https?://" })),
             api_key: T.Optional(T.String()),
             api_key_env: T.Optional(T.String({ description: "Name of an env variable holding the key" })),
@@ -27,6 +27,8 @@ export const BootstrapFile = T.Object(
             headers: T.Optional(T.Record(T.String(), T.String())),
             timeout_ms: T.Optional(T.Integer({ minimum: 1 })),
             chunk_delay_ms: T.Optional(T.Integer({ minimum: 0 })),
+            api_version: T.Optional(T.String({ minLength: 1 })),
+            deployments: T.Optional(T.Record(T.String(), T.String({ minLength: 1 }))),
           },
           { additionalProperties: false },
         ),
@@ -116,6 +118,8 @@ export function bootstrapCommands(file: BootstrapFile, seal: ((key: string) => {
     if (p.headers) fields.headers = p.headers;
     if (p.timeout_ms) fields.timeout_ms = p.timeout_ms;
     if (p.chunk_delay_ms !== undefined) fields.chunk_delay_ms = p.chunk_delay_ms;
+    if (p.api_version) fields.api_version = p.api_version;
+    if (p.deployments) fields.deployments = p.deployments;
     cmds.push({ type: "create", kind: "provider", id: p.id, fields });
   }
   const declared = new Set((file.providers ?? []).map((p) => p.id));
@@ -135,7 +139,7 @@ export function bootstrapCommands(file: BootstrapFile, seal: ((key: string) => {
 /** Check every provider's env-held key is present (a clear error at start, not at the first call). */
 export function checkEnvKeys(file: BootstrapFile, env: Record<string, string | undefined> = process.env): void {
   for (const p of file.providers ?? []) {
-    if (p.kind === "openai" && !p.base_url) throw new BootstrapError(`TOLLGATE_CONFIG: provider ${p.id}: base_url is required for kind openai`);
+    if ((p.kind === "custom" || p.kind === "azure") && !p.base_url) throw new BootstrapError(`TOLLGATE_CONFIG: provider ${p.id}: base_url is required for kind ${p.kind}`);
     if (p.api_key_env && !env[p.api_key_env]) throw new BootstrapError(`TOLLGATE_CONFIG: provider ${p.id}: env variable ${p.api_key_env} is not set`);
   }
 }

@@ -6,6 +6,7 @@
  * (502 `upstream_error`, 504 `upstream_timeout`, or the provider's own 4xx passed through).
  */
 import type { ChatCompletion, ChatCompletionChunk, ChatCompletionRequest } from "../canonical/chat.ts";
+import type { EmbeddingsRequest, EmbeddingsResponse } from "../canonical/embeddings.ts";
 
 export interface ProviderCallOptions {
   /** The provider's own model id (after alias resolution). */
@@ -31,12 +32,17 @@ export interface ProviderAdapter {
    * Returning from the iterator early (client gone) must cancel the upstream request.
    */
   stream(req: ChatCompletionRequest, opts: ProviderCallOptions): AsyncIterable<ChatCompletionChunk>;
+  /** Embeddings, for providers that offer them (absent = not supported). */
+  embed?(req: EmbeddingsRequest, opts: ProviderCallOptions): Promise<EmbeddingsResponse>;
 }
+
+export const PROVIDER_KINDS = ["openai", "echo", "anthropic", "gemini", "mistral", "together", "azure", "custom"] as const;
+export type ProviderKind = (typeof PROVIDER_KINDS)[number];
 
 /** Declarative provider config (from env or the bootstrap file). */
 export interface ProviderConfig {
   id: string;
-  kind: "openai" | "echo";
+  kind: ProviderKind;
   baseUrl?: string;
   apiKey?: string;
   models: string[];
@@ -46,4 +52,8 @@ export interface ProviderConfig {
   timeoutMs?: number;
   /** echo only: delay between streamed chunks, ms (default 0). */
   chunkDelayMs?: number;
+  /** azure only: the `api-version` query parameter (e.g. `2024-10-21`). */
+  apiVersion?: string;
+  /** azure only: model id → deployment name (default: the model id is the deployment name). */
+  deployments?: Record<string, string>;
 }

@@ -57,7 +57,7 @@ describe("providers and model aliases through the config stream", () => {
     const before = (await gw.events("config")).length;
     const cases: Array<[string, string, unknown, string]> = [
       ["POST", "/api/v1/models", { id: "x", provider: "ghost", model: "m" }, "unknown_provider"],
-      ["POST", "/api/v1/providers", { id: "bad", kind: "openai", models: [] }, "invalid_config"],
+      ["POST", "/api/v1/providers", { id: "bad", kind: "custom", models: [] }, "invalid_config"],
       ["POST", "/api/v1/providers", { id: "Bad Id", kind: "echo" }, "invalid_id"],
       ["POST", "/api/v1/prices", { id: "echo2/echo-two", input: -1, output: 1 }, "invalid_config"],
       ["PATCH", "/api/v1/providers/echo2", { priority: -3 }, "invalid_config"],

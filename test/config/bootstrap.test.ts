@@ -64,7 +64,7 @@ prices:
     ["an unknown kind", "kind.yaml", "providers: [{ id: x, kind: magic }]", /invalid/],
     ["an alias to an unknown provider", "alias.yaml", "models: [{ alias: a, provider: ghost, model: m }]", /unknown provider ghost/],
     ["a literal key without a master key", "lit2.yaml", "providers: [{ id: x, kind: openai, base_url: 'http://h', api_key: k }]", /TOLLGATE_MASTER_KEY/],
-    ["an openai provider without base_url", "nobase.yaml", "providers: [{ id: x, kind: openai }]", /base_url is required/],
+    ["a custom provider without base_url", "nobase.yaml", "providers: [{ id: x, kind: custom }]", /base_url is required/],
     ["a key from a missing env variable", "noenv.yaml", "providers: [{ id: x, kind: openai, base_url: 'http://h', api_key_env: NOPE_NOT_SET }]", /NOPE_NOT_SET is not set/],
   ];
   for (const [what, name, text, re] of bad) {

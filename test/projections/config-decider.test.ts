@@ -42,8 +42,8 @@ describe("provider", () => {
   test("create twice → 409 already_exists", () =>
     given(providerCreated("vllm")).when({ type: "create", kind: "provider", id: "vllm", fields: vllmFields }).thenFails(409, "already_exists"));
 
-  test("an openai provider without base_url → 400", () =>
-    given().when({ type: "create", kind: "provider", id: "x", fields: { kind: "openai", models: [] } }).thenFails(400, "invalid_config"));
+  test("a custom (or azure) provider without base_url → 400", () =>
+    given().when({ type: "create", kind: "provider", id: "x", fields: { kind: "custom", models: [] } }).thenFails(400, "invalid_config"));
 
   test("an unknown kind → 400", () =>
     given().when({ type: "create", kind: "provider", id: "x", fields: { kind: "magic", models: [] } }).thenFails(400, "invalid_config"));

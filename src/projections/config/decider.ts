@@ -104,7 +104,9 @@ function validated(kind: EntityKind, fields: Record<string, unknown>): Record<st
     const param = first.path.replace(/^\//, "").replace(/\//g, ".");
     throw invalid(`Invalid ${kind}${param ? ` \`${param}\`` : ""}: ${first.message}`, "invalid_config", param || undefined);
   }
-  if (kind === "provider" && fields.kind === "openai" && !fields.base_url) throw invalid("An openai provider needs `base_url`", "invalid_config", "base_url");
+  if (kind === "provider" && (fields.kind === "custom" || fields.kind === "azure") && !fields.base_url) {
+    throw invalid(`A ${String(fields.kind)} provider needs \`base_url\``, "invalid_config", "base_url");
+  }
   return fields;
 }
 

@@ -3,12 +3,13 @@
  * (`provider.create`), events past tense (`provider.created`).
  */
 import { Type as T, type Static } from "@sinclair/typebox";
+import { PROVIDER_KINDS } from "../../providers/types.ts";
 
 export const EntityId = T.String({ pattern: "^[a-z0-9][a-z0-9_-]*$", maxLength: 64, description: "Provider id: lower-case letters, digits, `_`, `-`" });
 
 export const ProviderFields = T.Object(
   {
-    kind: T.Union([T.Literal("openai"), T.Literal("echo")]),
+    kind: T.Union(PROVIDER_KINDS.map((k) => T.Literal(k))),
     base_url: T.Optional(T.String({ pattern: "^https?://" })),
     /** Name of an env variable holding the key (kept as a name: no secret in events). */
     api_key_env: T.Optional(T.String({ minLength: 1 })),
@@ -20,6 +21,10 @@ export const ProviderFields = T.Object(
     headers: T.Optional(T.Record(T.String(), T.String())),
     timeout_ms: T.Optional(T.Integer({ minimum: 1 })),
     chunk_delay_ms: T.Optional(T.Integer({ minimum: 0 })),
+    /** azure: the `api-version` query parameter. */
+    api_version: T.Optional(T.String({ minLength: 1 })),
+    /** azure: model id → deployment name. */
+    deployments: T.Optional(T.Record(T.String(), T.String({ minLength: 1 }))),
     enabled: T.Boolean(),
     priority: T.Integer({ minimum: 0 }),
   },

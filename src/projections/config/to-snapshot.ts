@@ -30,6 +30,8 @@ export function toSnapshot(state: ConfigState, builtins: readonly ProviderConfig
     if (f.headers) cfg.headers = f.headers;
     if (f.timeout_ms) cfg.timeoutMs = f.timeout_ms;
     if (f.chunk_delay_ms !== undefined) cfg.chunkDelayMs = f.chunk_delay_ms;
+    if (f.api_version) cfg.apiVersion = f.api_version;
+    if (f.deployments) cfg.deployments = f.deployments;
     providers.set(e.id, cfg);
   }
   const ordered = [...providers.values()].sort((a, b) => priorityOf(state, a.id) - priorityOf(state, b.id));
