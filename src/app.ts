@@ -12,6 +12,7 @@ import { type GatewayDeps, recordRejected } from "./api/gateway.ts";
 import { healthRoutes } from "./api/health.ts";
 import { errorResponse, fromElysiaError, readJsonBody } from "./api/http.ts";
 import { openaiRoutes } from "./api/openai.ts";
+import { embeddingsRoutes } from "./api/embeddings.ts";
 import { type AdminDeps, adminRoutes } from "./api/admin.ts";
 import type { StateStore } from "./stores/state-store.ts";
 import type { OutboxEventLog } from "./events/outbox.ts";
@@ -32,6 +33,7 @@ export interface AppDeps extends GatewayDeps {
 const RECORDED_POSTS = new Map([
   ["/v1/chat/completions", "chat.completions"],
   ["/api/v1/generate", "generate"],
+  ["/v1/embeddings", "embeddings"],
 ]);
 
 export function buildApp(deps: AppDeps) {
@@ -70,6 +72,7 @@ export function buildApp(deps: AppDeps) {
     .use(healthRoutes(deps))
     .use(openaiRoutes(deps))
     .use(generateRoutes(deps))
+    .use(embeddingsRoutes(deps))
     .use(adminRoutes(deps.admin))
     .use(docsRoutes(deps.version));
 }

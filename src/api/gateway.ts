@@ -3,6 +3,7 @@
  * stream into a Server-Sent Events response that cancels upstream when the client leaves.
  */
 import type { ChatCompletionChunk, ChatCompletionRequest } from "../canonical/chat.ts";
+import type { EmbeddingsRequest } from "../canonical/embeddings.ts";
 import type { ConfigSnapshot } from "../config/snapshot.ts";
 import type { BatchingEmitter } from "../events/emitter.ts";
 import { makeEvent } from "../events/envelope.ts";
@@ -23,6 +24,8 @@ export interface GatewayInput {
   endpoint: Ctx["endpoint"];
   request: ChatCompletionRequest;
   meta?: Ctx["meta"];
+  /** For embeddings: the original request (`request.messages` then holds its text inputs). */
+  embeddings?: EmbeddingsRequest;
 }
 
 export type GatewayOutcome =
@@ -57,6 +60,8 @@ function createCtx(deps: GatewayDeps, httpRequest: Request, input: GatewayInput)
     startedAt: performance.now(),
     endpoint: input.endpoint,
     request: input.request,
+    operation: input.embeddings ? "embeddings" : "chat",
+    ...(input.embeddings ? { embeddings: input.embeddings } : {}),
     stream: input.request.stream === true,
     principal: { tenant: "default" },
     meta: input.meta ?? {},

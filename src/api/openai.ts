@@ -54,7 +54,7 @@ export function openaiRoutes(deps: GatewayDeps) {
         const out = await runGateway(deps, request, { endpoint: "chat.completions", request: body, meta: metaFrom(request, body) });
         const headers = responseHeaders(out.ctx);
         if (!out.ok) return errorResponse(out.error, headers);
-        if (out.result.kind === "response") return Response.json(out.result.response, { headers });
+        if (out.result.kind !== "stream") return Response.json(out.result.response, { headers });
         const includeUsage = body.stream_options?.include_usage === true;
         return sseResponse(out.ctx, out.result.chunks, openaiChunkFormatter(includeUsage), "data: [DONE]\n\n", openaiSseError, headers);
       },

@@ -2,6 +2,7 @@
  * The per-request context handed to every hook.
  */
 import type { ChatCompletionRequest, Usage } from "../canonical/chat.ts";
+import type { EmbeddingsRequest } from "../canonical/embeddings.ts";
 import type { ConfigSnapshot } from "../config/snapshot.ts";
 import type { NewEvent } from "../events/envelope.ts";
 import type { ProviderAdapter } from "../providers/types.ts";
@@ -51,6 +52,12 @@ export interface Ctx {
   readonly endpoint: "chat.completions" | "generate" | (string & {});
   /** The canonical request; hooks may change it (the provider sees the result). */
   request: ChatCompletionRequest;
+  /**
+   * `embeddings`: `request.messages` holds the text inputs as user messages (so input plugins
+   * see and may redact them) and `embeddings` the original request.
+   */
+  readonly operation: "chat" | "embeddings";
+  embeddings?: EmbeddingsRequest;
   readonly stream: boolean;
   principal: Principal;
   /** Free-form request attributes (service, task type, user id) from the client. */

@@ -12,6 +12,7 @@
  */
 import type { TSchema } from "@sinclair/typebox";
 import type { ChatCompletion, ChatCompletionChunk } from "../canonical/chat.ts";
+import type { EmbeddingsResponse } from "../canonical/embeddings.ts";
 import type { Ctx, Outcome } from "./context.ts";
 import type { GatewayError } from "./errors.ts";
 
@@ -25,6 +26,7 @@ export type Phase = (typeof PHASES)[number] | "onError";
 /** An early or final answer: a whole completion, or a stream of chunks. */
 export type Answer =
   | { kind: "response"; response: ChatCompletion; cached?: boolean }
+  | { kind: "embeddings"; response: EmbeddingsResponse; cached?: boolean }
   | { kind: "stream"; chunks: AsyncIterable<ChatCompletionChunk>; cached?: boolean };
 
 type MaybePromise<T> = T | Promise<T>;

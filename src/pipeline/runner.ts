@@ -3,6 +3,7 @@
  * streams, and records `request.received` / `request.completed` for every request.
  */
 import type { ChatCompletion, ChatCompletionChunk, Usage } from "../canonical/chat.ts";
+import type { EmbeddingsResponse } from "../canonical/embeddings.ts";
 import { emptyUsage } from "../canonical/chat.ts";
 import { countPromptTokens, countTextTokens } from "../providers/tokens.ts";
 import type { Ctx, Outcome } from "./context.ts";
@@ -13,6 +14,7 @@ import { type Answer, type Plugin, type PluginHooks, REQUEST_PHASES, type Reques
 /** What the HTTP layer renders. A stream's first chunk has already arrived (errors before it throw). */
 export type PipelineResult =
   | { kind: "response"; response: ChatCompletion; cached: boolean }
+  | { kind: "embeddings"; response: EmbeddingsResponse; cached: boolean }
   | { kind: "stream"; chunks: AsyncIterableIterator<ChatCompletionChunk>; cached: boolean };
 
 type HookName = keyof PluginHooks;
@@ -81,6 +83,11 @@ export class Pipeline {
       if (final.kind === "response") {
         await this.finish(ctx, { status: "ok", httpStatus: 200, usage: final.response.usage ?? emptyUsage(), latencyMs: 0 });
         return { kind: "response", response: final.response, cached: final.cached === true };
+      }
+      if (final.kind === "embeddings") {
+        const u = final.response.usage;
+        await this.finish(ctx, { status: "ok", httpStatus: 200, usage: { prompt_tokens: u.prompt_tokens, completion_tokens: 0, total_tokens: u.total_tokens }, latencyMs: 0 });
+        return { kind: "embeddings", response: final.response, cached: final.cached === true };
       }
       return await this.startStream(ctx, final);
     } catch (err) {
@@ -216,6 +223,7 @@ function completedPayload(ctx: Ctx, o: Outcome, cached: boolean): Record<string,
     errorCode: o.error?.code ?? null,
     errorMessage: o.error?.message ?? null,
     endpoint: ctx.endpoint,
+    operation: ctx.operation,
     stream: ctx.stream,
     requestedModel: ctx.request.model,
     provider: ctx.target?.provider.id ?? null,

@@ -4,6 +4,8 @@
  * OpenAI-style streaming. No network, no keys: useful for demos, tests and for seeing what
  * a real provider would have received.
  */
+import { createHash } from "node:crypto";
+import type { EmbeddingsRequest, EmbeddingsResponse } from "../canonical/embeddings.ts";
 import type {
   ChatCompletion,
   ChatCompletionChunk,
@@ -51,6 +53,24 @@ export function echoProvider(cfg: Partial<ProviderConfig> = {}): ProviderAdapter
           },
         ],
         usage: answer.usage,
+      };
+    },
+
+    /**
+     * Deterministic embeddings of what reached the provider: the same text always gives the same
+     * unit vector (from SHA-256; 8 dimensions unless `dimensions` asks for more). Not semantic:
+     * it lets anyone exercise /v1/embeddings offline, with real token usage.
+     */
+    async embed(req: EmbeddingsRequest, opts: ProviderCallOptions): Promise<EmbeddingsResponse> {
+      throwIfAborted(opts.signal);
+      const inputs = typeof req.input === "string" ? [req.input] : (req.input as unknown[]).map((x) => (typeof x === "string" ? x : JSON.stringify(x)));
+      const dims = req.dimensions ?? 8;
+      const tokens = inputs.reduce((n, t) => n + countTextTokens(t), 0);
+      return {
+        object: "list",
+        data: inputs.map((text, index) => ({ object: "embedding" as const, index, embedding: echoVector(text, dims) })),
+        model: opts.model,
+        usage: { prompt_tokens: tokens, total_tokens: tokens },
       };
     },
 
@@ -142,4 +162,15 @@ function sleep(ms: number, signal: AbortSignal): Promise<void> {
     }, ms);
     signal.addEventListener("abort", onAbort, { once: true });
   });
+}
+
+/** A unit vector derived from the text's SHA-256 (repeated hashing for more dimensions). */
+export function echoVector(text: string, dims: number): number[] {
+  const out: number[] = [];
+  for (let round = 0; out.length < dims; round++) {
+    const digest = createHash("sha256").update(`${round}:${text}`).digest();
+    for (let i = 0; i + 1 < digest.length && out.length < dims; i += 2) out.push(digest.readInt16BE(i) / 32768);
+  }
+  const norm = Math.hypot(...out) || 1;
+  return out.map((x) => Math.round((x / norm) * 1e6) / 1e6);
 }

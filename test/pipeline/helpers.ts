@@ -13,6 +13,7 @@ export function testCtx(over: Partial<ChatCompletionRequest> = {}, opts: { strea
     startedAt: performance.now(),
     endpoint: "chat.completions",
     request: { model: "echo", messages: [{ role: "user", content: "hello" }], ...over },
+    operation: "chat",
     stream: opts.stream ?? false,
     principal: { tenant: "t1" },
     meta: {},

@@ -1,0 +1,40 @@
+/**
+ * POST /v1/embeddings (OpenAI shape), through the same pipeline as chat: auth, limits and input
+ * plugins see the text inputs; usage and cost are recorded in `request.completed`.
+ */
+import { Elysia } from "elysia";
+import type { ChatCompletionRequest } from "../canonical/chat.ts";
+import { EmbeddingsRequest } from "../canonical/embeddings.ts";
+import { errorResponse } from "./http.ts";
+import { type GatewayDeps, runGateway } from "./gateway.ts";
+import { responseHeaders } from "./openai.ts";
+import { errorResponses } from "./schemas.ts";
+
+/** Pure: the canonical (chat-shaped) view of an embeddings request: one user message per text input. */
+export function embeddingsAsChat(req: EmbeddingsRequest): ChatCompletionRequest {
+  const texts = typeof req.input === "string" ? [req.input] : req.input.every((x) => typeof x === "string") ? (req.input as string[]) : [];
+  return { model: req.model, messages: texts.length ? texts.map((t) => ({ role: "user" as const, content: t })) : [{ role: "user", content: "" }], ...(req.user ? { user: req.user } : {}) };
+}
+
+export function embeddingsRoutes(deps: GatewayDeps) {
+  return new Elysia({ name: "embeddings-routes", normalize: false }).post(
+    "/v1/embeddings",
+    async ({ body, request }) => {
+      const meta = { ...(request.headers.get("x-tollgate-service") ? { service: request.headers.get("x-tollgate-service")! } : {}), ...(body.user ? { user: body.user } : {}) };
+      const out = await runGateway(deps, request, { endpoint: "embeddings", request: embeddingsAsChat(body), embeddings: body, meta });
+      const headers = responseHeaders(out.ctx);
+      if (!out.ok) return errorResponse(out.error, headers);
+      if (out.result.kind !== "embeddings") throw new Error("embeddings expected an embeddings answer");
+      return Response.json(out.result.response, { headers });
+    },
+    {
+      body: EmbeddingsRequest,
+      detail: {
+        tags: ["OpenAI-compatible"],
+        summary: "Create embeddings",
+        description: "OpenAI embeddings, for providers that offer them (OpenAI, Azure, Gemini, Mistral, Together, custom). Usage and cost are recorded.",
+        responses: errorResponses({ 400: "Invalid request, or the provider has no embeddings (`embeddings_not_supported`)", 404: "Unknown model", 502: "Upstream provider failed" }),
+      },
+    },
+  );
+}
