@@ -97,7 +97,7 @@ export async function startGateway(settings: Settings, opts: StartOptions = {}):
     version: pkg.version,
     maxBodyBytes: settings.maxBodyBytes,
     corsOrigins: settings.corsOrigins,
-    admin: { config, adminKey: settings.adminKey, loopback: isLoopback(settings.host), masterKey },
+    admin: { config, adminKey: settings.adminKey, loopback: isLoopback(settings.host), masterKey, providers },
     ...(outbox ? { outbox } : {}),
     store,
   });

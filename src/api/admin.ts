@@ -10,6 +10,8 @@ import { GatewayError } from "../pipeline/errors.ts";
 import type { ConfigCommand, ConfigState, Entity, EntityKind } from "../projections/config/model.ts";
 import type { ConfigService, HistoryEntry } from "../projections/config/service.ts";
 import { errorResponse } from "./http.ts";
+import type { ProviderLookup } from "../pipeline/context.ts";
+import { toGatewayError } from "../pipeline/errors.ts";
 import { errorResponses } from "./schemas.ts";
 
 export interface AdminDeps {
@@ -19,6 +21,8 @@ export interface AdminDeps {
   loopback: boolean;
   /** Master key for provider API keys (undefined: literal keys are refused). */
   masterKey: Buffer | undefined;
+  /** The live adapters (for the connectivity test). */
+  providers: ProviderLookup;
 }
 
 /** Check the admin credential (`Authorization: Bearer …` or `X-Service-Key`). Returns the actor name. */
@@ -147,6 +151,24 @@ export function adminRoutes(deps: AdminDeps) {
     .use(entityRoutes(deps, "provider", "/api/v1/providers", "Admin: providers"))
     .use(entityRoutes(deps, "model_alias", "/api/v1/models", "Admin: model aliases"))
     .use(entityRoutes(deps, "price", "/api/v1/prices", "Admin: prices"))
+    .post("/api/v1/providers/:id/test", ({ request, params, body }) => guard(request, async () => {
+      const id = decodeURIComponent(params.id);
+      const provider = deps.providers.get(id);
+      if (!provider) throw new GatewayError({ status: 404, code: "not_found", message: `provider \`${id}\` does not exist or is disabled` });
+      const model = typeof (body as { model?: unknown } | undefined)?.model === "string" ? (body as { model: string }).model : provider.models[0];
+      if (!model) throw new GatewayError({ status: 400, code: "invalid_request", message: "The provider lists no models: pass `model`", param: "model" });
+      const t0 = performance.now();
+      try {
+        const res = await provider.complete({ model, messages: [{ role: "user", content: "ping" }], max_tokens: 1 }, { model, signal: AbortSignal.timeout(15_000), timeoutMs: 15_000 });
+        return { ok: true, provider: id, model, latency_ms: Math.round(performance.now() - t0), usage: res.usage ?? null };
+      } catch (err) {
+        const e = toGatewayError(err);
+        return { ok: false, provider: id, model, latency_ms: Math.round(performance.now() - t0), error: e.toBody().error };
+      }
+    }), {
+      body: T.Optional(T.Object({ model: T.Optional(T.String({ minLength: 1 })) })),
+      detail: { tags: ["Admin: providers"], summary: "Check a provider's connectivity with a 1-token completion (`ok`, latency, or the normalized error)" },
+    })
     .get("/api/v1/admin/config/history", ({ request, query }) => guard(request, async () => {
       const limit = query.limit ? Number(query.limit) : undefined;
       if (limit !== undefined && (!Number.isInteger(limit) || limit < 1)) throw new GatewayError({ status: 400, code: "invalid_request", message: "`limit` must be a positive integer", param: "limit" });

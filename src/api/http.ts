@@ -11,7 +11,11 @@ export async function readJsonBody(request: Request, limit: number): Promise<unk
   if (Number.isFinite(declared) && declared > limit) throw errors.payloadTooLarge(limit);
   // With a declared length within the limit, read it whole (fast path); otherwise count as we read.
   const text = Number.isFinite(declared) ? await request.text() : await readTextLimited(request, limit);
-  if (text.trim() === "") throw errors.invalidJson("the body is empty");
+  if (text.trim() === "") {
+    // No body and no content type: a bodiless POST (e.g. an action). Routes that need a body still refuse it.
+    if (!request.headers.get("content-type")) return undefined;
+    throw errors.invalidJson("the body is empty");
+  }
   try {
     return JSON.parse(text);
   } catch (err) {
