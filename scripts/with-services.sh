@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Run a command with a real Redis and a real Kafka started for it (installed first when missing),
+# Run a command with a real Redis and a real Kafka started for it (installed first when missing,
+# together with Debian's Chromium for page tests),
 # each on a free port with its data in a temp dir; both are stopped when the command ends.
 #
 #   bash scripts/with-services.sh bun test
@@ -22,6 +23,13 @@ cleanup() {
   bash scripts/redis.sh stop >/dev/null 2>&1 || true
 }
 trap cleanup EXIT INT TERM
+
+t0=$SECONDS
+if bash scripts/chromium.sh install; then
+  echo "[services] chromium at /usr/bin/chromium ($((SECONDS - t0)) s)" >&2
+else
+  echo "[services] WARNING: Chromium could not be installed; page tests will fail" >&2
+fi
 
 t0=$SECONDS
 if bash scripts/redis.sh install >&2 && out="$(bash scripts/redis.sh start)"; then
