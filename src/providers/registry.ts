@@ -1,6 +1,7 @@
 /**
  * Builds a provider adapter from its declarative config.
  */
+import { anthropicProvider } from "./anthropic/index.ts";
 import { echoProvider } from "./echo.ts";
 import { openaiProvider } from "./openai.ts";
 import type { ProviderAdapter, ProviderConfig } from "./types.ts";
@@ -15,6 +16,8 @@ export function createProvider(cfg: ProviderConfig): ProviderAdapter {
       return openaiProvider(cfg);
     case "echo":
       return echoProvider(cfg);
+    case "anthropic":
+      return anthropicProvider(cfg);
     default: {
       const unknownKind: never = cfg.kind;
       throw new Error(`Unknown provider kind: ${String(unknownKind)}`);
