@@ -12,6 +12,7 @@ import { type GatewayDeps, recordRejected } from "./api/gateway.ts";
 import { healthRoutes } from "./api/health.ts";
 import { errorResponse, fromElysiaError, readJsonBody } from "./api/http.ts";
 import { openaiRoutes } from "./api/openai.ts";
+import { anthropicRoutes } from "./api/anthropic.ts";
 import { embeddingsRoutes } from "./api/embeddings.ts";
 import { type AdminDeps, adminRoutes } from "./api/admin.ts";
 import type { StateStore } from "./stores/state-store.ts";
@@ -33,6 +34,7 @@ export interface AppDeps extends GatewayDeps {
 const RECORDED_POSTS = new Map([
   ["/v1/chat/completions", "chat.completions"],
   ["/api/v1/generate", "generate"],
+  ["/v1/messages", "messages"],
   ["/v1/embeddings", "embeddings"],
 ]);
 
@@ -44,8 +46,8 @@ export function buildApp(deps: AppDeps) {
         origin: anyOrigin ? "*" : deps.corsOrigins,
         credentials: false,
         methods: ["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"],
-        allowedHeaders: ["authorization", "content-type", "x-service-key", "x-tollgate-service", "x-tollgate-task-type", "x-tollgate-user", "x-tollgate-strategy", "traceparent"],
-        exposeHeaders: ["x-request-id", "x-tollgate-provider", "x-tollgate-model", "retry-after"],
+        allowedHeaders: ["authorization", "content-type", "x-api-key", "anthropic-version", "anthropic-beta", "x-service-key", "x-tollgate-service", "x-tollgate-task-type", "x-tollgate-user", "x-tollgate-strategy", "traceparent"],
+        exposeHeaders: ["x-request-id", "request-id", "x-tollgate-provider", "x-tollgate-model", "retry-after"],
         maxAge: 600,
       }),
     )
@@ -71,6 +73,7 @@ export function buildApp(deps: AppDeps) {
     })
     .use(healthRoutes(deps))
     .use(openaiRoutes(deps))
+    .use(anthropicRoutes(deps))
     .use(generateRoutes(deps))
     .use(embeddingsRoutes(deps))
     .use(adminRoutes(deps.admin))
