@@ -3,6 +3,7 @@
  */
 import { anthropicProvider } from "./anthropic/index.ts";
 import { echoProvider } from "./echo.ts";
+import { geminiProvider } from "./gemini/index.ts";
 import { openaiProvider } from "./openai.ts";
 import type { ProviderAdapter, ProviderConfig } from "./types.ts";
 
@@ -18,6 +19,8 @@ export function createProvider(cfg: ProviderConfig): ProviderAdapter {
       return echoProvider(cfg);
     case "anthropic":
       return anthropicProvider(cfg);
+    case "gemini":
+      return geminiProvider(cfg);
     default: {
       const unknownKind: never = cfg.kind;
       throw new Error(`Unknown provider kind: ${String(unknownKind)}`);
