@@ -4,7 +4,8 @@
 import { anthropicProvider } from "./anthropic/index.ts";
 import { echoProvider } from "./echo.ts";
 import { geminiProvider } from "./gemini/index.ts";
-import { openaiProvider } from "./openai.ts";
+import { azureProvider } from "./azure.ts";
+import { openaiCompatibleProvider } from "./openai-compatible.ts";
 import type { ProviderAdapter, ProviderConfig } from "./types.ts";
 
 /**
@@ -14,7 +15,12 @@ import type { ProviderAdapter, ProviderConfig } from "./types.ts";
 export function createProvider(cfg: ProviderConfig): ProviderAdapter {
   switch (cfg.kind) {
     case "openai":
-      return openaiProvider(cfg);
+    case "mistral":
+    case "together":
+    case "custom":
+      return openaiCompatibleProvider(cfg);
+    case "azure":
+      return azureProvider(cfg);
     case "echo":
       return echoProvider(cfg);
     case "anthropic":
