@@ -9,11 +9,10 @@
  */
 import { Elysia } from "elysia";
 import { Type as T } from "@sinclair/typebox";
-import type { ChatCompletionChunk } from "../canonical/chat.ts";
 import type { Ctx } from "../pipeline/context.ts";
-import { GatewayError, toGatewayError, type ErrorType } from "../pipeline/errors.ts";
+import { GatewayError, type ErrorType } from "../pipeline/errors.ts";
 import { AnthropicMessagesRequest, AnthropicStreamWriter, fromCanonical, toAnthropicError, toCanonical } from "./anthropic-format.ts";
-import { type GatewayDeps, runGateway } from "./gateway.ts";
+import { type GatewayDeps, runGateway, sseResponse } from "./gateway.ts";
 import { metaFrom, responseHeaders } from "./openai.ts";
 import { jsonContent } from "./schemas.ts";
 
@@ -83,58 +82,6 @@ async function reshapeJsonError(response: Response): Promise<Response> {
   return new Response(JSON.stringify(toAnthropicError(error, requestId)), { status: response.status, headers });
 }
 
-/**
- * Anthropic SSE over a pipeline stream. Same cancellation as `sseResponse`: when the client
- * leaves, the request's abort controller fires and the stream's iterator is returned, which
- * stops the upstream call and records the request as `client_disconnected`.
- */
-export function anthropicSseResponse(
-  ctx: Ctx,
-  chunks: AsyncIterableIterator<ChatCompletionChunk>,
-  writer: AnthropicStreamWriter,
-  headers: Record<string, string> = {},
-): Response {
-  const encoder = new TextEncoder();
-  const aborter = ctx.state["gateway.abort"] as AbortController | undefined;
-  const body = new ReadableStream<Uint8Array>({
-    async pull(controller) {
-      try {
-        // Loop until something is enqueued: a pull that enqueues nothing is not called again.
-        for (;;) {
-          const r = await chunks.next();
-          if (r.done) {
-            controller.enqueue(encoder.encode(writer.end()));
-            controller.close();
-            return;
-          }
-          const text = writer.write(r.value);
-          if (text) {
-            controller.enqueue(encoder.encode(text));
-            return;
-          }
-        }
-      } catch (err) {
-        controller.enqueue(encoder.encode(writer.error(toGatewayError(err), ctx.requestId)));
-        controller.close();
-      }
-    },
-    async cancel() {
-      aborter?.abort(new Error("client disconnected"));
-      await chunks.return?.(undefined);
-    },
-  });
-  return new Response(body, {
-    status: 200,
-    headers: {
-      "content-type": "text/event-stream; charset=utf-8",
-      "cache-control": "no-cache",
-      connection: "keep-alive",
-      "x-accel-buffering": "no",
-      ...headers,
-    },
-  });
-}
-
 export function anthropicRoutes(deps: GatewayDeps) {
   return new Elysia({ name: "anthropic-routes", normalize: false })
     .mapResponse(({ response }) => reshapeError(response))
@@ -146,7 +93,11 @@ export function anthropicRoutes(deps: GatewayDeps) {
         const headers = headersFor(out.ctx);
         if (!out.ok) return anthropicErrorResponse(out.error, headers, out.ctx.requestId);
         const result = out.result;
-        if (result.kind === "stream") return anthropicSseResponse(out.ctx, result.chunks, new AnthropicStreamWriter({ model: body.model }), headers);
+        if (result.kind === "stream") {
+          const w = new AnthropicStreamWriter({ model: body.model });
+          const requestId = out.ctx.requestId;
+          return sseResponse(out.ctx, result.chunks, { write: (c) => w.write(c), end: () => w.end(), error: (e) => w.error(e, requestId) }, headers);
+        }
         if (result.kind !== "response") throw new Error(`/v1/messages cannot render a \`${result.kind}\` answer`);
         return Response.json(fromCanonical(result.response, body.model), { headers });
       },

@@ -120,20 +120,22 @@ export function recordRejected(deps: Pick<GatewayDeps, "emitter">, requestId: st
   );
 }
 
+/** Turns canonical chunks into a client's SSE framing (OpenAI, Anthropic…). */
+export interface SseWriter {
+  /** The text for one chunk (null = nothing to send for it). */
+  write(chunk: ChatCompletionChunk): string | null;
+  /** What closes a good stream (e.g. `data: [DONE]`). */
+  end(): string;
+  /** The last event of a stream that failed midway. */
+  error(error: GatewayError): string;
+}
+
 /**
- * A Server-Sent Events response over a pipeline stream. `format` turns a chunk into the
- * `data:` payload(s) to send (null = skip); `end` is what closes a good stream
- * (e.g. `data: [DONE]`). If the client disconnects, the stream's iterator is returned, which
- * stops the upstream call and records the request as `client_disconnected`.
+ * A Server-Sent Events response over a pipeline stream. If the client disconnects, the
+ * stream's iterator is returned, which stops the upstream call and records the request as
+ * `client_disconnected`.
  */
-export function sseResponse(
-  ctx: Ctx,
-  chunks: AsyncIterableIterator<ChatCompletionChunk>,
-  format: (chunk: ChatCompletionChunk) => string | null,
-  end: string,
-  formatError: (error: GatewayError) => string,
-  headers: Record<string, string> = {},
-): Response {
+export function sseResponse(ctx: Ctx, chunks: AsyncIterableIterator<ChatCompletionChunk>, writer: SseWriter, headers: Record<string, string> = {}): Response {
   const encoder = new TextEncoder();
   const aborter = ctx.state["gateway.abort"] as AbortController | undefined;
   const body = new ReadableStream<Uint8Array>({
@@ -143,18 +145,18 @@ export function sseResponse(
         for (;;) {
           const r = await chunks.next();
           if (r.done) {
-            controller.enqueue(encoder.encode(end));
+            controller.enqueue(encoder.encode(writer.end()));
             controller.close();
             return;
           }
-          const text = format(r.value);
+          const text = writer.write(r.value);
           if (text) {
             controller.enqueue(encoder.encode(text));
             return;
           }
         }
       } catch (err) {
-        controller.enqueue(encoder.encode(formatError(toGatewayError(err))));
+        controller.enqueue(encoder.encode(writer.error(toGatewayError(err))));
         controller.close();
       }
     },

@@ -56,7 +56,8 @@ export function openaiRoutes(deps: GatewayDeps) {
         if (!out.ok) return errorResponse(out.error, headers);
         if (out.result.kind !== "stream") return Response.json(out.result.response, { headers });
         const includeUsage = body.stream_options?.include_usage === true;
-        return sseResponse(out.ctx, out.result.chunks, openaiChunkFormatter(includeUsage), "data: [DONE]\n\n", openaiSseError, headers);
+        const writer = { write: openaiChunkFormatter(includeUsage), end: () => "data: [DONE]\n\n", error: openaiSseError };
+        return sseResponse(out.ctx, out.result.chunks, writer, headers);
       },
       {
         body: ChatCompletionRequest,

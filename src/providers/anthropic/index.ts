@@ -3,6 +3,7 @@
  * translated by `translate.ts`, streams by `stream.ts`; this module is the HTTP shell:
  * headers, timeouts, cancellation, and mapping failures to ProviderErrors.
  */
+import { type Attempt, startAttempt } from "../attempt.ts";
 import type { ChatCompletion, ChatCompletionChunk, ChatCompletionRequest } from "../../canonical/chat.ts";
 import { GatewayError } from "../../pipeline/errors.ts";
 import { ProviderError, providerHttpError } from "../errors.ts";
@@ -15,7 +16,6 @@ export { fromAnthropicMessage, toAnthropicRequest } from "./translate.ts";
 export { translateAnthropicStream } from "./stream.ts";
 
 const DEFAULT_BASE_URL = "https://api.anthropic.com";
-const DEFAULT_TIMEOUT_MS = 60_000;
 /** The Messages API version this adapter speaks. */
 export const ANTHROPIC_VERSION = "2023-06-01";
 
@@ -128,35 +128,6 @@ export function anthropicProvider(cfg: ProviderConfig): ProviderAdapter {
   };
 }
 
-/** One upstream attempt: its combined abort signal and its (clearable) timeout. */
-interface Attempt {
-  readonly signal: AbortSignal;
-  readonly timeoutMs: number;
-  readonly timedOut: boolean;
-  stopTimer(): void;
-  abort(): void;
-  dispose(): void;
-}
-
-function startAttempt(opts: ProviderCallOptions, cfg: ProviderConfig): Attempt {
-  const timeoutMs = opts.timeoutMs ?? cfg.timeoutMs ?? DEFAULT_TIMEOUT_MS;
-  const ctrl = new AbortController();
-  let timedOut = false;
-  const timer = setTimeout(() => {
-    timedOut = true;
-    ctrl.abort(new DOMException(`Upstream attempt timed out after ${timeoutMs} ms`, "TimeoutError"));
-  }, timeoutMs);
-  return {
-    signal: AbortSignal.any([opts.signal, ctrl.signal]),
-    timeoutMs,
-    get timedOut() {
-      return timedOut;
-    },
-    stopTimer: () => clearTimeout(timer),
-    abort: () => ctrl.abort(new DOMException("Upstream request cancelled", "AbortError")),
-    dispose: () => clearTimeout(timer),
-  };
-}
 
 /** Reads Anthropic's `{"type":"error","error":{"type","message"}}` (tolerates other shapes). */
 function parseErrorBody(text: string): { type?: string; message?: string } {

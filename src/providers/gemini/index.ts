@@ -3,6 +3,7 @@
  * translated by `translate.ts`, streams by `stream.ts`; this module is the HTTP shell:
  * URLs and headers, timeouts, cancellation, embeddings, and mapping failures to ProviderErrors.
  */
+import { type Attempt, startAttempt } from "../attempt.ts";
 import type { ChatCompletion, ChatCompletionChunk, ChatCompletionRequest } from "../../canonical/chat.ts";
 import type { EmbeddingsRequest, EmbeddingsResponse } from "../../canonical/embeddings.ts";
 import { errors, GatewayError } from "../../pipeline/errors.ts";
@@ -18,7 +19,6 @@ export { fromGeminiResponse, toGeminiRequest } from "./translate.ts";
 export { translateGeminiStream } from "./stream.ts";
 
 const DEFAULT_BASE_URL = "https://generativelanguage.googleapis.com/v1beta";
-const DEFAULT_TIMEOUT_MS = 60_000;
 /** `batchEmbedContents` takes at most 100 requests per call: larger inputs are sent in batches. */
 const MAX_EMBED_BATCH = 100;
 
@@ -193,32 +193,3 @@ function float32Base64(values: number[]): string {
   return Buffer.from(view.buffer).toString("base64");
 }
 
-/** One upstream attempt: its combined abort signal and its (clearable) timeout. */
-interface Attempt {
-  readonly signal: AbortSignal;
-  readonly timeoutMs: number;
-  readonly timedOut: boolean;
-  stopTimer(): void;
-  abort(): void;
-  dispose(): void;
-}
-
-function startAttempt(opts: ProviderCallOptions, cfg: ProviderConfig): Attempt {
-  const timeoutMs = opts.timeoutMs ?? cfg.timeoutMs ?? DEFAULT_TIMEOUT_MS;
-  const ctrl = new AbortController();
-  let timedOut = false;
-  const timer = setTimeout(() => {
-    timedOut = true;
-    ctrl.abort(new DOMException(`Upstream attempt timed out after ${timeoutMs} ms`, "TimeoutError"));
-  }, timeoutMs);
-  return {
-    signal: AbortSignal.any([opts.signal, ctrl.signal]),
-    timeoutMs,
-    get timedOut() {
-      return timedOut;
-    },
-    stopTimer: () => clearTimeout(timer),
-    abort: () => ctrl.abort(new DOMException("Upstream request cancelled", "AbortError")),
-    dispose: () => clearTimeout(timer),
-  };
-}
