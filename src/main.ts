@@ -4,7 +4,7 @@
  *   bun run src/main.ts        (or `make run`)
  */
 import { buildApp } from "./app.ts";
-import { BootstrapError, bootstrapCommands, builtinProviders, checkEnvKeys, readBootstrapFile } from "./config/bootstrap.ts";
+import { BootstrapError, type BootstrapFile, bootstrapCommands, builtinProviders, checkEnvKeys, readBootstrapFile } from "./config/bootstrap.ts";
 import { decryptSecret, deriveKey, encryptSecret, maskKey, SecretError } from "./config/secrets.ts";
 import type { ConfigState, ProviderFields } from "./projections/config/model.ts";
 import { initialState } from "./projections/config/model.ts";
@@ -63,11 +63,38 @@ export async function startGateway(settings: Settings, opts: StartOptions = {}):
   if (file) checkEnvKeys(file);
   const masterKey = settings.masterKey ? deriveKey(settings.masterKey) : undefined;
   const log = opts.log ?? (await openEventLog(settings));
-  const store = opts.store ?? (await openStateStore(settings));
+  let store: StateStore | undefined;
+  let outbox: OutboxEventLog | undefined;
+  let config: ConfigService | undefined;
+  try {
+    store = opts.store ?? (await openStateStore(settings));
+    return await wire(settings, opts, { file, masterKey, log, store }, (t) => {
+      if (t.outbox) outbox = t.outbox;
+      if (t.config) config = t.config;
+    });
+  } catch (err) {
+    // Nothing half-started stays open: the caller may try again on the same data dir.
+    await config?.stop().catch(() => {});
+    if (outbox) await outbox.close().catch(() => {});
+    else if (!opts.log) await log.close().catch(() => {});
+    if (store && !opts.store) await store.close().catch(() => {});
+    throw err;
+  }
+}
+
+interface Opened {
+  file: BootstrapFile | undefined;
+  masterKey: Buffer | undefined;
+  log: EventLog;
+  store: StateStore;
+}
+
+async function wire(settings: Settings, opts: StartOptions, { file, masterKey, log, store }: Opened, track: (opened: { outbox?: OutboxEventLog; config?: ConfigService }) => void): Promise<Gateway> {
   // With a broker, events pass through a local durable outbox so a broker outage never blocks or loses them.
   const outbox = log.kind === "kafka" ? await OutboxEventLog.open(log, await FileEventLog.open({ dir: join(settings.dataDir, "outbox") }), {
     onForwardError: (err) => console.warn("[events] outbox forward failed, will retry:", (err as Error).message),
   }) : undefined;
+  if (outbox) track({ outbox });
   const emitter = new BatchingEmitter(outbox ?? log, {
     onAppendError: (err, stream, n) => console.error(`[events] append of ${n} to ${stream} failed, will retry:`, (err as Error).message),
   });
@@ -80,6 +107,7 @@ export async function startGateway(settings: Settings, opts: StartOptions = {}):
   };
   refresh(initialState());
   const config = new ConfigService(log, store, { onChange: refresh });
+  track({ config });
   await config.start();
   if (file) {
     const seal = masterKey ? (key: string) => ({ enc: encryptSecret(key, masterKey), hint: maskKey(key) }) : undefined;

@@ -27,3 +27,25 @@ describe("embedded restart", () => {
     await second.dispose();
   });
 });
+
+describe("stored provider keys and the master key", () => {
+  test("a restart without TOLLGATE_MASTER_KEY while keys are stored fails at start with a clear error; with it, the key is usable", async () => {
+    const d = await mkdtemp(join(tmpdir(), "tollgate-mk-"));
+    try {
+      const env = { TOLLGATE_ADMIN_KEY: ADMIN, TOLLGATE_MASTER_KEY: "the master key for this test" };
+      const first = await startTestGateway(env, { dataDir: d });
+      const h = { "content-type": "application/json", authorization: `Bearer ${ADMIN}` };
+      const r = await fetch(`${first.url}/api/v1/providers`, { method: "POST", headers: h, body: JSON.stringify({ id: "keyed", kind: "custom", base_url: "http://127.0.0.1:9/v1", api_key: "sk-stored-secret-1234" }) });
+      expect(r.status).toBe(201);
+      await first.dispose();
+      const err = await startTestGateway({ TOLLGATE_ADMIN_KEY: ADMIN }, { dataDir: d }).then(() => undefined, (e: unknown) => e);
+      expect(err).toBeInstanceOf(Error);
+      expect((err as Error).message).toContain("TOLLGATE_MASTER_KEY");
+      const again = await startTestGateway(env, { dataDir: d });
+      expect(again.snapshot.providers.find((p) => p.id === "keyed")?.apiKey).toBe("sk-stored-secret-1234");
+      await again.dispose();
+    } finally {
+      await rm(d, { recursive: true, force: true });
+    }
+  });
+});
