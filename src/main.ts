@@ -106,7 +106,7 @@ async function wire(settings: Settings, opts: StartOptions, { file, masterKey, l
     providers.replace(snapshot.providers);
   };
   refresh(initialState());
-  const config = new ConfigService(log, store, { onChange: refresh });
+  const config = new ConfigService(log, store, { onChange: refresh, builtinProviders: builtins.map((p) => p.id) });
   track({ config });
   await config.start();
   if (file) {

@@ -134,7 +134,15 @@ function entityRoutes(deps: AdminDeps, kind: EntityKind, path: string, tag: stri
 /** The configuration state as an API view. */
 export function stateView(state: ConfigState, at?: string): Record<string, unknown> {
   const list = (k: EntityKind) => Object.values(state.entities[k]).map((e) => entityView(e as Entity));
-  return { config_version: state.version, ...(at ? { at } : {}), providers: list("provider"), models: list("model_alias"), prices: list("price") };
+  return {
+    config_version: state.version,
+    ...(at ? { at } : {}),
+    providers: list("provider"),
+    models: list("model_alias"),
+    prices: list("price"),
+    routes: list("route"),
+    route_overrides: list("route_override"),
+  };
 }
 
 export function adminRoutes(deps: AdminDeps) {
@@ -151,6 +159,8 @@ export function adminRoutes(deps: AdminDeps) {
     .use(entityRoutes(deps, "provider", "/api/v1/providers", "Admin: providers"))
     .use(entityRoutes(deps, "model_alias", "/api/v1/models", "Admin: model aliases"))
     .use(entityRoutes(deps, "price", "/api/v1/prices", "Admin: prices"))
+    .use(entityRoutes(deps, "route", "/api/v1/routes", "Admin: routes"))
+    .use(entityRoutes(deps, "route_override", "/api/v1/route-overrides", "Admin: routes"))
     .post("/api/v1/providers/:id/test", ({ request, params, body }) => guard(request, async () => {
       const id = decodeURIComponent(params.id);
       const provider = deps.providers.get(id);

@@ -15,6 +15,7 @@ import {
   ModelAliasFields,
   PriceFields,
   ProviderFields,
+  RouteFields,
 } from "./model.ts";
 
 /** Provider ids are lower-case slugs; aliases look like model names; prices are `<provider>/<model>`. */
@@ -22,19 +23,31 @@ const ID_PATTERNS: Record<EntityKind, RegExp> = {
   provider: /^[a-z0-9][a-z0-9_-]{0,63}$/,
   model_alias: /^[A-Za-z0-9][A-Za-z0-9_.:@-]*$/,
   price: /^[a-z0-9][a-z0-9_-]{0,63}\/[^\s/][^\s]*$/,
+  route: /^[A-Za-z0-9][A-Za-z0-9_.:@-]*$/,
+  route_override: /^[A-Za-z0-9_.:@-]+(\/[A-Za-z0-9_.:@-]+)?\/[A-Za-z0-9][A-Za-z0-9_.:@-]*$/,
 };
 const ID_RULES: Record<EntityKind, string> = {
   provider: "lower-case letters, digits, `_` and `-`",
   model_alias: "letters, digits and `_ . : @ -` (no `/`: that form means provider/model)",
   price: "`<provider>/<model>`",
+  route: "the alias: letters, digits and `_ . : @ -`",
+  route_override: "`<tenant>/<alias>` or `<tenant>/<service>/<alias>`",
 };
 
-const SCHEMAS: Record<EntityKind, TSchema> = { provider: ProviderFields, model_alias: ModelAliasFields, price: PriceFields };
+const SCHEMAS: Record<EntityKind, TSchema> = { provider: ProviderFields, model_alias: ModelAliasFields, price: PriceFields, route: RouteFields, route_override: RouteFields };
 const DEFAULTS: Record<EntityKind, Record<string, unknown>> = {
   provider: { enabled: true, priority: 0, models: [] },
   model_alias: {},
   price: {},
+  route: {},
+  route_override: {},
 };
+
+/** What the decider knows besides the state: providers that exist without config (echo, env keys). */
+export interface DecideEnv {
+  builtinProviders: ReadonlySet<string>;
+}
+const NO_BUILTINS: DecideEnv = { builtinProviders: new Set() };
 
 const invalid = (message: string, code = "invalid_config", param?: string) =>
   new GatewayError({ status: 400, code, message, ...(param ? { param } : {}) });
@@ -42,7 +55,7 @@ const conflict = (message: string, code: string, details?: Record<string, unknow
   new GatewayError({ status: 409, code, message, ...(details ? { details } : {}) });
 
 /** Decide which events a command produces against the current state; throws GatewayError. */
-export function decide(state: ConfigState, cmd: ConfigCommand): ConfigEvent[] {
+export function decide(state: ConfigState, cmd: ConfigCommand, env: DecideEnv = NO_BUILTINS): ConfigEvent[] {
   if (!ENTITY_KINDS.includes(cmd.kind)) throw invalid(`Unknown entity kind \`${String(cmd.kind)}\``, "invalid_config", "kind");
   if (typeof cmd.id !== "string" || !ID_PATTERNS[cmd.kind].test(cmd.id) || cmd.id.length > 128) {
     throw invalid(`Invalid ${cmd.kind} id \`${String(cmd.id)}\`: ${ID_RULES[cmd.kind]}`, "invalid_id", "id");
@@ -52,7 +65,7 @@ export function decide(state: ConfigState, cmd: ConfigCommand): ConfigEvent[] {
     case "create": {
       if (existing) throw conflict(`${cmd.kind} \`${cmd.id}\` already exists`, "already_exists");
       const fields = validated(cmd.kind, { ...DEFAULTS[cmd.kind], ...stripNulls(cmd.fields) });
-      checkReferences(state, cmd.kind, cmd.id, fields);
+      checkReferences(state, env, cmd.kind, cmd.id, fields);
       const version = (state.tombstones[key(cmd.kind, cmd.id)] ?? 0) + 1;
       return [{ type: `${cmd.kind}.created`, payload: { kind: cmd.kind, id: cmd.id, version, fields } }];
     }
@@ -61,7 +74,7 @@ export function decide(state: ConfigState, cmd: ConfigCommand): ConfigEvent[] {
       checkExpected(existing, cmd.expectedVersion);
       const merged = stripNulls({ ...existing.fields, ...cmd.changes });
       const fields = validated(cmd.kind, merged);
-      checkReferences(state, cmd.kind, cmd.id, fields);
+      checkReferences(state, env, cmd.kind, cmd.id, fields);
       const changes = Object.fromEntries(Object.entries(cmd.changes).filter(([k, v]) => JSON.stringify((existing.fields as Record<string, unknown>)[k]) !== JSON.stringify(v ?? undefined)));
       if (Object.keys(changes).length === 0) return []; // nothing to record
       return [{ type: `${cmd.kind}.updated`, payload: { kind: cmd.kind, id: cmd.id, version: existing.version + 1, fields, changes } }];
@@ -71,7 +84,12 @@ export function decide(state: ConfigState, cmd: ConfigCommand): ConfigEvent[] {
       checkExpected(existing, cmd.expectedVersion);
       if (cmd.kind === "provider") {
         const users = Object.values(state.entities.model_alias).filter((a) => a.fields.provider === cmd.id).map((a) => a.id);
-        if (users.length) throw conflict(`provider \`${cmd.id}\` is used by model aliases: ${users.join(", ")}`, "entity_in_use", { used_by: users });
+        for (const k of ["route", "route_override"] as const) {
+          for (const r of Object.values(state.entities[k]) as Entity<"route">[]) {
+            if (r.fields.targets.some((t) => t.provider === cmd.id)) users.push(`${k}:${r.id}`);
+          }
+        }
+        if (users.length) throw conflict(`provider \`${cmd.id}\` is in use by: ${users.join(", ")}`, "entity_in_use", { used_by: users });
       }
       return [{ type: `${cmd.kind}.deleted`, payload: { kind: cmd.kind, id: cmd.id, version: existing.version + 1 } }];
     }
@@ -110,13 +128,21 @@ function validated(kind: EntityKind, fields: Record<string, unknown>): Record<st
   return fields;
 }
 
-function checkReferences(state: ConfigState, kind: EntityKind, id: string, fields: Record<string, unknown>): void {
-  if (kind === "model_alias" && !state.entities.provider[fields.provider as string]) {
+function checkReferences(state: ConfigState, env: DecideEnv, kind: EntityKind, id: string, fields: Record<string, unknown>): void {
+  const known = (provider: string) => Boolean(state.entities.provider[provider]) || env.builtinProviders.has(provider);
+  if (kind === "route" || kind === "route_override") {
+    const f = fields as RouteFields;
+    f.targets.forEach((t, i) => {
+      if (!known(t.provider)) throw invalid(`Unknown provider \`${t.provider}\` in targets[${i}]`, "unknown_provider", `targets.${i}.provider`);
+    });
+    if (f.strategy === "ab" && (!f.ab || f.ab.target >= f.targets.length)) throw invalid("An `ab` route needs `ab: { percent, target }` naming one of its targets", "invalid_config", "ab");
+  }
+  if (kind === "model_alias" && !known(fields.provider as string)) {
     throw invalid(`Unknown provider \`${String(fields.provider)}\``, "unknown_provider", "provider");
   }
   if (kind === "price") {
     const provider = id.split("/")[0] ?? "";
-    if (!id.includes("/") || !state.entities.provider[provider]) {
+    if (!id.includes("/") || !known(provider)) {
       throw invalid(`A price id is \`<provider>/<model>\` for a known provider; got \`${id}\``, "unknown_provider", "id");
     }
   }

@@ -48,14 +48,62 @@ export const PriceFields = T.Object(
 );
 export type PriceFields = Static<typeof PriceFields>;
 
+const RouteTargetFields = T.Object(
+  {
+    provider: EntityId,
+    model: T.String({ minLength: 1 }),
+    weight: T.Optional(T.Number({ exclusiveMinimum: 0 })),
+    priority: T.Optional(T.Integer({ minimum: 0 })),
+  },
+  { additionalProperties: false },
+);
+
+/** A route: an alias → targets with a strategy, retries, timeouts and breaker settings. */
+export const RouteFields = T.Object(
+  {
+    strategy: T.Union(["priority", "weighted", "round_robin", "least_latency", "lowest_cost", "ab"].map((s) => T.Literal(s))),
+    targets: T.Array(RouteTargetFields, { minItems: 1 }),
+    /** ab: `percent`% of traffic to `targets[target]`, sticky per user id. */
+    ab: T.Optional(T.Object({ percent: T.Number({ minimum: 0, maximum: 100 }), target: T.Integer({ minimum: 0 }) }, { additionalProperties: false })),
+    /** Retries per target on retryable errors (default 2). */
+    max_retries: T.Optional(T.Integer({ minimum: 0, maximum: 10 })),
+    /** Per-attempt timeout until the first byte, ms (default: the provider's, 60 s). */
+    attempt_timeout_ms: T.Optional(T.Integer({ minimum: 1 })),
+    /** Overall deadline for all attempts and fallbacks, ms (default 120 s). */
+    deadline_ms: T.Optional(T.Integer({ minimum: 1 })),
+    /** Backoff base and cap, ms (full jitter; defaults 100 and 5000). */
+    backoff_base_ms: T.Optional(T.Integer({ minimum: 0 })),
+    backoff_max_ms: T.Optional(T.Integer({ minimum: 0 })),
+    /** Whether a request may choose the strategy / prefer or exclude providers (default true). */
+    allow_request_overrides: T.Optional(T.Boolean()),
+    breaker: T.Optional(
+      T.Object(
+        {
+          window_ms: T.Optional(T.Integer({ minimum: 1 })),
+          min_requests: T.Optional(T.Integer({ minimum: 1 })),
+          failure_rate: T.Optional(T.Number({ exclusiveMinimum: 0, maximum: 1 })),
+          open_ms: T.Optional(T.Integer({ minimum: 1 })),
+        },
+        { additionalProperties: false },
+      ),
+    ),
+  },
+  { additionalProperties: false },
+);
+export type RouteFields = Static<typeof RouteFields>;
+
 /** Every config entity kind and its fields. */
 export interface EntityFields {
   provider: ProviderFields;
   model_alias: ModelAliasFields;
   price: PriceFields;
+  /** id = the alias. */
+  route: RouteFields;
+  /** id = `<tenant>/<alias>` (tenant-wide) or `<tenant>/<service>/<alias>` (one service). */
+  route_override: RouteFields;
 }
 export type EntityKind = keyof EntityFields;
-export const ENTITY_KINDS: readonly EntityKind[] = ["provider", "model_alias", "price"];
+export const ENTITY_KINDS: readonly EntityKind[] = ["provider", "model_alias", "price", "route", "route_override"];
 
 export interface Entity<K extends EntityKind = EntityKind> {
   kind: K;
@@ -77,7 +125,7 @@ export interface ConfigState {
 }
 
 export function initialState(): ConfigState {
-  return { version: 0, entities: { provider: {}, model_alias: {}, price: {} }, tombstones: {} };
+  return { version: 0, entities: { provider: {}, model_alias: {}, price: {}, route: {}, route_override: {} }, tombstones: {} };
 }
 
 /** Commands an admin issues. `expectedVersion` enables optimistic concurrency. */

@@ -9,7 +9,7 @@ import { makeEvent } from "../../events/envelope.ts";
 import type { EventLog, StoredEvent } from "../../events/event-log.ts";
 import { GatewayError } from "../../pipeline/errors.ts";
 import type { HashWrite, StateStore } from "../../stores/state-store.ts";
-import { decide, evolve } from "./decider.ts";
+import { decide, type DecideEnv, evolve } from "./decider.ts";
 import { type ConfigCommand, type ConfigEvent, type ConfigState, initialState } from "./model.ts";
 
 export const CONFIG_TENANT = "_config";
@@ -31,6 +31,8 @@ export interface HistoryEntry {
 
 export interface ConfigServiceOptions {
   pollMs?: number;
+  /** Providers that exist without config (echo, OPENAI_API_KEY): aliases and routes may name them. */
+  builtinProviders?: readonly string[];
   /** Called after the state changed (new events applied). */
   onChange?: (state: ConfigState) => void;
 }
@@ -40,12 +42,15 @@ export class ConfigService {
   private timer: ReturnType<typeof setTimeout> | undefined;
   private catching: Promise<void> | undefined;
   private stopped = false;
+  private readonly env: DecideEnv;
 
   constructor(
     private readonly log: EventLog,
     private readonly store: StateStore,
     private readonly opts: ConfigServiceOptions = {},
-  ) {}
+  ) {
+    this.env = { builtinProviders: new Set(opts.builtinProviders ?? []) };
+  }
 
   get state(): ConfigState {
     return this.current;
@@ -71,7 +76,7 @@ export class ConfigService {
   async execute(cmd: ConfigCommand, actor: string): Promise<{ events: HistoryEntry[]; version: number }> {
     return this.withLock(async () => {
       await this.catchUp();
-      const events = decide(this.current, cmd);
+      const events = decide(this.current, cmd, this.env);
       if (events.length === 0) return { events: [], version: this.current.version };
       const envelopes = events.map((e) => makeEvent({ type: e.type, tenant: CONFIG_TENANT, actor, payload: { ...e.payload } }));
       const results = await this.log.append("config", envelopes.map((event, i) => ({ key: `${events[i]!.payload.kind}:${events[i]!.payload.id}`, event })));
@@ -90,7 +95,7 @@ export class ConfigService {
       await this.catchUp();
       if (this.current.version > 0) return false;
       for (const cmd of commands) {
-        const events = decide(this.current, cmd);
+        const events = decide(this.current, cmd, this.env);
         const envelopes = events.map((e) => makeEvent({ type: e.type, tenant: CONFIG_TENANT, actor, payload: { ...e.payload } }));
         await this.log.append("config", envelopes.map((event, i) => ({ key: `${events[i]!.payload.kind}:${events[i]!.payload.id}`, event })));
         await this.catchUp();
