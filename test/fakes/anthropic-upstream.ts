@@ -15,6 +15,8 @@
  * ```
  */
 
+import { createFakeServer, type FakeServer } from "./fake-server.ts";
+
 /** Anthropic `usage` fields (any subset overrides the fake's computed values). */
 export interface FakeUsage {
   input_tokens?: number;
@@ -65,20 +67,12 @@ export interface RecordedRequest {
   body: any;
 }
 
-export interface FakeAnthropic {
+/** The fake's controls (`requests`, `cancellations`, `setBehavior`, `enqueue`, `waitForCancellation`, `close`: see `FakeServer`). */
+export interface FakeAnthropic extends FakeServer<FakeAnthropicBehavior, RecordedRequest> {
   /** Base URL to configure as `baseUrl` (no `/v1`, no trailing slash). */
   readonly url: string;
-  readonly port: number;
-  readonly requests: RecordedRequest[];
-  /** How many streamed responses the client cancelled before the fake finished them. */
-  readonly cancellations: number;
-  setBehavior(behavior: FakeAnthropicBehavior): void;
-  enqueue(...behaviors: FakeAnthropicBehavior[]): void;
-  /** Resolves when `cancellations` reaches `count` (default: one more than now); rejects after `timeoutMs`. */
-  waitForCancellation(count?: number, timeoutMs?: number): Promise<void>;
   /** Clears requests, queue and cancellations; restores `{ kind: "ok" }`. */
   reset(): void;
-  close(): Promise<void>;
 }
 
 export interface FakeAnthropicOptions {
@@ -88,7 +82,6 @@ export interface FakeAnthropicOptions {
 }
 
 const DEFAULT_CONTENT = "Hello from the fake Anthropic!";
-const encoder = new TextEncoder();
 const DEFAULT_ERROR_TYPES: Record<number, string> = {
   400: "invalid_request_error", 401: "authentication_error", 403: "permission_error", 404: "not_found_error",
   413: "request_too_large", 429: "rate_limit_error", 500: "api_error", 504: "timeout_error", 529: "overloaded_error",
@@ -96,30 +89,21 @@ const DEFAULT_ERROR_TYPES: Record<number, string> = {
 
 /** Starts a fake Anthropic Messages API on a random local port. */
 export function startFakeAnthropic(options: FakeAnthropicOptions = {}): FakeAnthropic {
-  let defaultBehavior: FakeAnthropicBehavior = options.behavior ?? { kind: "ok" };
-  const queue: FakeAnthropicBehavior[] = [];
-  const requests: RecordedRequest[] = [];
-  let cancellations = 0;
-  const pending = new Set<() => void>();
-  const onCancel = () => void cancellations++;
-
-  const server = Bun.serve({
-    port: 0,
-    hostname: "127.0.0.1",
-    idleTimeout: 0,
-    async fetch(req) {
-      const path = new URL(req.url).pathname;
-      const body = parseJsonOrUndefined(await req.text());
-      requests.push({ method: req.method, path, headers: Object.fromEntries(req.headers), body });
-
+  return createFakeServer<FakeAnthropicBehavior, RecordedRequest>({
+    name: "fake anthropic",
+    defaultBehavior: { kind: "ok" },
+    behavior: options.behavior,
+    sseHeaders: { "content-type": "text/event-stream; charset=utf-8", "cache-control": "no-cache", "request-id": "req_fake0002" },
+    record: (req, url, body) => ({ method: req.method, path: url.pathname, headers: Object.fromEntries(req.headers), body }),
+    handle(req, { url, body, next, sse, hang }) {
       if (options.apiKey !== undefined && req.headers.get("x-api-key") !== options.apiKey) return errorResponse(401, "authentication_error", "invalid x-api-key");
-      if (req.method !== "POST" || path !== "/v1/messages") return errorResponse(404, "not_found_error", "Not Found");
+      if (req.method !== "POST" || url.pathname !== "/v1/messages") return errorResponse(404, "not_found_error", "Not Found");
       if (!req.headers.get("anthropic-version")) return errorResponse(400, "invalid_request_error", "anthropic-version: header is required");
       if (!body) return errorResponse(400, "invalid_request_error", "There was an issue with the request body: invalid JSON");
       if (typeof body.max_tokens !== "number") return errorResponse(400, "invalid_request_error", "max_tokens: Field required");
       if (!Array.isArray(body.messages)) return errorResponse(400, "invalid_request_error", "messages: Field required");
 
-      const behavior = queue.shift() ?? defaultBehavior;
+      const behavior = next();
       const model = String(body.model);
       switch (behavior.kind) {
         case "error":
@@ -127,14 +111,10 @@ export function startFakeAnthropic(options: FakeAnthropicOptions = {}): FakeAnth
         case "overloaded":
           return errorResponse(529, "overloaded_error", "Overloaded", behavior.headers);
         case "hang":
-          return new Promise<Response>((resolve) => {
-            const release = () => resolve(new Response(null, { status: 503 }));
-            pending.add(release);
-            req.signal.addEventListener("abort", release, { once: true });
-          });
+          return hang();
         case "malformed":
           return body.stream
-            ? sse([ev("message_start", messageStart(model, body, {})), 'event: content_block_delta\ndata: {"type":"content_block_delta","index":0,\n\n'], onCancel)
+            ? sse([ev("message_start", messageStart(model, body, {})), 'event: content_block_delta\ndata: {"type":"content_block_delta","index":0,\n\n'])
             : new Response('{"id":"msg_bad","type":"message","content":[', { headers: { "content-type": "application/json" } });
         case "truncate":
         case "stream-error": {
@@ -148,54 +128,13 @@ export function startFakeAnthropic(options: FakeAnthropicOptions = {}): FakeAnth
             const type = behavior.errorType ?? "overloaded_error";
             events.push(ev("error", { type: "error", error: { type, message: behavior.message ?? (type === "overloaded_error" ? "Overloaded" : "Internal server error") } }));
           }
-          return sse(events, onCancel);
+          return sse(events);
         }
         case "ok":
-          return body.stream ? streamOk(model, body, behavior, onCancel) : Response.json(messageOk(model, body, behavior), { headers: { "request-id": "req_fake0001" } });
+          return body.stream ? sse(streamEvents(model, body, behavior), behavior.chunkDelayMs ?? 0) : Response.json(messageOk(model, body, behavior), { headers: { "request-id": "req_fake0001" } });
       }
     },
   });
-
-  return {
-    url: `http://127.0.0.1:${server.port}`,
-    port: server.port!,
-    requests,
-    get cancellations() {
-      return cancellations;
-    },
-    setBehavior(behavior) {
-      defaultBehavior = behavior;
-    },
-    enqueue(...behaviors) {
-      queue.push(...behaviors);
-    },
-    async waitForCancellation(count = cancellations + 1, timeoutMs = 2000) {
-      const deadline = Date.now() + timeoutMs;
-      while (cancellations < count) {
-        if (Date.now() > deadline) throw new Error(`fake anthropic: no cancellation within ${timeoutMs} ms (seen ${cancellations}, want ${count})`);
-        await Bun.sleep(5);
-      }
-    },
-    reset() {
-      requests.length = 0;
-      queue.length = 0;
-      cancellations = 0;
-      defaultBehavior = { kind: "ok" };
-    },
-    async close() {
-      for (const release of pending) release();
-      pending.clear();
-      await server.stop(true);
-    },
-  };
-}
-
-function parseJsonOrUndefined(text: string): any {
-  try {
-    return text ? JSON.parse(text) : undefined;
-  } catch {
-    return undefined;
-  }
 }
 
 function errorResponse(status: number, type?: string, message?: string, headers?: Record<string, string>): Response {
@@ -249,7 +188,8 @@ function ev(type: string, data: unknown): string {
   return `event: ${type}\ndata: ${JSON.stringify(data)}\n\n`;
 }
 
-function streamOk(model: string, body: any, b: OkBehavior, onCancel: () => void): Response {
+/** The SSE events of an `ok` streamed answer. */
+function streamEvents(model: string, body: any, b: OkBehavior): string[] {
   const text = answerText(b);
   const size = Math.max(1, b.chunkSize ?? 5);
   const events = [ev("message_start", messageStart(model, body, b))];
@@ -277,23 +217,5 @@ function streamOk(model: string, body: any, b: OkBehavior, onCancel: () => void)
   const final = usageFor(body, text + JSON.stringify(b.toolUse?.input ?? ""), b);
   events.push(ev("message_delta", { type: "message_delta", delta: { stop_reason: reason, stop_sequence: stopSequence(body, reason) }, usage: { output_tokens: final.output_tokens } }));
   events.push(ev("message_stop", { type: "message_stop" }));
-  return sse(events, onCancel, b.chunkDelayMs ?? 0);
-}
-
-/** An SSE response writing `events` in order (with an optional pause before each). */
-function sse(events: string[], onCancel: () => void, delayMs = 0): Response {
-  let next = 0;
-  const stream = new ReadableStream<Uint8Array>({
-    async pull(controller) {
-      if (next >= events.length) return controller.close();
-      if (delayMs > 0) await Bun.sleep(delayMs);
-      controller.enqueue(encoder.encode(events[next++]!));
-    },
-    cancel() {
-      onCancel();
-    },
-  });
-  return new Response(stream, {
-    headers: { "content-type": "text/event-stream; charset=utf-8", "cache-control": "no-cache", "request-id": "req_fake0002" },
-  });
+  return events;
 }

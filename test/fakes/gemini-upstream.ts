@@ -17,6 +17,8 @@
  * ```
  */
 
+import { createFakeServer, type FakeServer } from "./fake-server.ts";
+
 /** What the fake does with the next generate request (embeddings always answer). */
 export type FakeGeminiBehavior =
   /** Answer normally (JSON, or SSE in `chunkSize`-character pieces when streaming). */
@@ -63,19 +65,12 @@ export interface RecordedGeminiRequest {
   body: any;
 }
 
-export interface FakeGemini {
+/** The fake's controls (`requests`, `cancellations`, `setBehavior`, `enqueue`, `waitForCancellation`, `close`: see `FakeServer`). */
+export interface FakeGemini extends Omit<FakeServer<FakeGeminiBehavior, RecordedGeminiRequest>, "port"> {
   /** Base URL to configure as `baseUrl`, ending in `/v1beta`. */
   readonly url: string;
-  readonly requests: RecordedGeminiRequest[];
-  /** How many streamed responses the client cancelled before the fake finished them. */
-  readonly cancellations: number;
-  setBehavior(behavior: FakeGeminiBehavior): void;
-  enqueue(...behaviors: FakeGeminiBehavior[]): void;
-  /** Resolves when `cancellations` reaches `count` (default: one more than now); rejects after `timeoutMs`. */
-  waitForCancellation(count?: number, timeoutMs?: number): Promise<void>;
   /** Clears requests, queue and cancellations; restores `{ kind: "ok" }`. */
   reset(): void;
-  close(): Promise<void>;
 }
 
 export interface FakeGeminiOptions {
@@ -87,27 +82,18 @@ export interface FakeGeminiOptions {
 export const FAKE_GEMINI_TEXT = "Hello from the fake Gemini!";
 /** Dimensions of the fake's embeddings unless `outputDimensionality` asks otherwise. */
 export const FAKE_EMBEDDING_DIMENSIONS = 8;
-const encoder = new TextEncoder();
 const ROUTE = /^\/v1beta\/((?:models|tunedModels)\/[^:/]+):(generateContent|streamGenerateContent|batchEmbedContents)$/;
 
 /** Starts a fake Gemini upstream on a random local port. */
 export function startFakeGemini(options: FakeGeminiOptions = {}): FakeGemini {
-  let defaultBehavior: FakeGeminiBehavior = options.behavior ?? { kind: "ok" };
-  const queue: FakeGeminiBehavior[] = [];
-  const requests: RecordedGeminiRequest[] = [];
-  let cancellations = 0;
-  const pending = new Set<() => void>();
-  const onCancel = () => void cancellations++;
-
-  const server = Bun.serve({
-    port: 0,
-    hostname: "127.0.0.1",
-    idleTimeout: 0,
-    async fetch(req) {
-      const url = new URL(req.url);
-      const body = parseJsonOrUndefined(await req.text());
-      requests.push({ method: req.method, path: url.pathname, search: url.search, headers: Object.fromEntries(req.headers), body });
-
+  return createFakeServer<FakeGeminiBehavior, RecordedGeminiRequest>({
+    name: "fake Gemini",
+    basePath: "/v1beta",
+    defaultBehavior: { kind: "ok" },
+    behavior: options.behavior,
+    sseHeaders: { "content-type": "text/event-stream", "cache-control": "no-cache", "x-content-type-options": "nosniff" },
+    record: (req, url, body) => ({ method: req.method, path: url.pathname, search: url.search, headers: Object.fromEntries(req.headers), body }),
+    handle(req, { url, body, next, sse, hang }) {
       const key = req.headers.get("x-goog-api-key");
       if (options.apiKey !== undefined && key === null) return googleError({ kind: "error", status: 403 });
       if (options.apiKey !== undefined && key !== options.apiKey) {
@@ -121,65 +107,27 @@ export function startFakeGemini(options: FakeGeminiOptions = {}): FakeGemini {
 
       const stream = method === "streamGenerateContent";
       const model = resource.replace(/^models\//, "");
-      const b = queue.shift() ?? defaultBehavior;
+      const b = next();
       switch (b.kind) {
         case "error":
           return googleError(b);
         case "hang":
-          return new Promise<Response>((resolve) => {
-            const release = () => resolve(new Response(null, { status: 503 }));
-            pending.add(release);
-            req.signal.addEventListener("abort", release, { once: true });
-          });
+          return hang();
         case "malformed":
-          return stream ? sse(['data: {"candidates": [{"content": {"parts": [{"text": "Hel\r\n\r\n'], onCancel) : new Response('{"candidates": [', { headers: { "content-type": "application/json" } });
+          return stream ? sse(['data: {"candidates": [{"content": {"parts": [{"text": "Hel\r\n\r\n']) : new Response('{"candidates": [', { headers: { "content-type": "application/json" } });
         case "truncate": {
           const text = b.text ?? FAKE_GEMINI_TEXT;
-          return sse([event({ candidates: [candidate([{ text: text.slice(0, 5) }])], modelVersion: model })], onCancel);
+          return sse([event({ candidates: [candidate([{ text: text.slice(0, 5) }])], modelVersion: model })]);
         }
-        case "safety":
-          return safety(b.where ?? "prompt", body, model, stream, onCancel);
+        case "safety": {
+          const blocked = safety(b.where ?? "prompt", body, model);
+          return stream ? sse([event(blocked)]) : Response.json(blocked);
+        }
         case "ok":
-          return stream ? streamOk(body, b, model, onCancel) : Response.json(answer(body, b, model, b.text ?? FAKE_GEMINI_TEXT, true));
+          return stream ? sse(streamEvents(body, b, model), b.chunkDelayMs ?? 0) : Response.json(answer(body, b, model, b.text ?? FAKE_GEMINI_TEXT, true));
       }
     },
   });
-
-  return {
-    url: `http://127.0.0.1:${server.port}/v1beta`,
-    requests,
-    get cancellations() {
-      return cancellations;
-    },
-    setBehavior: (b) => void (defaultBehavior = b),
-    enqueue: (...bs) => void queue.push(...bs),
-    async waitForCancellation(count = cancellations + 1, timeoutMs = 2000) {
-      const deadline = Date.now() + timeoutMs;
-      while (cancellations < count) {
-        if (Date.now() > deadline) throw new Error(`fake Gemini: no cancellation within ${timeoutMs} ms (seen ${cancellations}, want ${count})`);
-        await Bun.sleep(5);
-      }
-    },
-    reset() {
-      requests.length = 0;
-      queue.length = 0;
-      cancellations = 0;
-      defaultBehavior = { kind: "ok" };
-    },
-    async close() {
-      for (const release of pending) release();
-      pending.clear();
-      await server.stop(true);
-    },
-  };
-}
-
-function parseJsonOrUndefined(text: string): any {
-  try {
-    return text ? JSON.parse(text) : undefined;
-  } catch {
-    return undefined;
-  }
 }
 
 const GOOGLE_ERRORS: Record<number, { status: string; message: string }> = {
@@ -239,7 +187,8 @@ function answer(body: any, b: OkBehavior, model: string, text: string, withCalls
   };
 }
 
-function streamOk(body: any, b: OkBehavior, model: string, onCancel: () => void): Response {
+/** The SSE events of an `ok` streamed answer. */
+function streamEvents(body: any, b: OkBehavior, model: string): string[] {
   const text = b.text ?? FAKE_GEMINI_TEXT;
   const size = Math.max(1, b.chunkSize ?? 5);
   const pieces: string[] = [];
@@ -250,20 +199,19 @@ function streamOk(body: any, b: OkBehavior, model: string, onCancel: () => void)
     event({ candidates: [candidate([{ text: piece }])], ...(b.omitUsage ? {} : { usageMetadata: { promptTokenCount: prompt, totalTokenCount: prompt } }), modelVersion: b.modelVersion ?? model, responseId: "fakeResp0002" }),
   );
   events.push(event({ ...answer(body, b, model, last, true), responseId: "fakeResp0002" }));
-  return sse(events, onCancel, b.chunkDelayMs ?? 0);
+  return events;
 }
 
-function safety(where: "prompt" | "response", body: any, model: string, stream: boolean, onCancel: () => void): Response {
+/** The answer to a blocked prompt or response (JSON, or the one SSE event). */
+function safety(where: "prompt" | "response", body: any, model: string) {
   const usage = { promptTokenCount: usageMetadata(body, "").promptTokenCount, totalTokenCount: usageMetadata(body, "").promptTokenCount };
-  const res =
-    where === "prompt"
-      ? { promptFeedback: { blockReason: "SAFETY", safetyRatings: [{ category: "HARM_CATEGORY_DANGEROUS_CONTENT", probability: "HIGH", blocked: true }] }, usageMetadata: usage, modelVersion: model }
-      : {
-          candidates: [{ finishReason: "SAFETY", index: 0, safetyRatings: [{ category: "HARM_CATEGORY_DANGEROUS_CONTENT", probability: "HIGH", blocked: true }] }],
-          usageMetadata: usage,
-          modelVersion: model,
-        };
-  return stream ? sse([event(res)], onCancel) : Response.json(res);
+  return where === "prompt"
+    ? { promptFeedback: { blockReason: "SAFETY", safetyRatings: [{ category: "HARM_CATEGORY_DANGEROUS_CONTENT", probability: "HIGH", blocked: true }] }, usageMetadata: usage, modelVersion: model }
+    : {
+        candidates: [{ finishReason: "SAFETY", index: 0, safetyRatings: [{ category: "HARM_CATEGORY_DANGEROUS_CONTENT", probability: "HIGH", blocked: true }] }],
+        usageMetadata: usage,
+        modelVersion: model,
+      };
 }
 
 /** Deterministic vectors: value i of text t is a multiple of 1/1024 (exact in float32). */
@@ -283,17 +231,3 @@ function embed(body: any): Response {
 
 /** One SSE event as Google writes it (CRLF line endings). */
 const event = (data: unknown) => `data: ${JSON.stringify(data)}\r\n\r\n`;
-
-/** An SSE response writing `events` in order (with an optional pause before each). */
-function sse(events: string[], onCancel: () => void, delayMs = 0): Response {
-  let next = 0;
-  const stream = new ReadableStream<Uint8Array>({
-    async pull(controller) {
-      if (next >= events.length) return controller.close();
-      if (delayMs > 0) await Bun.sleep(delayMs);
-      controller.enqueue(encoder.encode(events[next++]!));
-    },
-    cancel: onCancel,
-  });
-  return new Response(stream, { headers: { "content-type": "text/event-stream", "cache-control": "no-cache", "x-content-type-options": "nosniff" } });
-}

@@ -21,6 +21,8 @@
  * ```
  */
 
+import { createFakeServer, type FakeServer } from "./fake-server.ts";
+
 /** What the fake does with the next chat completion request. */
 export type FakeBehavior =
   /** Answer normally: JSON, or SSE in `chunkSize`-character pieces when `stream: true`. */
@@ -100,24 +102,12 @@ export interface RecordedRequest {
   body: any;
 }
 
-export interface FakeOpenAI {
+/** The fake's controls (`requests`, `cancellations`, `setBehavior`, `enqueue`, `waitForCancellation`, `close`: see `FakeServer`). */
+export interface FakeOpenAI extends FakeServer<FakeBehavior, RecordedRequest> {
   /** Base URL to configure as `baseUrl`, ending in `/v1` (no trailing slash). */
   readonly url: string;
-  readonly port: number;
-  /** Every request received, in order. */
-  readonly requests: RecordedRequest[];
-  /** How many streamed responses the client cancelled before the fake finished them. */
-  readonly cancellations: number;
-  /** Sets the default behavior for all following requests. */
-  setBehavior(behavior: FakeBehavior): void;
-  /** Queues one-shot behaviors, used (in order) before the default. */
-  enqueue(...behaviors: FakeBehavior[]): void;
-  /** Resolves when `cancellations` reaches `count` (default: one more than now); rejects after `timeoutMs`. */
-  waitForCancellation(count?: number, timeoutMs?: number): Promise<void>;
   /** Clears recorded requests, the queue, the cancellation count, and restores `{ kind: "ok" }`. */
   reset(): void;
-  /** Stops the server, closing open connections. */
-  close(): Promise<void>;
 }
 
 export interface FakeOpenAIOptions {
@@ -137,32 +127,23 @@ const CUT_COMPLETION = '{"id":"chatcmpl-cut","object":"chat.completion","choices
 const CUT_EMBEDDINGS = '{"object":"list","data":[{"object":"embedding","index":0,"embedding":[0.1,';
 const AZURE_401 =
   "Access denied due to invalid subscription key or wrong API endpoint. Make sure to provide a valid key for an active subscription and use a correct regional API endpoint for your resource.";
-const encoder = new TextEncoder();
 const JSON_HEADERS = { "content-type": "application/json" };
 
 /** Starts a fake OpenAI upstream on a random local port. */
 export function startFakeOpenAI(options: FakeOpenAIOptions = {}): FakeOpenAI {
-  let defaultBehavior: FakeBehavior = options.behavior ?? { kind: "ok" };
-  const queue: FakeBehavior[] = [];
-  const requests: RecordedRequest[] = [];
-  let cancellations = 0;
-  const pending = new Set<() => void>(); // hanging requests, released on close
-
-  const onCancel = () => void cancellations++;
-
-  const server = Bun.serve({
-    port: 0,
-    hostname: "127.0.0.1",
-    idleTimeout: 0,
-    async fetch(req) {
-      const url = new URL(req.url);
+  return createFakeServer<FakeBehavior, RecordedRequest>({
+    name: "fake upstream",
+    basePath: "/v1",
+    defaultBehavior: { kind: "ok" },
+    behavior: options.behavior,
+    sseHeaders: { "content-type": "text/event-stream; charset=utf-8", "cache-control": "no-cache", connection: "keep-alive" },
+    record(req, url, body) {
+      const deployment = azureDeployment(url.pathname);
+      return { method: req.method, path: url.pathname, query: Object.fromEntries(url.searchParams), ...(deployment !== undefined ? { deployment } : {}), headers: Object.fromEntries(req.headers), body };
+    },
+    handle(req, { url, body, next, sse, hang }) {
       const path = url.pathname;
-      const query = Object.fromEntries(url.searchParams);
       const azure = AZURE_ROUTE.exec(path);
-      const deployment = azure ? decodeURIComponent(azure[1]!) : undefined;
-      const body = parseJsonOrUndefined(await req.text());
-      requests.push({ method: req.method, path, query, ...(deployment !== undefined ? { deployment } : {}), headers: Object.fromEntries(req.headers), body });
-
       if (options.apiKey !== undefined) {
         if (azure && req.headers.get("api-key") !== options.apiKey) {
           return Response.json({ error: { code: "401", message: AZURE_401 } }, { status: 401 });
@@ -178,11 +159,11 @@ export function startFakeOpenAI(options: FakeOpenAIOptions = {}): FakeOpenAI {
       if (req.method !== "POST" || !op) {
         return errorResponse(404, `Invalid URL (${req.method} ${path})`, "invalid_request_error", null);
       }
-      if (azure && !query["api-version"]) return Response.json({ error: { code: "404", message: "Resource not found" } }, { status: 404 });
+      if (azure && !Object.fromEntries(url.searchParams)["api-version"]) return Response.json({ error: { code: "404", message: "Resource not found" } }, { status: 404 });
       if (!body) return errorResponse(400, "We could not parse the JSON body of your request.", "invalid_request_error", null);
 
-      const behavior = queue.shift() ?? defaultBehavior;
-      const model: string = (behavior.kind === "ok" ? behavior.model : undefined) ?? body.model ?? deployment ?? "fake-model";
+      const behavior = next();
+      const model: string = (behavior.kind === "ok" ? behavior.model : undefined) ?? body.model ?? azureDeployment(path) ?? "fake-model";
       const streaming = op === "chat/completions" && body.stream === true;
       switch (behavior.kind) {
         case "error":
@@ -193,74 +174,33 @@ export function startFakeOpenAI(options: FakeOpenAIOptions = {}): FakeOpenAI {
           const error = { message: behavior.message ?? "The server had an error while processing your request.", type: "server_error", param: null, code: null };
           if (!streaming) return Response.json({ error });
           const c = chunkFactory(model);
-          return sse([c({ role: "assistant", content: "" }), c({ content: "Hel" }), `data: ${JSON.stringify({ error })}\n\n`], onCancel);
+          return sse([c({ role: "assistant", content: "" }), c({ content: "Hel" }), `data: ${JSON.stringify({ error })}\n\n`]);
         }
         case "hang":
-          return new Promise<Response>((resolve) => {
-            const release = () => resolve(new Response(null, { status: 503 }));
-            pending.add(release);
-            req.signal.addEventListener("abort", release, { once: true });
-          });
+          return hang();
         case "malformed":
           return streaming
-            ? sse(["data: {\"id\":\"chatcmpl-bad\",\"object\":\"chat.completion.chunk\",\n\n"], onCancel)
+            ? sse(["data: {\"id\":\"chatcmpl-bad\",\"object\":\"chat.completion.chunk\",\n\n"])
             : new Response('{"id":"chatcmpl-bad","object":"chat.completion","choices":[', { headers: JSON_HEADERS });
         case "truncate": {
           if (!streaming) return new Response(op === "embeddings" ? CUT_EMBEDDINGS : CUT_COMPLETION, { headers: JSON_HEADERS });
           const c = chunkFactory(model);
           const content = behavior.content ?? DEFAULT_CONTENT;
           const chunks = [c({ role: "assistant", content: "", refusal: null }), c({ content: content.slice(0, 5) })];
-          return sse(chunks.slice(0, behavior.afterChunks ?? 2), onCancel);
+          return sse(chunks.slice(0, behavior.afterChunks ?? 2));
         }
         case "ok":
           if (op === "embeddings") return embeddingsOk(body, behavior, model);
-          return streaming ? streamOk(body, behavior, model, azure !== null, onCancel) : jsonOk(body, behavior, model, azure !== null);
+          return streaming ? sse(streamEvents(body, behavior, model, azure !== null), behavior.chunkDelayMs ?? 0) : jsonOk(body, behavior, model, azure !== null);
       }
     },
   });
-
-  return {
-    url: `http://127.0.0.1:${server.port}/v1`,
-    port: server.port!,
-    requests,
-    get cancellations() {
-      return cancellations;
-    },
-    setBehavior(behavior) {
-      defaultBehavior = behavior;
-    },
-    enqueue(...behaviors) {
-      queue.push(...behaviors);
-    },
-    async waitForCancellation(count = cancellations + 1, timeoutMs = 2000) {
-      const deadline = Date.now() + timeoutMs;
-      while (cancellations < count) {
-        if (Date.now() > deadline) {
-          throw new Error(`fake upstream: no cancellation within ${timeoutMs} ms (seen ${cancellations}, want ${count})`);
-        }
-        await Bun.sleep(5);
-      }
-    },
-    reset() {
-      requests.length = 0;
-      queue.length = 0;
-      cancellations = 0;
-      defaultBehavior = { kind: "ok" };
-    },
-    async close() {
-      for (const release of pending) release();
-      pending.clear();
-      await server.stop(true);
-    },
-  };
 }
 
-function parseJsonOrUndefined(text: string): any {
-  try {
-    return text ? JSON.parse(text) : undefined;
-  } catch {
-    return undefined;
-  }
+/** The deployment an Azure route names (undefined on other paths). */
+function azureDeployment(path: string): string | undefined {
+  const azure = AZURE_ROUTE.exec(path);
+  return azure ? decodeURIComponent(azure[1]!) : undefined;
 }
 
 function errorResponse(
@@ -369,7 +309,8 @@ function chunkFactory(model: string, created = Math.floor(Date.now() / 1000)) {
     })}\n\n`;
 }
 
-function streamOk(body: any, b: OkBehavior, model: string, azure: boolean, onCancel: () => void): Response {
+/** The SSE events of an `ok` streamed answer. */
+function streamEvents(body: any, b: OkBehavior, model: string, azure: boolean): string[] {
   const text = textOf(b);
   const withUsage = body.stream_options?.include_usage === true && !b.omitUsage;
   const extra = withUsage ? { usage: null } : {};
@@ -396,7 +337,7 @@ function streamOk(body: any, b: OkBehavior, model: string, azure: boolean, onCan
     events.push(`data: ${JSON.stringify({ ...usageChunk, choices: [], usage: fakeUsage(body, generatedText(b)) })}\n\n`);
   }
   events.push("data: [DONE]\n\n");
-  return sse(events, onCancel, b.chunkDelayMs ?? 0);
+  return events;
 }
 
 /**
@@ -429,22 +370,4 @@ function embeddingsOk(body: any, b: OkBehavior, model: string): Response {
   });
   const tokens = inputs.reduce((sum, x) => sum + (typeof x === "string" ? Math.max(1, x.length >> 2) : x.length), 0);
   return Response.json({ object: "list", data, model, ...(b.omitUsage ? {} : { usage: { prompt_tokens: tokens, total_tokens: tokens } }) });
-}
-
-/** An SSE response writing `events` in order (with an optional pause before each). */
-function sse(events: string[], onCancel: () => void, delayMs = 0): Response {
-  let next = 0;
-  const stream = new ReadableStream<Uint8Array>({
-    async pull(controller) {
-      if (next >= events.length) return controller.close();
-      if (delayMs > 0) await Bun.sleep(delayMs);
-      controller.enqueue(encoder.encode(events[next++]!));
-    },
-    cancel() {
-      onCancel();
-    },
-  });
-  return new Response(stream, {
-    headers: { "content-type": "text/event-stream; charset=utf-8", "cache-control": "no-cache", connection: "keep-alive" },
-  });
 }

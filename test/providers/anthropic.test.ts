@@ -1,5 +1,5 @@
 import { afterAll, beforeEach, describe, expect, test } from "bun:test";
-import type { ChatCompletionChunk, ChatCompletionRequest } from "../../src/canonical/chat.ts";
+import type { ChatCompletionRequest } from "../../src/canonical/chat.ts";
 import { GatewayError } from "../../src/pipeline/errors.ts";
 import { anthropicProvider } from "../../src/providers/anthropic/index.ts";
 import { translateAnthropicStream } from "../../src/providers/anthropic/stream.ts";
@@ -10,9 +10,9 @@ import {
   toUsage,
   type AnthropicMessage,
 } from "../../src/providers/anthropic/translate.ts";
-import { ProviderError } from "../../src/providers/errors.ts";
 import type { SSEEvent } from "../../src/providers/sse.ts";
 import { startFakeAnthropic } from "../fakes/anthropic-upstream.ts";
+import { type CallExtras, callOptions, collect, expectFailure, expectProviderError, stopAfter, streamedText, streamUntilError, type UpstreamOverrides, upstream } from "../helpers/provider-calls.ts";
 
 const MODEL = "claude-sonnet-4-5";
 const req = (over: Partial<ChatCompletionRequest> = {}): ChatCompletionRequest => ({
@@ -20,24 +20,6 @@ const req = (over: Partial<ChatCompletionRequest> = {}): ChatCompletionRequest =
   messages: [{ role: "user", content: "Hi" }],
   ...over,
 });
-
-async function collect(it: AsyncIterable<ChatCompletionChunk>): Promise<ChatCompletionChunk[]> {
-  const out: ChatCompletionChunk[] = [];
-  for await (const c of it) out.push(c);
-  return out;
-}
-
-async function failure<E extends Error = ProviderError>(fn: () => Promise<unknown>, type: new (...a: any[]) => E = ProviderError as any): Promise<E> {
-  try {
-    await fn();
-  } catch (err) {
-    expect(err).toBeInstanceOf(type);
-    return err as E;
-  }
-  throw new Error("expected a failure");
-}
-
-const text = (chunks: ChatCompletionChunk[]) => chunks.map((c) => c.choices[0]?.delta.content ?? "").join("");
 
 describe("toAnthropicRequest", () => {
   test("system and developer messages become top-level system; max_tokens defaults to 4096", () => {
@@ -278,7 +260,7 @@ describe("translateAnthropicStream", () => {
   });
 
   test("events without message_stop are a truncated stream", async () => {
-    const err = await failure(() => collect(translateAnthropicStream(events(start), { provider: "anthropic", model: MODEL })));
+    const err = await expectProviderError(() => collect(translateAnthropicStream(events(start), { provider: "anthropic", model: MODEL })));
     expect(err.code).toBe("upstream_stream_truncated");
   });
 });
@@ -287,21 +269,15 @@ const fake = startFakeAnthropic({ apiKey: "sk-ant-upstream" });
 afterAll(() => fake.close());
 beforeEach(() => fake.reset());
 
-const provider = (over: { apiKey?: string; timeoutMs?: number; baseUrl?: string } = {}) =>
+const provider = (over: UpstreamOverrides = {}) =>
   anthropicProvider({
     id: "anthropic",
     kind: "anthropic",
-    baseUrl: over.baseUrl ?? fake.url,
-    apiKey: over.apiKey ?? "sk-ant-upstream",
+    ...upstream({ baseUrl: fake.url, apiKey: "sk-ant-upstream" }, over),
     models: [MODEL],
     headers: { "anthropic-beta": "prompt-caching-2024-07-31" },
-    ...(over.timeoutMs !== undefined ? { timeoutMs: over.timeoutMs } : {}),
   });
-const opts = (extra: { signal?: AbortSignal; timeoutMs?: number } = {}) => ({
-  model: MODEL,
-  signal: extra.signal ?? new AbortController().signal,
-  ...(extra.timeoutMs !== undefined ? { timeoutMs: extra.timeoutMs } : {}),
-});
+const opts = (extra: CallExtras = {}) => callOptions(MODEL, extra);
 const chat = req({ messages: [{ role: "system", content: "Be terse." }, { role: "user", content: "Say hello" }], max_tokens: 100 });
 const weatherTool: NonNullable<ChatCompletionRequest["tools"]> = [
   { type: "function", function: { name: "get_weather", parameters: { type: "object", properties: { city: { type: "string" } } } } },
@@ -344,7 +320,7 @@ describe("anthropicProvider.complete", () => {
   });
 
   test("an untranslatable request is a 400 before any upstream call", async () => {
-    const err = await failure(() => provider().complete(req({ messages: [{ role: "tool", content: "x" }] }), opts()), GatewayError);
+    const err = await expectFailure(() => provider().complete(req({ messages: [{ role: "tool", content: "x" }] }), opts()), GatewayError);
     expect(err.status).toBe(400);
     expect(fake.requests).toHaveLength(0);
   });
@@ -358,7 +334,7 @@ describe("anthropicProvider.stream", () => {
     expect(fake.requests[0]?.headers.accept).toBe("text/event-stream");
 
     expect(chunks[0]?.choices[0]?.delta).toEqual({ role: "assistant", content: "" });
-    expect(text(chunks)).toBe("Hello there, streaming world!");
+    expect(streamedText(chunks)).toBe("Hello there, streaming world!");
     expect(chunks.every((c) => c.object === "chat.completion.chunk" && c.id === "chatcmpl-msg_fake0002" && c.model === MODEL)).toBe(true);
     const finish = chunks.filter((c) => c.choices[0]?.finish_reason);
     expect(finish).toHaveLength(1);
@@ -372,7 +348,7 @@ describe("anthropicProvider.stream", () => {
   test("the timeout covers the wait for headers only, not a slow stream", async () => {
     fake.setBehavior({ kind: "ok", content: "slow but steady", chunkSize: 1, chunkDelayMs: 15 });
     const chunks = await collect(provider({ timeoutMs: 100 }).stream(chat, opts()));
-    expect(text(chunks)).toBe("slow but steady");
+    expect(streamedText(chunks)).toBe("slow but steady");
   });
 
   test("streams a tool call with its arguments reassembled exactly", async () => {
@@ -388,15 +364,14 @@ describe("anthropicProvider.stream", () => {
     const args = deltas.map((d) => d.function?.arguments ?? "").join("");
     expect(args).toBe(JSON.stringify(input));
     expect(JSON.parse(args)).toEqual(input);
-    expect(text(chunks)).toBe("Checking.");
+    expect(streamedText(chunks)).toBe("Checking.");
     expect(chunks.find((c) => c.choices[0]?.finish_reason)?.choices[0]?.finish_reason).toBe("tool_calls");
     expect(chunks.at(-1)?.usage?.completion_tokens).toBeGreaterThan(0);
   });
 
   test("returning early cancels the upstream", async () => {
     fake.setBehavior({ kind: "ok", content: "x".repeat(200), chunkSize: 1, chunkDelayMs: 20 });
-    let seen = 0;
-    for await (const _ of provider().stream(chat, opts())) if (++seen === 3) break;
+    await stopAfter(provider().stream(chat, opts()), 3);
     await fake.waitForCancellation(1);
     expect(fake.cancellations).toBe(1);
   });
@@ -422,71 +397,68 @@ describe("anthropicProvider failures", () => {
   for (const [mode, call] of both) {
     test(`${mode}: 400 passes through with Anthropic's error type as the code`, async () => {
       fake.setBehavior({ kind: "error", status: 400, message: "messages.0.content: Field required" });
-      const err = await failure(() => call());
+      const err = await expectProviderError(() => call());
       expect(err).toMatchObject({ status: 400, code: "invalid_request_error", retryable: false, upstreamStatus: 400 });
       expect(err.message).toContain("messages.0.content: Field required");
     });
 
     test(`${mode}: 401 → 502 upstream_auth_failed`, async () => {
-      const err = await failure(() => call(provider({ apiKey: "wrong" })));
+      const err = await expectProviderError(() => call(provider({ apiKey: "wrong" })));
       expect(err).toMatchObject({ status: 502, code: "upstream_auth_failed", retryable: false });
       expect(err.message).toContain("invalid x-api-key");
     });
 
     test(`${mode}: 429 with retry-after → upstream_rate_limited, retryAfterMs`, async () => {
       fake.setBehavior({ kind: "error", status: 429, headers: { "retry-after": "7" } });
-      const err = await failure(() => call());
+      const err = await expectProviderError(() => call());
       expect(err).toMatchObject({ status: 429, code: "upstream_rate_limited", retryable: true, retryAfterMs: 7000 });
       expect(err.headers).toEqual({ "retry-after": "7" });
     });
 
     test(`${mode}: 500 → 502 upstream_error, retryable`, async () => {
       fake.setBehavior({ kind: "error", status: 500 });
-      expect(await failure(() => call())).toMatchObject({ status: 502, code: "upstream_error", retryable: true });
+      expect(await expectProviderError(() => call())).toMatchObject({ status: 502, code: "upstream_error", retryable: true });
     });
 
     test(`${mode}: 529 → 502 upstream_overloaded, retryable`, async () => {
       fake.setBehavior({ kind: "overloaded", headers: { "retry-after": "2" } });
-      expect(await failure(() => call())).toMatchObject({ status: 502, code: "upstream_overloaded", retryable: true, retryAfterMs: 2000, upstreamStatus: 529 });
+      expect(await expectProviderError(() => call())).toMatchObject({ status: 502, code: "upstream_overloaded", retryable: true, retryAfterMs: 2000, upstreamStatus: 529 });
     });
 
     test(`${mode}: malformed JSON → 502 upstream_invalid_response`, async () => {
       fake.setBehavior({ kind: "malformed" });
-      expect(await failure(() => call())).toMatchObject({ status: 502, code: "upstream_invalid_response", retryable: false });
+      expect(await expectProviderError(() => call())).toMatchObject({ status: 502, code: "upstream_invalid_response", retryable: false });
     });
 
     test(`${mode}: no headers in time → 504 upstream_timeout`, async () => {
       fake.setBehavior({ kind: "hang" });
       const started = Date.now();
-      expect(await failure(() => call(provider({ timeoutMs: 150 })))).toMatchObject({ status: 504, code: "upstream_timeout", retryable: true });
+      expect(await expectProviderError(() => call(provider({ timeoutMs: 150 })))).toMatchObject({ status: 504, code: "upstream_timeout", retryable: true });
       expect(Date.now() - started).toBeLessThan(2000);
     });
 
     test(`${mode}: connection refused → 502 upstream_unreachable`, async () => {
-      expect(await failure(() => call(provider({ baseUrl: "http://127.0.0.1:1" })))).toMatchObject({ status: 502, code: "upstream_unreachable", retryable: true });
+      expect(await expectProviderError(() => call(provider({ baseUrl: "http://127.0.0.1:1" })))).toMatchObject({ status: 502, code: "upstream_unreachable", retryable: true });
     });
   }
 
   test("stream: ending without message_stop → 502 upstream_stream_truncated", async () => {
     fake.setBehavior({ kind: "truncate" });
-    const seen: ChatCompletionChunk[] = [];
-    const err = await failure(async () => {
-      for await (const c of provider().stream(chat, opts())) seen.push(c);
-    });
+    const { received, err } = await streamUntilError(provider().stream(chat, opts()));
     expect(err).toMatchObject({ status: 502, code: "upstream_stream_truncated", retryable: false });
-    expect(text(seen)).toBe("Hello");
+    expect(streamedText(received)).toBe("Hello");
   });
 
   test("stream: a mid-stream overloaded_error event → upstream_overloaded, retryable", async () => {
     fake.setBehavior({ kind: "stream-error" });
-    const err = await failure(() => collect(provider().stream(chat, opts())));
+    const err = await expectProviderError(() => collect(provider().stream(chat, opts())));
     expect(err).toMatchObject({ status: 502, code: "upstream_overloaded", retryable: true });
     expect(err.message).toContain("Overloaded");
   });
 
   test("stream: any other mid-stream error event → upstream_error", async () => {
     fake.setBehavior({ kind: "stream-error", errorType: "invalid_request_error", message: "bad thing" });
-    expect(await failure(() => collect(provider().stream(chat, opts())))).toMatchObject({ status: 502, code: "upstream_error", retryable: false });
+    expect(await expectProviderError(() => collect(provider().stream(chat, opts())))).toMatchObject({ status: 502, code: "upstream_error", retryable: false });
   });
 
   test("complete: the caller's abort rethrows its reason", async () => {

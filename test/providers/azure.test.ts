@@ -3,7 +3,7 @@ import type { ChatCompletionChunk, ChatCompletionRequest } from "../../src/canon
 import { azureProvider } from "../../src/providers/azure.ts";
 import type { ProviderConfig } from "../../src/providers/types.ts";
 import { fakeEmbedding, startFakeOpenAI } from "../fakes/openai-upstream.ts";
-import { collect, expectProviderError } from "../helpers/provider-calls.ts";
+import { callOptions, collect, expectProviderError, streamedText } from "../helpers/provider-calls.ts";
 
 const fake = startFakeOpenAI({ apiKey: "azure-key" });
 afterAll(() => fake.close());
@@ -23,7 +23,7 @@ const azure = (over: Partial<ProviderConfig> = {}) =>
     ...over,
   });
 
-const opts = (model = "gpt-4o") => ({ model, signal: new AbortController().signal });
+const opts = (model = "gpt-4o") => callOptions(model);
 
 const request = (over: Partial<ChatCompletionRequest> = {}): ChatCompletionRequest => ({
   model: "smart",
@@ -82,7 +82,7 @@ describe("azureProvider: streaming", () => {
     const first = chunks[0] as ChatCompletionChunk & { prompt_filter_results?: unknown };
     expect(first.choices[0]?.delta.role).toBe("assistant");
     expect(first.prompt_filter_results).toEqual([{ prompt_index: 0, content_filter_results: expect.any(Object) }]);
-    expect(chunks.map((c) => c.choices[0]?.delta.content ?? "").join("")).toBe("Hello from Azure");
+    expect(streamedText(chunks)).toBe("Hello from Azure");
     expect(chunks.at(-1)?.usage?.total_tokens).toBeGreaterThan(0);
   });
 

@@ -4,8 +4,9 @@ import { echoProvider } from "../../src/providers/echo.ts";
 import { openaiProvider } from "../../src/providers/openai.ts";
 import { createProvider } from "../../src/providers/registry.ts";
 import { countPromptTokens, countTextTokens } from "../../src/providers/tokens.ts";
+import { callOptions, collect, streamedText } from "../helpers/provider-calls.ts";
 
-const opts = () => ({ model: "echo", signal: new AbortController().signal });
+const opts = () => callOptions("echo");
 
 function request(overrides: Partial<ChatCompletionRequest> = {}): ChatCompletionRequest {
   return {
@@ -19,14 +20,6 @@ function request(overrides: Partial<ChatCompletionRequest> = {}): ChatCompletion
     ...overrides,
   };
 }
-
-async function collect(it: AsyncIterable<ChatCompletionChunk>): Promise<ChatCompletionChunk[]> {
-  const out: ChatCompletionChunk[] = [];
-  for await (const c of it) out.push(c);
-  return out;
-}
-
-const streamedText = (chunks: ChatCompletionChunk[]) => chunks.map((c) => c.choices[0]?.delta.content ?? "").join("");
 
 describe("echoProvider", () => {
   test("identifies itself", () => {

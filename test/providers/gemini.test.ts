@@ -1,34 +1,23 @@
 import { afterAll, beforeEach, describe, expect, test } from "bun:test";
-import type { ChatCompletionChunk, ChatCompletionRequest } from "../../src/canonical/chat.ts";
+import type { ChatCompletionRequest } from "../../src/canonical/chat.ts";
 import { GatewayError } from "../../src/pipeline/errors.ts";
-import { ProviderError } from "../../src/providers/errors.ts";
 import { geminiProvider } from "../../src/providers/gemini/index.ts";
 import { toGeminiSchema } from "../../src/providers/gemini/schema.ts";
 import { translateGeminiStream } from "../../src/providers/gemini/stream.ts";
 import { fromGeminiResponse, SKIP_THOUGHT_SIGNATURE, toFinishReason, toGeminiRequest, toUsage } from "../../src/providers/gemini/translate.ts";
 import { countPromptTokens, countTextTokens } from "../../src/providers/tokens.ts";
 import { fakeEmbedding, startFakeGemini } from "../fakes/gemini-upstream.ts";
+import { abortAfter, type CallExtras, callOptions, collect, expectFailure, expectProviderError, stopAfter, streamedText, streamUntilError, type UpstreamOverrides, upstream } from "../helpers/provider-calls.ts";
 
 const MODEL = "gemini-2.5-flash";
 const fake = startFakeGemini({ apiKey: "g-upstream" });
 afterAll(() => fake.close());
 beforeEach(() => fake.reset());
 
-const provider = (over: { apiKey?: string; timeoutMs?: number; baseUrl?: string } = {}) =>
-  geminiProvider({
-    id: "gemini",
-    kind: "gemini",
-    baseUrl: over.baseUrl ?? fake.url,
-    apiKey: over.apiKey ?? "g-upstream",
-    models: [MODEL],
-    ...(over.timeoutMs !== undefined ? { timeoutMs: over.timeoutMs } : {}),
-  });
+const provider = (over: UpstreamOverrides = {}) =>
+  geminiProvider({ id: "gemini", kind: "gemini", ...upstream({ baseUrl: fake.url, apiKey: "g-upstream" }, over), models: [MODEL] });
 
-const opts = (extra: { timeoutMs?: number; signal?: AbortSignal; model?: string } = {}) => ({
-  model: extra.model ?? MODEL,
-  signal: extra.signal ?? new AbortController().signal,
-  ...(extra.timeoutMs !== undefined ? { timeoutMs: extra.timeoutMs } : {}),
-});
+const opts = (extra: CallExtras & { model?: string } = {}) => callOptions(extra.model ?? MODEL, extra);
 
 const request = (over: Partial<ChatCompletionRequest> = {}): ChatCompletionRequest => ({
   model: "flash", // the gateway-facing alias: the adapter uses opts.model
@@ -39,24 +28,6 @@ const request = (over: Partial<ChatCompletionRequest> = {}): ChatCompletionReque
   temperature: 0.2,
   ...over,
 });
-
-async function collect(it: AsyncIterable<ChatCompletionChunk>): Promise<ChatCompletionChunk[]> {
-  const out: ChatCompletionChunk[] = [];
-  for await (const c of it) out.push(c);
-  return out;
-}
-
-async function gatewayError(fn: () => Promise<unknown>): Promise<GatewayError> {
-  try {
-    await fn();
-  } catch (err) {
-    expect(err).toBeInstanceOf(GatewayError);
-    return err as GatewayError;
-  }
-  throw new Error("expected a GatewayError");
-}
-
-const text = (chunks: ChatCompletionChunk[]) => chunks.map((c) => c.choices[0]?.delta.content ?? "").join("");
 
 const WEATHER_TOOL = {
   type: "function" as const,
@@ -329,10 +300,10 @@ describe("translateGeminiStream (pure)", () => {
   });
 
   test("an empty stream is a retryable truncation; an in-band error is mapped by its code", async () => {
-    const err = await gatewayError(() => collect(translateGeminiStream(events(), { provider: "gemini", model: MODEL, req: request() })));
-    expect([err.code, (err as ProviderError).retryable]).toEqual(["upstream_stream_truncated", true]);
+    const err = await expectProviderError(() => collect(translateGeminiStream(events(), { provider: "gemini", model: MODEL, req: request() })));
+    expect([err.code, err.retryable]).toEqual(["upstream_stream_truncated", true]);
     const inBand = JSON.stringify({ error: { code: 503, message: "The model is overloaded.", status: "UNAVAILABLE" } });
-    const err2 = await gatewayError(() => collect(translateGeminiStream(events(inBand), { provider: "gemini", model: MODEL, req: request() })));
+    const err2 = await expectProviderError(() => collect(translateGeminiStream(events(inBand), { provider: "gemini", model: MODEL, req: request() })));
     expect([err2.status, err2.code]).toEqual([502, "upstream_overloaded"]);
   });
 });
@@ -387,35 +358,35 @@ describe("geminiProvider.complete", () => {
     ];
     for (const [behavior, status, code, retryable] of cases) {
       fake.enqueue(behavior);
-      const err = (await gatewayError(() => provider().complete(request(), opts()))) as ProviderError;
+      const err = await expectProviderError(() => provider().complete(request(), opts()));
       expect([err.status, err.code, err.retryable]).toEqual([status, code, retryable]);
       expect(err.message.startsWith("gemini: ")).toBe(true);
     }
-    const badKey = (await gatewayError(() => provider({ apiKey: "wrong" }).complete(request(), opts()))) as ProviderError;
+    const badKey = await expectProviderError(() => provider({ apiKey: "wrong" }).complete(request(), opts()));
     expect([badKey.status, badKey.code, badKey.upstreamStatus]).toEqual([502, "upstream_auth_failed", 400]);
     expect(badKey.message).toContain("API key not valid");
   });
 
   test("429: RetryInfo.retryDelay is used when there is no Retry-After, Retry-After wins when present", async () => {
     fake.enqueue({ kind: "error", status: 429, retryDelay: "30s" }, { kind: "error", status: 429, retryDelay: "30s", headers: { "retry-after": "7" } }, { kind: "error", status: 503, retryDelay: "1.5s" });
-    let err = (await gatewayError(() => provider().complete(request(), opts()))) as ProviderError;
+    let err = await expectProviderError(() => provider().complete(request(), opts()));
     expect([err.retryAfterMs, err.headers]).toEqual([30_000, { "retry-after": "30" }]);
     expect(err.message).toContain("exceeded your current quota");
-    err = (await gatewayError(() => provider().complete(request(), opts()))) as ProviderError;
+    err = await expectProviderError(() => provider().complete(request(), opts()));
     expect(err.retryAfterMs).toBe(7_000);
-    err = (await gatewayError(() => provider().complete(request(), opts()))) as ProviderError;
+    err = await expectProviderError(() => provider().complete(request(), opts()));
     expect([err.code, err.retryAfterMs]).toEqual(["upstream_overloaded", 1_500]);
   });
 
   test("malformed body → 502 upstream_invalid_response; hang → 504 upstream_timeout; refused → 502 upstream_unreachable", async () => {
     fake.enqueue({ kind: "malformed" }, { kind: "hang" });
-    let err = await gatewayError(() => provider().complete(request(), opts()));
+    let err = await expectProviderError(() => provider().complete(request(), opts()));
     expect([err.status, err.code]).toEqual([502, "upstream_invalid_response"]);
     const started = Date.now();
-    err = await gatewayError(() => provider().complete(request(), opts({ timeoutMs: 100 })));
-    expect([err.status, err.code, (err as ProviderError).retryable]).toEqual([504, "upstream_timeout", true]);
+    err = await expectProviderError(() => provider().complete(request(), opts({ timeoutMs: 100 })));
+    expect([err.status, err.code, err.retryable]).toEqual([504, "upstream_timeout", true]);
     expect(Date.now() - started).toBeLessThan(2000);
-    err = await gatewayError(() => provider({ baseUrl: "http://127.0.0.1:1/v1beta" }).complete(request(), opts()));
+    err = await expectProviderError(() => provider({ baseUrl: "http://127.0.0.1:1/v1beta" }).complete(request(), opts()));
     expect([err.status, err.code]).toEqual([502, "upstream_unreachable"]);
   });
 
@@ -425,7 +396,7 @@ describe("geminiProvider.complete", () => {
     setTimeout(() => ctrl.abort(new Error("client disconnected")), 30);
     await expect(provider().complete(request(), opts({ signal: ctrl.signal }))).rejects.toThrow("client disconnected");
     fake.reset();
-    const err = await gatewayError(() => provider().complete(request({ tool_choice: "maybe", tools: [WEATHER_TOOL] }), opts()));
+    const err = await expectFailure(() => provider().complete(request({ tool_choice: "maybe", tools: [WEATHER_TOOL] }), opts()), GatewayError);
     expect([err.status, err.code]).toEqual([400, "invalid_request"]);
     expect(fake.requests).toHaveLength(0);
   });
@@ -442,7 +413,7 @@ describe("geminiProvider.stream", () => {
     expect(sent.body).toEqual(toGeminiRequest(request()));
 
     expect(chunks[0]?.choices[0]?.delta).toEqual({ role: "assistant", content: "" });
-    expect(text(chunks)).toBe("Hello from Gemini, streaming!");
+    expect(streamedText(chunks)).toBe("Hello from Gemini, streaming!");
     expect(chunks.filter((c) => c.choices[0]?.delta.content).length).toBe(5);
     for (const c of chunks) expect([c.object, c.id, c.model]).toEqual(["chat.completion.chunk", "chatcmpl-fakeResp0002", "gemini-2.5-flash-001"]);
     expect(chunks.at(-2)?.choices[0]?.finish_reason).toBe("stop");
@@ -456,7 +427,7 @@ describe("geminiProvider.stream", () => {
   test("a function call arrives whole, as one tool_calls delta; finish tool_calls", async () => {
     fake.setBehavior({ kind: "ok", text: "Checking.", functionCalls: [{ name: "get_weather", args: { city: "Rome" } }], usage: { thoughtsTokenCount: 3 } });
     const chunks = await collect(provider().stream(request({ tools: [WEATHER_TOOL] }), opts()));
-    expect(text(chunks)).toBe("Checking.");
+    expect(streamedText(chunks)).toBe("Checking.");
     const deltas = chunks.flatMap((c) => c.choices[0]?.delta.tool_calls ?? []);
     expect(deltas).toEqual([{ index: 0, id: "call_0", type: "function", function: { name: "get_weather", arguments: '{"city":"Rome"}' } }]);
     expect(chunks.at(-2)?.choices[0]?.finish_reason).toBe("tool_calls");
@@ -471,72 +442,57 @@ describe("geminiProvider.stream", () => {
     const completion = countTextTokens("Hello, world!");
     expect(chunks.at(-1)?.usage).toEqual({ prompt_tokens: prompt, completion_tokens: completion, total_tokens: prompt + completion });
     chunks = await collect(provider().stream(req, opts()));
-    expect(text(chunks)).toBe("");
+    expect(streamedText(chunks)).toBe("");
     expect(chunks.at(-2)?.choices[0]?.finish_reason).toBe("content_filter");
     expect(chunks.at(-1)?.usage?.prompt_tokens).toBeGreaterThan(0);
   });
 
   test("errors before the first chunk are mapped like non-streaming ones", async () => {
     fake.enqueue({ kind: "error", status: 429, retryDelay: "12s" }, { kind: "error", status: 500 });
-    let err = await gatewayError(() => collect(provider().stream(request(), opts())));
+    let err = await expectProviderError(() => collect(provider().stream(request(), opts())));
     expect([err.status, err.code, err.headers]).toEqual([429, "upstream_rate_limited", { "retry-after": "12" }]);
-    err = await gatewayError(() => collect(provider().stream(request(), opts())));
+    err = await expectProviderError(() => collect(provider().stream(request(), opts())));
     expect([err.status, err.code]).toEqual([502, "upstream_error"]);
   });
 
   test("malformed data line → 502 upstream_invalid_response", async () => {
     fake.setBehavior({ kind: "malformed" });
-    const err = await gatewayError(() => collect(provider().stream(request(), opts())));
+    const err = await expectProviderError(() => collect(provider().stream(request(), opts())));
     expect([err.status, err.code]).toEqual([502, "upstream_invalid_response"]);
   });
 
   test("no finishReason before the end → 502 upstream_stream_truncated, after passing on what arrived", async () => {
     fake.setBehavior({ kind: "truncate", text: "Hello there" });
-    const received: ChatCompletionChunk[] = [];
-    const err = await gatewayError(async () => {
-      for await (const c of provider().stream(request(), opts())) received.push(c);
-    });
-    expect([err.status, err.code, (err as ProviderError).retryable]).toEqual([502, "upstream_stream_truncated", false]);
-    expect(text(received)).toBe("Hello");
+    const { received, err } = await streamUntilError(provider().stream(request(), opts()));
+    expect([err.status, err.code, err.retryable]).toEqual([502, "upstream_stream_truncated", false]);
+    expect(streamedText(received)).toBe("Hello");
   });
 
   test("a connection that dies mid-stream → 502 upstream_stream_truncated", async () => {
     const dying = startFakeGemini({ behavior: { kind: "ok", text: "z".repeat(100), chunkSize: 2, chunkDelayMs: 20 } });
-    let n = 0;
-    const err = await gatewayError(async () => {
-      for await (const _ of provider({ baseUrl: dying.url }).stream(request(), opts())) {
-        if (++n === 2) void dying.close();
-      }
+    const { err } = await streamUntilError(provider({ baseUrl: dying.url }).stream(request(), opts()), (n) => {
+      if (n === 2) void dying.close();
     });
     expect([err.status, err.code]).toEqual([502, "upstream_stream_truncated"]);
   });
 
   test("the timeout covers the headers only; hanging headers → 504 upstream_timeout", async () => {
     fake.enqueue({ kind: "ok", text: "slow but steady", chunkSize: 3, chunkDelayMs: 40 }, { kind: "hang" });
-    expect(text(await collect(provider().stream(request(), opts({ timeoutMs: 100 }))))).toBe("slow but steady");
-    const err = await gatewayError(() => collect(provider().stream(request(), opts({ timeoutMs: 100 }))));
+    expect(streamedText(await collect(provider().stream(request(), opts({ timeoutMs: 100 }))))).toBe("slow but steady");
+    const err = await expectProviderError(() => collect(provider().stream(request(), opts({ timeoutMs: 100 }))));
     expect([err.status, err.code]).toEqual([504, "upstream_timeout"]);
   });
 
   test("a consumer that stops iterating cancels the upstream request", async () => {
     fake.setBehavior({ kind: "ok", text: "x".repeat(400), chunkSize: 2, chunkDelayMs: 20 });
-    let n = 0;
-    for await (const _ of provider().stream(request(), opts())) {
-      if (++n === 3) break;
-    }
+    await stopAfter(provider().stream(request(), opts()), 3);
     await fake.waitForCancellation(1, 2000);
     expect(fake.cancellations).toBe(1);
   });
 
   test("aborting the caller's signal mid-stream rethrows its reason and cancels upstream", async () => {
     fake.setBehavior({ kind: "ok", text: "y".repeat(400), chunkSize: 2, chunkDelayMs: 20 });
-    const ctrl = new AbortController();
-    let n = 0;
-    const run = (async () => {
-      for await (const _ of provider().stream(request(), opts({ signal: ctrl.signal }))) {
-        if (++n === 2) ctrl.abort(new Error("client went away"));
-      }
-    })();
+    const { run } = abortAfter((signal) => provider().stream(request(), opts({ signal })), 2, new Error("client went away"));
     await expect(run).rejects.toThrow("client went away");
     await fake.waitForCancellation(1, 2000);
   });
@@ -579,9 +535,9 @@ describe("geminiProvider.embed", () => {
     expect(many.data[149]?.index).toBe(149);
     expect(fake.requests.slice(1).map((r) => r.body.requests.length)).toEqual([100, 50]);
 
-    const tokens = await gatewayError(() => provider().embed!(embedReq({ input: [1, 2, 3] }) as never, embedOpts));
+    const tokens = await expectFailure(() => provider().embed!(embedReq({ input: [1, 2, 3] }) as never, embedOpts), GatewayError);
     expect([tokens.status, tokens.code]).toEqual([400, "invalid_request"]);
-    const denied = await gatewayError(() => provider({ apiKey: "nope" }).embed!(embedReq() as never, embedOpts));
+    const denied = await expectProviderError(() => provider({ apiKey: "nope" }).embed!(embedReq() as never, embedOpts));
     expect(denied.code).toBe("upstream_auth_failed");
   });
 });

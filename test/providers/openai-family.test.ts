@@ -7,7 +7,7 @@ import {
   openaiCompatibleProvider,
 } from "../../src/providers/openai-compatible.ts";
 import { fakeEmbedding, startFakeOpenAI } from "../fakes/openai-upstream.ts";
-import { collect, expectProviderError } from "../helpers/provider-calls.ts";
+import { callOptions, collect, expectProviderError, streamedText } from "../helpers/provider-calls.ts";
 
 const fake = startFakeOpenAI({ apiKey: "sk-family" });
 afterAll(() => fake.close());
@@ -23,7 +23,7 @@ const MODELS: Record<OpenAICompatibleKind, string> = {
 const adapter = (kind: OpenAICompatibleKind) =>
   openaiCompatibleProvider({ id: `${kind}-1`, kind, baseUrl: fake.url, apiKey: "sk-family", models: [MODELS[kind]] });
 
-const opts = (kind: OpenAICompatibleKind) => ({ model: MODELS[kind], signal: new AbortController().signal });
+const opts = (kind: OpenAICompatibleKind) => callOptions(MODELS[kind]);
 
 const request = (over: Partial<ChatCompletionRequest> = {}): ChatCompletionRequest => ({
   model: "alias",
@@ -90,7 +90,7 @@ describe("openaiCompatibleProvider: kinds", () => {
       expect(res.choices[0]?.message.content).toBe("Hello from the fake upstream!");
 
       const chunks = await collect(p.stream(request(), opts(kind)));
-      expect(chunks.map((c) => c.choices[0]?.delta.content ?? "").join("")).toBe("Hello from the fake upstream!");
+      expect(streamedText(chunks)).toBe("Hello from the fake upstream!");
       expect(chunks.at(-1)?.usage?.total_tokens).toBeGreaterThan(0); // sent by the upstream, or counted
 
       const emb = await p.embed!({ model: "alias", input: "hi" }, opts(kind));

@@ -1,31 +1,25 @@
 import { afterAll, beforeEach, describe, expect, test } from "bun:test";
-import type { ChatCompletionChunk, ChatCompletionRequest } from "../../src/canonical/chat.ts";
+import type { ChatCompletionRequest } from "../../src/canonical/chat.ts";
 import type { EmbeddingsRequest } from "../../src/canonical/embeddings.ts";
 import { openaiProvider } from "../../src/providers/openai.ts";
 import { countPromptTokens, countTextTokens } from "../../src/providers/tokens.ts";
 import { type FakeBehavior, fakeEmbedding, startFakeOpenAI } from "../fakes/openai-upstream.ts";
-import { collect, expectProviderError, streamUntilError, verdict } from "../helpers/provider-calls.ts";
+import { abortAfter, type CallExtras, callOptions, collect, expectProviderError, stopAfter, streamedText, streamUntilError, type UpstreamOverrides, upstream, verdict } from "../helpers/provider-calls.ts";
 
 const fake = startFakeOpenAI({ apiKey: "sk-upstream" });
 afterAll(() => fake.close());
 beforeEach(() => fake.reset());
 
-const provider = (over: { apiKey?: string; timeoutMs?: number; baseUrl?: string } = {}) =>
+const provider = (over: UpstreamOverrides = {}) =>
   openaiProvider({
     id: "openai",
     kind: "openai",
-    baseUrl: over.baseUrl ?? fake.url,
-    apiKey: over.apiKey ?? "sk-upstream",
+    ...upstream({ baseUrl: fake.url, apiKey: "sk-upstream" }, over),
     models: ["gpt-4o-mini"],
     headers: { "OpenAI-Organization": "org-tollgate" },
-    ...(over.timeoutMs !== undefined ? { timeoutMs: over.timeoutMs } : {}),
   });
 
-const opts = (extra: { timeoutMs?: number; signal?: AbortSignal } = {}) => ({
-  model: "gpt-4o-mini",
-  signal: extra.signal ?? new AbortController().signal,
-  ...(extra.timeoutMs !== undefined ? { timeoutMs: extra.timeoutMs } : {}),
-});
+const opts = (extra: CallExtras = {}) => callOptions("gpt-4o-mini", extra);
 
 const request = (over: Partial<ChatCompletionRequest> = {}): ChatCompletionRequest => ({
   model: "smart", // the gateway-facing alias: must be replaced by opts.model
@@ -36,9 +30,6 @@ const request = (over: Partial<ChatCompletionRequest> = {}): ChatCompletionReque
   temperature: 0.2,
   ...over,
 });
-
-
-const text = (chunks: ChatCompletionChunk[]) => chunks.map((c) => c.choices[0]?.delta.content ?? "").join("");
 
 describe("openaiProvider.complete", () => {
   test("sends the canonical request with the provider's model and credentials", async () => {
@@ -216,7 +207,7 @@ describe("openaiProvider.stream", () => {
     expect(sent.headers.accept).toBe("text/event-stream");
     expect(sent.headers.authorization).toBe("Bearer sk-upstream");
 
-    expect(text(chunks)).toBe("Hello from upstream, streaming!");
+    expect(streamedText(chunks)).toBe("Hello from upstream, streaming!");
     expect(chunks[0]?.choices[0]?.delta.role).toBe("assistant");
     for (const c of chunks) {
       expect(c.object).toBe("chat.completion.chunk");
@@ -271,7 +262,7 @@ describe("openaiProvider.stream", () => {
       fake.setBehavior(behavior);
       const { received, err } = await streamUntilError(provider().stream(request(), opts()));
       expect(verdict(err)).toEqual({ status: 502, code, retryable: false, retryAfterMs: undefined });
-      expect(text(received)).toBe(before);
+      expect(streamedText(received)).toBe(before);
     });
   }
 
@@ -311,11 +302,8 @@ describe("openaiProvider.stream", () => {
 
   test("a connection that dies mid-stream → 502 upstream_stream_truncated", async () => {
     const dying = startFakeOpenAI({ behavior: { kind: "ok", content: "z".repeat(100), chunkSize: 2, chunkDelayMs: 20 } });
-    let n = 0;
-    const err = await expectProviderError(async () => {
-      for await (const _ of provider({ baseUrl: dying.url }).stream(request(), opts())) {
-        if (++n === 2) void dying.close();
-      }
+    const { err } = await streamUntilError(provider({ baseUrl: dying.url }).stream(request(), opts()), (n) => {
+      if (n === 2) void dying.close();
     });
     expect([err.status, err.code]).toEqual([502, "upstream_stream_truncated"]);
     expect(err.retryable).toBe(false); // chunks had been passed on
@@ -324,30 +312,21 @@ describe("openaiProvider.stream", () => {
   test("the timeout covers the headers only, not a slow stream", async () => {
     fake.setBehavior({ kind: "ok", content: "slow but steady", chunkSize: 3, chunkDelayMs: 40 });
     const chunks = await collect(provider().stream(request(), opts({ timeoutMs: 100 })));
-    expect(text(chunks)).toBe("slow but steady");
+    expect(streamedText(chunks)).toBe("slow but steady");
   });
 
   test("a consumer that stops iterating cancels the upstream request", async () => {
     fake.setBehavior({ kind: "ok", content: "x".repeat(400), chunkSize: 2, chunkDelayMs: 20 });
-    let n = 0;
-    for await (const _ of provider().stream(request(), opts())) {
-      if (++n === 3) break;
-    }
+    await stopAfter(provider().stream(request(), opts()), 3);
     await fake.waitForCancellation(1, 2000);
     expect(fake.cancellations).toBe(1);
   });
 
   test("aborting the caller's signal mid-stream stops the generator and the upstream", async () => {
     fake.setBehavior({ kind: "ok", content: "y".repeat(400), chunkSize: 2, chunkDelayMs: 20 });
-    const ctrl = new AbortController();
-    let n = 0;
-    const run = (async () => {
-      for await (const _ of provider().stream(request(), opts({ signal: ctrl.signal }))) {
-        if (++n === 2) ctrl.abort(new Error("client went away"));
-      }
-    })();
+    const { run, received } = abortAfter((signal) => provider().stream(request(), opts({ signal })), 2, new Error("client went away"));
     await expect(run).rejects.toThrow("client went away");
-    expect(n).toBeLessThanOrEqual(3);
+    expect(received.length).toBeLessThanOrEqual(3);
     await fake.waitForCancellation(1, 2000);
   });
 });

@@ -1,5 +1,6 @@
 import { describe, expect, test } from "bun:test";
 import { encodeSSE, parseSSE, type SSEEvent } from "../../src/providers/sse.ts";
+import { collect } from "../helpers/provider-calls.ts";
 
 const enc = new TextEncoder();
 
@@ -26,11 +27,8 @@ function streamOf(chunks: Array<string | Uint8Array>, opts: { endless?: boolean 
   return { stream, cancelled };
 }
 
-async function collect(chunks: Array<string | Uint8Array>): Promise<SSEEvent[]> {
-  const out: SSEEvent[] = [];
-  for await (const ev of parseSSE(streamOf(chunks).stream)) out.push(ev);
-  return out;
-}
+/** Every event parsed from a stream of the given chunks. */
+const parseAll = (chunks: Array<string | Uint8Array>): Promise<SSEEvent[]> => collect(parseSSE(streamOf(chunks).stream));
 
 /** Every byte on its own: the worst case for line and UTF-8 boundaries. */
 function byteByByte(text: string): Uint8Array[] {
@@ -39,25 +37,25 @@ function byteByByte(text: string): Uint8Array[] {
 
 describe("parseSSE", () => {
   test("parses data events separated by blank lines", async () => {
-    expect(await collect(["data: one\n\ndata: two\n\n"])).toEqual([{ data: "one" }, { data: "two" }]);
+    expect(await parseAll(["data: one\n\ndata: two\n\n"])).toEqual([{ data: "one" }, { data: "two" }]);
   });
 
   test("accepts LF, CRLF and CR line endings, also mixed", async () => {
     const expected = [{ data: "a" }, { data: "b" }, { data: "c" }];
-    expect(await collect(["data: a\n\ndata: b\n\ndata: c\n\n"])).toEqual(expected);
-    expect(await collect(["data: a\r\n\r\ndata: b\r\n\r\ndata: c\r\n\r\n"])).toEqual(expected);
-    expect(await collect(["data: a\r\rdata: b\r\rdata: c\r\r"])).toEqual(expected);
-    expect(await collect(["data: a\r\n\ndata: b\r\rdata: c\n\r\n"])).toEqual(expected);
+    expect(await parseAll(["data: a\n\ndata: b\n\ndata: c\n\n"])).toEqual(expected);
+    expect(await parseAll(["data: a\r\n\r\ndata: b\r\n\r\ndata: c\r\n\r\n"])).toEqual(expected);
+    expect(await parseAll(["data: a\r\rdata: b\r\rdata: c\r\r"])).toEqual(expected);
+    expect(await parseAll(["data: a\r\n\ndata: b\r\rdata: c\n\r\n"])).toEqual(expected);
   });
 
   test("joins multi-line data with LF", async () => {
-    expect(await collect(["data: line 1\ndata: line 2\ndata:\ndata: line 4\n\n"])).toEqual([
+    expect(await parseAll(["data: line 1\ndata: line 2\ndata:\ndata: line 4\n\n"])).toEqual([
       { data: "line 1\nline 2\n\nline 4" },
     ]);
   });
 
   test("ignores comments, reads event and id, strips only one space after the colon", async () => {
-    const events = await collect([": keep-alive\n\nevent: delta\nid: 42\ndata:  two spaces\n\ndata:nospace\n\n"]);
+    const events = await parseAll([": keep-alive\n\nevent: delta\nid: 42\ndata:  two spaces\n\ndata:nospace\n\n"]);
     expect(events[0]).toEqual({ event: "delta", id: "42", data: " two spaces" });
     expect(events[1]?.data).toBe("nospace");
     expect(events[1]?.event).toBeUndefined();
@@ -65,27 +63,27 @@ describe("parseSSE", () => {
   });
 
   test("strips a leading BOM", async () => {
-    expect(await collect(["\uFEFFdata: x\n\n"])).toEqual([{ data: "x" }]);
+    expect(await parseAll(["\uFEFFdata: x\n\n"])).toEqual([{ data: "x" }]);
   });
 
   test("chunk boundaries anywhere, including inside multi-byte UTF-8 and CRLF", async () => {
     const text = 'event: msg\r\ndata: {"content":"héllo 👋🏽 世界 👨‍👩‍👧"}\r\ndata: second line ✓\r\n\r\n: comment\r\ndata: [DONE]\r\n\r\n';
-    const whole = await collect([text]);
+    const whole = await parseAll([text]);
     expect(whole).toEqual([
       { event: "msg", data: '{"content":"héllo 👋🏽 世界 👨‍👩‍👧"}\nsecond line ✓' },
       { data: "[DONE]" },
     ]);
-    expect(await collect(byteByByte(text))).toEqual(whole);
+    expect(await parseAll(byteByByte(text))).toEqual(whole);
     // every two-way split of the byte sequence
     const bytes = enc.encode(text);
     for (let cut = 1; cut < bytes.length; cut++) {
-      expect(await collect([bytes.slice(0, cut), bytes.slice(cut)])).toEqual(whole);
+      expect(await parseAll([bytes.slice(0, cut), bytes.slice(cut)])).toEqual(whole);
     }
   });
 
   test("discards an unterminated final event", async () => {
-    expect(await collect(["data: complete\n\ndata: partial"])).toEqual([{ data: "complete" }]);
-    expect(await collect(["data: partial\n"])).toEqual([]);
+    expect(await parseAll(["data: complete\n\ndata: partial"])).toEqual([{ data: "complete" }]);
+    expect(await parseAll(["data: partial\n"])).toEqual([]);
   });
 
   test("yields events as they complete, before the stream ends", async () => {
@@ -146,7 +144,7 @@ describe("encodeSSE", () => {
   test("round-trips through parseSSE", async () => {
     const payloads = ["plain", "multi\nline\n\ntext", "", " leading space", "emoji 🎉 and 中文", '{"json":true}'];
     const wire = payloads.map((p, i) => encodeSSE(p, i % 2 ? "ev" : undefined)).join("");
-    const events = await collect(byteByByte(wire));
+    const events = await parseAll(byteByByte(wire));
     expect(events.map((e) => e.data)).toEqual(payloads);
     expect(events.map((e) => e.event)).toEqual(payloads.map((_, i) => (i % 2 ? "ev" : undefined)));
   });
