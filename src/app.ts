@@ -17,6 +17,8 @@ import { embeddingsRoutes } from "./api/embeddings.ts";
 import { type AdminDeps, adminRoutes } from "./api/admin.ts";
 import type { StateStore } from "./stores/state-store.ts";
 import type { OutboxEventLog } from "./events/outbox.ts";
+import type { Router } from "./routing/router.ts";
+import { providerRoutes } from "./api/providers.ts";
 
 export interface AppDeps extends GatewayDeps {
   log: EventLog;
@@ -28,6 +30,7 @@ export interface AppDeps extends GatewayDeps {
   store: StateStore;
   /** Present when events pass through a local outbox (broker mode). */
   outbox?: OutboxEventLog;
+  router: Router;
 }
 
 /** Routes whose rejected requests are recorded as events (model calls). */
@@ -76,6 +79,7 @@ export function buildApp(deps: AppDeps) {
     .use(anthropicRoutes(deps))
     .use(generateRoutes(deps))
     .use(embeddingsRoutes(deps))
+    .use(providerRoutes(deps))
     .use(adminRoutes(deps.admin))
     .use(docsRoutes(deps.version));
 }

@@ -23,6 +23,7 @@ import type { Plugin } from "./pipeline/plugin.ts";
 import { Pipeline } from "./pipeline/runner.ts";
 import { providerCallPlugin } from "./plugins/provider-call.ts";
 import { routingPlugin } from "./plugins/routing.ts";
+import { Router } from "./routing/router.ts";
 import { ProviderSet } from "./providers/provider-set.ts";
 import { createProvider } from "./providers/registry.ts";
 import { join } from "node:path";
@@ -53,9 +54,9 @@ export interface StartOptions {
   quiet?: boolean;
 }
 
-/** The built-in plugins, in pipeline order. */
-export function builtinPlugins(): Plugin[] {
-  return [routingPlugin(), providerCallPlugin()] as Plugin[];
+/** The built-in plugins, in pipeline order, sharing one router (breakers, health, round-robin). */
+export function builtinPlugins(router: Router = new Router()): Plugin[] {
+  return [routingPlugin(router), providerCallPlugin(router)] as Plugin[];
 }
 
 export async function startGateway(settings: Settings, opts: StartOptions = {}): Promise<Gateway> {
@@ -115,7 +116,8 @@ async function wire(settings: Settings, opts: StartOptions, { file, masterKey, l
     if (!opts.quiet) console.log(ran ? `[tollgate] bootstrap file applied as config events` : `[tollgate] config stream not empty: bootstrap file ${settings.configFile} ignored`);
   }
   const operatorPlugins = await loadPlugins(settings.pluginsDir);
-  const pipeline = new Pipeline([...builtinPlugins(), ...operatorPlugins, ...(opts.plugins ?? [])]);
+  const router = new Router();
+  const pipeline = new Pipeline([...builtinPlugins(router), ...operatorPlugins, ...(opts.plugins ?? [])]);
   const app = buildApp({
     pipeline,
     config: () => snapshot,
@@ -128,6 +130,7 @@ async function wire(settings: Settings, opts: StartOptions, { file, masterKey, l
     admin: { config, adminKey: settings.adminKey, loopback: isLoopback(settings.host), masterKey, providers },
     ...(outbox ? { outbox } : {}),
     store,
+    router,
   });
   const server = Bun.serve({
     port: settings.port,

@@ -142,6 +142,7 @@ export function stateView(state: ConfigState, at?: string): Record<string, unkno
     prices: list("price"),
     routes: list("route"),
     route_overrides: list("route_override"),
+    breakers: list("breaker"),
   };
 }
 
@@ -161,6 +162,7 @@ export function adminRoutes(deps: AdminDeps) {
     .use(entityRoutes(deps, "price", "/api/v1/prices", "Admin: prices"))
     .use(entityRoutes(deps, "route", "/api/v1/routes", "Admin: routes"))
     .use(entityRoutes(deps, "route_override", "/api/v1/route-overrides", "Admin: routes"))
+    .use(entityRoutes(deps, "breaker", "/api/v1/breakers", "Admin: routes"))
     .post("/api/v1/providers/:id/test", ({ request, params, body }) => guard(request, async () => {
       const id = decodeURIComponent(params.id);
       const provider = deps.providers.get(id);

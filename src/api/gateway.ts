@@ -70,7 +70,7 @@ function createCtx(deps: GatewayDeps, httpRequest: Request, input: GatewayInput)
     costUsd: 0,
     signal: aborter.signal,
     timings: {},
-    state: { "gateway.abort": aborter },
+    state: { "gateway.abort": aborter, ...(httpRequest.headers.get("x-tollgate-strategy") ? { "routing.strategy": httpRequest.headers.get("x-tollgate-strategy") } : {}) },
     emit(e) {
       const event = makeEvent({ ...e, tenant: ctx.principal.tenant, requestId, configVersion: config.version, ...(traceId ? { traceId } : {}) });
       deps.emitter.emit("requests", ctx.principal.tenant, event);

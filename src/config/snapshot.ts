@@ -3,6 +3,25 @@
  * later kept current from the config stream (command → events → projection).
  */
 import type { ProviderConfig } from "../providers/types.ts";
+import type { BreakerSettings } from "../routing/breaker.ts";
+import type { Route } from "../routing/types.ts";
+
+/** A route with its resilience settings (defaults filled in). */
+export interface RouteConfig extends Route {
+  maxRetries: number;
+  /** Per attempt, until the first byte (undefined: the provider's own timeout). */
+  attemptTimeoutMs?: number;
+  deadlineMs: number;
+  backoff: { baseMs: number; maxMs: number };
+  allowRequestOverrides: boolean;
+}
+
+/** Routes by level: global by alias, tenant-wide by tenant then alias, one service by `tenant/service` then alias. */
+export interface RouteTables {
+  global: Record<string, RouteConfig>;
+  tenant: Record<string, Record<string, RouteConfig>>;
+  tenantService: Record<`${string}/${string}`, Record<string, RouteConfig>>;
+}
 
 /** A model alias: the name clients use → a provider and the provider's model id. */
 export interface ModelAlias {
@@ -25,8 +44,10 @@ export interface ConfigSnapshot {
   models: ModelAlias[];
   /** Keyed `provider/model`. */
   prices: Record<string, Price>;
+  routes: RouteTables;
+  breaker: Partial<BreakerSettings>;
 }
 
 export function emptySnapshot(): ConfigSnapshot {
-  return { version: 0, providers: [], models: [], prices: {} };
+  return { version: 0, providers: [], models: [], prices: {}, routes: { global: {}, tenant: {}, tenantService: {} }, breaker: {} };
 }

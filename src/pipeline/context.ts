@@ -3,7 +3,7 @@
  */
 import type { ChatCompletionRequest, Usage } from "../canonical/chat.ts";
 import type { EmbeddingsRequest } from "../canonical/embeddings.ts";
-import type { ConfigSnapshot } from "../config/snapshot.ts";
+import type { ConfigSnapshot, RouteConfig } from "../config/snapshot.ts";
 import type { NewEvent } from "../events/envelope.ts";
 import type { ProviderAdapter } from "../providers/types.ts";
 import type { GatewayError } from "./errors.ts";
@@ -64,8 +64,12 @@ export interface Ctx {
   meta: { service?: string; taskType?: string; user?: string };
   readonly config: ConfigSnapshot;
   readonly providers: ProviderLookup;
-  /** Set by the route phase. */
+  /** Set by the route phase: the target to try first. */
   target?: Target;
+  /** Set by the route phase: every target in the order to try them (fallbacks after the first). */
+  targets?: Target[];
+  /** The route the request follows (absent for a plain model name without a route). */
+  route?: RouteConfig;
   /** Set by whichever hook answered (call phase, or early by a cache). */
   answer?: Answer;
   answeredBy?: string;

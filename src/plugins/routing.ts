@@ -1,11 +1,15 @@
 /**
- * routing: resolves the requested model (an alias, `provider/model`, or a model a provider
- * lists) to a target. Strategies and fallbacks arrive with the routing work; this is the
- * deterministic core.
+ * routing: resolves the requested model to a route and orders its targets (the route phase).
+ * The provider-call plugin then tries them in that order with retries and fallbacks.
  */
-import type { ConfigSnapshot } from "../config/snapshot.ts";
-import { errors } from "../pipeline/errors.ts";
+import type { ConfigSnapshot, RouteConfig } from "../config/snapshot.ts";
+import type { Ctx } from "../pipeline/context.ts";
+import { errors, GatewayError } from "../pipeline/errors.ts";
 import { definePlugin } from "../pipeline/plugin.ts";
+import { countPromptTokens } from "../providers/tokens.ts";
+import { resolveRoute } from "../routing/overrides.ts";
+import type { Router } from "../routing/router.ts";
+import { type RoutingHints, type Strategy, targetKey } from "../routing/types.ts";
 
 export interface ResolvedModel {
   provider: string;
@@ -37,24 +41,99 @@ export function resolveModel(
   return undefined;
 }
 
+const STRATEGIES = new Set(["priority", "weighted", "round_robin", "least_latency", "lowest_cost", "ab"]);
+
+/** Per-request hints: `x-tollgate-strategy` (put in `ctx.state` by the HTTP layer) and the body's `routing` object. */
+export function readHints(ctx: Ctx): RoutingHints {
+  const hints: RoutingHints = {};
+  const body = (ctx.request as { routing?: unknown }).routing;
+  // Never forward our own field to a provider.
+  delete (ctx.request as { routing?: unknown }).routing;
+  const header = ctx.state["routing.strategy"];
+  const r = body && typeof body === "object" ? (body as Record<string, unknown>) : {};
+  const strategy = typeof header === "string" ? header : r.strategy;
+  if (strategy !== undefined) {
+    if (typeof strategy !== "string" || !STRATEGIES.has(strategy)) {
+      throw new GatewayError({ status: 400, code: "invalid_strategy", message: `Unknown routing strategy \`${String(strategy)}\`; one of ${[...STRATEGIES].join(", ")}`, param: "routing.strategy" });
+    }
+    hints.strategy = strategy as Strategy;
+  }
+  for (const k of ["prefer", "exclude"] as const) {
+    const v = r[k];
+    if (v === undefined) continue;
+    if (!Array.isArray(v) || !v.every((x) => typeof x === "string")) throw new GatewayError({ status: 400, code: "invalid_request", message: `\`routing.${k}\` must be a list of provider ids`, param: `routing.${k}` });
+    hints[k] = v as string[];
+  }
+  return hints;
+}
+
+/** A plain model name (no route configured) as a one-target route without retries. */
+function singleTarget(requested: string, m: ResolvedModel): RouteConfig {
+  return { alias: requested, strategy: "priority", targets: [{ provider: m.provider, model: m.model }], maxRetries: 0, deadlineMs: 120_000, backoff: { baseMs: 100, maxMs: 5_000 }, allowRequestOverrides: false };
+}
+
 /**
+ * Resolves the requested model to a route (tenant+service override > tenant override > global
+ * route > alias / `provider/model` / a listed model) and orders its targets with the route's
+ * strategy (`selectTargets`), taking breaker state, prices and the request's hints into account.
+ *
  * @example
- * new Pipeline([routingPlugin(), providerCallPlugin()])
+ * const router = new Router();
+ * new Pipeline([routingPlugin(router), providerCallPlugin(router)])
  */
-export function routingPlugin() {
+export function routingPlugin(router: Router) {
   return definePlugin({
     name: "routing",
-    version: "1.0.0",
+    version: "2.0.0",
     phases: {
       route(ctx) {
         if (ctx.target) return; // an earlier plugin already chose
-        const resolved = resolveModel(ctx.request.model, ctx.config, ctx.providers.list());
-        const provider = resolved && ctx.providers.get(resolved.provider);
-        if (!resolved || !provider) throw errors.modelNotFound(ctx.request.model);
-        ctx.target = { provider, model: resolved.model, requested: ctx.request.model };
+        const requested = ctx.request.model;
+        const requestHints = readHints(ctx);
+        const service = ctx.meta.service ?? ctx.principal.service;
+        const resolved = resolveRoute(requested, ctx.config.routes, ctx.principal.tenant, service);
+        let route: RouteConfig;
+        let level: string;
+        if (resolved) {
+          route = resolved.route as RouteConfig;
+          level = resolved.level;
+        } else {
+          const m = resolveModel(requested, ctx.config, ctx.providers.list());
+          if (!m || !ctx.providers.get(m.provider)) throw errors.modelNotFound(requested);
+          route = singleTarget(requested, m);
+          level = m.reason;
+        }
+        const live = route.targets.filter((t) => ctx.providers.get(t.provider));
+        if (live.length === 0) {
+          throw new GatewayError({ status: 503, code: "no_available_targets", message: `No provider of route \`${requested}\` is configured and enabled` });
+        }
+        router.configure(ctx.config.breaker);
+        const hints: RoutingHints = route.allowRequestOverrides ? requestHints : {};
+        const user = ctx.meta.user ?? ctx.principal.user;
+        if (user) hints.userId = user;
+        if ((hints.strategy ?? route.strategy) === "lowest_cost") {
+          hints.promptTokens = countPromptTokens(ctx.request.messages);
+          const max = ctx.request.max_completion_tokens ?? ctx.request.max_tokens;
+          if (max) hints.maxTokens = max;
+        }
+        const selection = router.select({ ...route, targets: live }, ctx.config.prices, hints);
+        if (selection.targets.length === 0) {
+          throw new GatewayError({ status: 503, code: "no_available_targets", message: `Every target of route \`${requested}\` was excluded` });
+        }
+        ctx.route = route;
+        ctx.targets = selection.targets.map((t) => ({ provider: ctx.providers.get(t.provider)!, model: t.model, requested }));
+        ctx.target = ctx.targets[0];
         ctx.emit({
           type: "route.selected",
-          payload: { requested: ctx.request.model, provider: provider.id, model: resolved.model, reason: resolved.reason },
+          payload: {
+            requested,
+            level,
+            strategy: hints.strategy ?? route.strategy,
+            provider: ctx.target!.provider.id,
+            model: ctx.target!.model,
+            targets: selection.targets.map(targetKey),
+            reason: selection.reason,
+          },
         });
       },
     },

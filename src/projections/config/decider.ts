@@ -16,6 +16,7 @@ import {
   PriceFields,
   ProviderFields,
   RouteFields,
+  BreakerFields,
 } from "./model.ts";
 
 /** Provider ids are lower-case slugs; aliases look like model names; prices are `<provider>/<model>`. */
@@ -25,6 +26,7 @@ const ID_PATTERNS: Record<EntityKind, RegExp> = {
   price: /^[a-z0-9][a-z0-9_-]{0,63}\/[^\s/][^\s]*$/,
   route: /^[A-Za-z0-9][A-Za-z0-9_.:@-]*$/,
   route_override: /^[A-Za-z0-9_.:@-]+(\/[A-Za-z0-9_.:@-]+)?\/[A-Za-z0-9][A-Za-z0-9_.:@-]*$/,
+  breaker: /^default$/,
 };
 const ID_RULES: Record<EntityKind, string> = {
   provider: "lower-case letters, digits, `_` and `-`",
@@ -32,15 +34,17 @@ const ID_RULES: Record<EntityKind, string> = {
   price: "`<provider>/<model>`",
   route: "the alias: letters, digits and `_ . : @ -`",
   route_override: "`<tenant>/<alias>` or `<tenant>/<service>/<alias>`",
+  breaker: "`default`",
 };
 
-const SCHEMAS: Record<EntityKind, TSchema> = { provider: ProviderFields, model_alias: ModelAliasFields, price: PriceFields, route: RouteFields, route_override: RouteFields };
+const SCHEMAS: Record<EntityKind, TSchema> = { provider: ProviderFields, model_alias: ModelAliasFields, price: PriceFields, route: RouteFields, route_override: RouteFields, breaker: BreakerFields };
 const DEFAULTS: Record<EntityKind, Record<string, unknown>> = {
   provider: { enabled: true, priority: 0, models: [] },
   model_alias: {},
   price: {},
   route: {},
   route_override: {},
+  breaker: {},
 };
 
 /** What the decider knows besides the state: providers that exist without config (echo, env keys). */

@@ -76,21 +76,22 @@ export const RouteFields = T.Object(
     backoff_max_ms: T.Optional(T.Integer({ minimum: 0 })),
     /** Whether a request may choose the strategy / prefer or exclude providers (default true). */
     allow_request_overrides: T.Optional(T.Boolean()),
-    breaker: T.Optional(
-      T.Object(
-        {
-          window_ms: T.Optional(T.Integer({ minimum: 1 })),
-          min_requests: T.Optional(T.Integer({ minimum: 1 })),
-          failure_rate: T.Optional(T.Number({ exclusiveMinimum: 0, maximum: 1 })),
-          open_ms: T.Optional(T.Integer({ minimum: 1 })),
-        },
-        { additionalProperties: false },
-      ),
-    ),
   },
   { additionalProperties: false },
 );
 export type RouteFields = Static<typeof RouteFields>;
+
+/** Circuit-breaker settings for every target (id `default`). */
+export const BreakerFields = T.Object(
+  {
+    window_ms: T.Optional(T.Integer({ minimum: 100, description: "Rolling window, ms (default 30000)" })),
+    min_requests: T.Optional(T.Integer({ minimum: 1, description: "Outcomes in the window before it may open (default 5)" })),
+    failure_rate: T.Optional(T.Number({ exclusiveMinimum: 0, maximum: 1, description: "Failure rate that opens it (default 0.5)" })),
+    open_ms: T.Optional(T.Integer({ minimum: 1, description: "How long it stays open before a half-open probe (default 15000)" })),
+  },
+  { additionalProperties: false },
+);
+export type BreakerFields = Static<typeof BreakerFields>;
 
 /** Every config entity kind and its fields. */
 export interface EntityFields {
@@ -101,9 +102,11 @@ export interface EntityFields {
   route: RouteFields;
   /** id = `<tenant>/<alias>` (tenant-wide) or `<tenant>/<service>/<alias>` (one service). */
   route_override: RouteFields;
+  /** id = `default`. */
+  breaker: BreakerFields;
 }
 export type EntityKind = keyof EntityFields;
-export const ENTITY_KINDS: readonly EntityKind[] = ["provider", "model_alias", "price", "route", "route_override"];
+export const ENTITY_KINDS: readonly EntityKind[] = ["provider", "model_alias", "price", "route", "route_override", "breaker"];
 
 export interface Entity<K extends EntityKind = EntityKind> {
   kind: K;
@@ -125,7 +128,7 @@ export interface ConfigState {
 }
 
 export function initialState(): ConfigState {
-  return { version: 0, entities: { provider: {}, model_alias: {}, price: {}, route: {}, route_override: {} }, tombstones: {} };
+  return { version: 0, entities: { provider: {}, model_alias: {}, price: {}, route: {}, route_override: {}, breaker: {} }, tombstones: {} };
 }
 
 /** Commands an admin issues. `expectedVersion` enables optimistic concurrency. */

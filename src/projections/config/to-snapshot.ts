@@ -2,9 +2,9 @@
  * Pure: the folded config state (plus the env's built-in providers) as the snapshot a request
  * is decided under.
  */
-import type { ConfigSnapshot } from "../../config/snapshot.ts";
+import type { ConfigSnapshot, RouteConfig, RouteTables } from "../../config/snapshot.ts";
 import type { ProviderConfig } from "../../providers/types.ts";
-import type { ConfigState, ProviderFields } from "./model.ts";
+import type { ConfigState, ProviderFields, RouteFields } from "./model.ts";
 
 export interface SecretResolver {
   /** Clear key for a provider entity (decrypt `api_key_enc` or read `api_key_env`). */
@@ -42,7 +42,37 @@ export function toSnapshot(state: ConfigState, builtins: readonly ProviderConfig
   for (const p of Object.values(state.entities.price)) {
     prices[p.id] = { input: p.fields.input, output: p.fields.output, ...(p.fields.cached_input !== undefined ? { cachedInput: p.fields.cached_input } : {}) };
   }
-  return { version: state.version, providers: ordered, models, prices };
+  const routes: RouteTables = { global: {}, tenant: {}, tenantService: {} };
+  for (const r of Object.values(state.entities.route)) routes.global[r.id] = routeConfig(r.id, r.fields);
+  for (const o of Object.values(state.entities.route_override)) {
+    const parts = o.id.split("/");
+    const alias = parts.at(-1)!;
+    if (parts.length === 2) (routes.tenant[parts[0]!] ??= {})[alias] = routeConfig(alias, o.fields);
+    else (routes.tenantService[`${parts[0]}/${parts[1]}`] ??= {})[alias] = routeConfig(alias, o.fields);
+  }
+  const b = state.entities.breaker.default?.fields;
+  const breaker: ConfigSnapshot["breaker"] = {};
+  if (b?.window_ms) breaker.windowMs = b.window_ms;
+  if (b?.min_requests) breaker.minRequests = b.min_requests;
+  if (b?.failure_rate) breaker.failureRateToOpen = b.failure_rate;
+  if (b?.open_ms) breaker.openMs = b.open_ms;
+  return { version: state.version, providers: ordered, models, prices, routes, breaker };
+}
+
+/** Route fields (config) → RouteConfig with defaults. */
+export function routeConfig(alias: string, f: RouteFields): RouteConfig {
+  const r: RouteConfig = {
+    alias,
+    strategy: f.strategy as RouteConfig["strategy"],
+    targets: f.targets.map((t) => ({ ...t })),
+    maxRetries: f.max_retries ?? 2,
+    deadlineMs: f.deadline_ms ?? 120_000,
+    backoff: { baseMs: f.backoff_base_ms ?? 100, maxMs: f.backoff_max_ms ?? 5_000 },
+    allowRequestOverrides: f.allow_request_overrides ?? true,
+  };
+  if (f.ab) r.ab = { ...f.ab };
+  if (f.attempt_timeout_ms) r.attemptTimeoutMs = f.attempt_timeout_ms;
+  return r;
 }
 
 /** Lower priority number first; built-ins (no entity) keep their place at 0, stable sort keeps order. */

@@ -1,0 +1,44 @@
+/**
+ * GET /v1/providers and GET /v1/providers/{id}/health: each provider's targets with their
+ * circuit-breaker state, recent latency (EWMA) and error rate.
+ */
+import { Elysia } from "elysia";
+import type { ProviderLookup } from "../pipeline/context.ts";
+import { GatewayError } from "../pipeline/errors.ts";
+import type { Router } from "../routing/router.ts";
+import type { TargetHealth } from "../routing/types.ts";
+import { errorResponse } from "./http.ts";
+
+export interface ProviderRoutesDeps {
+  providers: ProviderLookup;
+  router: Router;
+}
+
+function view(deps: ProviderRoutesDeps, id: string) {
+  const provider = deps.providers.get(id);
+  if (!provider) return undefined;
+  const health = deps.router.health();
+  const models = new Set<string>(provider.models);
+  for (const key of health.keys()) if (key.startsWith(`${id}/`)) models.add(key.slice(id.length + 1));
+  const targets = [...models].map((model) => {
+    const h: TargetHealth | undefined = health.get(`${id}/${model}`);
+    return { model, state: h?.state ?? "closed", ewma_latency_ms: h?.ewmaLatencyMs === undefined ? null : Math.round(h.ewmaLatencyMs * 100) / 100, error_rate: h?.errorRate ?? 0, samples: h?.samples ?? 0 };
+  });
+  const state = targets.some((t) => t.state === "open") ? (targets.every((t) => t.state === "open") ? "open" : "degraded") : targets.some((t) => t.state === "half_open") ? "half_open" : "closed";
+  return { id, kind: provider.kind, state, targets };
+}
+
+export function providerRoutes(deps: ProviderRoutesDeps) {
+  return new Elysia({ name: "provider-routes", normalize: false })
+    .get("/v1/providers", () => ({ object: "list", data: deps.providers.list().map((p) => view(deps, p.id)) }), {
+      detail: { tags: ["Operations"], summary: "Providers with breaker state, recent latency and error rate per target" },
+    })
+    .get(
+      "/v1/providers/:id/health",
+      ({ params }) => {
+        const v = view(deps, decodeURIComponent(params.id));
+        return v ?? errorResponse(new GatewayError({ status: 404, code: "not_found", message: `provider \`${params.id}\` does not exist or is disabled` }));
+      },
+      { detail: { tags: ["Operations"], summary: "One provider's health: breaker state, EWMA latency, error rate per target" } },
+    );
+}
