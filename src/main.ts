@@ -23,6 +23,7 @@ import type { Plugin } from "./pipeline/plugin.ts";
 import { Pipeline } from "./pipeline/runner.ts";
 import { providerCallPlugin } from "./plugins/provider-call.ts";
 import { routingPlugin } from "./plugins/routing.ts";
+import { authPlugin } from "./plugins/auth.ts";
 import { Router } from "./routing/router.ts";
 import { ProviderSet } from "./providers/provider-set.ts";
 import { createProvider } from "./providers/registry.ts";
@@ -117,7 +118,7 @@ async function wire(settings: Settings, opts: StartOptions, { file, masterKey, l
   }
   const operatorPlugins = await loadPlugins(settings.pluginsDir);
   const router = new Router();
-  const pipeline = new Pipeline([...builtinPlugins(router), ...operatorPlugins, ...(opts.plugins ?? [])]);
+  const pipeline = new Pipeline([authPlugin({ loopback: isLoopback(settings.host) }), ...builtinPlugins(router), ...operatorPlugins, ...(opts.plugins ?? [])]);
   const app = buildApp({
     pipeline,
     config: () => snapshot,
@@ -146,7 +147,7 @@ async function wire(settings: Settings, opts: StartOptions, { file, masterKey, l
   if (!opts.quiet) {
     console.log(`[tollgate] listening on ${url} (event log: ${log.kind}, providers: ${providers.list().map((p) => p.id).join(", ")})`);
     if (operatorPlugins.length) console.log(`[tollgate] plugins: ${operatorPlugins.map((p) => `${p.name}@${p.version}`).join(", ")}`);
-    if (isLoopback(settings.host)) console.warn("[tollgate] no virtual keys yet: requests run as tenant `default` (loopback only)");
+    if (isLoopback(settings.host) && !snapshot.tenancy?.anyKeys) console.warn("[tollgate] no virtual keys yet: requests run as tenant `default` (loopback only)");
   }
   let stopping: Promise<void> | undefined;
   return {

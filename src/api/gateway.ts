@@ -10,6 +10,7 @@ import { makeEvent } from "../events/envelope.ts";
 import { uuidv7 } from "../events/uuidv7.ts";
 import type { Ctx, ProviderLookup } from "../pipeline/context.ts";
 import { errors, GatewayError, toGatewayError } from "../pipeline/errors.ts";
+import { credentialFrom } from "../plugins/auth.ts";
 import type { Pipeline, PipelineResult } from "../pipeline/runner.ts";
 
 export interface GatewayDeps {
@@ -69,8 +70,9 @@ function createCtx(deps: GatewayDeps, httpRequest: Request, input: GatewayInput)
     providers: deps.providers,
     costUsd: 0,
     signal: aborter.signal,
+    responseHeaders: {},
     timings: {},
-    state: { "gateway.abort": aborter, ...(httpRequest.headers.get("x-tollgate-strategy") ? { "routing.strategy": httpRequest.headers.get("x-tollgate-strategy") } : {}) },
+    state: { "gateway.abort": aborter, "auth.credential": credentialFrom(httpRequest.headers), ...(httpRequest.headers.get("x-tollgate-strategy") ? { "routing.strategy": httpRequest.headers.get("x-tollgate-strategy") } : {}) },
     emit(e) {
       const event = makeEvent({ ...e, tenant: ctx.principal.tenant, requestId, configVersion: config.version, ...(traceId ? { traceId } : {}) });
       deps.emitter.emit("requests", ctx.principal.tenant, event);

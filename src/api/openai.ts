@@ -24,7 +24,7 @@ export function metaFrom(request: Request, body: ChatCompletionRequest): Ctx["me
 }
 
 export function responseHeaders(ctx: Ctx): Record<string, string> {
-  const headers: Record<string, string> = { "x-request-id": ctx.requestId };
+  const headers: Record<string, string> = { ...ctx.responseHeaders, "x-request-id": ctx.requestId };
   if (ctx.target) {
     headers["x-tollgate-provider"] = ctx.target.provider.id;
     headers["x-tollgate-model"] = ctx.target.model;

@@ -5,6 +5,7 @@
 import type { ProviderConfig } from "../providers/types.ts";
 import type { BreakerSettings } from "../routing/breaker.ts";
 import type { Route } from "../routing/types.ts";
+import type { TenancySnapshot } from "./tenancy.ts";
 
 /** A route with its resilience settings (defaults filled in). */
 export interface RouteConfig extends Route {
@@ -46,6 +47,8 @@ export interface ConfigSnapshot {
   prices: Record<string, Price>;
   routes: RouteTables;
   breaker: Partial<BreakerSettings>;
+  /** Tenants and virtual keys (absent: none configured, e.g. in unit tests). */
+  tenancy?: TenancySnapshot;
 }
 
 export function emptySnapshot(): ConfigSnapshot {

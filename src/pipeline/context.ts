@@ -81,6 +81,8 @@ export interface Ctx {
   readonly timings: Record<string, number>;
   /** Scratch space for plugins, namespaced by plugin name by convention. */
   readonly state: Record<string, unknown>;
+  /** Headers plugins add to the response (e.g. `x-ratelimit-*`); error responses carry them too. */
+  readonly responseHeaders: Record<string, string>;
   /** Record a fact on the requests stream (never awaits the log). */
   emit(event: RequestEvent): void;
 }

@@ -20,6 +20,7 @@ export function testCtx(over: Partial<ChatCompletionRequest> = {}, opts: { strea
     config: emptySnapshot(),
     providers: { get: (id) => providers.find((p) => p.id === id), list: () => providers },
     costUsd: 0,
+    responseHeaders: {},
     signal: aborter.signal,
     timings: {},
     state: {},

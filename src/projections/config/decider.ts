@@ -17,6 +17,9 @@ import {
   ProviderFields,
   RouteFields,
   BreakerFields,
+  type KeyFields,
+  KeyFields as KeySchema,
+  TenantFields,
 } from "./model.ts";
 
 /** Provider ids are lower-case slugs; aliases look like model names; prices are `<provider>/<model>`. */
@@ -27,6 +30,8 @@ const ID_PATTERNS: Record<EntityKind, RegExp> = {
   route: /^[A-Za-z0-9][A-Za-z0-9_.:@-]*$/,
   route_override: /^[A-Za-z0-9_.:@-]+(\/[A-Za-z0-9_.:@-]+)?\/[A-Za-z0-9][A-Za-z0-9_.:@-]*$/,
   breaker: /^default$/,
+  tenant: /^[a-z0-9][a-z0-9_-]{0,63}$/,
+  key: /^key_[0-9a-z]{10,40}$/,
 };
 const ID_RULES: Record<EntityKind, string> = {
   provider: "lower-case letters, digits, `_` and `-`",
@@ -35,9 +40,11 @@ const ID_RULES: Record<EntityKind, string> = {
   route: "the alias: letters, digits and `_ . : @ -`",
   route_override: "`<tenant>/<alias>` or `<tenant>/<service>/<alias>`",
   breaker: "`default`",
+  tenant: "a slug: lower-case letters, digits, `_` and `-`",
+  key: "`key_` and 10 to 40 lower-case letters or digits",
 };
 
-const SCHEMAS: Record<EntityKind, TSchema> = { provider: ProviderFields, model_alias: ModelAliasFields, price: PriceFields, route: RouteFields, route_override: RouteFields, breaker: BreakerFields };
+const SCHEMAS: Record<EntityKind, TSchema> = { provider: ProviderFields, model_alias: ModelAliasFields, price: PriceFields, route: RouteFields, route_override: RouteFields, breaker: BreakerFields, tenant: TenantFields, key: KeySchema };
 const DEFAULTS: Record<EntityKind, Record<string, unknown>> = {
   provider: { enabled: true, priority: 0, models: [] },
   model_alias: {},
@@ -45,7 +52,12 @@ const DEFAULTS: Record<EntityKind, Record<string, unknown>> = {
   route: {},
   route_override: {},
   breaker: {},
+  tenant: { enabled: true },
+  key: {},
 };
+
+/** Key fields only `rotate` and `revoke` set (and `tenant`, fixed at create). */
+const KEY_MANAGED = ["hash", "prefix", "previous_hash", "previous_valid_until", "revoked_at"] as const;
 
 /** What the decider knows besides the state: providers that exist without config (echo, env keys). */
 export interface DecideEnv {
@@ -68,6 +80,7 @@ export function decide(state: ConfigState, cmd: ConfigCommand, env: DecideEnv = 
   switch (cmd.type) {
     case "create": {
       if (existing) throw conflict(`${cmd.kind} \`${cmd.id}\` already exists`, "already_exists");
+      if (cmd.kind === "key") refuseManaged(cmd.fields, ["previous_hash", "previous_valid_until", "revoked_at"]);
       const fields = validated(cmd.kind, { ...DEFAULTS[cmd.kind], ...stripNulls(cmd.fields) });
       checkReferences(state, env, cmd.kind, cmd.id, fields);
       const version = (state.tombstones[key(cmd.kind, cmd.id)] ?? 0) + 1;
@@ -76,16 +89,29 @@ export function decide(state: ConfigState, cmd: ConfigCommand, env: DecideEnv = 
     case "update": {
       if (!existing) throw notFound(cmd.kind, cmd.id);
       checkExpected(existing, cmd.expectedVersion);
+      if (cmd.kind === "key") {
+        refuseRevoked(existing as Entity<"key">);
+        refuseManaged(cmd.changes, ["tenant", "created_at", ...KEY_MANAGED]);
+      }
       const merged = stripNulls({ ...existing.fields, ...cmd.changes });
       const fields = validated(cmd.kind, merged);
       checkReferences(state, env, cmd.kind, cmd.id, fields);
-      const changes = Object.fromEntries(Object.entries(cmd.changes).filter(([k, v]) => JSON.stringify((existing.fields as Record<string, unknown>)[k]) !== JSON.stringify(v ?? undefined)));
+      const changes = Object.fromEntries(
+        Object.entries(cmd.changes)
+          .map(([k, v]): [string, unknown] => [k, v === null || v === undefined ? v : fields[k]]) // as validated (e.g. normalized times)
+          .filter(([k, v]) => JSON.stringify((existing.fields as Record<string, unknown>)[k]) !== JSON.stringify(v ?? undefined)),
+      );
       if (Object.keys(changes).length === 0) return []; // nothing to record
       return [{ type: `${cmd.kind}.updated`, payload: { kind: cmd.kind, id: cmd.id, version: existing.version + 1, fields, changes } }];
     }
     case "delete": {
       if (!existing) throw notFound(cmd.kind, cmd.id);
       checkExpected(existing, cmd.expectedVersion);
+      if (cmd.kind === "key") throw invalid("Keys are revoked, not deleted: `DELETE /api/v1/admin/keys/{id}` revokes", "invalid_request");
+      if (cmd.kind === "tenant") {
+        const users = Object.values(state.entities.key).filter((k) => k.fields.tenant === cmd.id && !k.fields.revoked_at).map((k) => k.id);
+        if (users.length) throw conflict(`tenant \`${cmd.id}\` has live keys: ${users.join(", ")} (revoke them first)`, "entity_in_use", { used_by: users });
+      }
       if (cmd.kind === "provider") {
         const users = Object.values(state.entities.model_alias).filter((a) => a.fields.provider === cmd.id).map((a) => a.id);
         for (const k of ["route", "route_override"] as const) {
@@ -96,6 +122,23 @@ export function decide(state: ConfigState, cmd: ConfigCommand, env: DecideEnv = 
         if (users.length) throw conflict(`provider \`${cmd.id}\` is in use by: ${users.join(", ")}`, "entity_in_use", { used_by: users });
       }
       return [{ type: `${cmd.kind}.deleted`, payload: { kind: cmd.kind, id: cmd.id, version: existing.version + 1 } }];
+    }
+    case "rotate": {
+      const key = existingKey(state, cmd.id, cmd.expectedVersion);
+      if (cmd.hash === key.fields.hash) throw conflict("The new key hash equals the current one", "already_exists");
+      const previousValidUntil = isoTime(cmd.previousValidUntil, "previous_valid_until");
+      const changes = { hash: cmd.hash, prefix: cmd.prefix, previous_hash: key.fields.hash, previous_valid_until: previousValidUntil };
+      const fields = validated("key", { ...key.fields, ...changes });
+      checkReferences(state, env, "key", cmd.id, fields);
+      return [{ type: "key.rotated", payload: { kind: "key", id: cmd.id, version: key.version + 1, fields, changes } }];
+    }
+    case "revoke": {
+      const key = state.entities.key[cmd.id];
+      if (!key) throw notFound("key", cmd.id);
+      checkExpected(key, cmd.expectedVersion);
+      if (key.fields.revoked_at) return []; // already revoked: nothing new to record
+      const changes = { revoked_at: isoTime(cmd.at, "revoked_at") };
+      return [{ type: "key.revoked", payload: { kind: "key", id: cmd.id, version: key.version + 1, fields: { ...key.fields, ...changes }, changes } }];
     }
     default: {
       const never: never = cmd;
@@ -126,6 +169,11 @@ function validated(kind: EntityKind, fields: Record<string, unknown>): Record<st
     const param = first.path.replace(/^\//, "").replace(/\//g, ".");
     throw invalid(`Invalid ${kind}${param ? ` \`${param}\`` : ""}: ${first.message}`, "invalid_config", param || undefined);
   }
+  if (kind === "key") {
+    for (const f of ["expires_at", "previous_valid_until", "revoked_at", "created_at"] as const) {
+      if (fields[f] !== undefined) fields[f] = isoTime(fields[f], f);
+    }
+  }
   if (kind === "provider" && (fields.kind === "custom" || fields.kind === "azure") && !fields.base_url) {
     throw invalid(`A ${String(fields.kind)} provider needs \`base_url\``, "invalid_config", "base_url");
   }
@@ -144,12 +192,52 @@ function checkReferences(state: ConfigState, env: DecideEnv, kind: EntityKind, i
   if (kind === "model_alias" && !known(fields.provider as string)) {
     throw invalid(`Unknown provider \`${String(fields.provider)}\``, "unknown_provider", "provider");
   }
+  if (kind === "key") checkKey(state, id, fields as KeyFields);
   if (kind === "price") {
     const provider = id.split("/")[0] ?? "";
     if (!id.includes("/") || !known(provider)) {
       throw invalid(`A price id is \`<provider>/<model>\` for a known provider; got \`${id}\``, "unknown_provider", "id");
     }
   }
+}
+
+/** A key's tenant exists; its name is unique among the tenant's live keys; its hash is new. */
+function checkKey(state: ConfigState, id: string, f: KeyFields): void {
+  if (!state.entities.tenant[f.tenant]) throw invalid(`Unknown tenant \`${f.tenant}\``, "unknown_tenant", "tenant_id");
+  for (const other of Object.values(state.entities.key)) {
+    if (other.id === id) continue;
+    if (f.name !== undefined && other.fields.tenant === f.tenant && other.fields.name === f.name && !other.fields.revoked_at) {
+      throw conflict(`tenant \`${f.tenant}\` already has a key named \`${f.name}\` (${other.id})`, "duplicate_key_name", { key_id: other.id });
+    }
+    if (other.fields.hash === f.hash || other.fields.previous_hash === f.hash) throw conflict("This key hash is already in use", "already_exists");
+  }
+  if ((f.previous_hash === undefined) !== (f.previous_valid_until === undefined)) {
+    throw invalid("`previous_hash` and `previous_valid_until` go together", "invalid_config", "previous_hash");
+  }
+}
+
+function existingKey(state: ConfigState, id: string, expected: number | undefined): Entity<"key"> {
+  const key = state.entities.key[id];
+  if (!key) throw notFound("key", id);
+  checkExpected(key, expected);
+  refuseRevoked(key);
+  return key;
+}
+
+function refuseRevoked(key: Entity<"key">): void {
+  if (key.fields.revoked_at) throw conflict(`key \`${key.id}\` was revoked at ${key.fields.revoked_at}`, "key_revoked");
+}
+
+function refuseManaged(fields: Record<string, unknown>, names: readonly string[]): void {
+  const hit = names.find((n) => n in fields);
+  if (hit) throw invalid(`\`${hit}\` cannot be set directly (it is fixed at create, or set by rotate / revoke)`, "invalid_config", hit);
+}
+
+/** An ISO-8601 time, normalized (`2026-01-01T00:00:00.000Z`). */
+function isoTime(v: unknown, param: string): string {
+  const ms = typeof v === "string" && /^\d{4}-\d{2}-\d{2}/.test(v) ? Date.parse(v) : NaN;
+  if (Number.isNaN(ms)) throw invalid(`\`${param}\` must be an ISO-8601 time`, "invalid_config", param);
+  return new Date(ms).toISOString();
 }
 
 function checkExpected(entity: Entity, expected: number | undefined): void {

@@ -93,6 +93,62 @@ export const BreakerFields = T.Object(
 );
 export type BreakerFields = Static<typeof BreakerFields>;
 
+/** A spending limit in USD per calendar day or month (UTC). */
+export const BudgetFields = T.Object(
+  {
+    amount_usd: T.Number({ minimum: 0, description: "USD per period" }),
+    period: T.Union([T.Literal("day"), T.Literal("month")]),
+  },
+  { additionalProperties: false },
+);
+export type BudgetFields = Static<typeof BudgetFields>;
+
+/** A tenant (a customer or team): id = a slug. */
+export const TenantFields = T.Object(
+  {
+    name: T.String({ minLength: 1, maxLength: 200 }),
+    budget: T.Optional(BudgetFields),
+    rpm_limit: T.Optional(T.Integer({ minimum: 1, description: "Requests per minute, whole tenant" })),
+    tpm_limit: T.Optional(T.Integer({ minimum: 1, description: "Tokens per minute, whole tenant" })),
+    enabled: T.Boolean(),
+  },
+  { additionalProperties: false },
+);
+export type TenantFields = Static<typeof TenantFields>;
+
+const IsoTime = T.String({ minLength: 10, maxLength: 40, description: "ISO-8601 time" });
+const Sha256Hex = T.String({ pattern: "^[0-9a-f]{64}$", description: "SHA-256 (hex) of a virtual key" });
+
+/**
+ * A virtual key (`tg-…`): id = `key_<ulid>`. The key itself is never stored or evented: only
+ * its SHA-256 hash and a visible prefix.
+ */
+export const KeyFields = T.Object(
+  {
+    tenant: T.String({ minLength: 1 }),
+    service: T.Optional(T.String({ minLength: 1, maxLength: 128 })),
+    user: T.Optional(T.String({ minLength: 1, maxLength: 256 })),
+    /** Unique among a tenant's live (not revoked) keys. */
+    name: T.Optional(T.String({ minLength: 1, maxLength: 128 })),
+    prefix: T.String({ pattern: "^tg-[0-9A-Za-z]{1,8}$" }),
+    hash: Sha256Hex,
+    /** Rotation: the previous key's hash, accepted until `previous_valid_until`. */
+    previous_hash: T.Optional(Sha256Hex),
+    previous_valid_until: T.Optional(IsoTime),
+    /** Allowed models or aliases (a trailing `*` matches a prefix); absent = all. */
+    models: T.Optional(T.Array(T.String({ minLength: 1 }), { minItems: 1 })),
+    rpm_limit: T.Optional(T.Integer({ minimum: 1, description: "Requests per minute for this key" })),
+    tpm_limit: T.Optional(T.Integer({ minimum: 1, description: "Tokens per minute for this key" })),
+    budget: T.Optional(BudgetFields),
+    expires_at: T.Optional(IsoTime),
+    revoked_at: T.Optional(IsoTime),
+    /** Set once, by whoever issued the create command. */
+    created_at: T.Optional(IsoTime),
+  },
+  { additionalProperties: false },
+);
+export type KeyFields = Static<typeof KeyFields>;
+
 /** Every config entity kind and its fields. */
 export interface EntityFields {
   provider: ProviderFields;
@@ -104,9 +160,13 @@ export interface EntityFields {
   route_override: RouteFields;
   /** id = `default`. */
   breaker: BreakerFields;
+  /** id = a slug. */
+  tenant: TenantFields;
+  /** id = `key_<ulid>`. */
+  key: KeyFields;
 }
 export type EntityKind = keyof EntityFields;
-export const ENTITY_KINDS: readonly EntityKind[] = ["provider", "model_alias", "price", "route", "route_override", "breaker"];
+export const ENTITY_KINDS: readonly EntityKind[] = ["provider", "model_alias", "price", "route", "route_override", "breaker", "tenant", "key"];
 
 export interface Entity<K extends EntityKind = EntityKind> {
   kind: K;
@@ -128,14 +188,18 @@ export interface ConfigState {
 }
 
 export function initialState(): ConfigState {
-  return { version: 0, entities: { provider: {}, model_alias: {}, price: {}, route: {}, route_override: {}, breaker: {} }, tombstones: {} };
+  return { version: 0, entities: { provider: {}, model_alias: {}, price: {}, route: {}, route_override: {}, breaker: {}, tenant: {}, key: {} }, tombstones: {} };
 }
 
 /** Commands an admin issues. `expectedVersion` enables optimistic concurrency. */
 export type ConfigCommand =
   | { type: "create"; kind: EntityKind; id: string; fields: Record<string, unknown> }
   | { type: "update"; kind: EntityKind; id: string; changes: Record<string, unknown>; expectedVersion?: number }
-  | { type: "delete"; kind: EntityKind; id: string; expectedVersion?: number };
+  | { type: "delete"; kind: EntityKind; id: string; expectedVersion?: number }
+  /** Replace a key's secret; the old one stays valid until `previousValidUntil` (ISO). */
+  | { type: "rotate"; kind: "key"; id: string; hash: string; prefix: string; previousValidUntil: string; expectedVersion?: number }
+  /** Revoke a key at `at` (ISO): rejected from then on, by every instance. */
+  | { type: "revoke"; kind: "key"; id: string; at: string; expectedVersion?: number };
 
 /** Payload of a config event: `<kind>.created|updated|deleted`. */
 export interface ConfigEventPayload {
@@ -150,6 +214,7 @@ export interface ConfigEventPayload {
 }
 
 export interface ConfigEvent {
-  type: `${EntityKind}.${"created" | "updated" | "deleted"}`;
+  /** `rotated` and `revoked` are key events (full fields after the change, like `updated`). */
+  type: `${EntityKind}.${"created" | "updated" | "deleted" | "rotated" | "revoked"}`;
   payload: ConfigEventPayload;
 }
