@@ -19,6 +19,7 @@ import type { StateStore } from "./stores/state-store.ts";
 import type { OutboxEventLog } from "./events/outbox.ts";
 import type { Router } from "./routing/router.ts";
 import { providerRoutes } from "./api/providers.ts";
+import { keysSelfRoutes } from "./api/keys-self.ts";
 import { tenancyRoutes } from "./api/tenancy.ts";
 
 export interface AppDeps extends GatewayDeps {
@@ -81,6 +82,7 @@ export function buildApp(deps: AppDeps) {
     .use(generateRoutes(deps))
     .use(embeddingsRoutes(deps))
     .use(providerRoutes(deps))
+    .use(keysSelfRoutes({ config: deps.config, store: deps.store, loopback: deps.admin.loopback }))
     .use(adminRoutes(deps.admin))
     .use(tenancyRoutes(deps.admin))
     .use(docsRoutes(deps.version));

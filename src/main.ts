@@ -24,6 +24,7 @@ import { Pipeline } from "./pipeline/runner.ts";
 import { providerCallPlugin } from "./plugins/provider-call.ts";
 import { routingPlugin } from "./plugins/routing.ts";
 import { authPlugin } from "./plugins/auth.ts";
+import { limitsPlugin } from "./plugins/limits.ts";
 import { Router } from "./routing/router.ts";
 import { ProviderSet } from "./providers/provider-set.ts";
 import { createProvider } from "./providers/registry.ts";
@@ -56,8 +57,8 @@ export interface StartOptions {
 }
 
 /** The built-in plugins, in pipeline order, sharing one router (breakers, health, round-robin). */
-export function builtinPlugins(router: Router = new Router()): Plugin[] {
-  return [routingPlugin(router), providerCallPlugin(router)] as Plugin[];
+export function builtinPlugins(router: Router = new Router(), store?: StateStore): Plugin[] {
+  return [routingPlugin(router), ...(store ? [limitsPlugin(store)] : []), providerCallPlugin(router)] as Plugin[];
 }
 
 export async function startGateway(settings: Settings, opts: StartOptions = {}): Promise<Gateway> {
@@ -118,7 +119,7 @@ async function wire(settings: Settings, opts: StartOptions, { file, masterKey, l
   }
   const operatorPlugins = await loadPlugins(settings.pluginsDir);
   const router = new Router();
-  const pipeline = new Pipeline([authPlugin({ loopback: isLoopback(settings.host) }), ...builtinPlugins(router), ...operatorPlugins, ...(opts.plugins ?? [])]);
+  const pipeline = new Pipeline([authPlugin({ loopback: isLoopback(settings.host) }), ...builtinPlugins(router, store), ...operatorPlugins, ...(opts.plugins ?? [])]);
   const app = buildApp({
     pipeline,
     config: () => snapshot,

@@ -8,14 +8,32 @@
  * `set` replaces any value and clears its TTL, a hash whose last field is removed disappears.
  * TTLs are honoured lazily on read and by a periodic sweep whose timer never keeps the process
  * alive.
+ *
+ * Admission (rate windows, budget reservations) lives in {@link MemoryAdmission}, on the wall
+ * clock `now` (the same clock `timeMs` reports), not the monotonic TTL clock: budget periods are
+ * calendar days and months.
  */
-import type { HashWrite, StateStore } from "./state-store.ts";
+import { DEFAULT_SETTLED_RETENTION_MS } from "./admission.ts";
+import { MemoryAdmission } from "./memory-admission.ts";
+import type {
+  AdmissionRequest,
+  AdmissionResult,
+  BudgetState,
+  HashWrite,
+  RateState,
+  SettleRequest,
+  StateStore,
+} from "./state-store.ts";
 
 export interface MemoryStateStoreOptions {
   /** How often expired keys are swept without being read (default 1000 ms). */
   sweepIntervalMs?: number;
   /** Monotonic clock for TTLs, in ms (default `performance.now`). Injectable for tests. */
   clock?: () => number;
+  /** Wall clock in epoch ms (default `Date.now`): `timeMs`, rate windows, budget periods, reservations. Injectable for tests. */
+  now?: () => number;
+  /** How long a settled request id is remembered, so a second settle is a no-op (default 1 h). */
+  settledRetentionMs?: number;
 }
 
 type Entry =
@@ -38,20 +56,24 @@ export class MemoryStateStore implements StateStore {
   /** Keys that carry a TTL, with their deadline: what the sweep looks at. */
   private readonly expiring = new Map<string, number>();
   private readonly clock: () => number;
+  private readonly admission: MemoryAdmission;
   private readonly sweeper: ReturnType<typeof setInterval>;
   private closed = false;
 
   constructor(opts: MemoryStateStoreOptions = {}) {
     this.clock = opts.clock ?? (() => performance.now());
+    const retention = opts.settledRetentionMs ?? DEFAULT_SETTLED_RETENTION_MS;
+    if (!(retention > 0)) throw new RangeError(`settledRetentionMs must be > 0, got ${retention}`);
+    this.admission = new MemoryAdmission(opts.now ?? Date.now, retention);
     const every = opts.sweepIntervalMs ?? 1000;
     if (!(every > 0)) throw new RangeError(`sweepIntervalMs must be > 0, got ${every}`);
     this.sweeper = setInterval(() => this.sweep(), every);
     this.sweeper.unref();
   }
 
-  /** Keys currently held, expired-but-not-yet-swept ones included (for tests and metrics). */
+  /** Keys currently held (admission windows, budget periods and settled ids included), expired-but-not-yet-swept ones too (for tests and metrics). */
   get size(): number {
-    return this.entries.size;
+    return this.entries.size + this.admission.size;
   }
 
   async get(key: string): Promise<string | null> {
@@ -149,11 +171,32 @@ export class MemoryStateStore implements StateStore {
     this.open();
     this.entries.clear();
     this.expiring.clear();
+    this.admission.clear();
   }
 
   async timeMs(): Promise<number> {
     this.open();
-    return Date.now();
+    return this.admission.now();
+  }
+
+  async admit(req: AdmissionRequest): Promise<AdmissionResult> {
+    this.open();
+    return this.admission.admit(req);
+  }
+
+  async settle(req: SettleRequest): Promise<{ settled: boolean }> {
+    this.open();
+    return this.admission.settle(req);
+  }
+
+  async peekBudget(key: string, period: "day" | "month"): Promise<BudgetState> {
+    this.open();
+    return this.admission.peekBudget(key, period);
+  }
+
+  async peekRate(key: string, limit: number, windowMs: number): Promise<RateState> {
+    this.open();
+    return this.admission.peekRate(key, limit, windowMs);
   }
 
   async health(): Promise<{ ok: boolean; detail?: string }> {
@@ -166,14 +209,16 @@ export class MemoryStateStore implements StateStore {
     clearInterval(this.sweeper);
     this.entries.clear();
     this.expiring.clear();
+    this.admission.clear();
   }
 
-  /** Drop every expired key; cheap: only keys with a TTL are visited. */
+  /** Drop every expired key (only keys with a TTL are visited) and idle admission state. */
   private sweep(): void {
     const now = this.clock();
     for (const [key, deadline] of this.expiring) {
       if (deadline <= now) this.remove(key);
     }
+    this.admission.sweep();
   }
 
   private open(): void {

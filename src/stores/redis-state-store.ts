@@ -11,9 +11,21 @@
  *   at most once, so while Redis is down calls reject at once instead of piling up; a command
  *   without a reply within `commandTimeoutMs` rejects too (a hung server). The client keeps
  *   reconnecting in the background (capped backoff) and the same object works again afterwards.
+ * - Admission (`admit`, `settle`, `peekBudget`, `peekRate`) is admission.lua, one EVALSHA per
+ *   call on the server's clock (see redis-admission.ts).
  */
 import { Redis } from "ioredis";
-import type { HashWrite, StateStore } from "./state-store.ts";
+import { DEFAULT_SETTLED_RETENTION_MS } from "./admission.ts";
+import { ADMISSION_LUA, RedisAdmission } from "./redis-admission.ts";
+import type {
+  AdmissionRequest,
+  AdmissionResult,
+  BudgetState,
+  HashWrite,
+  RateState,
+  SettleRequest,
+  StateStore,
+} from "./state-store.ts";
 
 export interface RedisStateStoreOptions {
   /** Prepended to every key (default `tollgate:`). */
@@ -28,6 +40,8 @@ export interface RedisStateStoreOptions {
   maxReconnectDelayMs?: number;
   /** Connection errors (refused, reset, …) as they happen. Default: kept for `health().detail` only. */
   onError?: (err: Error) => void;
+  /** How long a settled request id is remembered, so a second settle is a no-op (default 1 h). */
+  settledRetentionMs?: number;
 }
 
 /**
@@ -87,6 +101,7 @@ return 0
 interface ScriptedRedis extends Redis {
   tgApplyVersioned(numKeys: number, ...keysAndArgs: string[]): Promise<number>;
   tgReleaseLock(key: string, token: string): Promise<number>;
+  tgAdmission(numKeys: number, ...keysAndArgs: string[]): Promise<unknown[]>;
 }
 
 /**
@@ -103,13 +118,16 @@ export class RedisStateStore implements StateStore {
   readonly prefix: string;
   private lastError: Error | undefined;
   private closing = false;
+  private readonly admission: RedisAdmission;
 
   private constructor(
     private readonly redis: ScriptedRedis,
     prefix: string,
     private readonly healthTimeoutMs: number,
+    settledRetentionMs: number,
   ) {
     this.prefix = prefix;
+    this.admission = new RedisAdmission((n, ...rest) => redis.tgAdmission(n, ...rest), prefix, settledRetentionMs);
   }
 
   /**
@@ -118,6 +136,10 @@ export class RedisStateStore implements StateStore {
    */
   static async connect(url: string, opts: RedisStateStoreOptions = {}): Promise<RedisStateStore> {
     const connectTimeoutMs = opts.connectTimeoutMs ?? 5000;
+    const settledRetentionMs = opts.settledRetentionMs ?? DEFAULT_SETTLED_RETENTION_MS;
+    if (!Number.isFinite(settledRetentionMs) || settledRetentionMs <= 0) {
+      throw new RangeError(`settledRetentionMs must be a positive number, got ${settledRetentionMs}`);
+    }
     const maxDelay = opts.maxReconnectDelayMs ?? 2000;
     const redis = new Redis(url, {
       lazyConnect: true,
@@ -131,8 +153,9 @@ export class RedisStateStore implements StateStore {
     }) as ScriptedRedis;
     redis.defineCommand("tgApplyVersioned", { lua: APPLY_VERSIONED_LUA });
     redis.defineCommand("tgReleaseLock", { lua: RELEASE_LOCK_LUA, numberOfKeys: 1 });
+    redis.defineCommand("tgAdmission", { lua: ADMISSION_LUA });
 
-    const store = new RedisStateStore(redis, opts.prefix ?? "tollgate:", opts.healthTimeoutMs ?? 1000);
+    const store = new RedisStateStore(redis, opts.prefix ?? "tollgate:", opts.healthTimeoutMs ?? 1000, Math.ceil(settledRetentionMs));
     redis.on("error", (err: Error) => {
       store.lastError = err;
       opts.onError?.(err);
@@ -208,6 +231,22 @@ export class RedisStateStore implements StateStore {
   async timeMs(): Promise<number> {
     const [seconds, micros] = await this.redis.time();
     return Number(seconds) * 1000 + Math.floor(Number(micros) / 1000);
+  }
+
+  async admit(req: AdmissionRequest): Promise<AdmissionResult> {
+    return this.admission.admit(req);
+  }
+
+  async settle(req: SettleRequest): Promise<{ settled: boolean }> {
+    return this.admission.settle(req);
+  }
+
+  async peekBudget(key: string, period: "day" | "month"): Promise<BudgetState> {
+    return this.admission.peekBudget(key, period);
+  }
+
+  async peekRate(key: string, limit: number, windowMs: number): Promise<RateState> {
+    return this.admission.peekRate(key, limit, windowMs);
   }
 
   async health(): Promise<{ ok: boolean; detail?: string }> {

@@ -5,12 +5,92 @@
  * event log at start) and RedisStateStore (`REDIS_URL`, atomic work in Lua).
  *
  * Keys are plain strings; implementations may prefix them (Redis: `tollgate:`).
+ *
+ * Admission (rate limits + budget reservations, {@link StateStore.admit}) is one atomic step:
+ * one Lua call on Redis, one synchronous run in memory. Its state lives under the reserved key
+ * namespaces `rate:`, `ratemeta:`, `budget:`, `holds:` and `settled:` — do not use them for
+ * anything else.
  */
 
 export type HashWrite =
   | { op: "hset"; key: string; field: string; value: string }
   | { op: "hdel"; key: string; field: string }
   | { op: "del"; key: string };
+
+/** A sliding-window limit: at most `limit` units in any `windowMs`. One key has one window. */
+export interface RateLimitSpec {
+  key: string;
+  /** Units allowed in any window (an integer ≥ 0). */
+  limit: number;
+  windowMs: number;
+  /** Units this request takes now: 1 for RPM, estimated tokens for TPM (rounded up; 0 records nothing). */
+  cost: number;
+}
+
+/** A spending limit per calendar period (UTC, from the store's clock). */
+export interface BudgetSpec {
+  key: string;
+  limitMicros: number;
+  period: "day" | "month";
+  /** Percent (e.g. 80) whose crossing is reported once per period (`crossedThreshold`). */
+  thresholdPct?: number;
+}
+
+export interface AdmissionRequest {
+  /** Identifies the request: its reservations are settled under this id. */
+  requestId: string;
+  rates: RateLimitSpec[];
+  budgets: BudgetSpec[];
+  /** The most the request can cost, micro-USD (rounded up; a negative value counts as 0). */
+  reserveMicros: number;
+  /** How long the hold lives if never settled. */
+  reservationTtlMs: number;
+}
+
+export interface RateState {
+  key: string;
+  limit: number;
+  /** `limit` minus the units in the window (never below 0). */
+  remaining: number;
+  /** Ms until the oldest entry leaves the window (0 when the window is empty). */
+  resetMs: number;
+}
+
+export interface BudgetState {
+  key: string;
+  /** `day:2026-11-22` or `month:2026-11`, from the store's clock (Redis: server `TIME`), UTC. */
+  period: string;
+  /** The limit of this admission; for {@link StateStore.peekBudget}, the last one admitted this period (0 if none). */
+  limitMicros: number;
+  /** Settled spend this period. */
+  spentMicros: number;
+  /** Sum of the live (unsettled, unexpired) reservations. */
+  reservedMicros: number;
+  /** True only on the admission that first found spent + reserved at or over `thresholdPct` this period. */
+  crossedThreshold: boolean;
+}
+
+export type AdmissionResult =
+  | { allowed: true; nowMs: number; rates: RateState[]; budgets: BudgetState[] }
+  | {
+      allowed: false;
+      nowMs: number;
+      /** The failing check with the longest wait (when several fail, nothing fits before then). */
+      denied: { kind: "rate" | "budget"; key: string; retryAfterMs: number };
+      /** State as it is: a denied admission records nothing. */
+      rates: RateState[];
+      budgets: BudgetState[];
+    };
+
+export interface SettleRequest {
+  requestId: string;
+  /** The budgets and periods the admission reported (`BudgetState.period`). */
+  budgets: Array<{ key: string; period: string }>;
+  /** Actual cost, micro-USD (rounded up), added to `spent` of each budget. */
+  actualMicros: number;
+  /** Extra units to add to rate windows now (e.g. completion tokens for TPM); added even over the limit. */
+  rates?: Array<{ key: string; windowMs: number; cost: number }>;
+}
 
 export interface StateStore {
   readonly kind: "memory" | "redis";
@@ -41,6 +121,32 @@ export interface StateStore {
 
   /** Server time in ms (Redis `TIME`; memory: Date.now()) — windows use one clock. */
   timeMs(): Promise<number>;
+
+  /**
+   * Atomically check every rate limit and budget and, only if all of them fit, record one
+   * window entry per rate and one reservation of `reserveMicros` per budget (all or nothing).
+   *
+   * - rate: admitted when `used + cost <= limit` over the sliding window ending now; a cost
+   *   above the limit itself is denied with `retryAfterMs = windowMs`; otherwise a denial waits
+   *   until enough of the oldest entries have left the window.
+   * - budget: admitted when `spent + reserved + reserveMicros <= limitMicros` for the current
+   *   period; a denial waits until the period ends. Expired reservations are dropped first.
+   *
+   * Rejects (RangeError) on malformed input: negative/non-finite numbers, duplicate rate keys,
+   * or the same budget key and period twice.
+   */
+  admit(req: AdmissionRequest): Promise<AdmissionResult>;
+  /**
+   * Release the request's reservation in each budget, add `actualMicros` to its spend and the
+   * optional rate units — once per request id: a second settle (within the store's retention of
+   * settled ids, default 1 h) changes nothing and returns `settled: false`. A settle after the
+   * reservation expired still adds the spend (once).
+   */
+  settle(req: SettleRequest): Promise<{ settled: boolean }>;
+  /** The current period's budget state (drops expired reservations; `crossedThreshold` is false). */
+  peekBudget(key: string, period: "day" | "month"): Promise<BudgetState>;
+  /** The window's state right now (drops entries that left it). */
+  peekRate(key: string, limit: number, windowMs: number): Promise<RateState>;
 
   health(): Promise<{ ok: boolean; detail?: string }>;
   close(): Promise<void>;

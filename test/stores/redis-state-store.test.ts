@@ -12,7 +12,10 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Subprocess } from "bun";
 import { Redis } from "ioredis";
+import { periodOf } from "../../src/stores/admission.ts";
+import { ADMISSION_LUA } from "../../src/stores/redis-admission.ts";
 import { RedisStateStore } from "../../src/stores/redis-state-store.ts";
+import type { AdmissionResult } from "../../src/stores/state-store.ts";
 import { stateStoreContract, waitFor } from "./state-store.contract.ts";
 
 const REDIS_URL = process.env.REDIS_URL;
@@ -170,6 +173,137 @@ if (!REDIS_URL) {
       const first = clients[0] as RedisStateStore;
       expect(await first.get("ver")).toBe("99");
       expect(await first.hgetall("state")).toEqual({ v: "99", w: "99" });
+    });
+
+    describe("admission", () => {
+      const budgetAdmit = (store: RedisStateStore, requestId: string, limitMicros: number, reserveMicros: number) =>
+        store.admit({ requestId, rates: [], budgets: [{ key: "shared", limitMicros, period: "month" }], reserveMicros, reservationTtlMs: 60_000 });
+
+      test("two connections (two gateway instances) racing: budget and RPM stay exact", async () => {
+        const prefix = testPrefix();
+        const a = await open(prefix);
+        const b = await open(prefix);
+        const X = 1_000;
+        const ids = Array.from({ length: 200 }, () => crypto.randomUUID());
+        const results = await Promise.all(ids.map((id, i) => budgetAdmit(i % 2 ? a : b, id, 50 * X, X)));
+        expect(results.filter((r) => r.allowed)).toHaveLength(50);
+        const winners = ids.filter((_, i) => results[i]?.allowed);
+        const period = (await a.peekBudget("shared", "month")).period;
+        const settles = await Promise.all(
+          [...winners, ...winners].map((id, i) => (i % 2 ? b : a).settle({ requestId: id, budgets: [{ key: "shared", period }], actualMicros: X })),
+        );
+        expect(settles.filter((s) => s.settled)).toHaveLength(50);
+        expect(await b.peekBudget("shared", "month")).toMatchObject({ spentMicros: 50 * X, reservedMicros: 0 });
+
+        const rpm = { key: "rpm", limit: 30, windowMs: 60_000, cost: 1 };
+        const burst: AdmissionResult[] = await Promise.all(
+          Array.from({ length: 200 }, (_, i) =>
+            (i % 2 ? a : b).admit({ requestId: `r${i}`, rates: [rpm], budgets: [], reserveMicros: 0, reservationTtlMs: 1000 }),
+          ),
+        );
+        expect(burst.filter((r) => r.allowed)).toHaveLength(30);
+        expect((await a.peekRate("rpm", 30, 60_000)).remaining).toBe(0);
+      });
+
+      test("keys live under the prefix with TTLs: windows for up to two windows, budgets past their period", async () => {
+        const store = await open();
+        const r = await store.admit({
+          requestId: "req-1",
+          rates: [{ key: "tpm", limit: 100, windowMs: 5_000, cost: 7 }],
+          budgets: [{ key: "k", limitMicros: 1000, period: "day" }],
+          reserveMicros: 10,
+          reservationTtlMs: 30_000,
+        });
+        if (!r.allowed) throw new Error("expected an admission");
+        const period = r.budgets[0]?.period as string;
+        const p = store.prefix;
+        expect(await raw.zrange(`${p}rate:tpm`, "0", "-1")).toEqual(["1:7"]);
+        expect(await raw.hgetall(`${p}ratemeta:tpm`)).toEqual({ sum: "7", seq: "1", exp: String(r.nowMs + 10_000) });
+        for (const k of [`${p}rate:tpm`, `${p}ratemeta:tpm`]) {
+          const ttl = await raw.pttl(k);
+          expect(ttl).toBeGreaterThan(5_000);
+          expect(ttl).toBeLessThanOrEqual(10_000);
+        }
+        // The next entry within the window leaves the expiry alone (it is still a window away).
+        await store.admit({ requestId: "req-2", rates: [{ key: "tpm", limit: 100, windowMs: 5_000, cost: 3 }], budgets: [], reserveMicros: 0, reservationTtlMs: 1000 });
+        expect(await raw.hgetall(`${p}ratemeta:tpm`)).toEqual({ sum: "10", seq: "2", exp: String(r.nowMs + 10_000) });
+        const exp = Math.max(periodOf("day", r.nowMs).endMs, r.nowMs + 30_000) + 24 * 3600_000;
+        expect(await raw.hgetall(`${p}budget:${period}:k`)).toEqual({ reserved: "10", limit: "1000", "r:req-1": "10", exp: String(exp) });
+        expect(await raw.zscore(`${p}holds:${period}:k`, "req-1")).toBe(String(r.nowMs + 30_000));
+        for (const k of [`${p}budget:${period}:k`, `${p}holds:${period}:k`]) {
+          const expiresAt = r.nowMs + (await raw.pttl(k));
+          expect(expiresAt).toBeGreaterThan(exp - 1000);
+          expect(expiresAt).toBeLessThanOrEqual(exp);
+        }
+        await store.settle({ requestId: "req-1", budgets: [{ key: "k", period }], actualMicros: 4 });
+        expect(await raw.hgetall(`${p}budget:${period}:k`)).toEqual({ reserved: "0", limit: "1000", spent: "4", exp: String(exp) });
+        expect(await raw.exists(`${p}holds:${period}:k`)).toBe(0);
+        const marker = await raw.pttl(`${p}settled:req-1`);
+        expect(marker).toBeGreaterThan(3_500_000);
+        expect(marker).toBeLessThanOrEqual(3_600_000);
+      });
+
+      test("a holds key created again after it emptied gets its expiry back", async () => {
+        const store = await open();
+        const hold = (id: string, ttl: number) =>
+          store.admit({ requestId: id, rates: [], budgets: [{ key: "k", limitMicros: 100, period: "day" }], reserveMicros: 1, reservationTtlMs: ttl });
+        const first = await hold("a", 50);
+        const holds = `${store.prefix}holds:${first.budgets[0]?.period}:k`;
+        await waitFor(async () => (await store.peekBudget("k", "day")).reservedMicros === 0, "the hold to expire");
+        expect(await raw.exists(holds)).toBe(0);
+        await hold("b", 60_000);
+        expect(await raw.pttl(holds)).toBeGreaterThan(60_000);
+      });
+
+      test("an idle window vanishes by itself", async () => {
+        const store = await open();
+        await store.admit({ requestId: "x", rates: [{ key: "r", limit: 5, windowMs: 100, cost: 1 }], budgets: [], reserveMicros: 0, reservationTtlMs: 1000 });
+        expect(await raw.exists(`${store.prefix}rate:r`, `${store.prefix}ratemeta:r`)).toBe(2);
+        await waitFor(async () => (await raw.exists(`${store.prefix}rate:r`, `${store.prefix}ratemeta:r`)) === 0, "the window keys to expire");
+      });
+
+      test("a settled id is forgotten after settledRetentionMs (then a settle counts again)", async () => {
+        const prefix = testPrefix();
+        const store = await RedisStateStore.connect(url, { prefix, settledRetentionMs: 100 });
+        stores.push(store);
+        const settle = { requestId: "late", budgets: [], actualMicros: 0 };
+        expect(await store.settle(settle)).toEqual({ settled: true });
+        expect(await store.settle(settle)).toEqual({ settled: false });
+        await waitFor(async () => (await store.settle(settle)).settled, "the settled id to be forgotten");
+      });
+
+      test("the script's UTC calendar matches periodOf (leap years, month and year ends)", async () => {
+        const edges = [
+          0,
+          Date.UTC(2000, 1, 29, 12),
+          Date.UTC(2024, 1, 29, 23, 59, 59, 999),
+          Date.UTC(2024, 2, 1),
+          Date.UTC(2100, 1, 28, 23, 59, 59, 999),
+          Date.UTC(2100, 2, 1),
+          Date.UTC(2026, 11, 31, 23, 59, 59, 999),
+          Date.UTC(2027, 0, 1),
+          Date.UTC(2026, 10, 22, 13, 14, 15, 16),
+        ];
+        const random = Array.from({ length: 300 }, () => Math.floor(Math.random() * Date.UTC(2400, 0, 1)));
+        const replies = (await Promise.all(
+          [...edges, ...random].map((ms) => raw.eval(ADMISSION_LUA, 0, "calendar", "p:", "0", String(ms))),
+        )) as [string, number, string, number, number, number][];
+        for (const [i, ms] of [...edges, ...random].entries()) {
+          const day = periodOf("day", ms);
+          const month = periodOf("month", ms);
+          expect({ ms, reply: replies[i] }).toEqual({ ms, reply: [day.name, day.endMs, month.name, month.endMs, day.endMs, month.endMs] });
+        }
+      });
+
+      test("a period name from the script is what the server clock says", async () => {
+        const store = await open();
+        const r = await budgetAdmit(store, "p", 10, 1);
+        const [seconds, micros] = await raw.time();
+        const serverNow = Number(seconds) * 1000 + Math.floor(Number(micros) / 1000);
+        expect(serverNow - r.nowMs).toBeGreaterThanOrEqual(0);
+        expect(serverNow - r.nowMs).toBeLessThan(1000);
+        expect(r.budgets[0]?.period).toBe(periodOf("month", r.nowMs).name);
+      });
     });
   });
 }
@@ -330,6 +464,9 @@ if (!REDIS_SERVER) {
         ["releaseLock", () => store.releaseLock("lock", lock as string)],
         ["timeMs", () => store.timeMs()],
         ["flushAll", () => store.flushAll()],
+        ["admit", () => store.admit({ requestId: "r", rates: [{ key: "r", limit: 1, windowMs: 1000, cost: 1 }], budgets: [], reserveMicros: 0, reservationTtlMs: 1000 })],
+        ["settle", () => store.settle({ requestId: "r", budgets: [], actualMicros: 1 })],
+        ["peekBudget", () => store.peekBudget("b", "day")],
       ];
       for (const [name, call] of calls) {
         const { ms, error } = await settle(call);
@@ -357,6 +494,8 @@ if (!REDIS_SERVER) {
       const again = await store.acquireLock("lock", 60_000);
       expect(again).not.toBeNull();
       expect(await store.releaseLock("lock", again as string)).toBe(true);
+      const admitted = await store.admit({ requestId: "r", rates: [{ key: "r", limit: 1, windowMs: 60_000, cost: 1 }], budgets: [], reserveMicros: 0, reservationTtlMs: 1000 });
+      expect(admitted.allowed).toBe(true);
     }, 30_000);
 
     test("a hung Redis (SIGSTOP) makes calls time out instead of hanging; they work after SIGCONT", async () => {

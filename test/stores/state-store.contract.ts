@@ -2,11 +2,20 @@
  * The StateStore contract, written once and run against every implementation
  * (memory-state-store.test.ts, redis-state-store.test.ts). Nothing here knows which store it
  * talks to: anything time-based is awaited by polling, never asserted to the millisecond.
+ * Admission (rate limits, budgets) is in admission.contract.ts, run from here.
  */
 import { afterEach, beforeEach, describe, expect, test } from "bun:test";
 import type { HashWrite, StateStore } from "../../src/stores/state-store.ts";
+import { admissionContract } from "./admission.contract.ts";
 
-export type StateStoreFactory = () => Promise<{ store: StateStore; cleanup: () => Promise<void> }>;
+export interface MadeStore {
+  store: StateStore;
+  cleanup: () => Promise<void>;
+  /** Move the store's clock forward by `ms` at once (an injected clock); without it, tests wait for real. */
+  advance?: (ms: number) => void;
+}
+
+export type StateStoreFactory = () => Promise<MadeStore>;
 
 /** Poll `check` until it returns true (or throw after `timeoutMs`). */
 export async function waitFor(check: () => boolean | Promise<boolean>, what: string, timeoutMs = 5000): Promise<void> {
@@ -31,7 +40,7 @@ export function stateStoreContract(name: string, factory: StateStoreFactory): vo
   describe(`StateStore contract: ${name}`, () => {
     let store: StateStore;
     /** Every store a test opened (the main one first), closed and cleaned up after it. */
-    let opened: { store: StateStore; cleanup: () => Promise<void> }[] = [];
+    let opened: MadeStore[] = [];
 
     async function openStore(): Promise<StateStore> {
       const made = await factory();
@@ -378,6 +387,16 @@ export function stateStoreContract(name: string, factory: StateStoreFactory): vo
         expect(await other.get("same-key")).toBe("theirs");
         expect(await other.hgetall("h")).toEqual({ a: "theirs" });
       });
+    });
+
+    admissionContract({
+      store: () => store,
+      elapse: async (ms) => {
+        const advance = opened[0]?.advance;
+        if (advance) advance(ms);
+        else await Bun.sleep(ms);
+      },
+      other: openStore,
     });
 
     describe("clock, health, close", () => {

@@ -1,0 +1,154 @@
+/**
+ * limits: rate limits (requests and tokens per minute, per key and per tenant) and budgets
+ * (USD per day or month, per key and per tenant), in ONE atomic StateStore call per request
+ * (a Lua script on Redis). The most the request can cost is reserved before the call and
+ * settled to the actual cost at the end (also on errors and disconnects); an unsettled hold
+ * expires on its own.
+ *
+ * It runs at the end of the `route` phase, once the targets are known, so the reservation
+ * uses their prices. Rate limits fail open and budgets fail closed when the store is down
+ * (both configurable), each with an event.
+ */
+import type { Ctx } from "../pipeline/context.ts";
+import { GatewayError } from "../pipeline/errors.ts";
+import { definePlugin } from "../pipeline/plugin.ts";
+import { countPromptTokens } from "../providers/tokens.ts";
+import type { AdmissionResult, BudgetSpec, RateLimitSpec, StateStore } from "../stores/state-store.ts";
+
+/** Limits of a key or a tenant, as the auth plugin puts them in `ctx.state`. */
+export interface LimitHolder {
+  id: string;
+  rpm_limit?: number;
+  tpm_limit?: number;
+  budget?: { amount_usd: number; period: "day" | "month" };
+}
+
+export interface LimitsOptions {
+  /** Admit requests when the store is unreachable (rate limits only; default true). */
+  rateLimitsFailOpen?: boolean;
+  /** Refuse requests that have a budget when the store is unreachable (default true). */
+  budgetsFailClosed?: boolean;
+  /** Output tokens assumed for the reservation when the request sets no max_tokens (default 4096). */
+  defaultMaxTokens?: number;
+  /** How long an unsettled reservation holds budget (default 10 min). */
+  reservationTtlMs?: number;
+}
+
+const MINUTE = 60_000;
+const THRESHOLD_PCT = 80;
+
+/** Pure: the rate and budget specs for a request from its key and tenant. */
+export function admissionSpecs(key: LimitHolder | undefined, tenant: LimitHolder | undefined, estimatedTokens: number): { rates: RateLimitSpec[]; budgets: BudgetSpec[] } {
+  const rates: RateLimitSpec[] = [];
+  const budgets: BudgetSpec[] = [];
+  for (const [scope, h] of [["key", key], ["tenant", tenant]] as const) {
+    if (!h) continue;
+    if (h.rpm_limit) rates.push({ key: `rpm:${scope}:${h.id}`, limit: h.rpm_limit, windowMs: MINUTE, cost: 1 });
+    if (h.tpm_limit) rates.push({ key: `tpm:${scope}:${h.id}`, limit: h.tpm_limit, windowMs: MINUTE, cost: Math.max(1, estimatedTokens) });
+    if (h.budget) budgets.push({ key: `budget:${scope}:${h.id}`, limitMicros: Math.round(h.budget.amount_usd * 1e6), period: h.budget.period, thresholdPct: THRESHOLD_PCT });
+  }
+  return { rates, budgets };
+}
+
+/** Pure: the most a request can cost in micro-USD: prompt + max output tokens at the dearest target's price. */
+export function maxCostMicros(ctx: Ctx, promptTokens: number, maxTokens: number): number {
+  const targets = ctx.targets ?? (ctx.target ? [ctx.target] : []);
+  let most = 0;
+  for (const t of targets) {
+    const p = ctx.config.prices[`${t.provider.id}/${t.model}`];
+    if (p) most = Math.max(most, promptTokens * p.input + maxTokens * p.output);
+  }
+  return Math.ceil(most);
+}
+
+interface Held {
+  budgets: Array<{ key: string; period: string }>;
+  tpm: Array<{ key: string; windowMs: number }>;
+}
+
+/**
+ * @example
+ * new Pipeline([routingPlugin(router), limitsPlugin(store), providerCallPlugin(router)])
+ */
+export function limitsPlugin(store: StateStore, opts: LimitsOptions = {}) {
+  const failOpen = opts.rateLimitsFailOpen ?? true;
+  const failClosed = opts.budgetsFailClosed ?? true;
+  return definePlugin({
+    name: "limits",
+    version: "1.0.0",
+    enforce: "post",
+    phases: {
+      async route(ctx) {
+        const key = ctx.state["auth.key"] as LimitHolder | undefined;
+        const tenant = ctx.state["auth.tenant"] as LimitHolder | undefined;
+        if (!key && !tenant) return;
+        const promptTokens = countPromptTokens(ctx.request.messages);
+        const maxTokens = ctx.request.max_completion_tokens ?? ctx.request.max_tokens ?? opts.defaultMaxTokens ?? 4096;
+        const { rates, budgets } = admissionSpecs(key, tenant, promptTokens + (ctx.operation === "chat" ? maxTokens : 0));
+        if (rates.length === 0 && budgets.length === 0) return;
+        const reserveMicros = budgets.length ? maxCostMicros(ctx, promptTokens, ctx.operation === "chat" ? maxTokens : 0) : 0;
+        let result: AdmissionResult;
+        try {
+          result = await store.admit({ requestId: ctx.requestId, rates, budgets, reserveMicros, reservationTtlMs: opts.reservationTtlMs ?? 600_000 });
+        } catch (err) {
+          const detail = (err as Error).message;
+          if (budgets.length && failClosed) {
+            ctx.emit({ type: "budget.unavailable", payload: { detail } });
+            throw new GatewayError({ status: 503, code: "budget_unavailable", message: "Budgets cannot be checked right now (state store unreachable); retry shortly", headers: { "retry-after": "1" } });
+          }
+          if (!failOpen) throw new GatewayError({ status: 503, code: "ratelimit_unavailable", message: "Rate limits cannot be checked right now; retry shortly", headers: { "retry-after": "1" } });
+          ctx.emit({ type: "ratelimit.failed_open", payload: { detail } });
+          return;
+        }
+        setHeaders(ctx, result);
+        if (!result.allowed) {
+          const { kind, key: which, retryAfterMs } = result.denied;
+          const retry = String(Math.max(1, Math.ceil(retryAfterMs / 1000)));
+          if (kind === "budget") {
+            ctx.emit({ type: "budget.exceeded", payload: { budget: which, reserveMicros } });
+            throw new GatewayError({ status: 429, code: "budget_exceeded", message: `Budget ${which} cannot fit this request`, headers: { "retry-after": retry } });
+          }
+          ctx.emit({ type: "ratelimit.exceeded", payload: { limit: which, retryAfterMs } });
+          throw new GatewayError({ status: 429, code: "rate_limit_exceeded", message: `Rate limit ${which} reached; retry in ${retry} s`, headers: { "retry-after": retry } });
+        }
+        const held: Held = { budgets: result.budgets.map((b) => ({ key: b.key, period: b.period })), tpm: rates.filter((r) => r.key.startsWith("tpm:")).map((r) => ({ key: r.key, windowMs: r.windowMs })) };
+        ctx.state["limits.held"] = held;
+        if (budgets.length) ctx.emit({ type: "budget.reserved", payload: { reserveMicros, budgets: result.budgets.map((b) => ({ key: b.key, period: b.period, spentMicros: b.spentMicros, reservedMicros: b.reservedMicros, limitMicros: b.limitMicros })) } });
+        for (const b of result.budgets) {
+          if (b.crossedThreshold) ctx.emit({ type: "budget.threshold_crossed", payload: { budget: b.key, period: b.period, thresholdPct: THRESHOLD_PCT, spentMicros: b.spentMicros, reservedMicros: b.reservedMicros, limitMicros: b.limitMicros } });
+        }
+      },
+      async onEnd(ctx, outcome) {
+        if (ctx.target && !ctx.answer?.cached && !ctx.config.prices[`${ctx.target.provider.id}/${ctx.target.model}`] && ctx.target.provider.kind !== "echo") {
+          ctx.emit({ type: "price.missing", payload: { provider: ctx.target.provider.id, model: ctx.target.model } });
+        }
+        const held = ctx.state["limits.held"] as Held | undefined;
+        if (!held) return;
+        const completion = outcome.usage.completion_tokens;
+        try {
+          await store.settle({
+            requestId: ctx.requestId,
+            budgets: held.budgets,
+            actualMicros: Math.round(ctx.costUsd * 1e6),
+            ...(held.tpm.length && completion > 0 ? { rates: held.tpm.map((r) => ({ ...r, cost: completion })) } : {}),
+          });
+        } catch (err) {
+          // The reservation expires on its own; the spend is still in request.completed.
+          ctx.emit({ type: "budget.settle_failed", payload: { detail: (err as Error).message } });
+        }
+      },
+    },
+  });
+}
+
+/** `x-ratelimit-limit-*`, `-remaining-*`, `-reset-*` for the tightest request and token limits. */
+function setHeaders(ctx: Ctx, result: AdmissionResult): void {
+  for (const [prefix, label] of [["rpm:", "requests"], ["tpm:", "tokens"]] as const) {
+    const states = result.rates.filter((r) => r.key.startsWith(prefix));
+    if (!states.length) continue;
+    const tightest = states.reduce((a, b) => (b.remaining < a.remaining ? b : a));
+    ctx.responseHeaders[`x-ratelimit-limit-${label}`] = String(tightest.limit);
+    ctx.responseHeaders[`x-ratelimit-remaining-${label}`] = String(Math.max(0, tightest.remaining));
+    ctx.responseHeaders[`x-ratelimit-reset-${label}`] = `${Math.max(0, Math.ceil(tightest.resetMs / 1000))}s`;
+  }
+}
