@@ -138,6 +138,7 @@ export class ConfigService {
   }
 
   private async pull(): Promise<void> {
+    if (this.storeBehind) await this.rebuildStoreIfBehind().then(() => (this.storeBehind = false), () => {});
     for (;;) {
       const batch = await this.log.read("config", 0, this.current.version, 500);
       if (batch.length === 0) return;
@@ -146,10 +147,20 @@ export class ConfigService {
     }
   }
 
+  /** True while the StateStore mirror could not be written (e.g. Redis down): retried on every catch-up. */
+  private storeBehind = false;
+
   private async apply(r: StoredEvent): Promise<void> {
     const event = { type: r.event.type as ConfigEvent["type"], payload: r.event.payload as unknown as ConfigEvent["payload"] };
     this.current = evolve(this.current, event, { time: r.event.time, actor: r.event.actor ?? "unknown", position: r.offset });
-    await this.store.applyVersioned(VERSION_KEY, r.offset + 1, storeWrites(event));
+    if (this.storeBehind) return; // caught up later by rebuildStoreIfBehind
+    try {
+      await this.store.applyVersioned(VERSION_KEY, r.offset + 1, storeWrites(event));
+    } catch (err) {
+      // The in-process snapshot (what requests use) must not wait on the store mirror.
+      this.storeBehind = true;
+      console.warn(`[config] state store mirror behind (will catch up): ${(err as Error).message}`);
+    }
   }
 
   /** A flushed or new store gets every event again (applyVersioned skips what it has). */

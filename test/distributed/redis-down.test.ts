@@ -1,0 +1,83 @@
+/**
+ * Redis goes away under a running gateway: rate limits fail open, budgets fail closed (each
+ * with an event), /ready says so, and everything recovers by itself when Redis is back.
+ */
+import { afterAll, describe, expect, test } from "bun:test";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { post, startTestGateway, type TestGateway, waitFor } from "../helpers/gateway.ts";
+
+const REDIS_SERVER = Bun.which("redis-server");
+const ADMIN = "redis-down-admin-0123456789";
+
+function freePort(): number {
+  const s = Bun.serve({ port: 0, fetch: () => new Response() });
+  const p = s.port!;
+  s.stop(true);
+  return p;
+}
+
+if (!REDIS_SERVER && process.env.CI !== "true") {
+  console.warn("[skip] redis-down: redis-server is not installed (bash scripts/redis.sh install)");
+  describe.skip("Redis unavailable", () => test("skipped", () => {}));
+} else {
+  const port = freePort();
+  const dir = mkdtempSync(join(tmpdir(), "tollgate-redis-down-"));
+  let redis: ReturnType<typeof Bun.spawn> | undefined;
+  let gw: TestGateway | undefined;
+  const startRedis = async () => {
+    if (!REDIS_SERVER) throw new Error("redis-server is missing: bash scripts/redis.sh install (make test does)");
+    redis = Bun.spawn([REDIS_SERVER, "--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", dir], { stdout: "ignore", stderr: "ignore" });
+    await waitFor(async () => {
+      try {
+        const sock = await Bun.connect({ hostname: "127.0.0.1", port, socket: { data() {} } });
+        sock.end();
+        return true;
+      } catch {
+        return false;
+      }
+    }, 10_000, "redis-server to listen");
+  };
+  const stopRedis = async () => {
+    redis?.kill("SIGKILL");
+    await redis?.exited;
+  };
+  afterAll(async () => {
+    await gw?.dispose().catch(() => {});
+    await stopRedis();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  describe("Redis unavailable", () => {
+    test("rate limits fail open, budgets fail closed, /ready reports it, recovery is automatic", async () => {
+      await startRedis();
+      gw = await startTestGateway({ REDIS_URL: `redis://127.0.0.1:${port}`, TOLLGATE_ADMIN_KEY: ADMIN });
+      const admin = (path: string, body: unknown) => fetch(`${gw!.url}${path}`, { method: "POST", headers: { "content-type": "application/json", authorization: `Bearer ${ADMIN}` }, body: JSON.stringify(body) });
+      expect((await admin("/api/v1/admin/tenants", { id: "t", name: "T" })).status).toBe(201);
+      const rpmKey = ((await (await admin("/api/v1/admin/keys", { tenant_id: "t", name: "rpm", rpm_limit: 1000 })).json()) as { key: string }).key;
+      const budgetKey = ((await (await admin("/api/v1/admin/keys", { tenant_id: "t", name: "budget", budget: { amount_usd: 10, period: "day" } })).json()) as { key: string }).key;
+      const chat = (key: string) => post(`${gw!.url}/v1/chat/completions`, { model: "echo", messages: [{ role: "user", content: "hi" }] }, { authorization: `Bearer ${key}` });
+      expect((await chat(rpmKey)).status).toBe(200);
+      expect((await chat(budgetKey)).status).toBe(200);
+
+      await stopRedis();
+      const open = await chat(rpmKey);
+      expect(open.status).toBe(200); // fail open
+      const closed = await chat(budgetKey);
+      expect(closed.status).toBe(503); // fail closed
+      expect(((await closed.json()) as { error: { code: string } }).error.code).toBe("budget_unavailable");
+      const ready = await fetch(`${gw.url}/ready`);
+      expect(ready.status).toBe(503);
+      expect(((await ready.json()) as { checks: { state_store: { ok: boolean } } }).checks.state_store.ok).toBe(false);
+      const types = (await gw.events()).map((e) => e.type);
+      expect(types).toContain("ratelimit.failed_open");
+      expect(types).toContain("budget.unavailable");
+
+      await startRedis(); // an empty Redis on the same port: the client reconnects by itself
+      await waitFor(async () => (await fetch(`${gw!.url}/ready`)).status === 200, 15_000, "/ready to recover");
+      await waitFor(async () => (await chat(budgetKey)).status === 200, 15_000, "budgets to work again");
+      expect((await chat(rpmKey)).headers.get("x-ratelimit-limit-requests")).toBe("1000");
+    }, 60_000);
+  });
+}
