@@ -38,10 +38,15 @@ const MINUTE = 60_000;
 const THRESHOLD_PCT = 80;
 
 /** Pure: the rate and budget specs for a request from its key and tenant. */
-export function admissionSpecs(key: LimitHolder | undefined, tenant: LimitHolder | undefined, estimatedTokens: number): { rates: RateLimitSpec[]; budgets: BudgetSpec[] } {
+export function admissionSpecs(
+  key: LimitHolder | undefined,
+  tenant: LimitHolder | undefined,
+  estimatedTokens: number,
+  provider?: LimitHolder,
+): { rates: RateLimitSpec[]; budgets: BudgetSpec[] } {
   const rates: RateLimitSpec[] = [];
   const budgets: BudgetSpec[] = [];
-  for (const [scope, h] of [["key", key], ["tenant", tenant]] as const) {
+  for (const [scope, h] of [["key", key], ["tenant", tenant], ["provider", provider]] as const) {
     if (!h) continue;
     if (h.rpm_limit) rates.push({ key: `rpm:${scope}:${h.id}`, limit: h.rpm_limit, windowMs: MINUTE, cost: 1 });
     if (h.tpm_limit) rates.push({ key: `tpm:${scope}:${h.id}`, limit: h.tpm_limit, windowMs: MINUTE, cost: Math.max(1, estimatedTokens) });
@@ -81,10 +86,11 @@ export function limitsPlugin(store: StateStore, opts: LimitsOptions = {}) {
       async route(ctx) {
         const key = ctx.state["auth.key"] as LimitHolder | undefined;
         const tenant = ctx.state["auth.tenant"] as LimitHolder | undefined;
-        if (!key && !tenant) return;
+        const provider = providerLimits(ctx);
+        if (!key && !tenant && !provider) return;
         const promptTokens = countPromptTokens(ctx.request.messages);
         const maxTokens = ctx.request.max_completion_tokens ?? ctx.request.max_tokens ?? opts.defaultMaxTokens ?? 4096;
-        const { rates, budgets } = admissionSpecs(key, tenant, promptTokens + (ctx.operation === "chat" ? maxTokens : 0));
+        const { rates, budgets } = admissionSpecs(key, tenant, promptTokens + (ctx.operation === "chat" ? maxTokens : 0), provider);
         if (rates.length === 0 && budgets.length === 0) return;
         const reserveMicros = budgets.length ? maxCostMicros(ctx, promptTokens, ctx.operation === "chat" ? maxTokens : 0) : 0;
         let result: AdmissionResult;
@@ -139,6 +145,14 @@ export function limitsPlugin(store: StateStore, opts: LimitsOptions = {}) {
       },
     },
   });
+}
+
+/** The first target's provider quota (fallbacks are not counted: they run only when it fails). */
+function providerLimits(ctx: Ctx): LimitHolder | undefined {
+  const id = ctx.target?.provider.id;
+  const cfg = id ? ctx.config.providers.find((p) => p.id === id) : undefined;
+  if (!cfg || (!cfg.rpmLimit && !cfg.tpmLimit)) return undefined;
+  return { id: cfg.id, ...(cfg.rpmLimit ? { rpm_limit: cfg.rpmLimit } : {}), ...(cfg.tpmLimit ? { tpm_limit: cfg.tpmLimit } : {}) };
 }
 
 /** `x-ratelimit-limit-*`, `-remaining-*`, `-reset-*` for the tightest request and token limits. */

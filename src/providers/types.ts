@@ -56,4 +56,7 @@ export interface ProviderConfig {
   apiVersion?: string;
   /** azure only: model id → deployment name (default: the model id is the deployment name). */
   deployments?: Record<string, string>;
+  /** Upstream quota protection: requests / tokens per minute (enforced by the limits plugin). */
+  rpmLimit?: number;
+  tpmLimit?: number;
 }

@@ -98,3 +98,16 @@ describe("limits (embedded store)", () => {
     expect(((await r.json()) as { error: { code: string } }).error.code).toBe("missing_api_key");
   });
 });
+
+describe("provider quota", () => {
+  test("a provider's rpm_limit protects the upstream across all keys", async () => {
+    expect((await admin("POST", "/api/v1/providers", { id: "quota", kind: "echo", models: ["q"], rpm_limit: 2 })).status).toBe(201);
+    const [k1, k2] = [await newKey({ name: "quota-a" }), await newKey({ name: "quota-b" })];
+    expect((await chat(k1, { model: "quota/q" })).status).toBe(200);
+    expect((await chat(k2, { model: "quota/q" })).status).toBe(200);
+    const third = await chat(k1, { model: "quota/q" });
+    expect(third.status).toBe(429);
+    expect(((await third.json()) as { error: { code: string; message: string } }).error.message).toContain("rpm:provider:quota");
+    expect((await chat(k1, { model: "echo" })).status).toBe(200); // other providers are not affected
+  });
+});

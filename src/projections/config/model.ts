@@ -25,6 +25,9 @@ export const ProviderFields = T.Object(
     api_version: T.Optional(T.String({ minLength: 1 })),
     /** azure: model id → deployment name. */
     deployments: T.Optional(T.Record(T.String(), T.String({ minLength: 1 }))),
+    /** Protect the upstream's quota: requests / tokens per minute through this gateway cluster. */
+    rpm_limit: T.Optional(T.Integer({ minimum: 1 })),
+    tpm_limit: T.Optional(T.Integer({ minimum: 1 })),
     enabled: T.Boolean(),
     priority: T.Integer({ minimum: 0 }),
   },

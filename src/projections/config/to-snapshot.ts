@@ -33,6 +33,8 @@ export function toSnapshot(state: ConfigState, builtins: readonly ProviderConfig
     if (f.chunk_delay_ms !== undefined) cfg.chunkDelayMs = f.chunk_delay_ms;
     if (f.api_version) cfg.apiVersion = f.api_version;
     if (f.deployments) cfg.deployments = f.deployments;
+    if (f.rpm_limit) cfg.rpmLimit = f.rpm_limit;
+    if (f.tpm_limit) cfg.tpmLimit = f.tpm_limit;
     providers.set(e.id, cfg);
   }
   const ordered = [...providers.values()].sort((a, b) => priorityOf(state, a.id) - priorityOf(state, b.id));
