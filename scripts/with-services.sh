@@ -10,6 +10,9 @@
 set -uo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
+# Bun installed by the Makefile into .tools/ (a fresh machine has no global bun): the service
+# scripts use it too (e.g. the Kafka warm-up client).
+if [[ -x "$ROOT/.tools/node_modules/.bin/bun" ]]; then export PATH="$ROOT/.tools/node_modules/.bin:$PATH"; fi
 
 free_port() { node -e 'const s=require("net").createServer().listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})'; }
 
