@@ -143,6 +143,9 @@ export function stateView(state: ConfigState, at?: string): Record<string, unkno
     routes: list("route"),
     route_overrides: list("route_override"),
     breakers: list("breaker"),
+    tenants: list("tenant"),
+    // Keys: never a secret nor a hash in this view, the prefix identifies them.
+    keys: list("key").map(({ hash: _h, previous_hash: _p, ...k }) => k),
   };
 }
 
