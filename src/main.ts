@@ -26,6 +26,7 @@ import { routingPlugin } from "./plugins/routing.ts";
 import { authPlugin } from "./plugins/auth.ts";
 import { limitsPlugin } from "./plugins/limits.ts";
 import { Router } from "./routing/router.ts";
+import { applyLogLevel } from "./telemetry/log.ts";
 import { ProviderSet } from "./providers/provider-set.ts";
 import { createProvider } from "./providers/registry.ts";
 import { join } from "node:path";
@@ -209,7 +210,9 @@ function keyResolver(masterKey: Buffer | undefined) {
 async function main(): Promise<void> {
   let gateway: Gateway;
   try {
-    gateway = await startGateway(loadSettings());
+    const settings = loadSettings();
+    applyLogLevel(settings.logLevel);
+    gateway = await startGateway(settings);
   } catch (err) {
     if (err instanceof SettingsError || err instanceof BootstrapError || err instanceof PluginLoadError || err instanceof SecretError) {
       console.error(`[tollgate] ${err.message}`);

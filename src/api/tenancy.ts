@@ -149,7 +149,7 @@ export function tenancyRoutes(deps: AdminDeps) {
       return json({ ...keyView(e), key: secret, config_version: result.version }, 201, e.version);
     }), {
       body: Body,
-      detail: detail("Admin: keys", "Create a virtual key: `{tenant_id, service?, user?, name?, models?, rpm_limit?, tpm_limit?, budget?: {amount_usd, period}, expires_at?}` → the key, shown this once", { 409: "`duplicate_key_name`" }),
+      detail: detail("Admin: keys", "Create a virtual key: `{tenant_id, service?, user?, name?, models?, rpm_limit?, tpm_limit?, budget?: {amount_usd, period}, expires_at?}` → the key, shown this once", { 400: "`duplicate_key_name`, `invalid_config`, `unknown_tenant`" }),
     })
     .get("/api/v1/admin/keys/:id", ({ request, params }) => handle(request, () => {
       const id = decodeURIComponent(params.id);
@@ -164,7 +164,7 @@ export function tenancyRoutes(deps: AdminDeps) {
       const result = await exec({ type: "update", kind: "key", id, changes, ...(ev ? { expectedVersion: ev } : {}) }, actor);
       const e = key(id)!;
       return json({ ...keyView(e), config_version: result.version }, 200, e.version);
-    }), { body: Body, detail: detail("Admin: keys", "Change a key's name, service, user, models, limits, budget or expiry (`null` removes a field)", { 409: "`key_revoked`, `duplicate_key_name`, `version_conflict`" }) })
+    }), { body: Body, detail: detail("Admin: keys", "Change a key's name, service, user, models, limits, budget or expiry (`null` removes a field)", { 400: "`duplicate_key_name`", 409: "`key_revoked`, `version_conflict`" }) })
     .post("/api/v1/admin/keys/:id/rotate", ({ request, params, body }) => handle(request, async (actor) => {
       const id = decodeURIComponent(params.id);
       const b = (body ?? {}) as Json;

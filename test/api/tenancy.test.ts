@@ -117,7 +117,7 @@ describe("keys", () => {
       [{ tenant_id: "ghost" }, 400, "unknown_tenant"],
       [{}, 400, "invalid_config"],
       [{ tenant_id: "acme-corp", budget: { amount_usd: -1, period: "day" } }, 400, "invalid_config"],
-      [{ tenant_id: "acme-corp", name: "ci" }, 409, "duplicate_key_name"],
+      [{ tenant_id: "acme-corp", name: "ci" }, 400, "duplicate_key_name"],
       [{ tenant_id: "acme-corp", hash: "a".repeat(64) }, 400, "invalid_config"],
       [{ tenant_id: "acme-corp", key: "tg-0123456789abcdefghijABCDEFGHIJ01" }, 400, "invalid_config"],
       [{ tenant_id: "acme-corp", expires_at: "soon" }, 400, "invalid_config"],

@@ -101,10 +101,10 @@ describe("key", () => {
   test("a zero budget is allowed (a key that may spend nothing)", () =>
     given(tenantCreated()).when({ type: "create", kind: "key", id: KEY1, fields: keyFields({ budget: { amount_usd: 0, period: "month" } }) }).then([keyCreated(KEY1, keyFields({ budget: { amount_usd: 0, period: "month" } }))]));
 
-  test("a duplicate name in the same tenant → 409 duplicate_key_name", () =>
+  test("a duplicate name in the same tenant → 400 duplicate_key_name", () =>
     given(tenantCreated(), keyCreated(KEY1, keyFields({ name: "ci" })))
       .when({ type: "create", kind: "key", id: KEY2, fields: keyFields({ name: "ci", hash: H2 }) })
-      .thenFails(409, "duplicate_key_name"));
+      .thenFails(400, "duplicate_key_name"));
 
   test("the same name in another tenant is fine", () =>
     given(tenantCreated(), tenantCreated("globex", { name: "Globex", enabled: true }), keyCreated(KEY1, keyFields({ name: "ci" })))
@@ -116,10 +116,10 @@ describe("key", () => {
       .when({ type: "create", kind: "key", id: KEY2, fields: keyFields({ name: "ci", hash: H2 }) })
       .then([keyCreated(KEY2, keyFields({ name: "ci", hash: H2 }))]));
 
-  test("renaming onto a taken name → 409 duplicate_key_name", () =>
+  test("renaming onto a taken name → 400 duplicate_key_name", () =>
     given(tenantCreated(), keyCreated(KEY1, keyFields({ name: "ci" })), keyCreated(KEY2, keyFields({ name: "web", hash: H2 })))
       .when({ type: "update", kind: "key", id: KEY2, changes: { name: "ci" } })
-      .thenFails(409, "duplicate_key_name"));
+      .thenFails(400, "duplicate_key_name"));
 
   test("a clear key in the fields is refused (only hash + prefix)", () =>
     given(tenantCreated()).when({ type: "create", kind: "key", id: KEY1, fields: { ...keyFields(), key: "tg-0123456789abcdefghijABCDEFGHIJ01" } }).thenFails(400, "invalid_config"));

@@ -207,7 +207,8 @@ function checkKey(state: ConfigState, id: string, f: KeyFields): void {
   for (const other of Object.values(state.entities.key)) {
     if (other.id === id) continue;
     if (f.name !== undefined && other.fields.tenant === f.tenant && other.fields.name === f.name && !other.fields.revoked_at) {
-      throw conflict(`tenant \`${f.tenant}\` already has a key named \`${f.name}\` (${other.id})`, "duplicate_key_name", { key_id: other.id });
+      // An invalid command (the issue's rule): 400, nothing appended.
+      throw new GatewayError({ status: 400, code: "duplicate_key_name", message: `tenant \`${f.tenant}\` already has a key named \`${f.name}\` (${other.id})`, param: "name", details: { key_id: other.id } });
     }
     if (other.fields.hash === f.hash || other.fields.previous_hash === f.hash) throw conflict("This key hash is already in use", "already_exists");
   }
