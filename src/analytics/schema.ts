@@ -1,0 +1,192 @@
+/**
+ * The analytics schema: `usage_events` (one row per `request.completed` event) and the hourly
+ * rollup `usage_hourly`, plus the pure mapping from an event envelope to a row.
+ *
+ * Exactness under replay — the choice, and why:
+ * - `usage_events` is a `ReplacingMergeTree` whose sorting key ends in `event_id`: an event inserted
+ *   twice (a replayed batch, a redelivered message) collapses to one row. Merges are eventual, so every
+ *   analytics query (queries.ts) reads `usage_events FINAL`: totals are exact whatever the merge state.
+ * - `usage_hourly` is a `SummingMergeTree` fed by a materialized view. An MV sees every INSERT block,
+ *   so a replayed row would be counted twice there. Two defences:
+ *     1. both tables set `non_replicated_deduplication_window`, and the projection passes a deterministic
+ *        `insert_deduplication_token` per batch (e.g. `requests:<partition>:<firstOffset>-<lastOffset>`):
+ *        re-inserting the same batch is dropped by the base table AND the rollup;
+ *     2. the rollup is derived data: `rebuildRollupSql()` truncates it and recomputes it from
+ *        `usage_events FINAL` (run after a full replay whose batch boundaries may differ).
+ *   The API never reads the rollup; it is for Grafana / cheap long-range dashboards.
+ */
+import type { EventEnvelope } from "../events/envelope.ts";
+
+/** One row of `usage_events`, column names as in the table. */
+export interface UsageRow {
+  /** ISO-8601 time of the event (stored as DateTime64(3, 'UTC')). */
+  time: string;
+  event_id: string;
+  request_id: string;
+  tenant: string;
+  service: string;
+  user: string;
+  key_prefix: string;
+  task_type: string;
+  provider: string;
+  model: string;
+  /** The model or alias the client asked for. */
+  route: string;
+  input_tokens: number;
+  output_tokens: number;
+  cached_tokens: number;
+  /** Cost in integer micro-dollars (1 USD = 1_000_000). */
+  cost_micros: number;
+  latency_ms: number;
+  ttft_ms: number | null;
+  /** 1 when answered from the cache. */
+  cached: 0 | 1;
+  /** `ok`, `error`, `client_disconnected`. */
+  status: string;
+  error_code: string;
+  attempts: number;
+}
+
+const IDENT = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+/** Throws unless `name` is a plain identifier (database names are interpolated into DDL). */
+export function checkIdentifier(name: string): string {
+  if (!IDENT.test(name)) throw new Error(`invalid ClickHouse identifier: ${JSON.stringify(name)}`);
+  return name;
+}
+
+/** Rollup columns, shared by the MV and the rebuild. */
+const ROLLUP_SELECT = `
+  toStartOfHour(time) AS hour, tenant, provider, model, service,
+  count() AS requests,
+  countIf(cached = 1) AS cached_requests,
+  countIf(status = 'error') AS error_requests,
+  sum(toUInt64(input_tokens)) AS input_tokens,
+  sum(toUInt64(output_tokens)) AS output_tokens,
+  sum(toUInt64(cached_tokens)) AS cached_tokens,
+  sum(cost_micros) AS cost_micros,
+  sum(latency_ms) AS latency_ms_sum`;
+
+/** DDL statements, in order, for database `db` (idempotent: IF NOT EXISTS everywhere). */
+export function migrationStatements(db: string): string[] {
+  const d = checkIdentifier(db);
+  return [
+    `CREATE DATABASE IF NOT EXISTS ${d}`,
+    `CREATE TABLE IF NOT EXISTS ${d}.usage_events (
+      time DateTime64(3, 'UTC'),
+      event_id String,
+      request_id String,
+      tenant LowCardinality(String),
+      service LowCardinality(String),
+      user String,
+      key_prefix String,
+      task_type LowCardinality(String),
+      provider LowCardinality(String),
+      model LowCardinality(String),
+      route LowCardinality(String),
+      input_tokens UInt32,
+      output_tokens UInt32,
+      cached_tokens UInt32,
+      cost_micros UInt64,
+      latency_ms Float64,
+      ttft_ms Nullable(Float64),
+      cached UInt8,
+      status LowCardinality(String),
+      error_code String,
+      attempts UInt8
+    ) ENGINE = ReplacingMergeTree
+    PARTITION BY toYYYYMM(time)
+    ORDER BY (tenant, time, event_id)
+    SETTINGS non_replicated_deduplication_window = 10000`,
+    `CREATE TABLE IF NOT EXISTS ${d}.usage_hourly (
+      hour DateTime('UTC'),
+      tenant LowCardinality(String),
+      provider LowCardinality(String),
+      model LowCardinality(String),
+      service LowCardinality(String),
+      requests UInt64,
+      cached_requests UInt64,
+      error_requests UInt64,
+      input_tokens UInt64,
+      output_tokens UInt64,
+      cached_tokens UInt64,
+      cost_micros UInt64,
+      latency_ms_sum Float64
+    ) ENGINE = SummingMergeTree
+    PARTITION BY toYYYYMM(hour)
+    ORDER BY (tenant, hour, provider, model, service)
+    SETTINGS non_replicated_deduplication_window = 10000`,
+    `CREATE MATERIALIZED VIEW IF NOT EXISTS ${d}.usage_hourly_mv TO ${d}.usage_hourly AS
+      SELECT ${ROLLUP_SELECT} FROM ${d}.usage_events GROUP BY hour, tenant, provider, model, service`,
+  ];
+}
+
+/** Statements that recompute `usage_hourly` from the deduplicated events (run in order). */
+export function rebuildRollupStatements(db: string): string[] {
+  const d = checkIdentifier(db);
+  return [
+    `TRUNCATE TABLE IF EXISTS ${d}.usage_hourly`,
+    `INSERT INTO ${d}.usage_hourly SELECT ${ROLLUP_SELECT} FROM ${d}.usage_events FINAL GROUP BY hour, tenant, provider, model, service`,
+  ];
+}
+
+/** `2025-01-02T10:33:00.123Z` → `2025-01-02 10:33:00.123` (what DateTime64 parses by default). */
+export function toClickHouseTime(value: Date | string): string {
+  const d = typeof value === "string" ? new Date(value) : value;
+  if (Number.isNaN(d.getTime())) throw new Error(`invalid time: ${String(value)}`);
+  return d.toISOString().replace("T", " ").replace("Z", "");
+}
+
+/** Rows as a JSONEachRow payload (one JSON object per line), times converted for ClickHouse. */
+export function toJsonEachRow(rows: readonly UsageRow[]): string {
+  let out = "";
+  for (const r of rows) out += JSON.stringify({ ...r, time: toClickHouseTime(r.time) }) + "\n";
+  return out;
+}
+
+function str(v: unknown): string {
+  return typeof v === "string" ? v : "";
+}
+
+function count(v: unknown, max = 0xffffffff): number {
+  if (typeof v !== "number" || !Number.isFinite(v) || v <= 0) return 0;
+  return Math.min(Math.round(v), max);
+}
+
+function ms(v: unknown): number {
+  return typeof v === "number" && Number.isFinite(v) && v > 0 ? v : 0;
+}
+
+/**
+ * The `usage_events` row for a `request.completed` event; `undefined` for any other event type.
+ * Cost becomes integer micro-dollars (`Math.round(costUsd * 1e6)`); missing strings become "".
+ */
+export function toUsageRow(event: EventEnvelope): UsageRow | undefined {
+  if (event.type !== "request.completed") return undefined;
+  const p = event.payload;
+  const attempts = Array.isArray(p.attempts) ? p.attempts.length : p.attempts === undefined ? 1 : count(p.attempts, 255);
+  const ttft = p.ttftMs;
+  return {
+    time: event.time,
+    event_id: event.id,
+    request_id: event.requestId ?? "",
+    tenant: event.tenant,
+    service: str(p.service),
+    user: str(p.user),
+    key_prefix: str(p.keyPrefix),
+    task_type: str(p.taskType),
+    provider: str(p.provider),
+    model: str(p.model),
+    route: str(p.requestedModel),
+    input_tokens: count(p.inputTokens),
+    output_tokens: count(p.outputTokens),
+    cached_tokens: count(p.cachedTokens),
+    cost_micros: typeof p.costUsd === "number" && Number.isFinite(p.costUsd) && p.costUsd > 0 ? Math.round(p.costUsd * 1e6) : 0,
+    latency_ms: ms(p.latencyMs),
+    ttft_ms: typeof ttft === "number" && Number.isFinite(ttft) ? Math.max(0, ttft) : null,
+    cached: p.cached === true ? 1 : 0,
+    status: str(p.status) || "ok",
+    error_code: str(p.errorCode),
+    attempts: Math.min(attempts, 255),
+  };
+}

@@ -1,0 +1,33 @@
+/** toUsageRow: the pure mapping from a request.completed event to a usage_events row. */
+import { expect, test } from "bun:test";
+import { makeEvent } from "../../src/events/envelope.ts";
+import { checkIdentifier, toClickHouseTime, toUsageRow } from "../../src/analytics/schema.ts";
+
+test("maps a request.completed event, cost to integer micros", () => {
+  const e = makeEvent({
+    type: "request.completed", tenant: "acme", requestId: "r1", time: new Date("2025-03-01T10:00:00.123Z"),
+    payload: { status: "error", errorCode: "rate_limited", requestedModel: "smart", provider: "openai", model: "gpt-4o", cached: false, inputTokens: 10, outputTokens: 5, cachedTokens: 2, costUsd: 0.0034, latencyMs: 12.5, ttftMs: null, service: "web", user: null, taskType: "chat", keyPrefix: "tg_ab12" },
+  });
+  expect(toUsageRow(e)).toEqual({
+    time: "2025-03-01T10:00:00.123Z", event_id: e.id, request_id: "r1", tenant: "acme", service: "web", user: "", key_prefix: "tg_ab12",
+    task_type: "chat", provider: "openai", model: "gpt-4o", route: "smart", input_tokens: 10, output_tokens: 5, cached_tokens: 2,
+    cost_micros: 3400, latency_ms: 12.5, ttft_ms: null, cached: 0, status: "error", error_code: "rate_limited", attempts: 1,
+  });
+});
+
+test("other event types map to nothing; garbage fields become zeros", () => {
+  expect(toUsageRow(makeEvent({ type: "cache.hit", tenant: "t", payload: {} }))).toBeUndefined();
+  const row = toUsageRow(makeEvent({ type: "request.completed", tenant: "t", payload: { inputTokens: -3, costUsd: "1", cached: true, attempts: [{}, {}] } }));
+  expect(row?.input_tokens).toBe(0);
+  expect(row?.cost_micros).toBe(0);
+  expect(row?.cached).toBe(1);
+  expect(row?.attempts).toBe(2);
+  expect(row?.status).toBe("ok");
+  expect(toUsageRow(makeEvent({ type: "request.completed", tenant: "t", payload: { costUsd: 0.000045 } }))?.cost_micros).toBe(45);
+});
+
+test("times and identifiers for ClickHouse", () => {
+  expect(toClickHouseTime("2025-03-01T10:00:00.123Z")).toBe("2025-03-01 10:00:00.123");
+  expect(() => checkIdentifier("x; DROP")).toThrow();
+  expect(checkIdentifier("tollgate_1")).toBe("tollgate_1");
+});
