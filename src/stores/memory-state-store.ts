@@ -14,6 +14,7 @@
  * calendar days and months.
  */
 import { DEFAULT_SETTLED_RETENTION_MS } from "./admission.ts";
+import { checkVersioned, ttlOf } from "./rules.ts";
 import { MemoryAdmission } from "./memory-admission.ts";
 import type {
   AdmissionRequest,
@@ -254,15 +255,3 @@ export class MemoryStateStore implements StateStore {
   }
 }
 
-/** A TTL in whole ms (at least 1), or a RangeError — the same rule as the Redis store. */
-function ttlOf(ttlMs: number): number {
-  if (!Number.isFinite(ttlMs) || ttlMs <= 0) throw new RangeError(`ttlMs must be a positive number, got ${ttlMs}`);
-  return Math.ceil(ttlMs);
-}
-
-function checkVersioned(versionKey: string, version: number, writes: HashWrite[]): void {
-  if (!Number.isSafeInteger(version)) throw new RangeError(`version must be a safe integer, got ${version}`);
-  for (const w of writes) {
-    if (w.key === versionKey) throw new RangeError(`a write may not target the version key ${JSON.stringify(versionKey)}`);
-  }
-}

@@ -16,6 +16,7 @@
  */
 import { Redis } from "ioredis";
 import { DEFAULT_SETTLED_RETENTION_MS } from "./admission.ts";
+import { checkVersioned, ttlOf } from "./rules.ts";
 import { ADMISSION_LUA, RedisAdmission } from "./redis-admission.ts";
 import type {
   AdmissionRequest,
@@ -316,15 +317,3 @@ function escapeGlob(s: string): string {
   return s.replace(/[*?[\]\\]/g, "\\$&");
 }
 
-/** A TTL in whole ms (at least 1), or a RangeError — the same rule as the memory store. */
-function ttlOf(ttlMs: number): number {
-  if (!Number.isFinite(ttlMs) || ttlMs <= 0) throw new RangeError(`ttlMs must be a positive number, got ${ttlMs}`);
-  return Math.ceil(ttlMs);
-}
-
-function checkVersioned(versionKey: string, version: number, writes: HashWrite[]): void {
-  if (!Number.isSafeInteger(version)) throw new RangeError(`version must be a safe integer, got ${version}`);
-  for (const w of writes) {
-    if (w.key === versionKey) throw new RangeError(`a write may not target the version key ${JSON.stringify(versionKey)}`);
-  }
-}
