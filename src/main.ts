@@ -104,10 +104,13 @@ async function wire(settings: Settings, opts: StartOptions, { file, masterKey, l
   });
   const builtins = builtinProviders(settings);
   const providers = new ProviderSet([], createProvider);
-  let snapshot: ConfigSnapshot = toSnapshot(initialState(), builtins, keyResolver(masterKey));
+  let snapshot!: ConfigSnapshot; // set by refresh() below, then on every config change
+  // Breakers, health and round-robin state for this process; its settings follow the config.
+  const router = new Router();
   const refresh = (state: ConfigState) => {
     snapshot = toSnapshot(state, builtins, keyResolver(masterKey));
     providers.replace(snapshot.providers);
+    router.configure(snapshot.breaker);
   };
   refresh(initialState());
   const config = new ConfigService(log, store, { onChange: refresh, builtinProviders: builtins.map((p) => p.id) });
@@ -119,7 +122,6 @@ async function wire(settings: Settings, opts: StartOptions, { file, masterKey, l
     if (!opts.quiet) console.log(ran ? `[tollgate] bootstrap file applied as config events` : `[tollgate] config stream not empty: bootstrap file ${settings.configFile} ignored`);
   }
   const operatorPlugins = await loadPlugins(settings.pluginsDir);
-  const router = new Router();
   const pipeline = new Pipeline([authPlugin({ loopback: isLoopback(settings.host) }), ...builtinPlugins(router, store), ...operatorPlugins, ...(opts.plugins ?? [])]);
   const app = buildApp({
     pipeline,

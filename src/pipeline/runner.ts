@@ -5,7 +5,8 @@
 import type { ChatCompletion, ChatCompletionChunk, Usage } from "../canonical/chat.ts";
 import type { EmbeddingsResponse } from "../canonical/embeddings.ts";
 import { emptyUsage } from "../canonical/chat.ts";
-import { countPromptTokens, countTextTokens } from "../providers/tokens.ts";
+import { countTextTokens } from "../providers/tokens.ts";
+import { promptTokensOf } from "./prompt-tokens.ts";
 import type { Ctx, Outcome } from "./context.ts";
 import { computeCost } from "./cost.ts";
 import { GatewayError, toGatewayError } from "./errors.ts";
@@ -245,7 +246,7 @@ function completedPayload(ctx: Ctx, o: Outcome, cached: boolean): Record<string,
 
 /** Usage when the stream ended before the provider reported it: count what was sent. */
 function estimateUsage(ctx: Ctx, streamedText: string): Usage {
-  const prompt = countPromptTokens(ctx.request.messages);
+  const prompt = promptTokensOf(ctx);
   const completion = streamedText.length ? countTextTokens(streamedText) : 0;
   return { prompt_tokens: prompt, completion_tokens: completion, total_tokens: prompt + completion };
 }

@@ -12,7 +12,7 @@
 import type { Ctx } from "../pipeline/context.ts";
 import { GatewayError } from "../pipeline/errors.ts";
 import { definePlugin } from "../pipeline/plugin.ts";
-import { countPromptTokens } from "../providers/tokens.ts";
+import { promptTokensOf } from "../pipeline/prompt-tokens.ts";
 import type { AdmissionResult, BudgetSpec, RateLimitSpec, StateStore } from "../stores/state-store.ts";
 
 /** Limits of a key or a tenant, as the auth plugin puts them in `ctx.state`. */
@@ -88,7 +88,7 @@ export function limitsPlugin(store: StateStore, opts: LimitsOptions = {}) {
         const tenant = ctx.state["auth.tenant"] as LimitHolder | undefined;
         const provider = providerLimits(ctx);
         if (!key && !tenant && !provider) return;
-        const promptTokens = countPromptTokens(ctx.request.messages);
+        const promptTokens = promptTokensOf(ctx);
         const maxTokens = ctx.request.max_completion_tokens ?? ctx.request.max_tokens ?? opts.defaultMaxTokens ?? 4096;
         const { rates, budgets } = admissionSpecs(key, tenant, promptTokens + (ctx.operation === "chat" ? maxTokens : 0), provider);
         if (rates.length === 0 && budgets.length === 0) return;

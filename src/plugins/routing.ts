@@ -6,7 +6,7 @@ import type { ConfigSnapshot, RouteConfig } from "../config/snapshot.ts";
 import type { Ctx } from "../pipeline/context.ts";
 import { errors, GatewayError } from "../pipeline/errors.ts";
 import { definePlugin } from "../pipeline/plugin.ts";
-import { countPromptTokens } from "../providers/tokens.ts";
+import { promptTokensOf } from "../pipeline/prompt-tokens.ts";
 import { resolveRoute } from "../routing/overrides.ts";
 import type { Router } from "../routing/router.ts";
 import { type RoutingHints, type Strategy, targetKey } from "../routing/types.ts";
@@ -107,12 +107,11 @@ export function routingPlugin(router: Router) {
         if (live.length === 0) {
           throw new GatewayError({ status: 503, code: "no_available_targets", message: `No provider of route \`${requested}\` is configured and enabled` });
         }
-        router.configure(ctx.config.breaker);
         const hints: RoutingHints = route.allowRequestOverrides ? requestHints : {};
         const user = ctx.meta.user ?? ctx.principal.user;
         if (user) hints.userId = user;
         if ((hints.strategy ?? route.strategy) === "lowest_cost") {
-          hints.promptTokens = countPromptTokens(ctx.request.messages);
+          hints.promptTokens = promptTokensOf(ctx);
           const max = ctx.request.max_completion_tokens ?? ctx.request.max_tokens;
           if (max) hints.maxTokens = max;
         }
