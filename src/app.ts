@@ -12,7 +12,8 @@ import { type GatewayDeps, recordRejected } from "./api/gateway.ts";
 import { healthRoutes } from "./api/health.ts";
 import { errorResponse, fromElysiaError, readJsonBody } from "./api/http.ts";
 import { openaiRoutes } from "./api/openai.ts";
-import { anthropicRoutes } from "./api/anthropic.ts";
+import { anthropicErrorResponse, anthropicRoutes } from "./api/anthropic.ts";
+import type { GatewayError } from "./pipeline/errors.ts";
 import { embeddingsRoutes } from "./api/embeddings.ts";
 import { type AdminDeps, adminRoutes } from "./api/admin.ts";
 import type { StateStore } from "./stores/state-store.ts";
@@ -35,13 +36,20 @@ export interface AppDeps extends GatewayDeps {
   router: Router;
 }
 
-/** Routes whose rejected requests are recorded as events (model calls). */
-const RECORDED_POSTS = new Map([
-  ["/v1/chat/completions", "chat.completions"],
-  ["/api/v1/generate", "generate"],
-  ["/v1/messages", "messages"],
-  ["/v1/embeddings", "embeddings"],
+/**
+ * Model-call routes: their rejected requests are recorded as events, and their errors use the
+ * client's wire format (Anthropic's body on /v1/messages, OpenAI's everywhere else).
+ */
+const MODEL_ROUTES = new Map<string, { endpoint: string; render: (error: GatewayError, requestId: string) => Response }>([
+  ["/v1/chat/completions", { endpoint: "chat.completions", render: openaiError }],
+  ["/api/v1/generate", { endpoint: "generate", render: openaiError }],
+  ["/v1/embeddings", { endpoint: "embeddings", render: openaiError }],
+  ["/v1/messages", { endpoint: "messages", render: (e, id) => anthropicErrorResponse(e, { "x-request-id": id }, id) }],
 ]);
+
+function openaiError(error: GatewayError, requestId: string): Response {
+  return errorResponse(error, { "x-request-id": requestId });
+}
 
 export function buildApp(deps: AppDeps) {
   const anyOrigin = deps.corsOrigins.length === 1 && deps.corsOrigins[0] === "*";
@@ -69,12 +77,11 @@ export function buildApp(deps: AppDeps) {
       if (gwError.status >= 500) console.error("[http] unhandled error:", error);
       const requestId = uuidv7();
       const path = new URL(request.url).pathname;
-      const endpoint = request.method === "POST" ? RECORDED_POSTS.get(path) : undefined;
-      if (endpoint) {
-        const model = body && typeof body === "object" ? (body as { model?: unknown }).model : undefined;
-        recordRejected(deps, requestId, model, endpoint, gwError);
-      }
-      return errorResponse(gwError, { "x-request-id": requestId });
+      const route = request.method === "POST" ? MODEL_ROUTES.get(path) : undefined;
+      if (!route) return openaiError(gwError, requestId);
+      const model = body && typeof body === "object" ? (body as { model?: unknown }).model : undefined;
+      recordRejected(deps, requestId, model, route.endpoint, gwError);
+      return route.render(gwError, requestId);
     })
     .use(healthRoutes(deps))
     .use(openaiRoutes(deps))

@@ -10,7 +10,7 @@
 import { Elysia } from "elysia";
 import { Type as T } from "@sinclair/typebox";
 import type { Ctx } from "../pipeline/context.ts";
-import { GatewayError, type ErrorType } from "../pipeline/errors.ts";
+import type { GatewayError } from "../pipeline/errors.ts";
 import { AnthropicMessagesRequest, AnthropicStreamWriter, fromCanonical, toAnthropicError, toCanonical } from "./anthropic-format.ts";
 import { type GatewayDeps, runGateway, sseResponse } from "./gateway.ts";
 import { metaFrom, responseHeaders } from "./openai.ts";
@@ -35,56 +35,16 @@ function headersFor(ctx: Ctx): Record<string, string> {
   return { ...responseHeaders(ctx), "request-id": ctx.requestId };
 }
 
-/** Error responses already in Anthropic's shape (skipped by `reshapeError`). */
-const rendered = new WeakSet<Response>();
-
+/** An error in Anthropic's body shape (also used by the app's error handler for this route). */
 export function anthropicErrorResponse(error: GatewayError, headers: Record<string, string> = {}, requestId?: string): Response {
-  const response = new Response(JSON.stringify(toAnthropicError(error, requestId)), {
+  return new Response(JSON.stringify(toAnthropicError(error, requestId)), {
     status: error.status,
-    headers: { "content-type": "application/json", ...headers, ...error.headers },
+    headers: { "content-type": "application/json", ...headers, ...(requestId ? { "request-id": requestId } : {}), ...error.headers },
   });
-  rendered.add(response);
-  return response;
-}
-
-/**
- * Errors raised before the handler runs (bad JSON, validation, body too large) are rendered
- * by the app's shared error handler in the OpenAI shape, and recorded there. This re-renders
- * such a response in Anthropic's shape, keeping status and headers. Anything else: untouched.
- */
-function reshapeError(response: unknown): Promise<Response> | undefined {
-  if (!(response instanceof Response) || response.status < 400 || rendered.has(response)) return undefined;
-  if (!(response.headers.get("content-type") ?? "").includes("application/json")) return undefined;
-  return reshapeJsonError(response);
-}
-
-/** Always resolves to a Response (Elysia answers an empty 200 when an async mapResponse yields undefined). */
-async function reshapeJsonError(response: Response): Promise<Response> {
-  let body: unknown;
-  try {
-    body = await response.clone().json();
-  } catch {
-    return response;
-  }
-  const e = (body as { type?: unknown; error?: unknown }).error;
-  if ((body as { type?: unknown }).type === "error" || typeof e !== "object" || e === null) return response; // already Anthropic's
-  const fields = e as { message?: unknown; type?: unknown; code?: unknown; param?: unknown };
-  const error = new GatewayError({
-    status: response.status,
-    code: typeof fields.code === "string" ? fields.code : "invalid_request",
-    message: typeof fields.message === "string" ? fields.message : "Request failed",
-    ...(typeof fields.type === "string" ? { type: fields.type as ErrorType } : {}),
-    param: typeof fields.param === "string" ? fields.param : null,
-  });
-  const headers = new Headers(response.headers);
-  const requestId = headers.get("x-request-id") ?? undefined;
-  if (requestId) headers.set("request-id", requestId);
-  return new Response(JSON.stringify(toAnthropicError(error, requestId)), { status: response.status, headers });
 }
 
 export function anthropicRoutes(deps: GatewayDeps) {
   return new Elysia({ name: "anthropic-routes", normalize: false })
-    .mapResponse(({ response }) => reshapeError(response))
     .post(
       "/v1/messages",
       async ({ body, request }) => {
