@@ -3,13 +3,8 @@ import { describe, expect, test } from "bun:test";
 import { TypeCompiler } from "@sinclair/typebox/compiler";
 import type { ChatCompletion, ChatCompletionChunk, FinishReason } from "../../src/canonical/chat.ts";
 import { GatewayError, errors } from "../../src/pipeline/errors.ts";
-import {
-  AnthropicMessagesRequest,
-  AnthropicStreamWriter,
-  fromCanonical,
-  toAnthropicError,
-  toCanonical,
-} from "../../src/api/anthropic-format.ts";
+import { AnthropicMessagesRequest, fromCanonical, toAnthropicError, toCanonical } from "../../src/api/anthropic-format.ts";
+import { AnthropicStreamWriter } from "../../src/api/anthropic-stream.ts";
 
 const schema = TypeCompiler.Compile(AnthropicMessagesRequest);
 const req = (extra: Partial<AnthropicMessagesRequest> = {}): AnthropicMessagesRequest => ({
