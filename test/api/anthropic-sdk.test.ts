@@ -5,13 +5,10 @@
  */
 import { afterAll, beforeAll, beforeEach, describe, expect, test } from "bun:test";
 import Anthropic from "@anthropic-ai/sdk";
-import { mkdtemp, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { toCanonical } from "../../src/api/anthropic-format.ts";
 import { countPromptTokens, countTextTokens } from "../../src/providers/tokens.ts";
 import { type FakeOpenAI, startFakeOpenAI } from "../fakes/openai-upstream.ts";
-import { post, startTestGateway, type TestGateway, waitFor } from "../helpers/gateway.ts";
+import { post, startTestGateway, type TestGateway, waitFor, writeConfigFile } from "../helpers/gateway.ts";
 
 /**
  * A minimal OpenAI-compatible upstream that answers with a tool call (the shared fake only
@@ -72,10 +69,7 @@ beforeAll(async () => {
   fake = startFakeOpenAI({ apiKey: "sk-upstream" });
   tools = startToolUpstream();
   process.env.ANTHROPIC_TEST_LOCAL_KEY = "sk-upstream";
-  const file = join(await mkdtemp(join(tmpdir(), "tollgate-cfg-")), "tollgate.yaml");
-  await writeFile(
-    file,
-    [
+  const file = await writeConfigFile([
       "providers:",
       "  - id: local",
       "    kind: openai",
@@ -88,8 +82,7 @@ beforeAll(async () => {
       "    models: [tool-model]",
       "models:",
       "  - { alias: fast, provider: local, model: small-model }",
-    ].join("\n"),
-  );
+    ]);
   gw = await startTestGateway({ TOLLGATE_CONFIG: file });
   client = new Anthropic({ baseURL: gw.url, apiKey: "sk-ant-unused-by-the-gateway", maxRetries: 0 });
 });

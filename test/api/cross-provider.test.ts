@@ -6,12 +6,9 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import Anthropic from "@anthropic-ai/sdk";
 import OpenAI from "openai";
-import { mkdtemp, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { type FakeAnthropic, startFakeAnthropic } from "../fakes/anthropic-upstream.ts";
 import { type FakeGemini, startFakeGemini } from "../fakes/gemini-upstream.ts";
-import { startTestGateway, type TestGateway } from "../helpers/gateway.ts";
+import { startTestGateway, type TestGateway, writeConfigFile } from "../helpers/gateway.ts";
 
 let gemini: FakeGemini;
 let claude: FakeAnthropic;
@@ -22,18 +19,14 @@ beforeAll(async () => {
   claude = startFakeAnthropic({ apiKey: "a-key" });
   process.env.FAKE_GEMINI_KEY = "g-key";
   process.env.FAKE_ANTHROPIC_KEY = "a-key";
-  const file = join(await mkdtemp(join(tmpdir(), "tollgate-xp-")), "tollgate.yaml");
-  await writeFile(
-    file,
-    [
+  const file = await writeConfigFile([
       "providers:",
       `  - { id: google, kind: gemini, base_url: "${gemini.url}", api_key_env: FAKE_GEMINI_KEY, models: [gemini-2.5-flash, text-embedding-004] }`,
       `  - { id: claude, kind: anthropic, base_url: "${claude.url}", api_key_env: FAKE_ANTHROPIC_KEY, models: [claude-sonnet-4-5] }`,
       "models:",
       "  - { alias: fast, provider: google, model: gemini-2.5-flash }",
       "  - { alias: smart, provider: claude, model: claude-sonnet-4-5 }",
-    ].join("\n"),
-  );
+    ]);
   gw = await startTestGateway({ TOLLGATE_CONFIG: file });
 });
 afterAll(async () => {

@@ -3,12 +3,9 @@
  * relay, mid-stream failure, and a client that disconnects halfway.
  */
 import { afterAll, beforeAll, beforeEach, describe, expect, test } from "bun:test";
-import { mkdtemp, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { countTextTokens } from "../../src/providers/tokens.ts";
 import { type FakeOpenAI, startFakeOpenAI } from "../fakes/openai-upstream.ts";
-import { post, startTestGateway, type TestGateway, waitFor } from "../helpers/gateway.ts";
+import { post, startTestGateway, type TestGateway, waitFor, writeConfigFile } from "../helpers/gateway.ts";
 
 let fake: FakeOpenAI;
 let gw: TestGateway;
@@ -18,10 +15,7 @@ beforeAll(async () => {
   fake = startFakeOpenAI({ apiKey: "sk-upstream" });
   process.env.LOCAL_KEY = "sk-upstream";
   // A bootstrap file declaring the fake as an OpenAI-compatible provider, plus an alias and a price.
-  const file = join(await mkdtemp(join(tmpdir(), "tollgate-cfg-")), "tollgate.yaml");
-  await writeFile(
-    file,
-    [
+  const file = await writeConfigFile([
       "providers:",
       "  - id: local",
       "    kind: openai",
@@ -32,8 +26,7 @@ beforeAll(async () => {
       "  - { alias: fast, provider: local, model: small-model }",
       "prices:",
       "  - { provider: local, model: small-model, input: 1.5, output: 6 }",
-    ].join("\n"),
-  );
+    ]);
   gw = await startTestGateway({ TOLLGATE_CONFIG: file });
 });
 afterAll(async () => {

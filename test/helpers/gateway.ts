@@ -1,5 +1,5 @@
 /** Start an in-process gateway on a free port with its own temp data dir. */
-import { mkdtemp, rm } from "node:fs/promises";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { loadSettings, type Settings } from "../../src/config/env.ts";
@@ -59,6 +59,13 @@ export async function waitFor<T>(fn: () => T | Promise<T>, ms = 5000, what = "co
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await Bun.sleep(20);
   }
+}
+
+/** Write a bootstrap file (YAML lines) in a temp dir and return its path, for `TOLLGATE_CONFIG`. */
+export async function writeConfigFile(lines: string[]): Promise<string> {
+  const file = join(await mkdtemp(join(tmpdir(), "tollgate-cfg-")), "tollgate.yaml");
+  await writeFile(file, lines.join("\n"));
+  return file;
 }
 
 export const post = (url: string, body: unknown, headers: Record<string, string> = {}) =>

@@ -1,32 +1,8 @@
 /** Decider specs: given(events).when(command).then(events) — for every config entity. */
 import { describe, expect, test } from "bun:test";
-import { GatewayError } from "../../src/pipeline/errors.ts";
-import { decide, evolve } from "../../src/projections/config/decider.ts";
-import { type ConfigCommand, type ConfigEvent, type ConfigState, initialState } from "../../src/projections/config/model.ts";
-
-function given(...events: ConfigEvent[]) {
-  const state = events.reduce<ConfigState>((s, e, i) => evolve(s, e, { time: "2026-01-01T00:00:00.000Z", actor: "test", position: i }), initialState());
-  return {
-    state,
-    when(cmd: ConfigCommand) {
-      return {
-        then(expected: ConfigEvent[]) {
-          expect(decide(state, cmd)).toEqual(expected);
-        },
-        thenFails(status: number, code: string) {
-          let err: unknown;
-          try {
-            decide(state, cmd);
-          } catch (e) {
-            err = e;
-          }
-          expect(err).toBeInstanceOf(GatewayError);
-          expect({ status: (err as GatewayError).status, code: (err as GatewayError).code }).toEqual({ status, code });
-        },
-      };
-    },
-  };
-}
+import { evolve } from "../../src/projections/config/decider.ts";
+import { type ConfigEvent, initialState } from "../../src/projections/config/model.ts";
+import { given } from "./decider-spec.ts";
 
 const echoFields = { kind: "echo", models: ["echo"], enabled: true, priority: 0 };
 const vllmFields = { kind: "openai", base_url: "http://127.0.0.1:8000/v1", api_key_env: "VLLM_KEY", models: ["llama"], enabled: true, priority: 0 };

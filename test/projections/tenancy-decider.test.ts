@@ -1,39 +1,8 @@
 /** Decider specs for tenants and virtual keys: given(events).when(command).then(events). */
 import { describe, expect, test } from "bun:test";
-import { GatewayError } from "../../src/pipeline/errors.ts";
-import { decide, evolve } from "../../src/projections/config/decider.ts";
-import { type ConfigCommand, type ConfigEvent, type ConfigState, initialState } from "../../src/projections/config/model.ts";
+import type { ConfigEvent } from "../../src/projections/config/model.ts";
+import { fold, given } from "./decider-spec.ts";
 import { keyIndex, tenancySnapshot, tenantOf } from "../../src/projections/config/tenancy.ts";
-
-function fold(events: ConfigEvent[]): ConfigState {
-  return events.reduce<ConfigState>((s, e, i) => evolve(s, e, { time: "2026-01-01T00:00:00.000Z", actor: "test", position: i }), initialState());
-}
-
-function given(...events: ConfigEvent[]) {
-  const state = fold(events);
-  return {
-    state,
-    when(cmd: ConfigCommand) {
-      return {
-        then(expected: ConfigEvent[]) {
-          expect(decide(state, cmd)).toEqual(expected);
-        },
-        thenFails(status: number, code: string, param?: string) {
-          let err: unknown;
-          try {
-            decide(state, cmd);
-          } catch (e) {
-            err = e;
-          }
-          expect(err).toBeInstanceOf(GatewayError);
-          const g = err as GatewayError;
-          expect({ status: g.status, code: g.code }).toEqual({ status, code });
-          if (param) expect(g.param).toBe(param);
-        },
-      };
-    },
-  };
-}
 
 const H1 = "a".repeat(64);
 const H2 = "b".repeat(64);
