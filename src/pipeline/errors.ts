@@ -89,7 +89,6 @@ export const errors = {
     new GatewayError({ status: 413, code: "payload_too_large", message: `Request body exceeds the limit of ${limit} bytes` }),
   modelNotFound: (model: string) =>
     new GatewayError({ status: 404, code: "model_not_found", message: `The model \`${model}\` does not exist or is not routed by this gateway`, param: "model" }),
-  notFound: (what: string) => new GatewayError({ status: 404, code: "not_found", message: `${what} not found` }),
   overloaded: (message: string) => new GatewayError({ status: 503, code: "overloaded", message, headers: { "retry-after": "1" } }),
   upstream: (message: string, code = "upstream_error", status = 502) => new GatewayError({ status, code, message }),
   timeout: (message: string) => new GatewayError({ status: 504, code: "upstream_timeout", message }),
