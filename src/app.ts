@@ -22,6 +22,8 @@ import type { Router } from "./routing/router.ts";
 import { providerRoutes } from "./api/providers.ts";
 import { keysSelfRoutes } from "./api/keys-self.ts";
 import { tenancyRoutes } from "./api/tenancy.ts";
+import { usageRoutes } from "./api/usage.ts";
+import type { AnalyticsRuntime } from "./analytics/runtime.ts";
 
 export interface AppDeps extends GatewayDeps {
   log: EventLog;
@@ -34,6 +36,8 @@ export interface AppDeps extends GatewayDeps {
   /** Present when events pass through a local outbox (broker mode). */
   outbox?: OutboxEventLog;
   router: Router;
+  /** Usage analytics; absent when turned off. */
+  analytics?: AnalyticsRuntime | undefined;
 }
 
 /**
@@ -92,6 +96,7 @@ export function buildApp(deps: AppDeps) {
     .use(keysSelfRoutes({ config: deps.config, store: deps.store, loopback: deps.admin.loopback }))
     .use(adminRoutes(deps.admin))
     .use(tenancyRoutes(deps.admin))
+    .use(usageRoutes({ analytics: deps.analytics, config: deps.config, adminKey: deps.admin.adminKey, loopback: deps.admin.loopback }))
     .use(docsRoutes(deps.version));
 }
 

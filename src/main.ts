@@ -30,6 +30,8 @@ import { applyLogLevel } from "./telemetry/log.ts";
 import { ProviderSet } from "./providers/provider-set.ts";
 import { createProvider } from "./providers/registry.ts";
 import { join } from "node:path";
+import type { AnalyticsStore } from "./analytics/store.ts";
+import { type AnalyticsRuntime, startAnalytics } from "./analytics/runtime.ts";
 import pkg from "../package.json" with { type: "json" };
 
 export interface Gateway {
@@ -43,6 +45,8 @@ export interface Gateway {
   readonly snapshot: ConfigSnapshot;
   config: ConfigService;
   store: StateStore;
+  /** Usage analytics (absent with TOLLGATE_ANALYTICS=off). */
+  analytics: AnalyticsRuntime | undefined;
   /** Stop listening, flush every queued event, close the log. */
   stop(): Promise<void>;
 }
@@ -54,6 +58,8 @@ export interface StartOptions {
   log?: EventLog;
   /** Use this state store instead of opening one (tests). */
   store?: StateStore;
+  /** Use this analytics store instead of opening one (tests); it is closed on stop. */
+  analytics?: AnalyticsStore;
   quiet?: boolean;
 }
 
@@ -70,15 +76,18 @@ export async function startGateway(settings: Settings, opts: StartOptions = {}):
   let store: StateStore | undefined;
   let outbox: OutboxEventLog | undefined;
   let config: ConfigService | undefined;
+  let analytics: AnalyticsRuntime | undefined;
   try {
     store = opts.store ?? (await openStateStore(settings));
     return await wire(settings, opts, { file, masterKey, log, store }, (t) => {
       if (t.outbox) outbox = t.outbox;
       if (t.config) config = t.config;
+      if (t.analytics) analytics = t.analytics;
     });
   } catch (err) {
     // Nothing half-started stays open: the caller may try again on the same data dir.
     await config?.stop().catch(() => {});
+    await analytics?.stop().catch(() => {});
     if (outbox) await outbox.close().catch(() => {});
     else if (!opts.log) await log.close().catch(() => {});
     if (store && !opts.store) await store.close().catch(() => {});
@@ -93,7 +102,7 @@ interface Opened {
   store: StateStore;
 }
 
-async function wire(settings: Settings, opts: StartOptions, { file, masterKey, log, store }: Opened, track: (opened: { outbox?: OutboxEventLog; config?: ConfigService }) => void): Promise<Gateway> {
+async function wire(settings: Settings, opts: StartOptions, { file, masterKey, log, store }: Opened, track: (opened: { outbox?: OutboxEventLog; config?: ConfigService; analytics?: AnalyticsRuntime | undefined }) => void): Promise<Gateway> {
   // With a broker, events pass through a local durable outbox so a broker outage never blocks or loses them.
   const outbox = log.kind === "kafka" ? await OutboxEventLog.open(log, await FileEventLog.open({ dir: join(settings.dataDir, "outbox") }), {
     onForwardError: (err) => console.warn("[events] outbox forward failed, will retry:", (err as Error).message),
@@ -122,6 +131,9 @@ async function wire(settings: Settings, opts: StartOptions, { file, masterKey, l
     if (!opts.quiet) console.log(ran ? `[tollgate] bootstrap file applied as config events` : `[tollgate] config stream not empty: bootstrap file ${settings.configFile} ignored`);
   }
   const operatorPlugins = await loadPlugins(settings.pluginsDir);
+  // Analytics is a projection: it runs beside the request path, never in it.
+  const analytics = settings.analytics === "on" ? startAnalytics(log, opts.analytics ?? (await openAnalyticsStore(settings))) : undefined;
+  track({ analytics });
   const pipeline = new Pipeline([authPlugin({ loopback: isLoopback(settings.host) }), ...builtinPlugins(router, store), ...operatorPlugins, ...(opts.plugins ?? [])]);
   const app = buildApp({
     pipeline,
@@ -136,6 +148,7 @@ async function wire(settings: Settings, opts: StartOptions, { file, masterKey, l
     ...(outbox ? { outbox } : {}),
     store,
     router,
+    analytics,
   });
   const server = Bun.serve({
     port: settings.port,
@@ -167,12 +180,14 @@ async function wire(settings: Settings, opts: StartOptions, { file, masterKey, l
     },
     config,
     store,
+    analytics,
     stop() {
       // Idempotent: a second call (a second signal) waits for the same drain, never cuts it short.
       stopping ??= (async () => {
         await server.stop(true);
         await config.stop();
         await emitter.close();
+        await analytics?.stop();
         if (outbox) await outbox.close();
         else if (!opts.log) await log.close();
         if (!opts.store) await store.close();
@@ -196,6 +211,21 @@ export async function openStateStore(settings: Settings): Promise<StateStore> {
   if (!settings.redisUrl) return new MemoryStateStore();
   const { RedisStateStore } = await import("./stores/redis-state-store.ts"); // loaded only when used
   return RedisStateStore.connect(settings.redisUrl, { prefix: settings.redisPrefix });
+}
+
+/** The analytics store: a ClickHouse server when CLICKHOUSE_URL is set, else chDB under the data dir. */
+export async function openAnalyticsStore(settings: Settings): Promise<AnalyticsStore> {
+  if (settings.clickhouseUrl) {
+    const { ClickHouseAnalyticsStore } = await import("./analytics/clickhouse-store.ts");
+    return ClickHouseAnalyticsStore.connect({
+      url: settings.clickhouseUrl,
+      database: settings.clickhouseDatabase,
+      ...(settings.clickhouseUser ? { username: settings.clickhouseUser } : {}),
+      ...(settings.clickhousePassword ? { password: settings.clickhousePassword } : {}),
+    });
+  }
+  const { ChdbAnalyticsStore } = await import("./analytics/chdb-store.ts"); // the engine loads only when used
+  return ChdbAnalyticsStore.open(join(settings.dataDir, "analytics"), { database: settings.clickhouseDatabase });
 }
 
 /** Provider keys: decrypted from the entity (master key) or read from the named env variable. */

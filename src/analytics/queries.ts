@@ -37,6 +37,11 @@ export interface UsageMetrics {
   p99_ms: number;
 }
 
+/** The metrics of an empty range. */
+export function zeroMetrics(): UsageMetrics {
+  return { requests: 0, input_tokens: 0, output_tokens: 0, cached_tokens: 0, cost_micros: 0, cost_usd: 0, cache_hit_rate: 0, error_rate: 0, p50_ms: 0, p95_ms: 0, p99_ms: 0 };
+}
+
 export type UsageDimension = "provider" | "model" | "service" | "tenant";
 export type UsageInterval = "hour" | "day";
 

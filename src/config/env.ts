@@ -22,6 +22,11 @@ export const Settings = T.Object({
   masterKey: T.Optional(T.String({ minLength: 16 })),
   kafkaTopicPrefix: T.String({ pattern: "^[A-Za-z0-9._-]*$" }),
   redisPrefix: T.String({ minLength: 1 }),
+  analytics: T.Union([T.Literal("on"), T.Literal("off")]),
+  clickhouseUrl: T.Optional(T.String({ pattern: "^https?://" })),
+  clickhouseUser: T.Optional(T.String({ minLength: 1 })),
+  clickhousePassword: T.Optional(T.String()),
+  clickhouseDatabase: T.String({ pattern: "^[A-Za-z_][A-Za-z0-9_]*$" }),
 });
 export type Settings = Static<typeof Settings>;
 
@@ -29,7 +34,7 @@ export type Settings = Static<typeof Settings>;
 export const ENV_VARS = {
   PORT: ["port", "8200", "HTTP port"],
   HOST: ["host", "127.0.0.1", "Interface to bind (0.0.0.0 for all)"],
-  TOLLGATE_DATA_DIR: ["dataDir", "./data", "Event log (and later embedded stores) directory"],
+  TOLLGATE_DATA_DIR: ["dataDir", "./data", "Event log, outbox and embedded analytics (chDB) directory"],
   TOLLGATE_ADMIN_KEY: ["adminKey", "", "Admin API key (at least 16 characters)"],
   TOLLGATE_CONFIG: ["configFile", "", "Bootstrap file (JSON or YAML): providers, model aliases, prices"],
   TOLLGATE_MAX_BODY_BYTES: ["maxBodyBytes", "4194304", "Largest accepted request body"],
@@ -42,6 +47,11 @@ export const ENV_VARS = {
   REDIS_URL: ["redisUrl", "", "redis:// URL: shared state (config projection, limits) lives in Redis"],
   TOLLGATE_KAFKA_TOPIC_PREFIX: ["kafkaTopicPrefix", "tollgate.", "Prefix of the Kafka topics (requests, config, deadletter)"],
   TOLLGATE_REDIS_PREFIX: ["redisPrefix", "tollgate:", "Prefix of every Redis key"],
+  TOLLGATE_ANALYTICS: ["analytics", "on", "on | off: the usage projection and the /api/v1/usage API (store: ClickHouse when CLICKHOUSE_URL is set, else embedded chDB under the data dir)"],
+  CLICKHOUSE_URL: ["clickhouseUrl", "", "http(s):// URL of a ClickHouse server for analytics (else embedded chDB)"],
+  CLICKHOUSE_USER: ["clickhouseUser", "", "ClickHouse user (default: the server's `default`)"],
+  CLICKHOUSE_PASSWORD: ["clickhousePassword", "", "ClickHouse password"],
+  CLICKHOUSE_DATABASE: ["clickhouseDatabase", "tollgate", "Database of the analytics tables (created if missing)"],
   TOLLGATE_MASTER_KEY: ["masterKey", "", "Encrypts provider API keys at rest (AES-256-GCM); ≥ 16 chars, or 32 bytes hex/base64"],
 } as const satisfies Record<string, readonly [keyof Settings, string, string]>;
 

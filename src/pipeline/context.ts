@@ -12,6 +12,8 @@ import type { Answer } from "./plugin.ts";
 export interface Principal {
   tenant: string;
   keyId?: string;
+  /** The visible prefix of the virtual key (never the key). */
+  keyPrefix?: string;
   service?: string;
   user?: string;
 }
@@ -73,6 +75,8 @@ export interface Ctx {
   /** Set by whichever hook answered (call phase, or early by a cache). */
   answer?: Answer;
   answeredBy?: string;
+  /** Upstream calls made (retries and fallbacks included; 0 when answered without one). */
+  attempts: number;
   /** Cost of the request in USD, set by whoever knows the price (0 when unknown). */
   costUsd: number;
   /** Aborted when the client disconnects; pass to upstream calls. */

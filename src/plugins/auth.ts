@@ -105,7 +105,7 @@ export function authPlugin(opts: AuthOptions) {
         if (key?.service) ctx.meta.service = key.service;
         if (key?.user) ctx.meta.user = key.user;
         const { service, user } = ctx.meta;
-        ctx.principal = { tenant: decision.tenantId, ...(key ? { keyId: key.id } : {}), ...(service ? { service } : {}), ...(user ? { user } : {}) };
+        ctx.principal = { tenant: decision.tenantId, ...(key ? { keyId: key.id, keyPrefix: keyPrefix(ctx.state["auth.credential"] as string) } : {}), ...(service ? { service } : {}), ...(user ? { user } : {}) };
         if (key) ctx.state["auth.key"] = key;
         if (tenant) ctx.state["auth.tenant"] = tenant;
       },

@@ -61,6 +61,7 @@ export function providerCallPlugin(router: Router, opts: { sleep?: (ms: number, 
             const limit = Math.min(route?.attemptTimeoutMs ?? Number.POSITIVE_INFINITY, remaining);
             const callOpts: ProviderCallOptions = { model: target.model, signal: ctx.signal, ...(Number.isFinite(limit) ? { timeoutMs: Math.max(1, limit) } : {}) };
             const t0 = performance.now();
+            ctx.attempts++;
             try {
               const answer = await callOnce(ctx, target, callOpts);
               const latency = performance.now() - t0;

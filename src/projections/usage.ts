@@ -1,18 +1,23 @@
 /**
  * Usage projection: `request.completed` events → `usage_events` in the AnalyticsStore.
  *
- * A consumer group reads the requests stream in batches; each batch is inserted with a
- * deterministic deduplication token (`requests:<partition>:<first>-<last>`) and the offsets are
- * committed only after the insert is acknowledged. A slow or down store makes the projection
- * lag (the same batch is retried), never lose. `usage_events` is a ReplacingMergeTree read with
- * FINAL, so a replay never changes an API total. The hourly rollup (a materialized view) is
- * deduplicated by the same tokens: exact for full replays, whose batches are fixed by offsets;
- * a live batch re-delivered with other boundaries after a crash can count twice there until
- * `repairUsageRollup` (the API never reads the rollup).
+ * A consumer group reads the requests stream in batches. Each batch is written exactly once:
+ *   1. rows whose event id is already stored are dropped (one indexed lookup per batch, bounded by
+ *      the batch's time range) — a batch re-delivered after a crash, with whatever boundaries, or a
+ *      replay over rows already there, inserts nothing again;
+ *   2. the rest is inserted with a deterministic deduplication token
+ *      (`requests:<partition>:<first>-<last>`), so an insert retried after a lost acknowledgement is
+ *      dropped by the server, base table and rollup alike;
+ *   3. offsets are committed only after the insert is acknowledged. A slow or down store makes the
+ *      projection lag (the same batch is retried), never lose.
+ * Together these keep the hourly rollup (a materialized view, which counts every inserted block)
+ * exact, not only `usage_events` (a ReplacingMergeTree read with FINAL). The one writer per
+ * partition is the consumer group's; a manual replay next to a running projection can still race
+ * it, which `repairUsageRollup` fixes.
  */
 import type { AnalyticsStore } from "../analytics/store.ts";
 import { rebuildHourlyRollup } from "../analytics/queries.ts";
-import { toUsageRow } from "../analytics/schema.ts";
+import { toClickHouseTime, toUsageRow, type UsageRow } from "../analytics/schema.ts";
 import type { EventLog, StoredEvent, Subscription } from "../events/event-log.ts";
 
 export const USAGE_GROUP = "usage-projection";
@@ -29,14 +34,41 @@ export function usageBatch(batch: readonly StoredEvent[]) {
   return { rows, token };
 }
 
+/** The rows not yet in `usage_events` (by event id), looked up within the batch's time range. */
+export async function unseenRows(store: AnalyticsStore, rows: UsageRow[]): Promise<UsageRow[]> {
+  if (rows.length === 0) return rows;
+  let from = rows[0]!.time;
+  let to = from;
+  for (const r of rows) {
+    if (r.time < from) from = r.time;
+    if (r.time > to) to = r.time;
+  }
+  const seen = await store.query<{ event_id: string }>(
+    `SELECT DISTINCT event_id FROM usage_events
+     WHERE time >= {from:DateTime64(3, 'UTC')} AND time <= {to:DateTime64(3, 'UTC')}
+       AND has(splitByChar(',', {ids:String}), event_id)`,
+    { from: toClickHouseTime(from), to: toClickHouseTime(to), ids: rows.map((r) => r.event_id).join(",") },
+  );
+  if (seen.length === 0) return rows;
+  const known = new Set(seen.map((r) => r.event_id));
+  return rows.filter((r) => !known.has(r.event_id));
+}
+
+/** Write one batch exactly once (see the module comment); returns its usage rows and those inserted now. */
+async function writeBatch(store: AnalyticsStore, batch: readonly StoredEvent[]): Promise<{ rows: number; inserted: number }> {
+  const { rows, token } = usageBatch(batch);
+  const fresh = await unseenRows(store, rows);
+  if (fresh.length) await store.insert(fresh, token);
+  return { rows: rows.length, inserted: fresh.length };
+}
+
 /** Keep `usage_events` current from the requests stream (returns the running subscription). */
 export function startUsageProjection(log: EventLog, store: AnalyticsStore, opts: { group?: string; onError?: (err: unknown) => void } = {}): Subscription {
   return log.consume(
     "requests",
     opts.group ?? USAGE_GROUP,
     async (batch) => {
-      const { rows, token } = usageBatch(batch);
-      if (rows.length) await store.insert(rows, token);
+      await writeBatch(store, batch);
     },
     { maxBatch: 1000, ...(opts.onError ? { onError: opts.onError } : {}) },
   );
@@ -44,7 +76,7 @@ export function startUsageProjection(log: EventLog, store: AnalyticsStore, opts:
 
 /**
  * Drop the usage tables and replay the whole requests stream from offset 0 (the materialized
- * view refills the hourly rollup as it goes). Returns the rows written.
+ * view refills the hourly rollup as it goes). Returns the `request.completed` events replayed.
  */
 export async function rebuildUsage(log: EventLog, store: AnalyticsStore): Promise<number> {
   await store.drop();
@@ -53,24 +85,22 @@ export async function rebuildUsage(log: EventLog, store: AnalyticsStore): Promis
 }
 
 /**
- * Replay the whole requests stream into the store, in batches fixed by offsets (1,000 records
- * per partition read), so a second replay sends the same batches with the same deduplication
- * tokens: neither `usage_events` nor the rollup count anything twice.
+ * Replay the whole requests stream into the store (batches of 1,000 records per partition read).
+ * Rows already stored are skipped, so a second replay writes nothing: neither `usage_events` nor
+ * the rollup count anything twice. Returns the `request.completed` events replayed.
  */
 export async function replayUsage(log: EventLog, store: AnalyticsStore): Promise<number> {
-  let written = 0;
+  let replayed = 0;
   for (let p = 0; p < log.partitions("requests"); p++) {
     for (let offset = 0; ; ) {
       const batch = await log.read("requests", p, offset, 1000);
       if (batch.length === 0) break;
-      const { rows, token } = usageBatch(batch);
-      if (rows.length) await store.insert(rows, token);
-      written += rows.length;
+      replayed += (await writeBatch(store, batch)).rows;
       offset = batch.at(-1)!.offset + 1;
     }
   }
-  return written;
+  return replayed;
 }
 
-/** Recompute the hourly rollup from the deduplicated events (after live batches were re-sent with other boundaries). */
+/** Recompute the hourly rollup from the deduplicated events (after a manual replay raced the live projection). */
 export { rebuildHourlyRollup as repairUsageRollup };

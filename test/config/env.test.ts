@@ -16,6 +16,8 @@ describe("loadSettings", () => {
       logLevel: "info",
       kafkaTopicPrefix: "tollgate.",
       redisPrefix: "tollgate:",
+      analytics: "on",
+      clickhouseDatabase: "tollgate",
     });
   });
 

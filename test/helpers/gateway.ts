@@ -20,7 +20,9 @@ export async function startTestGateway(
   opts: StartOptions & { dataDir?: string } = {},
 ): Promise<TestGateway> {
   const dataDir = opts.dataDir ?? (await mkdtemp(join(tmpdir(), "tollgate-test-")));
-  const settings: Settings = loadSettings({ PORT: "0", TOLLGATE_DATA_DIR: dataDir, TOLLGATE_PLUGINS_DIR: join(dataDir, "no-plugins"), ...env });
+  // Analytics is off unless a test turns it on: chDB holds one data directory per process, and most
+  // tests start several gateways (each with its own data dir).
+  const settings: Settings = loadSettings({ PORT: "0", TOLLGATE_DATA_DIR: dataDir, TOLLGATE_PLUGINS_DIR: join(dataDir, "no-plugins"), TOLLGATE_ANALYTICS: opts.analytics ? "on" : "off", ...env });
   const gw = await startGateway(settings, { quiet: true, ...opts });
   // Inherit from the gateway (not a spread copy) so live getters such as `snapshot` stay live.
   const extra = {

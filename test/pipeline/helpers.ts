@@ -19,6 +19,7 @@ export function testCtx(over: Partial<ChatCompletionRequest> = {}, opts: { strea
     meta: {},
     config: emptySnapshot(),
     providers: { get: (id) => providers.find((p) => p.id === id), list: () => providers },
+    attempts: 0,
     costUsd: 0,
     responseHeaders: {},
     signal: aborter.signal,

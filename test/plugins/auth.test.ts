@@ -75,7 +75,7 @@ describe("authPlugin", () => {
   test("a valid key: principal, meta bound to the key's service, auth.key and auth.tenant for the limits plugin", () => {
     const { ctx, error, events } = run(live, KEY, { meta: { service: "spoofed", user: "u7" } });
     expect(error).toBeUndefined();
-    expect(ctx.principal).toEqual({ tenant: "acme", keyId: KEY_ID, service: "search", user: "u7" });
+    expect(ctx.principal).toEqual({ tenant: "acme", keyId: KEY_ID, keyPrefix: keyPrefix(KEY), service: "search", user: "u7" });
     expect(ctx.meta.service).toBe("search");
     expect(ctx.state["auth.key"]).toMatchObject({ id: KEY_ID, tenant: "acme", budget: { amount_usd: 5, period: "day" } });
     expect(ctx.state["auth.tenant"]).toEqual({ id: "acme", name: "acme", enabled: true, rpm_limit: 100 });
@@ -177,8 +177,8 @@ describe("authPlugin", () => {
 
   test("several keys: each finds its own record", () => {
     const config = snapshotOf(tenant("acme"), tenant("globex"), key(KEY_ID, KEY), { ...key(OTHER_ID, OTHER), payload: { ...key(OTHER_ID, OTHER).payload, fields: { tenant: "globex", prefix: keyPrefix(OTHER), hash: hashKey(OTHER) } } });
-    expect(run(config, KEY).ctx.principal).toEqual({ tenant: "acme", keyId: KEY_ID });
-    expect(run(config, OTHER).ctx.principal).toEqual({ tenant: "globex", keyId: OTHER_ID });
+    expect(run(config, KEY).ctx.principal).toEqual({ tenant: "acme", keyId: KEY_ID, keyPrefix: keyPrefix(KEY) });
+    expect(run(config, OTHER).ctx.principal).toEqual({ tenant: "globex", keyId: OTHER_ID, keyPrefix: keyPrefix(OTHER) });
   });
 });
 

@@ -1,0 +1,89 @@
+/**
+ * The gateway's analytics at run time: the AnalyticsStore it reads and the usage projection that
+ * fills it. Started off the request path: the schema migration retries in the background with
+ * backoff (a ClickHouse that is down at start delays analytics, never the gateway), then the
+ * projection's consumer group catches up from its committed offsets.
+ *
+ * @example
+ * const analytics = startAnalytics(log, await openAnalyticsStore(settings));
+ * analytics.status();   // { state: "starting" | "ready", error? }
+ * await analytics.stop();
+ */
+import type { EventLog, Subscription } from "../events/event-log.ts";
+import { startUsageProjection } from "../projections/usage.ts";
+import type { AnalyticsStore } from "./store.ts";
+
+export type AnalyticsState = "starting" | "ready" | "stopped";
+
+export interface AnalyticsRuntime {
+  readonly store: AnalyticsStore;
+  status(): { state: AnalyticsState; error?: string };
+  /** Resolves when the schema is in place and the projection runs (or rejects when stopped first). */
+  ready(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+export interface AnalyticsRuntimeOptions {
+  /** First retry pause of the migration, doubled up to `maxBackoffMs` (default 500 ms / 30 s). */
+  backoffMs?: number;
+  maxBackoffMs?: number;
+  log?: (message: string) => void;
+}
+
+export function startAnalytics(events: EventLog, store: AnalyticsStore, opts: AnalyticsRuntimeOptions = {}): AnalyticsRuntime {
+  const say = opts.log ?? ((m: string) => console.warn(m));
+  let state: AnalyticsState = "starting";
+  const stopped = () => state === "stopped";
+  let lastError: string | undefined;
+  let subscription: Subscription | undefined;
+  let wake: (() => void) | undefined;
+  let lastProjectionWarning = 0;
+
+  const started = (async () => {
+    for (let pause = opts.backoffMs ?? 500; ; pause = Math.min(pause * 2, opts.maxBackoffMs ?? 30_000)) {
+      if (stopped()) throw new Error("analytics stopped before it was ready");
+      try {
+        await store.migrate();
+        break;
+      } catch (err) {
+        lastError = (err as Error).message;
+        say(`[analytics] ${store.kind} store not ready (${lastError}); retrying in ${pause} ms`);
+        await new Promise<void>((resolve) => {
+          const t = setTimeout(resolve, pause);
+          wake = () => {
+            clearTimeout(t);
+            resolve();
+          };
+        });
+      }
+    }
+    if (stopped()) throw new Error("analytics stopped before it was ready");
+    subscription = startUsageProjection(events, store, {
+      onError: (err) => {
+        lastError = (err as Error).message;
+        // The batch is retried by the consumer: the projection lags, nothing is lost. Warn at most every 10 s.
+        if (Date.now() - lastProjectionWarning > 10_000) {
+          lastProjectionWarning = Date.now();
+          say(`[analytics] usage projection lagging, will retry: ${lastError}`);
+        }
+      },
+    });
+    state = "ready";
+    lastError = undefined;
+  })();
+  started.catch(() => {}); // observed through ready()/status()
+
+  return {
+    store,
+    status: () => ({ state, ...(lastError ? { error: lastError } : {}) }),
+    ready: () => started,
+    async stop() {
+      if (stopped()) return;
+      state = "stopped";
+      wake?.();
+      await started.catch(() => {});
+      await subscription?.stop();
+      await store.close();
+    },
+  };
+}
