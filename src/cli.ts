@@ -2,15 +2,18 @@
  * Operator commands.
  *
  *   bun run tollgate projections rebuild config   drop the config projection in the StateStore and replay the log
+ *   bun run tollgate projections rebuild usage    drop the usage tables in the AnalyticsStore and replay the requests stream
  *   bun run tollgate config history [kind] [id]    print every config change, oldest first
  */
 import { loadSettings, SettingsError } from "./config/env.ts";
-import { openEventLog, openStateStore } from "./main.ts";
+import { openAnalyticsStore, openEventLog, openStateStore } from "./main.ts";
+import { rebuildUsage } from "./projections/usage.ts";
 import { ENTITY_KINDS } from "./projections/config/model.ts";
 import { ConfigService, entityKey, VERSION_KEY } from "./projections/config/service.ts";
 
 const USAGE = `usage:
   tollgate projections rebuild config
+  tollgate projections rebuild usage
   tollgate config history [kind] [id]`;
 
 async function main(args: string[]): Promise<number> {
@@ -29,6 +32,30 @@ async function main(args: string[]): Promise<number> {
       return 0;
     } finally {
       await store.close();
+      await log.close();
+    }
+  }
+  if (area === "projections" && verb === "rebuild" && target === "usage") {
+    const log = await openEventLog(settings);
+    try {
+      let store;
+      try {
+        store = await openAnalyticsStore(settings);
+      } catch (err) {
+        if (!settings.clickhouseUrl && /Failed to create connection/.test((err as Error).message)) {
+          throw new Error(`the embedded analytics store under ${settings.dataDir} is open in a running gateway: stop it first, or ask it to rebuild (POST /api/v1/admin/projections/usage/rebuild)`);
+        }
+        throw err;
+      }
+      try {
+        const t0 = performance.now();
+        const replayed = await rebuildUsage(log, store);
+        console.log(`usage projection rebuilt in ${store.kind} (database ${store.database}): ${replayed} requests replayed in ${Math.round(performance.now() - t0)} ms`);
+        return 0;
+      } finally {
+        await store.close();
+      }
+    } finally {
       await log.close();
     }
   }

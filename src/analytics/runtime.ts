@@ -10,16 +10,23 @@
  * await analytics.stop();
  */
 import type { EventLog, Subscription } from "../events/event-log.ts";
-import { startUsageProjection } from "../projections/usage.ts";
+import { rebuildUsage, startUsageProjection } from "../projections/usage.ts";
 import type { AnalyticsStore } from "./store.ts";
 
-export type AnalyticsState = "starting" | "ready" | "stopped";
+export type AnalyticsState = "starting" | "ready" | "rebuilding" | "stopped";
 
 export interface AnalyticsRuntime {
   readonly store: AnalyticsStore;
+  /** The state, and the last error seen (a migration retry or a projection batch that failed). */
   status(): { state: AnalyticsState; error?: string };
   /** Resolves when the schema is in place and the projection runs (or rejects when stopped first). */
   ready(): Promise<void>;
+  /**
+   * Drop the usage tables and replay the requests stream from offset 0, with the live projection
+   * paused meanwhile (it resumes from its committed offsets; rows already replayed are skipped).
+   * Returns the `request.completed` events replayed.
+   */
+  rebuild(): Promise<number>;
   stop(): Promise<void>;
 }
 
@@ -58,6 +65,13 @@ export function startAnalytics(events: EventLog, store: AnalyticsStore, opts: An
       }
     }
     if (stopped()) throw new Error("analytics stopped before it was ready");
+    project();
+    state = "ready";
+    lastError = undefined;
+  })();
+  started.catch(() => {}); // observed through ready()/status()
+
+  function project(): void {
     subscription = startUsageProjection(events, store, {
       onError: (err) => {
         lastError = (err as Error).message;
@@ -68,20 +82,38 @@ export function startAnalytics(events: EventLog, store: AnalyticsStore, opts: An
         }
       },
     });
-    state = "ready";
-    lastError = undefined;
-  })();
-  started.catch(() => {}); // observed through ready()/status()
+  }
+
+  let rebuilding: Promise<number> | undefined;
 
   return {
     store,
     status: () => ({ state, ...(lastError ? { error: lastError } : {}) }),
     ready: () => started,
+    rebuild() {
+      if (rebuilding) return rebuilding; // one rebuild at a time: a second caller waits for the same one
+      if (state !== "ready") return Promise.reject(new Error(`analytics is ${state}: cannot rebuild now`));
+      rebuilding = (async () => {
+        state = "rebuilding";
+        try {
+          await subscription?.stop();
+          return await rebuildUsage(events, store);
+        } finally {
+          if (!stopped()) {
+            project();
+            state = "ready";
+          }
+          rebuilding = undefined;
+        }
+      })();
+      return rebuilding;
+    },
     async stop() {
       if (stopped()) return;
       state = "stopped";
       wake?.();
       await started.catch(() => {});
+      await rebuilding?.catch(() => {});
       await subscription?.stop();
       await store.close();
     },

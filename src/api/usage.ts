@@ -140,6 +140,23 @@ export function usageRoutes(deps: UsageRoutesDeps) {
     .get("/api/v1/usage/by-model", grouped("model", usageByModel), detail("Usage per model, most expensive first"))
     .get("/api/v1/usage/by-service", grouped("service", usageByService), detail("Usage per service, most expensive first"))
     .get("/api/v1/usage/by-customer", grouped("tenant", usageByCustomer), detail("Usage per customer (tenant), most expensive first"))
+    .post(
+      "/api/v1/admin/projections/usage/rebuild",
+      async ({ request }) => {
+        try {
+          checkAdmin(deps, request);
+          if (!deps.analytics) throw new GatewayError({ status: 503, code: "analytics_disabled", message: "Analytics is off on this gateway (TOLLGATE_ANALYTICS=off)" });
+          const { state } = deps.analytics.status();
+          if (state !== "ready" && state !== "rebuilding") throw new GatewayError({ status: 503, code: "analytics_unavailable", message: `The analytics store is ${state}`, headers: { "retry-after": "5" } });
+          const t0 = performance.now();
+          const replayed = await deps.analytics.rebuild(); // a rebuild under way is joined, not repeated
+          return Response.json({ object: "projection.rebuilt", projection: "usage", replayed, took_ms: Math.round(performance.now() - t0) });
+        } catch (err) {
+          return failure(err);
+        }
+      },
+      { detail: { tags: ["Analytics"], summary: "Drop the usage tables and replay the requests stream from offset 0 (admin key)" } },
+    )
     .get(
       "/api/v1/usage/timeseries",
       handle(async (a, q) => {

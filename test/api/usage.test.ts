@@ -180,6 +180,24 @@ describe("usage API", () => {
     expect(body.data).toMatchObject({ requests: 0, cost_usd: 0, p50_ms: 0 });
   });
 
+  test("POST /api/v1/admin/projections/usage/rebuild: drop and replay in the running gateway, same totals; admin only", async () => {
+    const before = await json<{ data: unknown }>(await usage("summary?days=1"));
+    const byCustomer = await json<{ data: unknown }>(await usage("by-customer?days=1"));
+    const denied = await fetch(`${gw.url}/api/v1/admin/projections/usage/rebuild`, { method: "POST", headers: { authorization: `Bearer ${keys.k1}` } });
+    expect(denied.status).toBe(401);
+    const r = await fetch(`${gw.url}/api/v1/admin/projections/usage/rebuild`, { method: "POST", headers: { authorization: `Bearer ${ADMIN}` } });
+    expect(r.status).toBe(200);
+    const body = await json<{ replayed: number; projection: string }>(r);
+    expect(body).toMatchObject({ projection: "usage", replayed: sums(await gw.events()).requests });
+    expect(gw.analytics!.status().state).toBe("ready");
+    expect((await json<{ data: unknown }>(await usage("summary?days=1"))).data).toEqual(before.data);
+    expect((await json<{ data: unknown }>(await usage("by-customer?days=1"))).data).toEqual(byCustomer.data);
+    // The live projection resumed: a new request still lands.
+    expect((await chat(keys.k1!, "after the rebuild")).status).toBe(200);
+    const expected = sums(await gw.events()).requests;
+    await waitFor(async () => (await json<{ data: { requests: number } }>(await usage("summary?days=1"))).data?.requests === expected, 20_000, "projection resumed");
+  });
+
   test("with TOLLGATE_ANALYTICS=off: 503 analytics_disabled (after auth)", async () => {
     const r = await fetch(`${off.url}/api/v1/usage/summary`, { headers: { authorization: `Bearer ${ADMIN}` } });
     expect(r.status).toBe(503);
