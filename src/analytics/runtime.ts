@@ -10,7 +10,7 @@
  * await analytics.stop();
  */
 import type { EventLog, Subscription } from "../events/event-log.ts";
-import { rebuildUsage, startUsageProjection } from "../projections/usage.ts";
+import { rebuildUsage, startUsageProjection, USAGE_GROUP } from "../projections/usage.ts";
 import type { AnalyticsStore } from "./store.ts";
 
 export type AnalyticsState = "starting" | "ready" | "rebuilding" | "stopped";
@@ -27,6 +27,8 @@ export interface AnalyticsRuntime {
    * Returns the `request.completed` events replayed.
    */
   rebuild(): Promise<number>;
+  /** Records of the requests stream not yet projected (end offsets minus the group's committed offsets). */
+  lag(): Promise<number>;
   stop(): Promise<void>;
 }
 
@@ -90,6 +92,10 @@ export function startAnalytics(events: EventLog, store: AnalyticsStore, opts: An
     store,
     status: () => ({ state, ...(lastError ? { error: lastError } : {}) }),
     ready: () => started,
+    async lag() {
+      const [end, done] = await Promise.all([events.endOffsets("requests"), events.committed("requests", USAGE_GROUP)]);
+      return end.reduce((sum, e, p) => sum + Math.max(0, e - (done[p] ?? 0)), 0);
+    },
     rebuild() {
       if (rebuilding) return rebuilding; // one rebuild at a time: a second caller waits for the same one
       if (state !== "ready") return Promise.reject(new Error(`analytics is ${state}: cannot rebuild now`));

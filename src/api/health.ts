@@ -7,13 +7,23 @@ import type { BatchingEmitter } from "../events/emitter.ts";
 import type { EventLog } from "../events/event-log.ts";
 import type { StateStore } from "../stores/state-store.ts";
 import type { OutboxEventLog } from "../events/outbox.ts";
+import type { AnalyticsRuntime } from "../analytics/runtime.ts";
 
 export interface HealthDeps {
   log: EventLog;
   store: StateStore;
   emitter: BatchingEmitter;
   outbox?: OutboxEventLog;
+  analytics?: AnalyticsRuntime | undefined;
   version: string;
+}
+
+/** The analytics projection's state and lag: shown, never a reason to refuse traffic (it is off the request path). */
+async function analyticsCheck(a: AnalyticsRuntime | undefined) {
+  if (!a) return { state: "off" };
+  const { state, error } = a.status();
+  const lag = await a.lag().catch(() => null);
+  return { kind: a.store.kind, state, lag, ...(error ? { last_error: error } : {}) };
 }
 
 export function healthRoutes(deps: HealthDeps) {
@@ -30,6 +40,7 @@ export function healthRoutes(deps: HealthDeps) {
         const emitter = { ok: !e.saturated && e.lastError === undefined, pending: e.pending, saturated: e.saturated, last_error: e.lastError ?? null };
         const store = await deps.store.health().catch((err: unknown) => ({ ok: false, detail: String(err) }));
         const outbox = deps.outbox ? { backlog: deps.outbox.backlog, ...deps.outbox.stats } : undefined;
+        const analytics = await analyticsCheck(deps.analytics);
         // A broker outage absorbed by the outbox leaves the gateway serving: degraded, still ready.
         const logUsable = log.ok || outbox !== undefined;
         const ready = logUsable && emitter.ok && store.ok;
@@ -37,10 +48,10 @@ export function healthRoutes(deps: HealthDeps) {
         set.status = ready ? 200 : 503;
         return {
           status: !ready ? "not_ready" : degraded ? "degraded" : "ready",
-          checks: { event_log: { kind: deps.log.kind, ...log }, state_store: { kind: deps.store.kind, ...store }, emitter, ...(outbox ? { outbox } : {}) },
+          checks: { event_log: { kind: deps.log.kind, ...log }, state_store: { kind: deps.store.kind, ...store }, emitter, ...(outbox ? { outbox } : {}), analytics },
         };
       },
-      { detail: { tags: ["Operations"], summary: "Readiness: event log, state store, emitter (503 when not ready; `degraded` while the outbox holds events)" } },
+      { detail: { tags: ["Operations"], summary: "Readiness: event log, state store, emitter (503 when not ready; `degraded` while the outbox holds events); analytics state and lag, for information" } },
     )
     .get(
       "/metrics",

@@ -198,6 +198,15 @@ describe("usage API", () => {
     await waitFor(async () => (await json<{ data: { requests: number } }>(await usage("summary?days=1"))).data?.requests === expected, 20_000, "projection resumed");
   });
 
+  test("/ready shows the analytics projection's state and lag (0 once caught up), and off when off", async () => {
+    await waitFor(async () => (await gw.analytics!.lag()) === 0, 20_000, "no lag");
+    const ready = await json<{ checks: { analytics: Record<string, unknown> } }>(await fetch(`${gw.url}/ready`));
+    expect(ready.checks.analytics).toMatchObject({ kind: "chdb", state: "ready", lag: 0 });
+    const offReady = await fetch(`${off.url}/ready`);
+    expect(offReady.status).toBe(200);
+    expect((await json<{ checks: { analytics: unknown } }>(offReady)).checks.analytics).toEqual({ state: "off" });
+  });
+
   test("with TOLLGATE_ANALYTICS=off: 503 analytics_disabled (after auth)", async () => {
     const r = await fetch(`${off.url}/api/v1/usage/summary`, { headers: { authorization: `Bearer ${ADMIN}` } });
     expect(r.status).toBe(503);
