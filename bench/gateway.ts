@@ -4,6 +4,10 @@
  *
  *   bun run bench/gateway.ts            # or: make bench
  *   DURATION=10 CONNECTIONS=32 bun run bench/gateway.ts
+ *   TOLLGATE_ANALYTICS=off bun run bench/gateway.ts   # without the in-process usage projection
+ *
+ * With analytics on (the default), it then waits for the usage projection to catch up and
+ * reports how long that took and whether the analytics total equals the requests answered.
  */
 import { spawn, spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
@@ -48,6 +52,7 @@ function wrk(name: string, path: string, script?: string) {
   const p99 = /99%\s+([\d.]+\w+)/.exec(out)?.[1];
   const errors = /Non-2xx or 3xx responses: (\d+)/.exec(out)?.[1] ?? "0";
   console.log(`| ${name} | ${Number(rps).toFixed(0)} | ${p50} | ${p99} | ${errors} |`);
+  return Number(/(\d+) requests in/.exec(out)?.[1] ?? 0);
 }
 
 const short = { model: "echo", messages: [{ role: "user", content: "Hello, how are you today?" }] };
@@ -55,10 +60,22 @@ console.log(`wrk -t2 -c${CONNECTIONS} -d${DURATION}s, ${new Date().toISOString()
 console.log("| scenario | req/s | p50 | p99 | non-2xx |");
 console.log("| --- | --- | --- | --- | --- |");
 wrk("GET /health (HTTP floor)", "/health");
-wrk("POST /v1/chat/completions, echo, JSON", "/v1/chat/completions", luaPost(short));
-wrk("POST /v1/chat/completions, echo, stream", "/v1/chat/completions", luaPost({ ...short, stream: true, stream_options: { include_usage: true } }));
-wrk("POST /api/v1/generate, echo", "/api/v1/generate", luaPost({ prompt: "Hello, how are you today?" }));
-wrk("POST /v1/chat/completions, invalid (400)", "/v1/chat/completions", luaPost({ model: 5, messages: [] }));
+let sent = 0; // requests that each end in one request.completed (every POST, answered or refused)
+sent += wrk("POST /v1/chat/completions, echo, JSON", "/v1/chat/completions", luaPost(short));
+sent += wrk("POST /v1/chat/completions, echo, stream", "/v1/chat/completions", luaPost({ ...short, stream: true, stream_options: { include_usage: true } }));
+sent += wrk("POST /api/v1/generate, echo", "/api/v1/generate", luaPost({ prompt: "Hello, how are you today?" }));
+sent += wrk("POST /v1/chat/completions, invalid (400)", "/v1/chat/completions", luaPost({ model: 5, messages: [] }));
+
+if ((process.env.TOLLGATE_ANALYTICS ?? "on") === "on") {
+  // The projection runs beside the request path: measure how far behind it fell and how fast it catches up.
+  const lagOf = async () => ((await (await fetch(`${base}/ready`)).json()) as { checks: { analytics: { lag: number | null } } }).checks.analytics.lag ?? Infinity;
+  const t0 = performance.now();
+  const lag0 = await lagOf();
+  while ((await lagOf()) > 0) await Bun.sleep(100);
+  const caughtUp = performance.now() - t0;
+  const sum = (await (await fetch(`${base}/api/v1/usage/summary?days=1`)).json()) as { data: { requests: number } };
+  console.log(`\nusage projection: ${lag0} records behind when the load stopped, caught up in ${(caughtUp / 1000).toFixed(1)} s; analytics counts ${sum.data.requests} requests of ${sent} sent (wrk may count a few cut off at the end)`);
+}
 
 gateway.kill("SIGTERM");
 await new Promise((r) => gateway.once("exit", r));
