@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Run a command with a real Redis and a real Kafka started for it (installed first when missing,
-# together with Debian's Chromium for page tests),
-# each on a free port with its data in a temp dir; both are stopped when the command ends.
+# Run a command with a real Redis, a real Kafka and a real ClickHouse server started for it
+# (installed first when missing, together with Debian's Chromium for page tests),
+# each on a free port with its data in a temp dir; all are stopped when the command ends.
 #
 #   bash scripts/with-services.sh bun test
 #
@@ -19,9 +19,11 @@ free_port() { node -e 'const s=require("net").createServer().listen(0,"127.0.0.1
 REDIS_PORT="$(free_port)"
 KAFKA_PORT="$(free_port)"
 KAFKA_CONTROLLER_PORT="$(free_port)"
-export REDIS_PORT KAFKA_PORT KAFKA_CONTROLLER_PORT
+CLICKHOUSE_HTTP_PORT="$(free_port)" # HTTP only: scripts/clickhouse.sh opens no TCP/interserver port unless asked
+export REDIS_PORT KAFKA_PORT KAFKA_CONTROLLER_PORT CLICKHOUSE_HTTP_PORT
 
 cleanup() {
+  bash scripts/clickhouse.sh stop >/dev/null 2>&1 || true
   bash scripts/kafka.sh stop >/dev/null 2>&1 || true
   bash scripts/redis.sh stop >/dev/null 2>&1 || true
 }
@@ -48,6 +50,14 @@ if bash scripts/kafka.sh install >&2 && out="$(bash scripts/kafka.sh start)"; th
   echo "[services] kafka ready at ${KAFKA_BROKERS} ($((SECONDS - t0)) s)" >&2
 else
   echo "[services] WARNING: Kafka could not be started; tests that need it will fail" >&2
+fi
+
+t0=$SECONDS
+if bash scripts/clickhouse.sh install >&2 && out="$(bash scripts/clickhouse.sh start)"; then
+  eval "export $out"
+  echo "[services] clickhouse ready at ${CLICKHOUSE_TEST_URL} ($((SECONDS - t0)) s)" >&2
+else
+  echo "[services] WARNING: ClickHouse could not be started; tests that need it will fail" >&2
 fi
 
 "$@"

@@ -8,7 +8,7 @@
  * const store = await ClickHouseAnalyticsStore.connect({ url: process.env.CLICKHOUSE_URL! });
  * await store.migrate();
  */
-import { createClient, type ClickHouseClient } from "@clickhouse/client";
+import { ClickHouseError, createClient, type ClickHouseClient } from "@clickhouse/client";
 import { checkIdentifier, migrationStatements, toClickHouseTime, type UsageRow } from "./schema.ts";
 import { parseJsonEachRow, type AnalyticsHealth, type AnalyticsParams, type AnalyticsStore } from "./store.ts";
 
@@ -37,10 +37,20 @@ export class AnalyticsUnavailableError extends Error {
 
 const CONNECTION_CODES = new Set(["ECONNREFUSED", "ECONNRESET", "EPIPE", "ETIMEDOUT", "EHOSTUNREACH", "ENOTFOUND", "EAI_AGAIN", "ConnectionRefused", "ConnectionClosed", "UND_ERR_SOCKET"]);
 
+/**
+ * An error the server answered with: the client's ClickHouseError, or the raw `Code: N, e.displayText() = …`
+ * text of servers whose format the client does not parse (e.g. 18.x). Its message may quote the query or
+ * the rows (an `upstream_timeout` error code, say), so it is never read for transport words.
+ */
+function isServerAnswer(err: { message?: unknown }): boolean {
+  return err instanceof ClickHouseError || (typeof err.message === "string" && /^Code: \d+[.,]/.test(err.message));
+}
+
 /** True for errors of the transport (worth a retry), false for errors the server answered with. */
 export function isConnectionError(error: unknown): boolean {
   for (let e: unknown = error, depth = 0; e && depth < 5; depth++) {
     const err = e as { code?: unknown; message?: unknown; cause?: unknown };
+    if (isServerAnswer(err)) return false;
     if (typeof err.code === "string" && CONNECTION_CODES.has(err.code)) return true;
     if (typeof err.message === "string" && /socket hang up|ECONNREFUSED|ECONNRESET|Unable to connect|timeout|Timeout error|connection (refused|closed)/i.test(err.message)) return true;
     e = err.cause;
