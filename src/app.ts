@@ -7,6 +7,7 @@ import { Elysia } from "elysia";
 import type { EventLog } from "./events/event-log.ts";
 import { uuidv7 } from "./events/uuidv7.ts";
 import { docsRoutes } from "./api/docs.ts";
+import { dashboardRoutes } from "./api/dashboard.ts";
 import { generateRoutes } from "./api/generate.ts";
 import { type GatewayDeps, recordRejected } from "./api/gateway.ts";
 import { healthRoutes } from "./api/health.ts";
@@ -97,7 +98,8 @@ export function buildApp(deps: AppDeps) {
     .use(adminRoutes(deps.admin))
     .use(tenancyRoutes(deps.admin))
     .use(usageRoutes({ analytics: deps.analytics, config: deps.config, adminKey: deps.admin.adminKey, loopback: deps.admin.loopback }))
-    .use(docsRoutes(deps.version));
+    .use(docsRoutes(deps.version))
+    .use(dashboardRoutes());
 }
 
 export type App = ReturnType<typeof buildApp>;
