@@ -22,6 +22,7 @@
  * URL parameter): the client would otherwise log a stack trace per failed request.
  */
 import { afterAll, afterEach, beforeAll, describe, expect, spyOn, test } from "bun:test";
+import { servicesOrFail } from "../helpers/services.ts";
 import { createServer } from "node:net";
 import { resolve } from "node:path";
 import { ClickHouseError } from "@clickhouse/client";
@@ -31,27 +32,6 @@ import { toClickHouseTime, type UsageRow } from "../../src/analytics/schema.ts";
 const ROOT = resolve(import.meta.dir, "../..");
 const SCRIPT = resolve(ROOT, "scripts/clickhouse.sh");
 const NAME = "ClickHouseAnalyticsStore against a real ClickHouse server";
-
-/**
- * Like servicesOrFail (test/helpers/services.ts), keyed on CLICKHOUSE_TEST_URL: under CI=true a
- * missing server FAILS the suite, never a silent skip; otherwise it is skipped with a warning.
- */
-function clickhouseOrFail(name: string): string | undefined {
-  const url = process.env.CLICKHOUSE_TEST_URL;
-  if (url) return url;
-  const msg = "CLICKHOUSE_TEST_URL not set: start a server with scripts/clickhouse.sh start (make test does)";
-  if (process.env.CI === "true") {
-    describe(name, () => {
-      test("needs clickhouse", () => {
-        throw new Error(msg);
-      });
-    });
-  } else {
-    console.warn(`[skip] ${name}: ${msg}`);
-    describe.skip(name, () => test("skipped", () => {}));
-  }
-  return undefined;
-}
 
 /** A local port with nothing listening on it. */
 async function freePort(): Promise<number> {
@@ -211,7 +191,7 @@ describe("isConnectionError: what the server answered is never a connection erro
   });
 });
 
-const SHARED_URL = clickhouseOrFail(NAME);
+const SHARED_URL = servicesOrFail(["clickhouse"], NAME)?.clickhouseTestUrl;
 
 if (SHARED_URL) {
   describe(NAME, () => {

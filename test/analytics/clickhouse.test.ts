@@ -1,7 +1,6 @@
 /**
  * ClickHouseAnalyticsStore: the server-down behaviour, which needs no server (a port nobody
- * listens on). The contract against a real server is in `clickhouse-server.pending.ts` until
- * the test services include a ClickHouse server (issue 7).
+ * listens on). The driver against a real server process is in `clickhouse-server.test.ts`.
  */
 import { describe, expect, test } from "bun:test";
 import { createServer } from "node:net";

@@ -1,5 +1,5 @@
 /**
- * Real services for tests. `requireServices(["kafka","redis"])` returns their URLs; when one is
+ * Real services for tests. `servicesOrFail(["kafka","redis"], name)` returns their URLs; when one is
  * missing the suite fails under CI=true (never a silent skip) and is skipped with a warning
  * otherwise.
  */
@@ -8,15 +8,23 @@ import { describe, test } from "bun:test";
 export interface Services {
   kafkaBrokers?: string;
   redisUrl?: string;
+  /** A ClickHouse server for driver tests (Debian's 18.16: too old for the schema, see docs/analytics-clickhouse-server.md). */
+  clickhouseTestUrl?: string;
 }
 
-export function servicesOrFail(needs: Array<"kafka" | "redis">, name: string): Services | undefined {
+type Service = "kafka" | "redis" | "clickhouse";
+const ENV: Record<Service, [keyof Services, string]> = {
+  kafka: ["kafkaBrokers", "KAFKA_BROKERS"],
+  redis: ["redisUrl", "REDIS_URL"],
+  clickhouse: ["clickhouseTestUrl", "CLICKHOUSE_TEST_URL"],
+};
+
+export function servicesOrFail(needs: Service[], name: string): Services | undefined {
   const s: Services = {};
-  if (process.env.KAFKA_BROKERS) s.kafkaBrokers = process.env.KAFKA_BROKERS;
-  if (process.env.REDIS_URL) s.redisUrl = process.env.REDIS_URL;
-  const missing = needs.filter((n) => (n === "kafka" ? !s.kafkaBrokers : !s.redisUrl));
+  for (const [key, variable] of Object.values(ENV)) if (process.env[variable]) s[key] = process.env[variable];
+  const missing = needs.filter((n) => !s[ENV[n][0]]);
   if (missing.length === 0) return s;
-  const msg = `${missing.map((m) => (m === "kafka" ? "KAFKA_BROKERS" : "REDIS_URL")).join(" and ")} not set: start them with scripts/${missing[0]}.sh start (make test does)`;
+  const msg = `${missing.map((m) => ENV[m][1]).join(" and ")} not set: start them with scripts/${missing[0]}.sh start (make test does)`;
   if (process.env.CI === "true") {
     describe(name, () => {
       test(`needs ${missing.join(" and ")}`, () => {
