@@ -62,16 +62,51 @@ async function writeBatch(store: AnalyticsStore, batch: readonly StoredEvent[]):
   return { rows: rows.length, inserted: fresh.length };
 }
 
+export interface UsageProjectionOptions {
+  group?: string;
+  onError?: (err: unknown) => void;
+  /**
+   * After a batch that did not fill `maxBatch`, wait this long before reading again (default
+   * 1000 ms), so inserts come in blocks of many rows about once a second rather than one small
+   * insert per append: ClickHouse makes a part per insert and merges them in the background.
+   */
+  lingerMs?: number;
+  /** Records per read (default 2000; each read is parsed on the event loop, so keep it modest). */
+  maxBatch?: number;
+}
+
 /** Keep `usage_events` current from the requests stream (returns the running subscription). */
-export function startUsageProjection(log: EventLog, store: AnalyticsStore, opts: { group?: string; onError?: (err: unknown) => void } = {}): Subscription {
-  return log.consume(
+export function startUsageProjection(log: EventLog, store: AnalyticsStore, opts: UsageProjectionOptions = {}): Subscription {
+  const maxBatch = opts.maxBatch ?? 2000;
+  const lingerMs = opts.lingerMs ?? 1000;
+  let stopping = false;
+  let wake: (() => void) | undefined;
+  const sub = log.consume(
     "requests",
     opts.group ?? USAGE_GROUP,
     async (batch) => {
       await writeBatch(store, batch);
+      if (batch.length < maxBatch && lingerMs > 0 && !stopping) {
+        // Committed after the pause: nothing is acknowledged early.
+        await new Promise<void>((resolve) => {
+          const t = setTimeout(resolve, lingerMs);
+          wake = () => {
+            clearTimeout(t);
+            resolve();
+          };
+        });
+        wake = undefined;
+      }
     },
-    { maxBatch: 1000, ...(opts.onError ? { onError: opts.onError } : {}) },
+    { maxBatch, ...(opts.onError ? { onError: opts.onError } : {}) },
   );
+  return {
+    stop() {
+      stopping = true;
+      wake?.();
+      return sub.stop();
+    },
+  };
 }
 
 /**

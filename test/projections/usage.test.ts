@@ -127,6 +127,48 @@ describe("usage projection", () => {
     expect(await store.query<{ c: number }>("SELECT count() AS c FROM usage_events")).toEqual([{ c: 150 }]);
   });
 
+  test("a trickle of appends is inserted in a few blocks (linger), and stop() does not wait out the linger", async () => {
+    const trickle = await FileEventLog.open({ dir: join(dir, "trickle"), partitions: { requests: 1 } });
+    await store.drop();
+    await store.migrate();
+    let inserts = 0;
+    let lookups = 0;
+    const counting: AnalyticsStore = {
+      kind: store.kind,
+      database: store.database,
+      migrate: () => store.migrate(),
+      insert: (rows, token) => {
+        inserts++;
+        return store.insert(rows, token);
+      },
+      query: (sql, params) => {
+        lookups++;
+        return store.query(sql, params);
+      },
+      exec: (sql, params) => store.exec(sql, params),
+      drop: () => store.drop(),
+      health: () => store.health(),
+      close: () => store.close(),
+    };
+    const sub = startUsageProjection(trickle, counting, { group: "usage-trickle", lingerMs: 400 });
+    for (let i = 0; i < 60; i++) {
+      await trickle.append("requests", [{ key: "acme", event: makeEvent({ type: "request.completed", tenant: "acme", time: new Date(T0), payload: { costUsd: 0.000001 } }) }]);
+      await Bun.sleep(10);
+    }
+    const deadline = Date.now() + 20_000;
+    while ((await totals(store)).requests < 60 && Date.now() < deadline) await Bun.sleep(50);
+    expect((await totals(store)).requests).toBe(60);
+    expect(inserts).toBeLessThanOrEqual(10); // 60 appends over ≥ 600 ms, one block per linger
+    await sub.stop(); // in a linger now: resolves without waiting it out (a 60 s linger would time the test out)
+    const seen = lookups;
+    const long = startUsageProjection(trickle, counting, { group: "usage-trickle-2", lingerMs: 60_000 });
+    while (lookups === seen && Date.now() < deadline) await Bun.sleep(20); // its first batch is written (all rows known: no insert)…
+    await Bun.sleep(50);
+    await long.stop(); // …and it lingers for 60 s, unless stopped
+    expect(await trickle.committed("requests", "usage-trickle-2")).toEqual([60]); // the batch was written, so stop commits it
+    await trickle.close();
+  });
+
   test("a store that fails makes the projection lag, never lose", async () => {
     await rebuildUsage(log, store); // the same totals as before: start clean
     await store.drop();
