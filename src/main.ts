@@ -132,7 +132,7 @@ async function wire(settings: Settings, opts: StartOptions, { file, masterKey, l
   }
   const operatorPlugins = await loadPlugins(settings.pluginsDir);
   // Analytics is a projection: it runs beside the request path, never in it.
-  const analytics = settings.analytics === "on" ? startAnalytics(log, opts.analytics ?? (await openAnalyticsStore(settings))) : undefined;
+  const analytics = settings.analytics !== "off" ? startAnalytics(log, opts.analytics ?? (await openAnalyticsStore(settings)), { project: settings.analytics === "on" }) : undefined;
   track({ analytics });
   const pipeline = new Pipeline([authPlugin({ loopback: isLoopback(settings.host) }), ...builtinPlugins(router, store), ...operatorPlugins, ...(opts.plugins ?? [])]);
   const app = buildApp({

@@ -17,6 +17,8 @@ export type AnalyticsState = "starting" | "ready" | "rebuilding" | "stopped";
 
 export interface AnalyticsRuntime {
   readonly store: AnalyticsStore;
+  /** False in query-only mode: this process serves the API, another one runs the projection. */
+  readonly projecting: boolean;
   /** The state, and the last error seen (a migration retry or a projection batch that failed). */
   status(): { state: AnalyticsState; error?: string };
   /** Resolves when the schema is in place and the projection runs (or rejects when stopped first). */
@@ -37,6 +39,8 @@ export interface AnalyticsRuntimeOptions {
   backoffMs?: number;
   maxBackoffMs?: number;
   log?: (message: string) => void;
+  /** Run the usage projection (default true); false = query only (another instance projects). */
+  project?: boolean;
 }
 
 export function startAnalytics(events: EventLog, store: AnalyticsStore, opts: AnalyticsRuntimeOptions = {}): AnalyticsRuntime {
@@ -47,6 +51,7 @@ export function startAnalytics(events: EventLog, store: AnalyticsStore, opts: An
   let subscription: Subscription | undefined;
   let wake: (() => void) | undefined;
   let lastProjectionWarning = 0;
+  const projecting = opts.project ?? true;
 
   const started = (async () => {
     for (let pause = opts.backoffMs ?? 500; ; pause = Math.min(pause * 2, opts.maxBackoffMs ?? 30_000)) {
@@ -67,7 +72,7 @@ export function startAnalytics(events: EventLog, store: AnalyticsStore, opts: An
       }
     }
     if (stopped()) throw new Error("analytics stopped before it was ready");
-    project();
+    if (projecting) project();
     state = "ready";
     lastError = undefined;
   })();
@@ -90,6 +95,7 @@ export function startAnalytics(events: EventLog, store: AnalyticsStore, opts: An
 
   return {
     store,
+    projecting,
     status: () => ({ state, ...(lastError ? { error: lastError } : {}) }),
     ready: () => started,
     async lag() {
@@ -106,7 +112,7 @@ export function startAnalytics(events: EventLog, store: AnalyticsStore, opts: An
           return await rebuildUsage(events, store);
         } finally {
           if (!stopped()) {
-            project();
+            if (projecting) project();
             state = "ready";
           }
           rebuilding = undefined;
