@@ -6,7 +6,8 @@
  *   bun run tollgate config history [kind] [id]    print every config change, oldest first
  */
 import { loadSettings, SettingsError } from "./config/env.ts";
-import { openAnalyticsStore, openEventLog, openStateStore } from "./main.ts";
+import { DirLockedError } from "./events/dir-lock.ts";
+import { AnalyticsOpenError, openAnalyticsStore, openEventLog, openStateStore } from "./main.ts";
 import { rebuildUsage } from "./projections/usage.ts";
 import { ENTITY_KINDS } from "./projections/config/model.ts";
 import { ConfigService, entityKey, VERSION_KEY } from "./projections/config/service.ts";
@@ -36,16 +37,15 @@ async function main(args: string[]): Promise<number> {
     }
   }
   if (area === "projections" && verb === "rebuild" && target === "usage") {
-    const log = await openEventLog(settings);
+    const log = await openEventLog(settings).catch((err: unknown) => {
+      throw err instanceof DirLockedError ? new Error(`${err.message}; a running gateway can rebuild itself: POST /api/v1/admin/projections/usage/rebuild`) : err;
+    });
     try {
       let store;
       try {
         store = await openAnalyticsStore(settings);
       } catch (err) {
-        if (!settings.clickhouseUrl && /Failed to create connection/.test((err as Error).message)) {
-          throw new Error(`the embedded analytics store under ${settings.dataDir} is open in a running gateway: stop it first, or ask it to rebuild (POST /api/v1/admin/projections/usage/rebuild)`);
-        }
-        throw err;
+        throw err instanceof AnalyticsOpenError ? new Error(`${err.message}; a running gateway can rebuild itself: POST /api/v1/admin/projections/usage/rebuild`) : err;
       }
       try {
         const t0 = performance.now();

@@ -17,6 +17,7 @@ import type { ConfigSnapshot } from "./config/snapshot.ts";
 import { BatchingEmitter } from "./events/emitter.ts";
 import type { EventLog } from "./events/event-log.ts";
 import { FileEventLog } from "./events/file-log.ts";
+import { DirLockedError } from "./events/dir-lock.ts";
 import { OutboxEventLog } from "./events/outbox.ts";
 import { loadPlugins, PluginLoadError } from "./pipeline/loader.ts";
 import type { Plugin } from "./pipeline/plugin.ts";
@@ -225,7 +226,19 @@ export async function openAnalyticsStore(settings: Settings): Promise<AnalyticsS
     });
   }
   const { ChdbAnalyticsStore } = await import("./analytics/chdb-store.ts"); // the engine loads only when used
-  return ChdbAnalyticsStore.open(join(settings.dataDir, "analytics"), { database: settings.clickhouseDatabase });
+  const dir = join(settings.dataDir, "analytics");
+  try {
+    return await ChdbAnalyticsStore.open(dir, { database: settings.clickhouseDatabase });
+  } catch (err) {
+    throw new AnalyticsOpenError(
+      `cannot open the embedded analytics store at ${dir} (${(err as Error).message}): is another gateway or \`tollgate projections rebuild usage\` using this data dir? Use another TOLLGATE_DATA_DIR, CLICKHOUSE_URL, or TOLLGATE_ANALYTICS=off`,
+    );
+  }
+}
+
+/** The embedded analytics store could not be opened (chDB allows one process per directory). */
+export class AnalyticsOpenError extends Error {
+  override name = "AnalyticsOpenError";
 }
 
 /** Provider keys: decrypted from the entity (master key) or read from the named env variable. */
@@ -246,7 +259,7 @@ async function main(): Promise<void> {
     applyLogLevel(settings.logLevel);
     gateway = await startGateway(settings);
   } catch (err) {
-    if (err instanceof SettingsError || err instanceof BootstrapError || err instanceof PluginLoadError || err instanceof SecretError) {
+    if (err instanceof SettingsError || err instanceof BootstrapError || err instanceof PluginLoadError || err instanceof SecretError || err instanceof AnalyticsOpenError || err instanceof DirLockedError) {
       console.error(`[tollgate] ${err.message}`);
       process.exit(2);
     }

@@ -7,6 +7,7 @@
 import { mkdirSync, readdirSync } from "node:fs";
 import { open, rm } from "node:fs/promises";
 import { join, resolve } from "node:path";
+import { acquireDirLock } from "./dir-lock.ts";
 import { STREAMS, type StreamName } from "./envelope.ts";
 import {
   partitionFor,
@@ -50,7 +51,7 @@ const openDirs = new Set<string>();
  * - `open` rebuilds a sparse offset index by scanning the segments and repairs a torn tail
  *   left by a crash (truncating to the last complete record, with a warning).
  * - `consume` polls per partition from the group's committed offset and is woken by appends.
- * One process per data directory.
+ * One process per data directory: a `LOCK` file (dir-lock.ts) refuses a second one.
  */
 export class FileEventLog implements EventLog {
   readonly kind = "file" as const;
@@ -63,6 +64,7 @@ export class FileEventLog implements EventLog {
   private constructor(
     private readonly dir: string,
     private readonly streams: Map<StreamName, StreamState>,
+    private readonly releaseLock: () => void,
   ) {}
 
   /** Open (or create) the log in `opts.dir`, recovering from a crash if needed. */
@@ -73,9 +75,10 @@ export class FileEventLog implements EventLog {
     const fsync = opts.fsync ?? true;
     if (!(segmentBytes > 0)) throw new RangeError("segmentBytes must be positive");
     mkdirSync(dir, { recursive: true });
+    const release = acquireDirLock(dir); // another process on this dir would corrupt it
     openDirs.add(dir);
     const streams = new Map<StreamName, StreamState>();
-    const log = new FileEventLog(dir, streams);
+    const log = new FileEventLog(dir, streams, release);
     try {
       for (const stream of STREAMS) {
         const streamDir = join(dir, stream);
@@ -197,6 +200,7 @@ export class FileEventLog implements EventLog {
       } finally {
         this.shut = true;
         openDirs.delete(this.dir);
+        this.releaseLock();
       }
     })();
     return this.closing;

@@ -49,7 +49,12 @@ describe("tollgate CLI", () => {
 
       const busy = spawnSync(process.execPath, ["run", "src/cli.ts", "projections", "rebuild", "usage"], { cwd: ROOT, encoding: "utf8", timeout: 60_000, env: { ...process.env, TOLLGATE_DATA_DIR: usageDir, KAFKA_BROKERS: "", REDIS_URL: "", CLICKHOUSE_URL: "" } });
       expect(busy.status).toBe(1);
-      expect(busy.stderr).toContain("open in a running gateway");
+      expect(busy.stderr).toContain("is in use by another process");
+      expect(busy.stderr).toContain("POST /api/v1/admin/projections/usage/rebuild");
+      // A second gateway on the same data dir refuses to start (exit 2), instead of corrupting the log.
+      const second = spawnSync(process.execPath, ["run", "src/main.ts"], { cwd: ROOT, encoding: "utf8", timeout: 60_000, env: { ...process.env, PORT: "0", TOLLGATE_DATA_DIR: usageDir, KAFKA_BROKERS: "", REDIS_URL: "", CLICKHOUSE_URL: "" } });
+      expect(second.status).toBe(2);
+      expect(second.stderr).toContain("is in use by another process");
       await gw.stop();
 
       const rebuilt = spawnSync(process.execPath, ["run", "src/cli.ts", "projections", "rebuild", "usage"], { cwd: ROOT, encoding: "utf8", timeout: 60_000, env: { ...process.env, TOLLGATE_DATA_DIR: usageDir, KAFKA_BROKERS: "", REDIS_URL: "", CLICKHOUSE_URL: "" } });
