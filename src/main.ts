@@ -9,6 +9,7 @@ import { decryptSecret, deriveKey, encryptSecret, maskKey, SecretError } from ".
 import type { ConfigState, ProviderFields } from "./projections/config/model.ts";
 import { initialState } from "./projections/config/model.ts";
 import { ConfigService } from "./projections/config/service.ts";
+import { rebuildBudgetCounters } from "./projections/counters.ts";
 import { toSnapshot } from "./projections/config/to-snapshot.ts";
 import { MemoryStateStore } from "./stores/memory-state-store.ts";
 import type { StateStore } from "./stores/state-store.ts";
@@ -130,6 +131,11 @@ async function wire(settings: Settings, opts: StartOptions, { file, masterKey, l
     const seal = masterKey ? (key: string) => ({ enc: encryptSecret(key, masterKey), hint: maskKey(key) }) : undefined;
     const ran = await config.bootstrap(bootstrapCommands(file, seal));
     if (!opts.quiet) console.log(ran ? `[tollgate] bootstrap file applied as config events` : `[tollgate] config stream not empty: bootstrap file ${settings.configFile} ignored`);
+  }
+  if (store.kind === "memory") {
+    // Embedded counters: budget spend of the current periods comes back from the log before we serve.
+    const rebuilt = await rebuildBudgetCounters(log, store);
+    if (rebuilt.requests && !opts.quiet) console.log(`[tollgate] budget spend rebuilt from the log: ${rebuilt.requests} requests, $${(rebuilt.micros / 1e6).toFixed(6)}`);
   }
   const operatorPlugins = await loadPlugins(settings.pluginsDir);
   // Analytics is a projection: it runs beside the request path, never in it.

@@ -3,7 +3,7 @@ import { afterAll, describe, expect, test } from "bun:test";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { startTestGateway } from "../helpers/gateway.ts";
+import { post, startTestGateway } from "../helpers/gateway.ts";
 
 const ADMIN = "restart-admin-key-0123456789";
 let dir = "";
@@ -25,6 +25,46 @@ describe("embedded restart", () => {
     expect(second.config.state).toEqual(state);
     expect(await second.store.hgetall("config:model_alias")).toMatchObject({ alias2: expect.any(String) });
     await second.dispose();
+  });
+});
+
+describe("embedded restart: budget spend", () => {
+  test("the current period's spend comes back from the log, so a restart never re-opens a spent budget", async () => {
+    const d = await mkdtemp(join(tmpdir(), "tollgate-spend-"));
+    try {
+      const env = { TOLLGATE_ADMIN_KEY: ADMIN };
+      const h = { "content-type": "application/json", authorization: `Bearer ${ADMIN}` };
+      const first = await startTestGateway(env, { dataDir: d });
+      expect((await fetch(`${first.url}/api/v1/admin/tenants`, { method: "POST", headers: h, body: JSON.stringify({ id: "t1", name: "T1" }) })).status).toBe(201);
+      expect((await fetch(`${first.url}/api/v1/prices`, { method: "POST", headers: h, body: JSON.stringify({ id: "echo/echo", input: 1000, output: 2000 }) })).status).toBe(201);
+      // ≈ 21,000 micro-USD per request (13 prompt tokens × 1000 + 4 max tokens × 2000 reserved); the budget fits 4.
+      const created = (await (await fetch(`${first.url}/api/v1/admin/keys`, { method: "POST", headers: h, body: JSON.stringify({ tenant_id: "t1", name: "b", budget: { amount_usd: 0.1, period: "month" } }) })).json()) as { key: string };
+      const chat = (url: string) =>
+        post(`${url}/v1/chat/completions`, { model: "echo", max_tokens: 4, messages: [{ role: "user", content: "one two three four five six" }] }, { authorization: `Bearer ${created.key}` });
+      const self = async (url: string) =>
+        ((await (await fetch(`${url}/api/v1/keys/self`, { headers: { authorization: `Bearer ${created.key}` } })).json()) as { budgets: Array<{ spent_usd: number }> }).budgets[0]!.spent_usd;
+      for (let i = 0; i < 3; i++) expect((await chat(first.url)).status).toBe(200);
+      const spent = await self(first.url);
+      expect(spent).toBeGreaterThan(0.04);
+      await first.dispose();
+
+      const second = await startTestGateway(env, { dataDir: d });
+      expect(await self(second.url)).toBe(spent);
+      // One more fits; the one after would go over, as it would have without the restart.
+      expect((await chat(second.url)).status).toBe(200);
+      const over = await chat(second.url);
+      expect(over.status).toBe(429);
+      expect(((await over.json()) as { error: { code: string } }).error.code).toBe("budget_exceeded");
+      const afterFour = await self(second.url);
+      await second.dispose();
+
+      // A second restart settles each request once: the same spend again.
+      const third = await startTestGateway(env, { dataDir: d });
+      expect(await self(third.url)).toBe(afterFour);
+      await third.dispose();
+    } finally {
+      await rm(d, { recursive: true, force: true });
+    }
   });
 });
 
