@@ -132,7 +132,7 @@ async function wire(settings: Settings, opts: StartOptions, { file, masterKey, l
     const ran = await config.bootstrap(bootstrapCommands(file, seal));
     if (!opts.quiet) console.log(ran ? `[tollgate] bootstrap file applied as config events` : `[tollgate] config stream not empty: bootstrap file ${settings.configFile} ignored`);
   }
-  if (store.kind === "memory") {
+  if (store.kind === "memory" && anyBudget(snapshot)) {
     // Embedded counters: budget spend of the current periods comes back from the log before we serve.
     const rebuilt = await rebuildBudgetCounters(log, store);
     if (rebuilt.requests && !opts.quiet) console.log(`[tollgate] budget spend rebuilt from the log: ${rebuilt.requests} requests, $${(rebuilt.micros / 1e6).toFixed(6)}`);
@@ -218,6 +218,14 @@ export async function openStateStore(settings: Settings): Promise<StateStore> {
   if (!settings.redisUrl) return new MemoryStateStore();
   const { RedisStateStore } = await import("./stores/redis-state-store.ts"); // loaded only when used
   return RedisStateStore.connect(settings.redisUrl, { prefix: settings.redisPrefix });
+}
+
+/** Whether any key or tenant has a budget (else there is no spend to rebuild). */
+function anyBudget(snapshot: ConfigSnapshot): boolean {
+  const t = snapshot.tenancy;
+  if (!t) return false;
+  for (const k of t.keys.values()) if (k.budget) return true;
+  return Object.values(t.tenants).some((x) => x.budget);
 }
 
 /** The analytics store: a ClickHouse server when CLICKHOUSE_URL is set, else chDB under the data dir. */
