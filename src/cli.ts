@@ -3,18 +3,22 @@
  *
  *   bun run tollgate projections rebuild config   drop the config projection in the StateStore and replay the log
  *   bun run tollgate projections rebuild usage    drop the usage tables in the AnalyticsStore and replay the requests stream
+ *   bun run tollgate projections run usage        run the usage projection on its own (until SIGINT/SIGTERM),
+ *                                                 for gateways started with TOLLGATE_ANALYTICS=query
  *   bun run tollgate config history [kind] [id]    print every config change, oldest first
  */
 import { loadSettings, SettingsError } from "./config/env.ts";
 import { DirLockedError } from "./events/dir-lock.ts";
 import { AnalyticsOpenError, openAnalyticsStore, openEventLog, openStateStore } from "./main.ts";
 import { rebuildUsage } from "./projections/usage.ts";
+import { startAnalytics } from "./analytics/runtime.ts";
 import { ENTITY_KINDS } from "./projections/config/model.ts";
 import { ConfigService, entityKey, VERSION_KEY } from "./projections/config/service.ts";
 
 const USAGE = `usage:
   tollgate projections rebuild config
   tollgate projections rebuild usage
+  tollgate projections run usage
   tollgate config history [kind] [id]`;
 
 async function main(args: string[]): Promise<number> {
@@ -58,6 +62,26 @@ async function main(args: string[]): Promise<number> {
     } finally {
       await log.close();
     }
+  }
+  if (area === "projections" && verb === "run" && target === "usage") {
+    // The projection in its own process: Kafka and a ClickHouse server in practice (the embedded
+    // file log and chDB belong to the gateway process that opened them).
+    const log = await openEventLog(settings);
+    const analytics = startAnalytics(log, await openAnalyticsStore(settings).catch(async (err: unknown) => {
+      await log.close();
+      throw err;
+    }));
+    let stop!: (signal: string) => void;
+    const stopped = new Promise<string>((resolve) => (stop = resolve));
+    process.once("SIGINT", () => stop("SIGINT"));
+    process.once("SIGTERM", () => stop("SIGTERM"));
+    await Promise.race([analytics.ready(), stopped]);
+    if (analytics.status().state === "ready") console.log(`usage projection running (${log.kind} → ${analytics.store.kind}, database ${analytics.store.database}); stop with SIGTERM`);
+    const signal = await stopped;
+    await analytics.stop(); // finishes the batch in flight; offsets are committed after its insert
+    await log.close();
+    console.log(`usage projection stopped (${signal})`);
+    return 0;
   }
   if (area === "config" && verb === "history") {
     const log = await openEventLog(settings);

@@ -14,6 +14,8 @@ import { type EventEnvelope, makeEvent } from "../../src/events/envelope.ts";
 import { KafkaEventLog } from "../../src/events/kafka-log.ts";
 import { deleteTopics, topicNames } from "../../src/events/kafka-topics.ts";
 import { rebuildUsage, replayUsage, startUsageProjection } from "../../src/projections/usage.ts";
+import { spawn } from "node:child_process";
+import { resolve } from "node:path";
 import { servicesOrFail, uniq } from "../helpers/services.ts";
 import { waitFor } from "../helpers/gateway.ts";
 
@@ -93,4 +95,44 @@ if (services) {
     expect(once).toEqual(direct());
     expect({ requests: rollupOnce.requests, input_tokens: rollupOnce.input_tokens, cost_micros: rollupOnce.cost_micros }).toEqual(direct());
   }, 60_000);
+
+  test("`tollgate projections run usage` projects in its own process and stops cleanly on SIGTERM", async () => {
+    await store.close(); // this process may hold one chDB directory at a time: the child's is opened below
+    const prefix2 = `usage-run-${uniq()}.`;
+    const log2 = await KafkaEventLog.connect({ brokers, topicPrefix: prefix2, clientId: "tollgate-test" });
+    const dataDir = join(dir, "projector");
+    try {
+      const evs = events.slice(0, 100);
+      await log2.append("requests", evs.map((event) => ({ key: event.tenant, event })));
+      const child = spawn(process.execPath, ["run", "src/cli.ts", "projections", "run", "usage"], {
+        cwd: resolve(import.meta.dir, "../.."),
+        env: { ...process.env, KAFKA_BROKERS: brokers.join(","), TOLLGATE_KAFKA_TOPIC_PREFIX: prefix2, TOLLGATE_DATA_DIR: dataDir, CLICKHOUSE_URL: "", REDIS_URL: "" },
+        stdio: ["ignore", "pipe", "pipe"],
+      });
+      let out = "";
+      child.stdout.on("data", (d) => (out += d));
+      child.stderr.on("data", (d) => (out += d));
+      const end = await log2.endOffsets("requests");
+      await waitFor(async () => JSON.stringify(await log2.committed("requests", "usage-projection")) === JSON.stringify(end), 45_000, "the projector committed everything");
+      child.kill("SIGTERM");
+      const code = await new Promise<number | null>((r) => child.once("exit", r));
+      expect(out).toContain("usage projection running (kafka → chdb");
+      expect(out).toContain("usage projection stopped (SIGTERM)");
+      expect(code).toBe(0);
+      store = await ChdbAnalyticsStore.open(join(dataDir, "analytics"));
+      const m = await usageSummary(store, RANGE);
+      expect({ requests: m.requests, input_tokens: m.input_tokens, cost_micros: m.cost_micros }).toEqual({
+        requests: 100,
+        input_tokens: evs.reduce((n, e) => n + (e.payload.inputTokens as number), 0),
+        cost_micros: evs.reduce((n, e) => n + Math.round((e.payload.costUsd as number) * 1e6), 0),
+      });
+    } finally {
+      await log2.close();
+      const kafka = new Kafka({ clientId: "tollgate-test-cleanup2", brokers, logLevel: logLevel.NOTHING });
+      const admin = kafka.admin();
+      await admin.connect();
+      await deleteTopics(admin, topicNames(prefix2)).catch(() => {});
+      await admin.disconnect();
+    }
+  }, 90_000);
 }
