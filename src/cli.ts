@@ -9,7 +9,7 @@
  */
 import { loadSettings, SettingsError } from "./config/env.ts";
 import { DirLockedError } from "./events/dir-lock.ts";
-import { AnalyticsOpenError, openAnalyticsStore, openEventLog, openStateStore } from "./main.ts";
+import { AnalyticsOpenError, openAnalyticsStore, openEventLog, openStateStore, usageGroupFor } from "./main.ts";
 import { rebuildUsage } from "./projections/usage.ts";
 import { startAnalytics } from "./analytics/runtime.ts";
 import { ENTITY_KINDS } from "./projections/config/model.ts";
@@ -67,10 +67,14 @@ async function main(args: string[]): Promise<number> {
     // The projection in its own process: Kafka and a ClickHouse server in practice (the embedded
     // file log and chDB belong to the gateway process that opened them).
     const log = await openEventLog(settings);
-    const analytics = startAnalytics(log, await openAnalyticsStore(settings).catch(async (err: unknown) => {
-      await log.close();
-      throw err;
-    }));
+    const analytics = startAnalytics(
+      log,
+      await openAnalyticsStore(settings).catch(async (err: unknown) => {
+        await log.close();
+        throw err;
+      }),
+      { group: usageGroupFor(settings) },
+    );
     let stop!: (signal: string) => void;
     const stopped = new Promise<string>((resolve) => (stop = resolve));
     process.once("SIGINT", () => stop("SIGINT"));

@@ -32,6 +32,8 @@ import { applyLogLevel } from "./telemetry/log.ts";
 import { ProviderSet } from "./providers/provider-set.ts";
 import { createProvider } from "./providers/registry.ts";
 import { join } from "node:path";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { USAGE_GROUP } from "./projections/usage.ts";
 import type { AnalyticsStore } from "./analytics/store.ts";
 import { type AnalyticsRuntime, startAnalytics } from "./analytics/runtime.ts";
 import pkg from "../package.json" with { type: "json" };
@@ -139,7 +141,7 @@ async function wire(settings: Settings, opts: StartOptions, { file, masterKey, l
   }
   const operatorPlugins = await loadPlugins(settings.pluginsDir);
   // Analytics is a projection: it runs beside the request path, never in it.
-  const analytics = settings.analytics !== "off" ? startAnalytics(log, opts.analytics ?? (await openAnalyticsStore(settings)), { project: settings.analytics === "on" }) : undefined;
+  const analytics = settings.analytics !== "off" ? startAnalytics(log, opts.analytics ?? (await openAnalyticsStore(settings)), { project: settings.analytics === "on", group: usageGroupFor(settings) }) : undefined;
   track({ analytics });
   const pipeline = new Pipeline([authPlugin({ loopback: isLoopback(settings.host) }), ...builtinPlugins(router, store), ...operatorPlugins, ...(opts.plugins ?? [])]);
   const app = buildApp({
@@ -218,6 +220,23 @@ export async function openStateStore(settings: Settings): Promise<StateStore> {
   if (!settings.redisUrl) return new MemoryStateStore();
   const { RedisStateStore } = await import("./stores/redis-state-store.ts"); // loaded only when used
   return RedisStateStore.connect(settings.redisUrl, { prefix: settings.redisPrefix });
+}
+
+/**
+ * The usage projection's consumer group. With a shared ClickHouse server (or the file log: one
+ * process) every projecting instance is one group and the partitions are shared out. With Kafka
+ * and an embedded store, each instance has its own chDB, so each needs every event: a group of
+ * its own, named in a file inside the chDB directory (a new or wiped store replays from the start).
+ */
+export function usageGroupFor(settings: Settings): string {
+  if (!settings.kafkaBrokers || settings.clickhouseUrl) return USAGE_GROUP;
+  const dir = join(settings.dataDir, "analytics");
+  const file = join(dir, "projection-group");
+  if (existsSync(file)) return readFileSync(file, "utf8").trim();
+  const group = `${USAGE_GROUP}.local-${crypto.randomUUID().slice(0, 8)}`;
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(file, `${group}\n`);
+  return group;
 }
 
 /** Whether any key or tenant has a budget (else there is no spend to rebuild). */

@@ -29,6 +29,8 @@ export interface AnalyticsRuntime {
    * Returns the `request.completed` events replayed.
    */
   rebuild(): Promise<number>;
+  /** The projection's consumer group. */
+  readonly group: string;
   /** Records of the requests stream not yet projected (end offsets minus the group's committed offsets). */
   lag(): Promise<number>;
   stop(): Promise<void>;
@@ -41,6 +43,8 @@ export interface AnalyticsRuntimeOptions {
   log?: (message: string) => void;
   /** Run the usage projection (default true); false = query only (another instance projects). */
   project?: boolean;
+  /** The projection's consumer group (default `usage-projection`). */
+  group?: string;
 }
 
 export function startAnalytics(events: EventLog, store: AnalyticsStore, opts: AnalyticsRuntimeOptions = {}): AnalyticsRuntime {
@@ -52,6 +56,7 @@ export function startAnalytics(events: EventLog, store: AnalyticsStore, opts: An
   let wake: (() => void) | undefined;
   let lastProjectionWarning = 0;
   const projecting = opts.project ?? true;
+  const group = opts.group ?? USAGE_GROUP;
 
   const started = (async () => {
     for (let pause = opts.backoffMs ?? 500; ; pause = Math.min(pause * 2, opts.maxBackoffMs ?? 30_000)) {
@@ -80,6 +85,7 @@ export function startAnalytics(events: EventLog, store: AnalyticsStore, opts: An
 
   function project(): void {
     subscription = startUsageProjection(events, store, {
+      group,
       onError: (err) => {
         lastError = (err as Error).message;
         // The batch is retried by the consumer: the projection lags, nothing is lost. Warn at most every 10 s.
@@ -96,10 +102,11 @@ export function startAnalytics(events: EventLog, store: AnalyticsStore, opts: An
   return {
     store,
     projecting,
+    group,
     status: () => ({ state, ...(lastError ? { error: lastError } : {}) }),
     ready: () => started,
     async lag() {
-      const [end, done] = await Promise.all([events.endOffsets("requests"), events.committed("requests", USAGE_GROUP)]);
+      const [end, done] = await Promise.all([events.endOffsets("requests"), events.committed("requests", group)]);
       return end.reduce((sum, e, p) => sum + Math.max(0, e - (done[p] ?? 0)), 0);
     },
     rebuild() {

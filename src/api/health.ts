@@ -23,7 +23,7 @@ async function analyticsCheck(a: AnalyticsRuntime | undefined) {
   if (!a) return { state: "off" };
   const { state, error } = a.status();
   const lag = await a.lag().catch(() => null);
-  return { kind: a.store.kind, state, projecting: a.projecting, lag, ...(error ? { last_error: error } : {}) };
+  return { kind: a.store.kind, state, projecting: a.projecting, group: a.group, lag, ...(error ? { last_error: error } : {}) };
 }
 
 export function healthRoutes(deps: HealthDeps) {
