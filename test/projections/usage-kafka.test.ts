@@ -4,7 +4,7 @@
  * (twice) changes nothing, rows and rollup alike.
  */
 import { afterAll, beforeAll, expect, test } from "bun:test";
-import { mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Kafka, logLevel } from "kafkajs";
@@ -113,7 +113,11 @@ if (services) {
       child.stdout.on("data", (d) => (out += d));
       child.stderr.on("data", (d) => (out += d));
       const end = await log2.endOffsets("requests");
-      await waitFor(async () => JSON.stringify(await log2.committed("requests", "usage-projection")) === JSON.stringify(end), 45_000, "the projector committed everything");
+      // Kafka + an embedded store: the projector's group is its own, named in its chDB directory.
+      const groupFile = join(dataDir, "analytics", "projection-group");
+      const group = String(await waitFor(() => existsSync(groupFile) && readFileSync(groupFile, "utf8").trim(), 30_000, "the projector's group"));
+      expect(group).toMatch(/^usage-projection\.local-/);
+      await waitFor(async () => JSON.stringify(await log2.committed("requests", group)) === JSON.stringify(end), 45_000, "the projector committed everything");
       child.kill("SIGTERM");
       const code = await new Promise<number | null>((r) => child.once("exit", r));
       expect(out).toContain("usage projection running (kafka → chdb");
