@@ -9,6 +9,7 @@
  * analytics.status();   // { state: "starting" | "ready", error? }
  * await analytics.stop();
  */
+import { setTimeout as pauseFor } from "node:timers/promises";
 import type { EventLog, Subscription } from "../events/event-log.ts";
 import { rebuildUsage, startUsageProjection, USAGE_GROUP } from "../projections/usage.ts";
 import type { AnalyticsStore } from "./store.ts";
@@ -53,7 +54,7 @@ export function startAnalytics(events: EventLog, store: AnalyticsStore, opts: An
   const stopped = () => state === "stopped";
   let lastError: string | undefined;
   let subscription: Subscription | undefined;
-  let wake: (() => void) | undefined;
+  const halt = new AbortController(); // ends the migration's retry pause on stop
   let lastProjectionWarning = 0;
   const projecting = opts.project ?? true;
   const group = opts.group ?? USAGE_GROUP;
@@ -67,13 +68,7 @@ export function startAnalytics(events: EventLog, store: AnalyticsStore, opts: An
       } catch (err) {
         lastError = (err as Error).message;
         say(`[analytics] ${store.kind} store not ready (${lastError}); retrying in ${pause} ms`);
-        await new Promise<void>((resolve) => {
-          const t = setTimeout(resolve, pause);
-          wake = () => {
-            clearTimeout(t);
-            resolve();
-          };
-        });
+        await pauseFor(pause, undefined, { signal: halt.signal }).catch(() => {});
       }
     }
     if (stopped()) throw new Error("analytics stopped before it was ready");
@@ -130,7 +125,7 @@ export function startAnalytics(events: EventLog, store: AnalyticsStore, opts: An
     async stop() {
       if (stopped()) return;
       state = "stopped";
-      wake?.();
+      halt.abort();
       await started.catch(() => {});
       await rebuilding?.catch(() => {});
       await subscription?.stop();

@@ -10,6 +10,7 @@ import type { EmbeddingsRequest } from "../canonical/embeddings.ts";
 import type { Ctx, Target } from "../pipeline/context.ts";
 import { GatewayError, toGatewayError } from "../pipeline/errors.ts";
 import { type Answer, definePlugin } from "../pipeline/plugin.ts";
+import { sleep as abortableSleep } from "../providers/attempt.ts";
 import { ProviderError } from "../providers/errors.ts";
 import type { ProviderCallOptions } from "../providers/types.ts";
 import { planRetry } from "../routing/backoff.ts";
@@ -190,21 +191,6 @@ function report(ctx: Ctx, result: "succeeded" | "failed", target: Target, attemp
 function circuit(ctx: Ctx, target: string, transition: string): void {
   const type = transition === "opened" ? "circuit.opened" : transition === "closed" ? "circuit.closed" : "circuit.half_opened";
   ctx.emit({ type, payload: { target } });
-}
-
-function abortableSleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal.aborted) return reject(signal.reason);
-    const timer = setTimeout(() => {
-      signal.removeEventListener("abort", onAbort);
-      resolve();
-    }, ms);
-    const onAbort = () => {
-      clearTimeout(timer);
-      reject(signal.reason);
-    };
-    signal.addEventListener("abort", onAbort, { once: true });
-  });
 }
 
 const round = (x: number) => Math.round(x * 100) / 100;

@@ -15,6 +15,7 @@
  * partition is the consumer group's; a manual replay next to a running projection can still race
  * it, which `repairUsageRollup` fixes.
  */
+import { setTimeout as pauseFor } from "node:timers/promises";
 import type { AnalyticsStore } from "../analytics/store.ts";
 import { rebuildHourlyRollup } from "../analytics/queries.ts";
 import { toClickHouseTime, toUsageRow, type UsageRow } from "../analytics/schema.ts";
@@ -79,31 +80,20 @@ export interface UsageProjectionOptions {
 export function startUsageProjection(log: EventLog, store: AnalyticsStore, opts: UsageProjectionOptions = {}): Subscription {
   const maxBatch = opts.maxBatch ?? 2000;
   const lingerMs = opts.lingerMs ?? 1000;
-  let stopping = false;
-  let wake: (() => void) | undefined;
+  const halt = new AbortController(); // ends a linger on stop
   const sub = log.consume(
     "requests",
     opts.group ?? USAGE_GROUP,
     async (batch) => {
       await writeBatch(store, batch);
-      if (batch.length < maxBatch && lingerMs > 0 && !stopping) {
-        // Committed after the pause: nothing is acknowledged early.
-        await new Promise<void>((resolve) => {
-          const t = setTimeout(resolve, lingerMs);
-          wake = () => {
-            clearTimeout(t);
-            resolve();
-          };
-        });
-        wake = undefined;
-      }
+      // Committed after the pause: nothing is acknowledged early.
+      if (batch.length < maxBatch && lingerMs > 0) await pauseFor(lingerMs, undefined, { signal: halt.signal }).catch(() => {});
     },
     { maxBatch, ...(opts.onError ? { onError: opts.onError } : {}) },
   );
   return {
     stop() {
-      stopping = true;
-      wake?.();
+      halt.abort();
       return sub.stop();
     },
   };

@@ -43,3 +43,19 @@ export function startAttempt(opts: ProviderCallOptions, cfg: Pick<ProviderConfig
     dispose: () => clearTimeout(timer),
   };
 }
+
+/** Resolves after `ms`, or rejects with the abort reason as soon as `signal` aborts (retry pauses, paced streams). */
+export function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal.aborted) return reject(signal.reason);
+    const onAbort = () => {
+      clearTimeout(timer);
+      reject(signal.reason);
+    };
+    const timer = setTimeout(() => {
+      signal.removeEventListener("abort", onAbort);
+      resolve();
+    }, ms);
+    signal.addEventListener("abort", onAbort, { once: true });
+  });
+}

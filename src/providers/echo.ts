@@ -15,6 +15,7 @@ import type {
 } from "../canonical/chat.ts";
 import { contentText } from "../canonical/chat.ts";
 import { countPromptTokens, countTextTokens, splitForStreaming, truncateToTokens } from "./tokens.ts";
+import { sleep } from "./attempt.ts";
 import type { ProviderAdapter, ProviderCallOptions, ProviderConfig } from "./types.ts";
 
 interface EchoAnswer {
@@ -146,22 +147,6 @@ function nowSeconds(): number {
 
 function throwIfAborted(signal: AbortSignal): void {
   if (signal.aborted) throw signal.reason ?? new DOMException("The operation was aborted.", "AbortError");
-}
-
-/** Resolves after `ms`, or rejects with the abort reason as soon as `signal` aborts. */
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal.aborted) return reject(signal.reason);
-    const onAbort = () => {
-      clearTimeout(timer);
-      reject(signal.reason);
-    };
-    const timer = setTimeout(() => {
-      signal.removeEventListener("abort", onAbort);
-      resolve();
-    }, ms);
-    signal.addEventListener("abort", onAbort, { once: true });
-  });
 }
 
 /** A unit vector derived from the text's SHA-256 (repeated hashing for more dimensions). */
