@@ -157,6 +157,11 @@ function ms(v: unknown): number {
   return typeof v === "number" && Number.isFinite(v) && v > 0 ? v : 0;
 }
 
+/** A recorded `costUsd` as integer micro-dollars (0 for anything that is not a positive number). */
+export function costMicros(costUsd: unknown): number {
+  return typeof costUsd === "number" && Number.isFinite(costUsd) && costUsd > 0 ? Math.round(costUsd * 1e6) : 0;
+}
+
 /**
  * The `usage_events` row for a `request.completed` event; `undefined` for any other event type.
  * Cost becomes integer micro-dollars (`Math.round(costUsd * 1e6)`); missing strings become "".
@@ -181,7 +186,7 @@ export function toUsageRow(event: EventEnvelope): UsageRow | undefined {
     input_tokens: count(p.inputTokens),
     output_tokens: count(p.outputTokens),
     cached_tokens: count(p.cachedTokens),
-    cost_micros: typeof p.costUsd === "number" && Number.isFinite(p.costUsd) && p.costUsd > 0 ? Math.round(p.costUsd * 1e6) : 0,
+    cost_micros: costMicros(p.costUsd),
     latency_ms: ms(p.latencyMs),
     ttft_ms: typeof ttft === "number" && Number.isFinite(ttft) ? Math.max(0, ttft) : null,
     cached: p.cached === true ? 1 : 0,

@@ -85,3 +85,13 @@ export function partitionFor(key: string, partitions: number): number {
   }
   return (h >>> 0) % partitions;
 }
+
+/** Every record of one partition from `from` to the current end, in batches of at most `max` (replays, rebuilds). */
+export async function* readBatches(log: Pick<EventLog, "read">, stream: StreamName, partition: number, from = 0, max = 1000): AsyncGenerator<StoredEvent[]> {
+  for (let offset = from; ; ) {
+    const batch = await log.read(stream, partition, offset, max);
+    if (batch.length === 0) return;
+    yield batch;
+    offset = batch.at(-1)!.offset + 1;
+  }
+}

@@ -9,7 +9,8 @@
  * spend (a shared Redis) would change nothing; the gateway only runs it for the memory store.
  * Rate windows (a minute long) are not rebuilt; holds of requests cut short by the stop expire.
  */
-import type { EventLog } from "../events/event-log.ts";
+import { costMicros } from "../analytics/schema.ts";
+import { type EventLog, readBatches } from "../events/event-log.ts";
 import { periodOf } from "../stores/admission.ts";
 import type { StateStore } from "../stores/state-store.ts";
 
@@ -33,10 +34,7 @@ export async function rebuildBudgetCounters(log: EventLog, store: StateStore, no
   for (let p = 0; p < log.partitions("requests"); p++) {
     // A request's events share its tenant's partition, in order: reserved before completed.
     const admitted = new Map<string, Budgets>();
-    for (let offset = 0; ; ) {
-      const batch = await log.read("requests", p, offset, 2000);
-      if (batch.length === 0) break;
-      offset = batch.at(-1)!.offset + 1;
+    for await (const batch of readBatches(log, "requests", p, 0, 2000)) {
       for (const { event } of batch) {
         const id = event.requestId;
         if (!id) continue;
@@ -47,8 +45,7 @@ export async function rebuildBudgetCounters(log: EventLog, store: StateStore, no
           const budgets = admitted.get(id);
           if (!budgets) continue;
           admitted.delete(id);
-          const cost = event.payload.costUsd;
-          const actualMicros = typeof cost === "number" && Number.isFinite(cost) && cost > 0 ? Math.round(cost * 1e6) : 0;
+          const actualMicros = costMicros(event.payload.costUsd);
           await store.settle({ requestId: id, budgets, actualMicros });
           out.requests++;
           out.micros += actualMicros;

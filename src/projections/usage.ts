@@ -19,7 +19,7 @@ import { setTimeout as pauseFor } from "node:timers/promises";
 import type { AnalyticsStore } from "../analytics/store.ts";
 import { rebuildHourlyRollup } from "../analytics/queries.ts";
 import { toClickHouseTime, toUsageRow, type UsageRow } from "../analytics/schema.ts";
-import type { EventLog, StoredEvent, Subscription } from "../events/event-log.ts";
+import { type EventLog, readBatches, type StoredEvent, type Subscription } from "../events/event-log.ts";
 
 export const USAGE_GROUP = "usage-projection";
 
@@ -117,12 +117,7 @@ export async function rebuildUsage(log: EventLog, store: AnalyticsStore): Promis
 export async function replayUsage(log: EventLog, store: AnalyticsStore): Promise<number> {
   let replayed = 0;
   for (let p = 0; p < log.partitions("requests"); p++) {
-    for (let offset = 0; ; ) {
-      const batch = await log.read("requests", p, offset, 1000);
-      if (batch.length === 0) break;
-      replayed += (await writeBatch(store, batch)).rows;
-      offset = batch.at(-1)!.offset + 1;
-    }
+    for await (const batch of readBatches(log, "requests", p)) replayed += (await writeBatch(store, batch)).rows;
   }
   return replayed;
 }

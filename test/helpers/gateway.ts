@@ -4,6 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { loadSettings, type Settings } from "../../src/config/env.ts";
 import type { EventEnvelope, StreamName } from "../../src/events/envelope.ts";
+import { readBatches } from "../../src/events/event-log.ts";
 import { FileEventLog } from "../../src/events/file-log.ts";
 import { type Gateway, startGateway, type StartOptions } from "../../src/main.ts";
 
@@ -42,12 +43,7 @@ export async function startTestGateway(
 export async function readAll(log: Pick<FileEventLog, "partitions" | "read">, stream: StreamName): Promise<EventEnvelope[]> {
   const out: EventEnvelope[] = [];
   for (let p = 0; p < log.partitions(stream); p++) {
-    for (let offset = 0; ; ) {
-      const batch = await log.read(stream, p, offset, 1000);
-      if (batch.length === 0) break;
-      out.push(...batch.map((r) => r.event));
-      offset = batch.at(-1)!.offset + 1;
-    }
+    for await (const batch of readBatches(log, stream, p)) out.push(...batch.map((r) => r.event));
   }
   return out;
 }

@@ -6,7 +6,7 @@
  * by replaying the stream from offset 0.
  */
 import { makeEvent } from "../../events/envelope.ts";
-import type { EventLog, StoredEvent } from "../../events/event-log.ts";
+import { type EventLog, readBatches, type StoredEvent } from "../../events/event-log.ts";
 import { GatewayError } from "../../pipeline/errors.ts";
 import type { HashWrite, StateStore } from "../../stores/state-store.ts";
 import { decide, type DecideEnv, evolve } from "./decider.ts";
@@ -176,12 +176,8 @@ export class ConfigService {
 
   private async readAll(): Promise<StoredEvent[]> {
     const out: StoredEvent[] = [];
-    for (let offset = 0; ; ) {
-      const batch = await this.log.read("config", 0, offset, 1000);
-      if (batch.length === 0) return out;
-      out.push(...batch);
-      offset = batch.at(-1)!.offset + 1;
-    }
+    for await (const batch of readBatches(this.log, "config", 0)) out.push(...batch);
+    return out;
   }
 
   private schedule(): void {
