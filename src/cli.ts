@@ -41,16 +41,13 @@ async function main(args: string[]): Promise<number> {
     }
   }
   if (area === "projections" && verb === "rebuild" && target === "usage") {
-    const log = await openEventLog(settings).catch((err: unknown) => {
-      throw err instanceof DirLockedError ? new Error(`${err.message}; a running gateway can rebuild itself: POST /api/v1/admin/projections/usage/rebuild`) : err;
-    });
+    // Held by a running gateway? Say how to rebuild there instead.
+    const inUse = (err: unknown) => {
+      throw err instanceof DirLockedError || err instanceof AnalyticsOpenError ? new Error(`${err.message}; a running gateway can rebuild itself: POST /api/v1/admin/projections/usage/rebuild`) : err;
+    };
+    const log = await openEventLog(settings).catch(inUse);
     try {
-      let store;
-      try {
-        store = await openAnalyticsStore(settings);
-      } catch (err) {
-        throw err instanceof AnalyticsOpenError ? new Error(`${err.message}; a running gateway can rebuild itself: POST /api/v1/admin/projections/usage/rebuild`) : err;
-      }
+      const store = await openAnalyticsStore(settings).catch(inUse);
       try {
         const t0 = performance.now();
         const replayed = await rebuildUsage(log, store);

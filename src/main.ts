@@ -230,7 +230,7 @@ export async function openStateStore(settings: Settings): Promise<StateStore> {
  */
 export function usageGroupFor(settings: Settings): string {
   if (!settings.kafkaBrokers || settings.clickhouseUrl) return USAGE_GROUP;
-  const dir = join(settings.dataDir, "analytics");
+  const dir = analyticsDir(settings);
   const file = join(dir, "projection-group");
   if (existsSync(file)) return readFileSync(file, "utf8").trim();
   const group = `${USAGE_GROUP}.local-${crypto.randomUUID().slice(0, 8)}`;
@@ -238,6 +238,9 @@ export function usageGroupFor(settings: Settings): string {
   writeFileSync(file, `${group}\n`);
   return group;
 }
+
+/** Where the embedded analytics store (chDB) keeps its data. */
+const analyticsDir = (settings: Settings) => join(settings.dataDir, "analytics");
 
 /** Whether any key or tenant has a budget (else there is no spend to rebuild). */
 function anyBudget(snapshot: ConfigSnapshot): boolean {
@@ -259,7 +262,7 @@ export async function openAnalyticsStore(settings: Settings): Promise<AnalyticsS
     });
   }
   const { ChdbAnalyticsStore } = await import("./analytics/chdb-store.ts"); // the engine loads only when used
-  const dir = join(settings.dataDir, "analytics");
+  const dir = analyticsDir(settings);
   try {
     return await ChdbAnalyticsStore.open(dir, { database: settings.clickhouseDatabase });
   } catch (err) {

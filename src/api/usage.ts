@@ -11,7 +11,7 @@
  * tokens, cost (integer micro-dollars and USD), cache hit rate, error rate and p50/p95/p99 latency.
  */
 import { Elysia } from "elysia";
-import type { AnalyticsRuntime } from "../analytics/runtime.ts";
+import type { AnalyticsRuntime, AnalyticsState } from "../analytics/runtime.ts";
 import { type UsageFilter, type UsageInterval, usageByCustomer, usageByModel, usageByProvider, usageByService, usageSummary, usageTimeseries, zeroMetrics } from "../analytics/queries.ts";
 import type { ConfigSnapshot } from "../config/snapshot.ts";
 import { GatewayError } from "../pipeline/errors.ts";
@@ -104,11 +104,22 @@ function scope(deps: UsageRoutesDeps, request: Request, requested: string | unde
   return requested || undefined;
 }
 
+const unavailable = (message: string) => new GatewayError({ status: 503, code: "analytics_unavailable", message, headers: { "retry-after": "5" } });
+
+/** The analytics runtime when it is in one of the `usable` states, else the 503 to answer. */
+function analyticsIn(deps: UsageRoutesDeps, usable: readonly AnalyticsState[]): AnalyticsRuntime {
+  const analytics = deps.analytics;
+  if (!analytics) throw new GatewayError({ status: 503, code: "analytics_disabled", message: "Analytics is off on this gateway (TOLLGATE_ANALYTICS=off)" });
+  const { state, error } = analytics.status();
+  if (!usable.includes(state)) throw unavailable(`The analytics store is ${state}${error ? `: ${error}` : ""}`);
+  return analytics;
+}
+
 function failure(err: unknown): Response {
   if (err instanceof GatewayError) return errorResponse(err);
   if (err instanceof RangeError) return errorResponse(bad("query", err.message));
-  if ((err as { code?: unknown })?.code === "analytics_unavailable") // AnalyticsUnavailableError (the ClickHouse store, loaded only when used)
-    return errorResponse(new GatewayError({ status: 503, code: "analytics_unavailable", message: (err as Error).message, headers: { "retry-after": "5" } }));
+  // AnalyticsUnavailableError, matched by code: the ClickHouse store is loaded only when used.
+  if ((err as { code?: unknown })?.code === "analytics_unavailable") return errorResponse(unavailable((err as Error).message));
   console.error("[usage] query failed:", err);
   return errorResponse(new GatewayError({ status: 500, code: "analytics_query_failed", message: `The analytics query failed: ${(err as Error).message}` }));
 }
@@ -119,13 +130,7 @@ export function usageRoutes(deps: UsageRoutesDeps) {
       try {
         const tenant = scope(deps, request, query.tenant);
         const q = parseUsageQuery(query, new Date(), tenant);
-        const analytics = deps.analytics;
-        if (!analytics) throw new GatewayError({ status: 503, code: "analytics_disabled", message: "Analytics is off on this gateway (TOLLGATE_ANALYTICS=off)" });
-        const status = analytics.status();
-        if (status.state !== "ready") {
-          throw new GatewayError({ status: 503, code: "analytics_unavailable", message: `The analytics store is not ready${status.error ? `: ${status.error}` : ""}`, headers: { "retry-after": "5" } });
-        }
-        const body = await run(analytics, q);
+        const body = await run(analyticsIn(deps, ["ready"]), q);
         return Response.json({ from: q.filter.from.toISOString(), to: q.filter.to.toISOString(), tenant: q.filter.tenant ?? null, ...body });
       } catch (err) {
         return failure(err);
@@ -145,11 +150,9 @@ export function usageRoutes(deps: UsageRoutesDeps) {
       async ({ request }) => {
         try {
           checkAdmin(deps, request);
-          if (!deps.analytics) throw new GatewayError({ status: 503, code: "analytics_disabled", message: "Analytics is off on this gateway (TOLLGATE_ANALYTICS=off)" });
-          const { state } = deps.analytics.status();
-          if (state !== "ready" && state !== "rebuilding") throw new GatewayError({ status: 503, code: "analytics_unavailable", message: `The analytics store is ${state}`, headers: { "retry-after": "5" } });
+          const analytics = analyticsIn(deps, ["ready", "rebuilding"]);
           const t0 = performance.now();
-          const replayed = await deps.analytics.rebuild(); // a rebuild under way is joined, not repeated
+          const replayed = await analytics.rebuild(); // a rebuild under way is joined, not repeated
           return Response.json({ object: "projection.rebuilt", projection: "usage", replayed, took_ms: Math.round(performance.now() - t0) });
         } catch (err) {
           return failure(err);
