@@ -38,12 +38,8 @@ START_TIMEOUT_S="${CLICKHOUSE_START_TIMEOUT_S:-30}"
 log() { echo "clickhouse.sh: $*" >&2; }
 die() { log "error: $*"; exit 1; }
 
-as_root() {
-  if [ "$(id -u)" -eq 0 ]; then "$@"
-  elif command -v sudo >/dev/null 2>&1; then sudo -n "$@"
-  else die "need root (or passwordless sudo) to run: $*"
-  fi
-}
+# shellcheck source=lib.sh
+source "$ROOT/scripts/lib.sh"
 
 # The server command: Debian's package installs /usr/sbin/clickhouse-server (often not on a
 # user's PATH); ClickHouse's own packages install /usr/bin/clickhouse (`clickhouse server`) with a
@@ -71,43 +67,13 @@ ping_ok() { [ "$(ping_body "$PORT")" = "Ok." ]; }
 
 port_open() { timeout 1 bash -c "exec 3<>/dev/tcp/$HOST/$1" 2>/dev/null; }
 
-read_pid() {
-  [ -f "$PID_FILE" ] || return 1
-  local pid
-  pid="$(tr -dc '0-9' <"$PID_FILE" 2>/dev/null || true)"
-  [ -n "$pid" ] || return 1
-  echo "$pid"
-}
-
-# A killed server may linger as a zombie until its reaper gets to it: that counts as dead.
-pid_alive() {
-  kill -0 "$1" 2>/dev/null || return 1
-  local state
-  state="$(sed -e 's/^.*) //' "/proc/$1/stat" 2>/dev/null | cut -d' ' -f1 || true)"
-  [ "$state" != "Z" ]
-}
-
-wait_dead() { # pid, tenths of a second
-  local i
-  for ((i = 0; i < $2; i++)); do pid_alive "$1" || return 0; sleep 0.1; done
-  ! pid_alive "$1"
-}
-
 cmd_install() {
   local cmd
   if cmd="$(server_cmd)"; then
     log "clickhouse server already installed: $(echo "$cmd" | head -n1) ($(installed_version))"
     return 0
   fi
-  command -v apt-get >/dev/null 2>&1 || die "no clickhouse-server binary and apt-get is not available; install ClickHouse yourself"
-  export DEBIAN_FRONTEND=noninteractive
-  local apt_opts=(-y -q -o DPkg::Lock::Timeout=120 -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold)
-  log "installing clickhouse-server with apt-get"
-  if ! as_root apt-get install "${apt_opts[@]}" --no-install-recommends clickhouse-server >&2; then
-    log "install failed; refreshing the apt index and retrying"
-    as_root apt-get update -q -o DPkg::Lock::Timeout=120 >&2
-    as_root apt-get install "${apt_opts[@]}" --no-install-recommends clickhouse-server >&2
-  fi
+  apt_install clickhouse-server
   # The package may have started (or tried to start) a system service on 8123/9000: we never
   # use it; our instances listen on their own ports.
   cmd="$(server_cmd)" || die "no clickhouse-server binary after install"

@@ -23,32 +23,12 @@ START_TIMEOUT_S="${REDIS_START_TIMEOUT_S:-20}"
 log() { echo "redis.sh: $*" >&2; }
 die() { log "error: $*"; exit 1; }
 
-as_root() {
-  if [ "$(id -u)" -eq 0 ]; then "$@"
-  elif command -v sudo >/dev/null 2>&1; then sudo -n "$@"
-  else die "need root (or passwordless sudo) to run: $*"
-  fi
-}
+# shellcheck source=lib.sh
+source "$ROOT/scripts/lib.sh"
 
 # Bounded: something that accepts connections but never answers must not hang us.
 ping_ok() {
   [ "$(timeout 1 redis-cli -h "$HOST" -p "$PORT" ping 2>/dev/null || true)" = "PONG" ]
-}
-
-read_pid() {
-  [ -f "$PID_FILE" ] || return 1
-  local pid
-  pid="$(tr -dc '0-9' <"$PID_FILE" 2>/dev/null || true)"
-  [ -n "$pid" ] || return 1
-  echo "$pid"
-}
-
-# A killed daemon may linger as a zombie until its reaper gets to it: that counts as dead.
-pid_alive() {
-  kill -0 "$1" 2>/dev/null || return 1
-  local state
-  state="$(sed -e 's/^.*) //' "/proc/$1/stat" 2>/dev/null | cut -d' ' -f1 || true)"
-  [ "$state" != "Z" ]
 }
 
 cmd_install() {
@@ -56,15 +36,7 @@ cmd_install() {
     log "redis-server already installed: $(redis-server --version | head -n1)"
     return 0
   fi
-  command -v apt-get >/dev/null 2>&1 || die "redis-server is missing and apt-get is not available; install Redis yourself"
-  export DEBIAN_FRONTEND=noninteractive
-  local apt_opts=(-y -q -o DPkg::Lock::Timeout=120 -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold)
-  log "installing redis-server with apt-get"
-  if ! as_root apt-get install "${apt_opts[@]}" --no-install-recommends redis-server >&2; then
-    log "install failed; refreshing the apt index and retrying"
-    as_root apt-get update -q -o DPkg::Lock::Timeout=120 >&2
-    as_root apt-get install "${apt_opts[@]}" --no-install-recommends redis-server >&2
-  fi
+  apt_install redis-server
   # The Debian package may start a system service on :6379; we never use it, so leave it alone.
   command -v redis-server >/dev/null 2>&1 || die "redis-server still missing after install"
   log "installed: $(redis-server --version | head -n1)"
@@ -126,12 +98,10 @@ cmd_stop() {
     fi
   fi
   if [ -n "$pid" ]; then
-    local i
-    for i in $(seq 1 50); do pid_alive "$pid" || break; sleep 0.1; done
-    if pid_alive "$pid"; then
+    if ! wait_dead "$pid" 50; then
       log "pid $pid still alive after SHUTDOWN; sending SIGTERM"
       kill "$pid" 2>/dev/null || true
-      for i in $(seq 1 30); do pid_alive "$pid" || break; sleep 0.1; done
+      wait_dead "$pid" 30 || true
     fi
     if pid_alive "$pid"; then
       log "pid $pid ignored SIGTERM; sending SIGKILL"
