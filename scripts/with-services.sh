@@ -36,28 +36,18 @@ else
   echo "[services] WARNING: Chromium could not be installed; page tests will fail" >&2
 fi
 
-t0=$SECONDS
-if bash scripts/redis.sh install >&2 && out="$(bash scripts/redis.sh start)"; then
-  eval "export $out"
-  echo "[services] redis ready at ${REDIS_URL} ($((SECONDS - t0)) s)" >&2
-else
-  echo "[services] WARNING: Redis could not be started; tests that need it will fail" >&2
-fi
-
-t0=$SECONDS
-if bash scripts/kafka.sh install >&2 && out="$(bash scripts/kafka.sh start)"; then
-  eval "export $out"
-  echo "[services] kafka ready at ${KAFKA_BROKERS} ($((SECONDS - t0)) s)" >&2
-else
-  echo "[services] WARNING: Kafka could not be started; tests that need it will fail" >&2
-fi
-
-t0=$SECONDS
-if bash scripts/clickhouse.sh install >&2 && out="$(bash scripts/clickhouse.sh start)"; then
-  eval "export $out"
-  echo "[services] clickhouse ready at ${CLICKHOUSE_TEST_URL} ($((SECONDS - t0)) s)" >&2
-else
-  echo "[services] WARNING: ClickHouse could not be started; tests that need it will fail" >&2
-fi
+# Install and start one service with its script; export the URL line it prints.
+start_service() { # name, script
+  local t0=$SECONDS out
+  if bash "scripts/$2" install >&2 && out="$(bash "scripts/$2" start)"; then
+    eval "export $out"
+    echo "[services] $1 ready: $out ($((SECONDS - t0)) s)" >&2
+  else
+    echo "[services] WARNING: $1 could not be started; tests that need it will fail" >&2
+  fi
+}
+start_service redis redis.sh
+start_service kafka kafka.sh
+start_service clickhouse clickhouse.sh
 
 "$@"
