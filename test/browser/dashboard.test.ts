@@ -13,7 +13,8 @@ import { resolve } from "node:path";
 import type { Browser, BrowserContext, Page } from "playwright-core";
 import { DASHBOARD_CSP } from "../../src/api/dashboard.ts";
 import { makeEvent } from "../../src/events/envelope.ts";
-import { chromiumAvailable, launchBrowser } from "../helpers/browser.ts";
+import { chromiumMissing, launchBrowser } from "../helpers/browser.ts";
+import { availableOrFail } from "../helpers/services.ts";
 import { post, startTestGateway, type TestGateway, waitFor } from "../helpers/gateway.ts";
 
 const ARTIFACTS = resolve(import.meta.dir, "../../.test-artifacts");
@@ -89,10 +90,7 @@ function historyEvent(i: number, now: number) {
   });
 }
 
-if (!chromiumAvailable() && process.env.CI !== "true") {
-  console.warn("[skip] dashboard browser test: /usr/bin/chromium missing (bash scripts/chromium.sh install)");
-  describe.skip("usage dashboard in a browser", () => test("skipped", () => {}));
-} else {
+if (availableOrFail("usage dashboard in a browser", "chromium", chromiumMissing())) {
   let gw: TestGateway;
   let firstRun: TestGateway; // analytics off, no admin key: the loopback first-run mode
   let browser: Browser;
@@ -104,7 +102,6 @@ if (!chromiumAvailable() && process.env.CI !== "true") {
     (await (await fetch(`${gw.url}/api/v1/usage/${path}`, { headers: { authorization: `Bearer ${key}` } })).json()) as T;
 
   beforeAll(async () => {
-    if (!chromiumAvailable()) throw new Error("/usr/bin/chromium is missing: bash scripts/chromium.sh install (make test does)");
     gw = await startTestGateway({ TOLLGATE_ADMIN_KEY: ADMIN, TOLLGATE_ANALYTICS: "on" });
     for (const t of TENANTS) expect((await admin("POST", "/api/v1/admin/tenants", { id: t, name: t })).status).toBe(201);
     expect((await admin("POST", "/api/v1/prices", { id: "echo/echo", input: 1000, output: 2000 })).status).toBe(201);

@@ -6,19 +6,16 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { mkdirSync } from "node:fs";
 import { resolve } from "node:path";
 import type { Browser } from "playwright-core";
-import { chromiumAvailable, launchBrowser } from "../helpers/browser.ts";
+import { chromiumMissing, launchBrowser } from "../helpers/browser.ts";
+import { availableOrFail } from "../helpers/services.ts";
 import { startTestGateway, type TestGateway } from "../helpers/gateway.ts";
 
 const ARTIFACTS = resolve(import.meta.dir, "../../.test-artifacts");
 
-if (!chromiumAvailable() && process.env.CI !== "true") {
-  console.warn("[skip] swagger browser test: /usr/bin/chromium missing (bash scripts/chromium.sh install)");
-  describe.skip("swagger UI in a browser", () => test("skipped", () => {}));
-} else {
+if (availableOrFail("swagger UI in a browser", "chromium", chromiumMissing())) {
   let gw: TestGateway;
   let browser: Browser;
   beforeAll(async () => {
-    if (!chromiumAvailable()) throw new Error("/usr/bin/chromium is missing: bash scripts/chromium.sh install (make test does)");
     gw = await startTestGateway();
     browser = await launchBrowser();
   });

@@ -7,6 +7,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { post, startTestGateway, type TestGateway, waitFor } from "../helpers/gateway.ts";
+import { availableOrFail } from "../helpers/services.ts";
 
 const REDIS_SERVER = Bun.which("redis-server");
 const ADMIN = "redis-down-admin-0123456789";
@@ -18,17 +19,13 @@ function freePort(): number {
   return p;
 }
 
-if (!REDIS_SERVER && process.env.CI !== "true") {
-  console.warn("[skip] redis-down: redis-server is not installed (bash scripts/redis.sh install)");
-  describe.skip("Redis unavailable", () => test("skipped", () => {}));
-} else {
+if (availableOrFail("Redis unavailable", "redis-server", REDIS_SERVER ? undefined : "redis-server is not installed: bash scripts/redis.sh install (make test does)")) {
   const port = freePort();
   const dir = mkdtempSync(join(tmpdir(), "tollgate-redis-down-"));
   let redis: ReturnType<typeof Bun.spawn> | undefined;
   let gw: TestGateway | undefined;
   const startRedis = async () => {
-    if (!REDIS_SERVER) throw new Error("redis-server is missing: bash scripts/redis.sh install (make test does)");
-    redis = Bun.spawn([REDIS_SERVER, "--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", dir], { stdout: "ignore", stderr: "ignore" });
+    redis = Bun.spawn([REDIS_SERVER!, "--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", dir], { stdout: "ignore", stderr: "ignore" });
     await waitFor(async () => {
       try {
         const sock = await Bun.connect({ hostname: "127.0.0.1", port, socket: { data() {} } });

@@ -12,23 +12,11 @@ import { partitionFor, type StoredEvent } from "../../src/events/event-log.ts";
 import { KafkaEventLog, type KafkaEventLogOptions } from "../../src/events/kafka-log.ts";
 import { deleteTopics, topicNames } from "../../src/events/kafka-topics.ts";
 import { eventLogContract, testEvent, waitFor } from "./event-log.contract.ts";
+import { servicesOrFail } from "../helpers/services.ts";
 
-const KAFKA_BROKERS = process.env.KAFKA_BROKERS;
-const CI = process.env.CI === "true";
+const KAFKA_BROKERS = servicesOrFail(["kafka"], "KafkaEventLog")?.kafkaBrokers;
 
-if (!KAFKA_BROKERS) {
-  const message = "KAFKA_BROKERS is not set: start Kafka with scripts/kafka.sh start";
-  if (CI) {
-    test("KafkaEventLog needs a Kafka broker", () => {
-      throw new Error(message);
-    });
-  } else {
-    console.warn(`[kafka-log.test] ${message} (skipping)`);
-    describe.skip("KafkaEventLog (KAFKA_BROKERS not set)", () => {
-      test("contract", () => {});
-    });
-  }
-} else {
+if (KAFKA_BROKERS) {
   const brokers = KAFKA_BROKERS.split(",").map((b) => b.trim()).filter(Boolean);
   const kafka = new Kafka({ clientId: "tollgate-test", brokers, logLevel: logLevel.NOTHING });
   let admin: Admin;

@@ -4,8 +4,9 @@ import { type Browser, chromium } from "playwright-core";
 
 export const CHROMIUM = "/usr/bin/chromium";
 
-export function chromiumAvailable(): boolean {
-  return existsSync(CHROMIUM);
+/** Why page tests cannot run here, or undefined when Chromium is installed. */
+export function chromiumMissing(): string | undefined {
+  return existsSync(CHROMIUM) ? undefined : `${CHROMIUM} is missing: bash scripts/chromium.sh install (make test does)`;
 }
 
 export function launchBrowser(): Promise<Browser> {

@@ -23,19 +23,28 @@ export function servicesOrFail(needs: Service[], name: string): Services | undef
   const s: Services = {};
   for (const [key, variable] of Object.values(ENV)) if (process.env[variable]) s[key] = process.env[variable];
   const missing = needs.filter((n) => !s[ENV[n][0]]);
-  if (missing.length === 0) return s;
-  const msg = `${missing.map((m) => ENV[m][1]).join(" and ")} not set: start them with scripts/${missing[0]}.sh start (make test does)`;
+  const ok = availableOrFail(name, missing.join(" and "), missing.length ? `${missing.map((m) => ENV[m][1]).join(" and ")} not set: start them with scripts/${missing[0]}.sh start (make test does)` : undefined);
+  return ok ? s : undefined;
+}
+
+/**
+ * True when what suite `name` needs is there (`problem` undefined). Otherwise the suite does not
+ * run: under CI=true it is one failing test naming the problem (never a silent skip), elsewhere a
+ * skip with a warning.
+ */
+export function availableOrFail(name: string, what: string, problem: string | undefined): boolean {
+  if (problem === undefined) return true;
   if (process.env.CI === "true") {
     describe(name, () => {
-      test(`needs ${missing.join(" and ")}`, () => {
-        throw new Error(msg);
+      test(`needs ${what}`, () => {
+        throw new Error(problem);
       });
     });
   } else {
-    console.warn(`[skip] ${name}: ${msg}`);
+    console.warn(`[skip] ${name}: ${problem}`);
     describe.skip(name, () => test("skipped", () => {}));
   }
-  return undefined;
+  return false;
 }
 
 /** A unique suffix for topic and key prefixes, so runs never see each other's data. */
