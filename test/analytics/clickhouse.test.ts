@@ -3,27 +3,15 @@
  * listens on). The driver against a real server process is in `clickhouse-server.test.ts`.
  */
 import { describe, expect, test } from "bun:test";
-import { createServer } from "node:net";
+import { ClickHouseError } from "@clickhouse/client";
 import { AnalyticsUnavailableError, ClickHouseAnalyticsStore, isConnectionError } from "../../src/analytics/clickhouse-store.ts";
 import { usageSummary } from "../../src/analytics/queries.ts";
 import { fixtureRows, RANGE } from "./fixtures.ts";
-
-/** A local port with nothing listening on it. */
-async function freePort(): Promise<number> {
-  return await new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.listen(0, "127.0.0.1", () => {
-      const addr = srv.address();
-      const port = typeof addr === "object" && addr ? addr.port : 0;
-      srv.close(() => resolve(port));
-    });
-    srv.on("error", reject);
-  });
-}
+import { freePort } from "../helpers/services.ts";
 
 describe("ClickHouseAnalyticsStore: server down", () => {
   test("operations retry with backoff, then fail with a clear, typed error (no password in it)", async () => {
-    const port = await freePort();
+    const port = freePort();
     const store = await ClickHouseAnalyticsStore.connect({ url: `http://default:s3cret@127.0.0.1:${port}`, maxAttempts: 3, backoffMs: 20 });
     try {
       const started = performance.now();
@@ -49,5 +37,20 @@ describe("ClickHouseAnalyticsStore: server down", () => {
   test("errors the server answered with are not retried as connection errors", () => {
     expect(isConnectionError(Object.assign(new Error("connect ECONNREFUSED 127.0.0.1:1"), { code: "ECONNREFUSED" }))).toBe(true);
     expect(isConnectionError(new Error("Code: 62. DB::Exception: Syntax error"))).toBe(false);
+  });
+});
+
+// Needs no server: the classification the real server showed wrong (a rejected row whose
+// error_code was `upstream_timeout` was retried as a "timeout" for minutes).
+describe("isConnectionError: what the server answered is never a connection error", () => {
+  test("server errors quoting transport words are not retried; transport errors still are", () => {
+    const oldFormat = 'Code: 27, e.displayText() = DB::Exception: Cannot parse input: expected " before: many","error_code":"upstream_timeout"}: (at row 11)\n, e.what() = DB::Exception';
+    expect(isConnectionError(new Error(oldFormat))).toBe(false);
+    expect(isConnectionError(new Error("Code: 159. DB::Exception: Timeout exceeded: elapsed 5.1 seconds. (TIMEOUT_EXCEEDED)"))).toBe(false);
+    expect(isConnectionError(new ClickHouseError({ message: "Timeout exceeded: elapsed 5.1 seconds", code: "159", type: "TIMEOUT_EXCEEDED" }))).toBe(false);
+    expect(isConnectionError(new Error("Timeout error."))).toBe(true); // the client's request_timeout
+    expect(isConnectionError(new Error("socket hang up"))).toBe(true);
+    expect(isConnectionError(Object.assign(new Error("connect ECONNREFUSED 127.0.0.1:1"), { code: "ECONNREFUSED" }))).toBe(true);
+    expect(isConnectionError(new Error("request failed", { cause: Object.assign(new Error("read ECONNRESET"), { code: "ECONNRESET" }) }))).toBe(true);
   });
 });

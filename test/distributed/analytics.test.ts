@@ -7,25 +7,14 @@
 import { afterAll, describe, expect, test } from "bun:test";
 import { type ChildProcess, spawn } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import { servicesOrFail, uniq } from "../helpers/services.ts";
+import { freePort, servicesOrFail, uniq } from "../helpers/services.ts";
 import { post, waitFor } from "../helpers/gateway.ts";
 
 const NAME = "analytics on Kafka with embedded stores";
 const services = servicesOrFail(["kafka", "redis"], NAME);
 const ADMIN = "dist-analytics-admin-key-0123456789";
-
-async function freePort(): Promise<number> {
-  return new Promise((res, rej) => {
-    const s = createServer().listen(0, "127.0.0.1", () => {
-      const a = s.address();
-      s.close(() => res(typeof a === "object" && a ? a.port : 0));
-    });
-    s.on("error", rej);
-  });
-}
 
 if (services) {
   const id = uniq();
@@ -40,7 +29,7 @@ if (services) {
   });
 
   const start = async () => {
-    const port = await freePort();
+    const port = freePort();
     const dir = mkdtempSync(join(tmpdir(), "tollgate-dist-analytics-"));
     dirs.push(dir);
     const child = spawn(process.execPath, ["run", "src/main.ts"], {

@@ -7,17 +7,10 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { post, startTestGateway, type TestGateway, waitFor } from "../helpers/gateway.ts";
-import { availableOrFail } from "../helpers/services.ts";
+import { availableOrFail, freePort } from "../helpers/services.ts";
 
 const REDIS_SERVER = Bun.which("redis-server");
 const ADMIN = "redis-down-admin-0123456789";
-
-function freePort(): number {
-  const s = Bun.serve({ port: 0, fetch: () => new Response() });
-  const p = s.port!;
-  s.stop(true);
-  return p;
-}
 
 if (availableOrFail("Redis unavailable", "redis-server", REDIS_SERVER ? undefined : "redis-server is not installed: bash scripts/redis.sh install (make test does)")) {
   const port = freePort();

@@ -10,17 +10,11 @@ import { join, resolve } from "node:path";
 import OpenAI from "openai";
 import { FileEventLog } from "../../src/events/file-log.ts";
 import { readAll, waitFor } from "../helpers/gateway.ts";
+import { freePort } from "../helpers/services.ts";
 
 const ROOT = resolve(import.meta.dir, "../..");
 let dataDir = "";
 const children: ChildProcess[] = [];
-
-function freePort(): number {
-  const s = Bun.serve({ port: 0, fetch: () => new Response() });
-  const port = s.port!;
-  s.stop(true);
-  return port;
-}
 
 async function makeRun(port: number): Promise<{ child: ChildProcess; output: () => string }> {
   // A process group of its own, so the signal reaches make and the gateway it started.

@@ -47,5 +47,13 @@ export function availableOrFail(name: string, what: string, problem: string | un
   return false;
 }
 
+/** A local port nothing listens on (right now): for servers a test starts itself. */
+export function freePort(): number {
+  const server = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data() {} } });
+  const { port } = server;
+  server.stop(true);
+  return port;
+}
+
 /** A unique suffix for topic and key prefixes, so runs never see each other's data. */
 export const uniq = () => `${Date.now().toString(36)}${Math.random().toString(36).slice(2, 7)}`;

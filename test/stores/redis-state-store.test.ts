@@ -17,6 +17,7 @@ import { ADMISSION_LUA } from "../../src/stores/redis-admission.ts";
 import { RedisStateStore } from "../../src/stores/redis-state-store.ts";
 import type { AdmissionResult } from "../../src/stores/state-store.ts";
 import { stateStoreContract, waitFor } from "./state-store.contract.ts";
+import { freePort } from "../helpers/services.ts";
 
 const REDIS_URL = process.env.REDIS_URL;
 const CI = process.env.CI === "true";
@@ -311,14 +312,6 @@ if (!REDIS_URL) {
 // ---------------------------------------------------------------------------------------------
 // Against a dedicated redis-server this file starts, stops, freezes and restarts
 // ---------------------------------------------------------------------------------------------
-
-/** A port nothing listens on (right now). */
-function freePort(): number {
-  const server = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data() {} } });
-  const { port } = server;
-  server.stop(true);
-  return port;
-}
 
 /** Whether something on `port` answers a RESP PING with PONG within `timeoutMs`. */
 async function pong(port: number, timeoutMs = 500): Promise<boolean> {
