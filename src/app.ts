@@ -25,6 +25,7 @@ import { keysSelfRoutes } from "./api/keys-self.ts";
 import { tenancyRoutes } from "./api/tenancy.ts";
 import { usageRoutes } from "./api/usage.ts";
 import type { AnalyticsRuntime } from "./analytics/runtime.ts";
+import type { Lifecycle } from "./lifecycle/drain.ts";
 
 export interface AppDeps extends GatewayDeps {
   log: EventLog;
@@ -39,6 +40,8 @@ export interface AppDeps extends GatewayDeps {
   router: Router;
   /** Usage analytics; absent when turned off. */
   analytics?: AnalyticsRuntime | undefined;
+  /** Shutdown state (readiness answers 503 while draining). */
+  lifecycle?: Lifecycle;
 }
 
 /**

@@ -37,6 +37,7 @@ import { USAGE_GROUP } from "./projections/usage.ts";
 import type { AnalyticsStore } from "./analytics/store.ts";
 import { type AnalyticsRuntime, startAnalytics } from "./analytics/runtime.ts";
 import pkg from "../package.json" with { type: "json" };
+import { type DrainOutcome, drainServer, Lifecycle } from "./lifecycle/drain.ts";
 
 export interface Gateway {
   url: string;
@@ -51,8 +52,13 @@ export interface Gateway {
   store: StateStore;
   /** Usage analytics (absent with TOLLGATE_ANALYTICS=off). */
   analytics: AnalyticsRuntime | undefined;
-  /** Stop listening, flush every queued event, close the log. */
-  stop(): Promise<void>;
+  /**
+   * Stop accepting, let in-flight requests and streams finish (up to `drainMs`, default
+   * TOLLGATE_DRAIN_TIMEOUT_MS), flush every queued event, close the log.
+   */
+  stop(opts?: { drainMs?: number }): Promise<void>;
+  /** How the last stop() ended its drain (undefined while serving). */
+  readonly drained: DrainOutcome | undefined;
 }
 
 export interface StartOptions {
@@ -143,6 +149,7 @@ async function wire(settings: Settings, opts: StartOptions, { file, masterKey, l
   // Analytics is a projection: it runs beside the request path, never in it.
   const analytics = settings.analytics !== "off" ? startAnalytics(log, opts.analytics ?? (await openAnalyticsStore(settings)), { project: settings.analytics === "on", group: usageGroupFor(settings) }) : undefined;
   track({ analytics });
+  const lifecycle = new Lifecycle();
   const pipeline = new Pipeline([authPlugin({ loopback: isLoopback(settings.host) }), ...builtinPlugins(router, store), ...operatorPlugins, ...(opts.plugins ?? [])]);
   const app = buildApp({
     pipeline,
@@ -158,6 +165,7 @@ async function wire(settings: Settings, opts: StartOptions, { file, masterKey, l
     store,
     router,
     analytics,
+    lifecycle,
   });
   const server = Bun.serve({
     port: settings.port,
@@ -176,6 +184,7 @@ async function wire(settings: Settings, opts: StartOptions, { file, masterKey, l
     if (isLoopback(settings.host) && !snapshot.tenancy?.anyKeys) console.warn("[tollgate] no virtual keys yet: requests run as tenant `default` (loopback only)");
   }
   let stopping: Promise<void> | undefined;
+  let drained: DrainOutcome | undefined;
   return {
     url,
     port,
@@ -187,13 +196,18 @@ async function wire(settings: Settings, opts: StartOptions, { file, masterKey, l
     get snapshot() {
       return snapshot;
     },
+    get drained() {
+      return drained;
+    },
     config,
     store,
     analytics,
-    stop() {
+    stop(stopOpts) {
       // Idempotent: a second call (a second signal) waits for the same drain, never cuts it short.
       stopping ??= (async () => {
-        await server.stop(true);
+        drained = await drainServer(server, lifecycle, stopOpts?.drainMs ?? settings.drainTimeoutMs);
+        // Requests cut by the timeout record themselves (client_disconnected) as their upstream call aborts.
+        for (const until = Date.now() + 2_000; pipeline.active > 0 && Date.now() < until; ) await Bun.sleep(5);
         await config.stop();
         await emitter.close();
         await analytics?.stop();
@@ -305,9 +319,9 @@ async function main(): Promise<void> {
   const shutdown = async (signal: string) => {
     if (shuttingDown) return; // make and the shell may both forward the signal
     shuttingDown = true;
-    console.log(`[tollgate] ${signal}: draining events and stopping`);
+    console.log(`[tollgate] ${signal}: draining in-flight requests (up to ${gateway.settings.drainTimeoutMs} ms), then events`);
     await gateway.stop();
-    console.log("[tollgate] stopped");
+    console.log(`[tollgate] stopped (${gateway.drained === "timed_out" ? "drain timed out: the rest was cut" : "every in-flight request finished"})`);
     process.exit(0);
   };
   process.on("SIGINT", () => void shutdown("SIGINT"));

@@ -16,6 +16,8 @@ export interface HealthDeps {
   outbox?: OutboxEventLog;
   analytics?: AnalyticsRuntime | undefined;
   version: string;
+  /** While draining (SIGTERM), readiness answers 503 `draining`. */
+  lifecycle?: { readonly draining: boolean };
 }
 
 /** The analytics projection's state and lag: shown, never a reason to refuse traffic (it is off the request path). */
@@ -43,11 +45,12 @@ export function healthRoutes(deps: HealthDeps) {
         const analytics = await analyticsCheck(deps.analytics);
         // A broker outage absorbed by the outbox leaves the gateway serving: degraded, still ready.
         const logUsable = log.ok || outbox !== undefined;
-        const ready = logUsable && emitter.ok && store.ok;
+        const draining = deps.lifecycle?.draining === true;
+        const ready = !draining && logUsable && emitter.ok && store.ok;
         const degraded = ready && (!log.ok || (outbox?.backlog ?? 0) > 0);
         set.status = ready ? 200 : 503;
         return {
-          status: !ready ? "not_ready" : degraded ? "degraded" : "ready",
+          status: draining ? "draining" : !ready ? "not_ready" : degraded ? "degraded" : "ready",
           checks: { event_log: { kind: deps.log.kind, ...log }, state_store: { kind: deps.store.kind, ...store }, emitter, ...(outbox ? { outbox } : {}), analytics },
         };
       },

@@ -27,6 +27,7 @@ export const Settings = T.Object({
   clickhouseUser: T.Optional(T.String({ minLength: 1 })),
   clickhousePassword: T.Optional(T.String()),
   clickhouseDatabase: T.String({ pattern: "^[A-Za-z_][A-Za-z0-9_]*$" }),
+  drainTimeoutMs: T.Integer({ minimum: 0 }),
 });
 export type Settings = Static<typeof Settings>;
 
@@ -52,10 +53,11 @@ export const ENV_VARS = {
   CLICKHOUSE_USER: ["clickhouseUser", "", "ClickHouse user (default: the server's `default`)"],
   CLICKHOUSE_PASSWORD: ["clickhousePassword", "", "ClickHouse password"],
   CLICKHOUSE_DATABASE: ["clickhouseDatabase", "tollgate", "Database of the analytics tables (created if missing)"],
+  TOLLGATE_DRAIN_TIMEOUT_MS: ["drainTimeoutMs", "25000", "On SIGTERM: how long in-flight requests and streams may take to finish before they are cut (keep it below the orchestrator's grace period)"],
   TOLLGATE_MASTER_KEY: ["masterKey", "", "Encrypts provider API keys at rest (AES-256-GCM); ≥ 16 chars, or 32 bytes hex/base64"],
 } as const satisfies Record<string, readonly [keyof Settings, string, string]>;
 
-const NUMERIC = new Set<keyof Settings>(["port", "maxBodyBytes"]);
+const NUMERIC = new Set<keyof Settings>(["port", "maxBodyBytes", "drainTimeoutMs"]);
 const LISTS = new Set<keyof Settings>(["corsOrigins", "kafkaBrokers"]);
 
 export class SettingsError extends Error {

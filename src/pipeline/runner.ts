@@ -62,6 +62,7 @@ export class Pipeline {
    * GatewayError (after onError and onEnd ran and `request.completed` was recorded).
    */
   async run(ctx: Ctx): Promise<PipelineResult> {
+    this.#active++;
     ctx.emit({
       type: "request.received",
       payload: {
@@ -200,6 +201,20 @@ export class Pipeline {
   private async finish(ctx: Ctx, outcome: Outcome): Promise<void> {
     if (ctx.state["pipeline.finished"]) return;
     ctx.state["pipeline.finished"] = true;
+    try {
+      await this.record(ctx, outcome);
+    } finally {
+      this.#active--;
+    }
+  }
+
+  #active = 0;
+  /** Requests started and not yet recorded as completed (a shutdown waits for them). */
+  get active(): number {
+    return this.#active;
+  }
+
+  private async record(ctx: Ctx, outcome: Outcome): Promise<void> {
     outcome.latencyMs = round2(performance.now() - ctx.startedAt);
     if (outcome.ttftMs !== undefined) outcome.ttftMs = round2(outcome.ttftMs);
     const cached = ctx.answer?.cached === true;
