@@ -11,7 +11,10 @@ import { type ComposeFile, dependsOn, hostPort, mounts, publishedContainerPorts,
 
 const compose = readYaml<ComposeFile>("docker-compose.yml");
 const svc = compose.services;
-const gatewayEnv = serviceEnv(svc.gateway!);
+/** The gateway replicas (gateway-1, gateway-2, …): one definition, shared through a YAML anchor. */
+const replicas = Object.keys(svc).filter((n) => /^gateway-\d+$/.test(n)).sort();
+const gateway = svc[replicas[0]!]!;
+const gatewayEnv = serviceEnv(gateway);
 
 /** The service named `host`, which must listen on `port` inside the network. */
 function expectService(host: string, port: number, listens: (name: string) => number[]): void {
@@ -20,8 +23,8 @@ function expectService(host: string, port: number, listens: (name: string) => nu
 }
 
 describe("docker-compose.yml", () => {
-  test("has the six services, named volumes declared, images pinned to the chosen lines", () => {
-    expect(Object.keys(svc).sort()).toEqual(["clickhouse", "gateway", "grafana", "jaeger", "kafka", "redis"]);
+  test("has the services, named volumes declared, images pinned to the chosen lines", () => {
+    expect(Object.keys(svc).sort()).toEqual(["clickhouse", "gateway-1", "gateway-2", "grafana", "jaeger", "kafka", "projector", "prometheus", "redis"]);
     for (const [name, s] of Object.entries(svc)) {
       for (const m of mounts(s)) {
         if (m.bind) expect(existsSync(join(ROOT, m.source)), `${name}: ${m.source} exists`).toBe(true);
@@ -34,7 +37,7 @@ describe("docker-compose.yml", () => {
   });
 
   test("the gateway is built from the Dockerfile, which runs src/main.ts on Bun with a data volume", () => {
-    const build = svc.gateway!.build as { context: string; dockerfile: string };
+    const build = gateway.build as { context: string; dockerfile: string };
     const dockerfile = readFileSync(join(ROOT, build.context, build.dockerfile), "utf8");
     expect(dockerfile).toMatch(/^FROM oven\/bun:/m);
     expect(dockerfile).toContain("bun install --frozen-lockfile --production");
@@ -43,7 +46,7 @@ describe("docker-compose.yml", () => {
     for (const f of ["package.json", "bun.lock", "tsconfig.json"]) expect(dockerfile).toMatch(new RegExp(`^COPY .*\\b${f.replace(".", "\\.")}\\b`, "m"));
     expect(dockerfile).toMatch(/^VOLUME \["\/data"\]/m);
     expect(gatewayEnv.HOST).toBe("0.0.0.0");
-    expect(mounts(svc.gateway!).map((m) => m.target)).toContain(gatewayEnv.TOLLGATE_DATA_DIR!);
+    expect(mounts(gateway).map((m) => m.target)).toContain(gatewayEnv.TOLLGATE_DATA_DIR!);
     const ignored = readFileSync(join(ROOT, ".dockerignore"), "utf8").split("\n").map((l) => l.trim());
     for (const p of ["node_modules", "data", ".tools", ".test-artifacts"]) expect(ignored).toContain(p);
   });
@@ -107,12 +110,12 @@ describe("docker-compose.yml", () => {
       for (const [dep, condition] of Object.entries(dependsOn(s))) {
         expect(Object.keys(svc), `${name} depends on ${dep}`).toContain(dep);
         if (condition === "service_healthy") {
-          const has = svc[dep]!.healthcheck?.test !== undefined || (dep === "gateway" && dockerfileHealthcheck);
+          const has = svc[dep]!.healthcheck?.test !== undefined || (/^gateway-\d+$/.test(dep) && dockerfileHealthcheck);
           expect(has, `${dep} has a healthcheck`).toBe(true);
         }
       }
     }
-    expect(dependsOn(svc.gateway!)).toMatchObject({ kafka: "service_healthy", redis: "service_healthy", clickhouse: "service_healthy" });
+    for (const r of replicas) expect(dependsOn(svc[r]!)).toMatchObject({ kafka: "service_healthy", redis: "service_healthy", clickhouse: "service_healthy" });
     expect(dependsOn(svc.grafana!)).toMatchObject({ clickhouse: "service_healthy" });
   });
 });

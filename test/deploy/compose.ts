@@ -6,7 +6,8 @@ import { parse } from "yaml";
 export const ROOT = join(import.meta.dir, "..", "..");
 
 export function readYaml<T = unknown>(path: string): T {
-  return parse(readFileSync(join(ROOT, path), "utf8")) as T;
+  // Compose files use YAML merge keys (`<<: *gateway`), as docker compose does.
+  return parse(readFileSync(join(ROOT, path), "utf8"), { merge: true }) as T;
 }
 
 export interface ComposeService {

@@ -19,7 +19,7 @@ import { dashboardQueries, type Dashboard, type Panel } from "./dashboard.ts";
 import { durationMs, expandQuery, type QueryContext, type VariableState } from "./grafana-sql.ts";
 
 const svc = readYaml<ComposeFile>("docker-compose.yml").services;
-const gatewayEnv = serviceEnv(svc.gateway!);
+const gatewayEnv = serviceEnv(svc["gateway-1"]!);
 const grafanaEnv = serviceEnv(svc.grafana!);
 const datasources = readYaml<{ datasources: Array<Record<string, any>> }>("deploy/grafana/provisioning/datasources/clickhouse.yaml");
 const providers = readYaml<{ providers: Array<Record<string, any>> }>("deploy/grafana/provisioning/dashboards/tollgate.yaml");
