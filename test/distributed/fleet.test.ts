@@ -66,7 +66,7 @@ if (services) {
   // The gateway's variables exactly as compose sets them, with compose's host names swapped for
   // this machine's services and a namespace of our own on the shared Kafka/Redis.
   const composeEnv = () => {
-    const env = serviceEnv(readYaml<ComposeFile>("docker-compose.yml").services.gateway!);
+    const env = serviceEnv(readYaml<ComposeFile>("docker-compose.yml").services["gateway-1"]!);
     expect(env.TOLLGATE_ANALYTICS).toBe("query");
     expect(env.KAFKA_BROKERS).toBe("kafka:9092");
     expect(env.REDIS_URL).toBe("redis://redis:6379");
@@ -154,15 +154,20 @@ if (services) {
     test("usage from both instances in one analytics answer (written by the standalone projector)", async () => {
       // 1 warm-up (b) + the budget's admitted calls on a and b, + the refusals: every request.completed.
       const total = 1 + 120;
+      let last = "";
       const summary = await waitFor(async () => {
         const r = await admin(a, "GET", "/api/v1/usage/summary?days=1&tenant=acme");
+        const s = (await r.json()) as { data: { requests: number } };
+        last = JSON.stringify(s).slice(0, 300);
         if (r.status !== 200) return undefined;
-        const s = (await r.json()) as { requests: number };
-        return s.requests === total ? s : undefined;
-      }, 20_000, `the projector to write all ${total} requests`);
+        return s.data.requests === total ? s.data : undefined;
+      }, 20_000, `the projector to write all ${total} requests`).catch((err: Error) => {
+        throw new Error(`${err.message}; last answer: ${last}`);
+      });
       expect(summary.requests).toBe(total);
-      const fromB = (await (await admin(b, "GET", "/api/v1/usage/summary?days=1&tenant=acme")).json()) as { requests: number };
-      expect(fromB.requests).toBe(total);
+      const fromB = (await (await admin(b, "GET", "/api/v1/usage/summary?days=1&tenant=acme")).json()) as { data: { requests: number; cost_micros: number } };
+      expect(fromB.data.requests).toBe(total);
+      expect(fromB.data.cost_micros).toBe(summary.cost_micros);
     }, 30_000);
 
     test("a SIGTERM'd instance drains its in-flight stream to the end; its events are all in the log", async () => {
