@@ -157,7 +157,7 @@ if (services) {
       let last = "";
       const summary = await waitFor(async () => {
         const r = await admin(a, "GET", "/api/v1/usage/summary?days=1&tenant=acme");
-        const s = (await r.json()) as { data: { requests: number } };
+        const s = (await r.json()) as { data: { requests: number; cost_micros: number } };
         last = JSON.stringify(s).slice(0, 300);
         if (r.status !== 200) return undefined;
         return s.data.requests === total ? s.data : undefined;
@@ -205,6 +205,60 @@ if (services) {
       }
       expect(projector.child.exitCode).toBeNull(); // the projector keeps running
     }, 60_000);
+
+    test("a rolling restart under load loses no request and no event", async () => {
+      b = await startGateway(); // the replica stopped above comes back
+      const gateways = [a, b];
+      const created = await admin(a, "POST", "/api/v1/admin/keys", { tenant_id: "acme", name: "rolling" }); // no budget: every call answers
+      const rollingKey = ((await created.json()) as { key: string }).key;
+      await waitFor(async () => (await chat(b, rollingKey, { model: "echo", messages: [{ role: "user", content: "x" }] })).status === 200, 5000, "b to accept the new key");
+      const answered: string[] = [];
+      let failed = 0;
+      let stop = false;
+      // A load balancer's behaviour: a refused or reset connection is retried on the other replica.
+      const one = async (i: number): Promise<void> => {
+        for (let attempt = 0; attempt < 4; attempt++) {
+          const gw = gateways[(i + attempt) % 2]!;
+          try {
+            const r = await chat(gw, rollingKey, { model: "echo", messages: [{ role: "user", content: `rolling ${i}` }] });
+            await r.arrayBuffer();
+            if (r.status === 200) answered.push(r.headers.get("x-request-id")!);
+            else failed++;
+            return;
+          } catch {
+            await Bun.sleep(10);
+          }
+        }
+        failed++;
+      };
+      let n = 0;
+      const workers = Array.from({ length: 8 }, async () => {
+        while (!stop) await one(n++);
+      });
+      // Restart each replica in turn, the way a Deployment's rolling update does.
+      for (const idx of [0, 1]) {
+        await Bun.sleep(400);
+        const old = gateways[idx]!;
+        old.child.kill("SIGTERM");
+        expect(await old.exited).toBe(0);
+        gateways[idx] = await startGateway();
+      }
+      await Bun.sleep(300);
+      stop = true;
+      await Promise.all(workers);
+      [a, b] = gateways as [Proc, Proc];
+      expect(failed).toBe(0);
+      expect(answered.length).toBeGreaterThan(50);
+      const log = await KafkaEventLog.connect({ brokers: services.kafkaBrokers!.split(","), topicPrefix: `f${id}.` });
+      try {
+        const completed = new Map<string, number>();
+        for (const e of await readAll(log, "requests")) if (e.type === "request.completed" && e.requestId) completed.set(e.requestId, (completed.get(e.requestId) ?? 0) + 1);
+        const missing = answered.filter((rid) => completed.get(rid) !== 1);
+        expect(missing).toEqual([]);
+      } finally {
+        await log.close();
+      }
+    }, 120_000);
   });
 }
 

@@ -50,6 +50,13 @@ export function startChdbHttpServer(dir: string, port: number) {
   const server = Bun.serve({
     port,
     hostname: "127.0.0.1",
+    // Never close an idle keep-alive socket under the client (ClickHouse keeps them 10 s; the
+    // client would otherwise race a close with its next query).
+    idleTimeout: 0,
+    error(err) {
+      if (process.env.CHDB_HTTP_DEBUG) console.error(`[chdb-http] unhandled: ${err.message}`);
+      return fail(err);
+    },
     async fetch(req) {
       const url = new URL(req.url);
       if (url.pathname === "/ping") return new Response("Ok.\n");
@@ -74,6 +81,7 @@ export function startChdbHttpServer(dir: string, port: number) {
           const result = Object.keys(params).length ? await session.queryBindAsync(sql, params) : await session.queryAsync(sql);
           return new Response(result.text(), { headers: { "content-type": "text/plain; charset=UTF-8", "x-clickhouse-summary": "{}" } });
         } catch (err) {
+          if (process.env.CHDB_HTTP_DEBUG) console.error(`[chdb-http] ${inUrl ?? ""} ${body.slice(0, 300)} → ${(err as Error).message}`);
           return fail(err);
         }
       });
