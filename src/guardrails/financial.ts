@@ -1,0 +1,105 @@
+/**
+ * Financial identifiers: payment cards (Luhn + IIN ranges + lengths), IBANs (mod-97 and the
+ * country's length, via `ibantools`) and US SSNs (area / group / serial rules).
+ */
+import { getCountrySpecifications, isValidIBAN } from "ibantools";
+import { collect, digitsOf, type Finding } from "./types.ts";
+
+/** Luhn checksum over a digit string. */
+export function luhnOk(digits: string): boolean {
+  let sum = 0;
+  for (let i = digits.length - 1, alt = false; i >= 0; i--, alt = !alt) {
+    let d = digits.charCodeAt(i) - 48;
+    if (alt) {
+      d *= 2;
+      if (d > 9) d -= 9;
+    }
+    sum += d;
+  }
+  return sum % 10 === 0;
+}
+
+/** Known issuer ranges: [low prefix, high prefix, allowed lengths]. Prefixes compared at their own length. */
+const IIN: ReadonlyArray<[string, string, readonly number[]]> = [
+  ["4", "4", [13, 16, 19]], // Visa
+  ["51", "55", [16]], // Mastercard
+  ["2221", "2720", [16]], // Mastercard 2-series
+  ["34", "34", [15]], // Amex
+  ["37", "37", [15]],
+  ["6011", "6011", [16, 17, 18, 19]], // Discover
+  ["644", "649", [16, 17, 18, 19]],
+  ["65", "65", [16, 17, 18, 19]],
+  ["3528", "3589", [16, 17, 18, 19]], // JCB
+  ["300", "305", [14, 15, 16, 17, 18, 19]], // Diners
+  ["36", "36", [14, 15, 16, 17, 18, 19]],
+  ["38", "39", [14, 15, 16, 17, 18, 19]],
+  ["62", "62", [16, 17, 18, 19]], // UnionPay
+  ["9704", "9704", [16, 19]], // Vietnam NAPAS
+  ["5018", "5018", [12, 13, 14, 15, 16, 17, 18, 19]], // Maestro
+  ["5020", "5020", [12, 13, 14, 15, 16, 17, 18, 19]],
+  ["5038", "5038", [12, 13, 14, 15, 16, 17, 18, 19]],
+  ["5893", "5893", [12, 13, 14, 15, 16, 17, 18, 19]],
+  ["6304", "6304", [12, 13, 14, 15, 16, 17, 18, 19]],
+  ["6759", "6759", [12, 13, 14, 15, 16, 17, 18, 19]],
+  ["6761", "6763", [12, 13, 14, 15, 16, 17, 18, 19]],
+];
+
+/** True when the number's prefix and length belong to a known card scheme. */
+export function knownIin(digits: string): boolean {
+  for (const [lo, hi, lengths] of IIN) {
+    if (!lengths.includes(digits.length)) continue;
+    const p = digits.slice(0, lo.length);
+    if (p >= lo && p <= hi) return true;
+  }
+  return false;
+}
+
+const CARD = /(?<![\d.,\-/])\d(?:[ -]?\d){11,18}(?![\d]|[.,\-/]\d)/g;
+
+export function detectCards(text: string): Finding[] {
+  return collect(CARD, text, "card", (m) => {
+    const seps = new Set(m[0].replace(/\d/g, ""));
+    if (seps.size > 1) return false;
+    const d = digitsOf(m[0]);
+    return knownIin(d) && luhnOk(d);
+  });
+}
+
+const SPECS = getCountrySpecifications();
+const IBAN = /(?<![A-Za-z0-9])[A-Z]{2}\d{2}(?:[ -]?[A-Z0-9]){10,32}/g;
+
+export function detectIbans(text: string): Finding[] {
+  return collect(IBAN, text, "iban", (m) => {
+    const len = SPECS[m[0].slice(0, 2)]?.chars;
+    if (!len) return false;
+    // Take exactly the country's number of characters; the next one must not glue on.
+    let n = 0;
+    let end = m.index;
+    for (const ch of m[0]) {
+      end++;
+      if (ch !== " " && ch !== "-") n++;
+      if (n === len) break;
+    }
+    if (n !== len || /[A-Za-z0-9]/.test(text[end] ?? "")) return false;
+    const compact = text.slice(m.index, end).replace(/[ -]/g, "");
+    return isValidIBAN(compact) ? { start: m.index, end } : false;
+  });
+}
+
+const SSN = /(?<![\d\-])(\d{3})([- ]?)(\d{2})\2(\d{4})(?![\d]|-\d)/g;
+const SSN_CONTEXT = /\b(ssn|social security|soc\.? sec\.?|taxpayer id|tin)\b/i;
+
+/** US SSN: area not 000, 666 or 900–999; group not 00; serial not 0000. Bare 9 digits only near "SSN". */
+export function validSsn(area: string, group: string, serial: string): boolean {
+  const a = Number(area);
+  return a !== 0 && a !== 666 && a < 900 && group !== "00" && serial !== "0000";
+}
+
+export function detectSsns(text: string): Finding[] {
+  return collect(SSN, text, "ssn", (m) => {
+    if (!validSsn(m[1]!, m[3]!, m[4]!)) return false;
+    if (m[2] === " " && !SSN_CONTEXT.test(text.slice(Math.max(0, m.index - 40), m.index))) return false;
+    if (m[2] === "") return SSN_CONTEXT.test(text.slice(Math.max(0, m.index - 40), m.index));
+    return true;
+  });
+}
