@@ -44,7 +44,9 @@ export function validPhone(candidate: string): boolean {
   if (/\s{2,}/.test(candidate)) return false;
   for (const c of COUNTRIES) {
     const p = parsePhoneNumberFromString(candidate, c);
-    if (p?.isValid() && (c === "US" ? digits.length === 10 || digits.length === 11 && digits[0] === "1" : digits[0] === "0")) return true;
+    // US numbers need separators: a bare 10-digit run is an order number as often as a phone.
+    const us = c === "US" && /\D/.test(candidate) && (digits.length === 10 || (digits.length === 11 && digits[0] === "1"));
+    if (p?.isValid() && (us || (c === "VN" && digits[0] === "0"))) return true;
   }
   return false;
 }
