@@ -58,9 +58,14 @@ const CARD = /(?<![\d.,\-/])\d(?:[ -]?\d){11,18}(?![\d]|[.,\-/]\d)/g;
 
 export function detectCards(text: string): Finding[] {
   return collect(CARD, text, "card", (m) => {
-    const seps = new Set(m[0].replace(/\d/g, ""));
-    if (seps.size > 1) return false;
-    const d = digitsOf(m[0]);
+    // One pass: the digits, and one kind of separator at most.
+    let d = "";
+    let sep = "";
+    for (const ch of m[0]) {
+      if (ch >= "0" && ch <= "9") d += ch;
+      else if (!sep) sep = ch;
+      else if (ch !== sep) return false;
+    }
     return knownIin(d) && luhnOk(d);
   });
 }

@@ -334,7 +334,7 @@ function streamEvents(body: any, b: OkBehavior, model: string, azure: boolean): 
     const head = { index, id: call.id, type: "function", function: { name: call.function.name, arguments: "" } };
     events.push(c(index === 0 && text === undefined ? { role: "assistant", content: null, tool_calls: [head], refusal: null } : { tool_calls: [head] }, null, extra));
     const args = call.function.arguments;
-    const argPieces = (call as FakeToolCall).argumentChunks ?? Array.from({ length: Math.ceil(args.length / argSize) }, (_, k) => args.slice(k * argSize, (k + 1) * argSize));
+    const argPieces = b.toolCalls?.[index]?.argumentChunks ?? Array.from({ length: Math.ceil(args.length / argSize) }, (_, k) => args.slice(k * argSize, (k + 1) * argSize));
     for (const piece of argPieces) events.push(c({ tool_calls: [{ index, function: { arguments: piece } }] }, null, extra));
   }
   const finish = b.finishReason ?? (b.toolCalls ? "tool_calls" : "stop");
