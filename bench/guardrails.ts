@@ -17,6 +17,8 @@ import { compilePolicy, effectiveFields, type GuardrailsFields } from "../src/gu
 import { Redactor } from "../src/guardrails/redact.ts";
 import { StreamScanner } from "../src/guardrails/stream.ts";
 import { startGateway } from "../src/main.ts";
+import { startFakeOpenAI } from "../test/fakes/openai-upstream.ts";
+import { writeFileSync } from "node:fs";
 
 const PROSE = "The quarterly report is attached; please review section 4.2 before the meeting on 2024-03-15 at 10:30. Prices rose to $1,299.00 and order #482913 shipped via 1Z999AA10123456784. ";
 const PII = ["Contact jane.doe@example.com or +84 912 345 678. ", "Card 4111 1111 1111 1111 was charged. ", "SSN 123-45-6789 on file. ", "Key sk-proj-abcdefghijklmnopqrstuvwxyz0123456789ABCD leaked. ", "Server 192.168.10.24 is down. "];
@@ -62,15 +64,20 @@ throughput("blocklist term only", text(1 << 20), policy({ blocklist: [{ pattern:
 }
 
 // Through the gateway: two gateways, off and on, requests interleaved.
+// Streams come from a fake OpenAI upstream that sends its chunks 1 ms apart (a real stream's pace),
+// so time to first token is the first chunk's time, not the whole stream's.
+const fake = startFakeOpenAI();
 const dirs = [mkdtempSync(join(tmpdir(), "tg-bench-off-")), mkdtempSync(join(tmpdir(), "tg-bench-on-"))];
-const gws = await Promise.all(dirs.map((d) => startGateway(loadSettings({ PORT: "0", TOLLGATE_DATA_DIR: d, TOLLGATE_PLUGINS_DIR: join(d, "none"), TOLLGATE_ANALYTICS: "off" }), { quiet: true })));
+const cfg = join(dirs[0]!, "tollgate.yaml");
+writeFileSync(cfg, ["providers:", "  - id: local", "    kind: openai", `    base_url: ${fake.url}`, "    models: [m]"].join("\n"));
+const gws = await Promise.all(dirs.map((d) => startGateway(loadSettings({ PORT: "0", TOLLGATE_DATA_DIR: d, TOLLGATE_PLUGINS_DIR: join(d, "none"), TOLLGATE_ANALYTICS: "off", TOLLGATE_CONFIG: cfg }), { quiet: true })));
 const [off, on] = gws as [(typeof gws)[0], (typeof gws)[0]];
 await fetch(`${on.url}/api/v1/admin/guardrails`, { method: "PUT", headers: { "content-type": "application/json" }, body: JSON.stringify({ pii: { action: "restore" } }) });
 
 const pct = (xs: number[], p: number) => xs.sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))]!;
 async function timeOne(url: string, prompt: string, stream: boolean): Promise<number> {
   const t0 = performance.now();
-  const res = await fetch(`${url}/v1/chat/completions`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ model: "echo", stream, messages: [{ role: "user", content: prompt }] }) });
+  const res = await fetch(`${url}/v1/chat/completions`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ model: stream ? "local/m" : "echo", stream, messages: [{ role: "user", content: prompt }] }) });
   if (!stream) {
     await res.text();
     return performance.now() - t0;
@@ -89,8 +96,9 @@ async function timeOne(url: string, prompt: string, stream: boolean): Promise<nu
 }
 
 console.log("\n### Through the gateway (echo), guardrails off vs on (`restore`, every type), interleaved, same run\n\n| prompt | metric | off p50 | on p50 | added p50 | n |\n| --- | --- | --- | --- | --- | --- |");
-for (const [size, n] of [[1024, 300], [32 * 1024, 100]] as const) {
+for (const [size, n] of [[1024, 200], [32 * 1024, 60]] as const) {
   const prompt = text(size);
+  fake.setBehavior({ kind: "ok", content: text(size), chunkSize: 64, chunkDelayMs: 1 });
   for (const stream of [false, true]) {
     const t: Record<"off" | "on", number[]> = { off: [], on: [] };
     for (let i = 0; i < 10; i++) (await timeOne(off.url, prompt, stream), await timeOne(on.url, prompt, stream));
@@ -99,8 +107,9 @@ for (const [size, n] of [[1024, 300], [32 * 1024, 100]] as const) {
       t.on.push(await timeOne(on.url, prompt, stream));
     }
     const a = pct(t.off, 50), b = pct(t.on, 50);
-    console.log(`| ${size / 1024} KB | ${stream ? "time to first token" : "latency (JSON)"} | ${a.toFixed(2)} ms | ${b.toFixed(2)} ms | ${(b - a).toFixed(2)} ms | ${n} |`);
+    console.log(`| ${size / 1024} KB | ${stream ? "time to first token (fake upstream, 64-char chunks 1 ms apart)" : "latency (JSON, echo)"} | ${a.toFixed(2)} ms | ${b.toFixed(2)} ms | ${(b - a).toFixed(2)} ms | ${n} |`);
   }
 }
 for (const g of gws) await g.stop();
+await fake.close();
 for (const d of dirs) rmSync(d, { recursive: true, force: true });
