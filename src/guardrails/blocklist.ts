@@ -24,6 +24,8 @@ export interface CompiledRule {
   /** Longest text a term can match (terms only; regexes: unbounded). */
   maxLength: number;
   find(text: string): Array<[number, number]>;
+  /** Terms: length of the longest end of `text` that could still grow into the term (stream hold-back). */
+  partial?(text: string): number;
 }
 
 export const MAX_PATTERN_LENGTH = 1000;
@@ -54,9 +56,17 @@ export function compileRule(rule: BlocklistRule, index: number): CompiledRule {
     const pre = /^[\p{L}\p{N}_]/u.test(term) ? "(?<![\\p{L}\\p{N}_])" : "";
     const post = /[\p{L}\p{N}_]$/u.test(term) ? "(?![\\p{L}\\p{N}_])" : "";
     const re = new RegExp(`${pre}${escape(term).replace(/\s+/g, "\\s+")}${post}`, "giu");
+    const lower = term.toLowerCase().replace(/\s+/g, " ");
     return {
       ...base,
       maxLength: term.length * 4,
+      partial(text) {
+        for (let k = Math.min(text.length, lower.length * 4); k > 0; k--) {
+          const end = text.slice(-k).toLowerCase().replace(/\s+/g, " ");
+          if (end.length < lower.length && lower.startsWith(end)) return k;
+        }
+        return 0;
+      },
       find(text) {
         const out: Array<[number, number]> = [];
         re.lastIndex = 0;

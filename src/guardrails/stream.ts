@@ -40,8 +40,8 @@ export function holdFrom(buf: string, redactor: Redactor): number {
     if (rule.kind === "regex") {
       const nl = buf.lastIndexOf("\n");
       h = Math.min(h, Math.max(nl + 1, buf.length - REGEX_WINDOW));
-    } else {
-      h = Math.min(h, buf.length - Math.min(buf.length, rule.maxLength));
+    } else if (rule.partial) {
+      h = Math.min(h, buf.length - rule.partial(buf));
     }
   }
   // 5. A placeholder being written: "[EMA".

@@ -119,6 +119,11 @@ describe("stream hold-back", () => {
     expect(holdFrom("hello world ", r)).toBe(12); // nothing
     expect(holdFrom("hello wor", r)).toBe(6); // the partial word
     expect(holdFrom("card 4111 1111 ", r)).toBe(5); // a digit group that may continue
+    const withTerm = redactor({ blocklist: [{ pattern: "Project Falcon", kind: "term", action: "redact", direction: "output" }] });
+    expect(holdFrom("we discussed the project ", withTerm)).toBe(17); // "project " may become "Project Falcon"
+    expect(holdFrom("we discussed the plan ", withTerm)).toBe(22);
+    const t = new StreamScanner(withTerm);
+    expect(t.push("about project ") + t.push("falc") + t.push("on today ") + t.flush()).toBe("about [BLOCKED_1] today ");
     const s = new StreamScanner(r);
     expect(s.push("The answer is ")).toBe("The answer is ");
     expect(s.push("jane@exa")).toBe("");

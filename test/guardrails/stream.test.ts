@@ -130,6 +130,20 @@ describe("whole answers and other endpoints", () => {
     expect(body.content[0]!.text).toBe(`Done for ${EMAIL}.`);
   });
 
+  test("/v1/messages stream: placeholders split across chunks are restored in Anthropic text deltas; block ends with an error event", async () => {
+    await setGuardrails({ pii: { action: "restore", actions: { ssn: "block" } } });
+    fake.setBehavior({ kind: "ok", contentChunks: ["Sent to [EMA", "IL_1", "] just now."] });
+    const res = await post(`${gw.url}/v1/messages`, { model: "local/small-model", max_tokens: 100, stream: true, messages: [{ role: "user", content: `Mail ${EMAIL}` }] }, { "anthropic-version": "2023-06-01" });
+    const raw = await res.text();
+    const text = raw.split("\n").filter((l) => l.startsWith("data: ")).map((l) => JSON.parse(l.slice(6))).filter((e) => e.type === "content_block_delta").map((e) => e.delta.text ?? "").join("");
+    expect(text).toBe(`Sent to ${EMAIL} just now.`);
+    fake.setBehavior({ kind: "ok", contentChunks: ["His SSN is 123-", "45-6789."] });
+    const blocked = await (await post(`${gw.url}/v1/messages`, { model: "local/small-model", max_tokens: 100, stream: true, messages: [{ role: "user", content: "hi" }] }, { "anthropic-version": "2023-06-01" })).text();
+    expect(blocked).toContain("event: error");
+    expect(blocked).toContain("pii_blocked");
+    expect(blocked).not.toContain("6789");
+  });
+
   test("/v1/embeddings inputs and /api/v1/generate prompts are redacted", async () => {
     await setGuardrails({ pii: { action: "redact" } });
     const emb = await post(`${gw.url}/v1/embeddings`, { model: "local/small-model", input: [`mail ${EMAIL}`, "plain"] });
