@@ -42,11 +42,13 @@ export function validPhone(candidate: string): boolean {
   const intl = candidate.startsWith("+") ? candidate : candidate.startsWith("00") ? `+${candidate.slice(2)}` : undefined;
   if (intl) return parsePhoneNumberFromString(intl)?.isValid() === true;
   if (/\s{2,}/.test(candidate)) return false;
+  // Cheap shape checks before the (costly) parse. Vietnamese national numbers start with 0; US
+  // numbers need separators: a bare 10-digit run is an order number as often as a phone.
+  const vn = digits[0] === "0";
+  const us = !vn && /\D/.test(candidate) && (digits.length === 10 || (digits.length === 11 && digits[0] === "1"));
   for (const c of COUNTRIES) {
-    const p = parsePhoneNumberFromString(candidate, c);
-    // US numbers need separators: a bare 10-digit run is an order number as often as a phone.
-    const us = c === "US" && /\D/.test(candidate) && (digits.length === 10 || (digits.length === 11 && digits[0] === "1"));
-    if (p?.isValid() && (us || (c === "VN" && digits[0] === "0"))) return true;
+    if ((c === "VN" && !vn) || (c === "US" && !us)) continue;
+    if (parsePhoneNumberFromString(candidate, c)?.isValid()) return true;
   }
   return false;
 }

@@ -46,26 +46,31 @@ const IIN: ReadonlyArray<[string, string, readonly number[]]> = [
 
 /** True when the number's prefix and length belong to a known card scheme. */
 export function knownIin(digits: string): boolean {
-  for (const [lo, hi, lengths] of IIN) {
-    if (!lengths.includes(digits.length)) continue;
+  const first = digits.charCodeAt(0) - 48;
+  if (first < 2 || first === 7 || first === 8 || first === 1 || digits.length < 12) return false; // no scheme starts with 0, 1, 7 or 8
+  return IIN_BY_FIRST[first]!.some(([lo, hi, lengths]) => {
+    if (!lengths.includes(digits.length)) return false;
     const p = digits.slice(0, lo.length);
-    if (p >= lo && p <= hi) return true;
-  }
-  return false;
+    return p >= lo && p <= hi;
+  });
 }
+const IIN_BY_FIRST = Array.from({ length: 10 }, (_, d) => IIN.filter(([lo]) => lo.charCodeAt(0) - 48 === d));
 
 const CARD = /(?<![\d.,\-/])\d(?:[ -]?\d){11,18}(?![\d]|[.,\-/]\d)/g;
 
 export function detectCards(text: string): Finding[] {
   return collect(CARD, text, "card", (m) => {
     // One pass: the digits, and one kind of separator at most.
+    const s = m[0];
     let d = "";
-    let sep = "";
-    for (const ch of m[0]) {
-      if (ch >= "0" && ch <= "9") d += ch;
-      else if (!sep) sep = ch;
-      else if (ch !== sep) return false;
+    let sep = 0;
+    for (let i = 0; i < s.length; i++) {
+      const c = s.charCodeAt(i);
+      if (c >= 48 && c <= 57) continue;
+      if (!sep) sep = c;
+      else if (c !== sep) return false;
     }
+    d = sep ? s.replaceAll(String.fromCharCode(sep), "") : s;
     return knownIin(d) && luhnOk(d);
   });
 }
