@@ -17,6 +17,7 @@ import { type Action, isIdle, type GuardrailPolicy, policyFor } from "../guardra
 import { ChunkGuard } from "../guardrails/chunks.ts";
 import { type Counts, type Direction, Redactor } from "../guardrails/redact.ts";
 import { inputChars, processCompletion, redactRequest } from "../guardrails/request.ts";
+import type { ChatCompletionChunk } from "../canonical/chat.ts";
 import type { Ctx } from "../pipeline/context.ts";
 import { GatewayError } from "../pipeline/errors.ts";
 import { definePlugin } from "../pipeline/plugin.ts";
@@ -33,6 +34,8 @@ export interface GuardrailsState {
   maxHeldChars?: number;
   /** The provider's whole answer before output guardrails ran (placeholders, not restored). */
   upstreamAnswer?: unknown;
+  /** Streams: the provider's chunks as they arrived, before output guardrails (placeholders, not restored). */
+  upstreamChunks?: ChatCompletionChunk[];
 }
 
 export const GUARDRAILS_STATE = "guardrails";
@@ -105,6 +108,7 @@ export function guardrailsPlugin() {
         if (!r || !answer) return;
         if (answer.kind === "stream") {
           guards.set(ctx, new ChunkGuard(r));
+          stateOf(ctx, r).upstreamChunks = [];
           return;
         }
         if (answer.kind !== "response") return;
@@ -122,6 +126,7 @@ export function guardrailsPlugin() {
         const guard = guards.get(ctx);
         if (!guard) return;
         const r = redactors.get(ctx)!;
+        (ctx.state[GUARDRAILS_STATE] as GuardrailsState).upstreamChunks?.push(chunk);
         let out: ReturnType<ChunkGuard["transform"]>;
         try {
           out = guard.transform(chunk);

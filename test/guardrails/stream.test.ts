@@ -6,6 +6,9 @@
  */
 import { afterAll, beforeAll, beforeEach, describe, expect, test } from "bun:test";
 import { DETECTORS } from "../../src/guardrails/scan.ts";
+import type { Ctx } from "../../src/pipeline/context.ts";
+import { definePlugin } from "../../src/pipeline/plugin.ts";
+import type { GuardrailsState } from "../../src/plugins/guardrails.ts";
 import { type FakeOpenAI, startFakeOpenAI } from "../fakes/openai-upstream.ts";
 import { post, startTestGateway, type TestGateway, writeConfigFile } from "../helpers/gateway.ts";
 
@@ -14,11 +17,25 @@ const CARD = "4111 1111 1111 1111";
 
 let fake: FakeOpenAI;
 let gw: TestGateway;
+/** What a cache would store at onEnd: the upstream answer from ctx.state["guardrails"]. */
+const seenAtEnd: Array<{ restore: boolean; upstream: string }> = [];
+const cacheProbe = definePlugin({
+  name: "cache-probe",
+  version: "1.0.0",
+  phases: {
+    onEnd(ctx: Ctx) {
+      const g = ctx.state["guardrails"] as GuardrailsState | undefined;
+      if (!g) return;
+      const upstream = g.upstreamChunks ? g.upstreamChunks.map((c) => c.choices[0]?.delta.content ?? "").join("") : JSON.stringify(g.upstreamAnswer ?? null);
+      seenAtEnd.push({ restore: g.restore, upstream });
+    },
+  },
+});
 
 beforeAll(async () => {
   fake = startFakeOpenAI();
   const file = await writeConfigFile(["providers:", "  - id: local", "    kind: openai", `    base_url: ${fake.url}`, "    models: [small-model]"]);
-  gw = await startTestGateway({ TOLLGATE_CONFIG: file });
+  gw = await startTestGateway({ TOLLGATE_CONFIG: file }, { plugins: [cacheProbe] });
 });
 afterAll(async () => {
   await gw.dispose();
@@ -69,6 +86,8 @@ describe("streamed output", () => {
     expect(JSON.stringify(fake.requests[0]!.body)).not.toContain("4111");
     expect(fake.requests[0]!.body.messages[0].content).toBe("Email [EMAIL_1] about my card [CARD_1].");
     expect(s.content).toBe(`Writing to ${EMAIL} about card ${CARD} now.`);
+    // What a cache may store keeps the placeholders.
+    expect(seenAtEnd.at(-1)).toEqual({ restore: true, upstream: "Writing to [EMAIL_1] about card [CARD_1] now." });
   });
 
   test("restore: tool-call arguments split across chunks are restored (JSON stays valid)", async () => {
@@ -107,6 +126,9 @@ describe("whole answers and other endpoints", () => {
     // The same value has the same placeholder across the system prompt and the user message.
     expect(fake.requests[0]!.body.messages.map((m: { content: string }) => m.content)).toEqual(["Support address: [EMAIL_1]", "Please answer [EMAIL_1]"]);
     expect(body.choices[0]!.message.content).toBe(`I replied to ${EMAIL}.`);
+    expect(seenAtEnd.at(-1)!.restore).toBe(true);
+    expect(seenAtEnd.at(-1)!.upstream).toContain("I replied to [EMAIL_1].");
+    expect(seenAtEnd.at(-1)!.upstream).not.toContain(EMAIL);
   });
 
   test("/v1/messages: tool_use input and tool_result content are redacted before the upstream", async () => {
