@@ -3,7 +3,7 @@
  * country's length, via `ibantools`) and US SSNs (area / group / serial rules).
  */
 import { getCountrySpecifications } from "ibantools";
-import { collect, digitsOf, type Finding } from "./types.ts";
+import { collect, type Finding } from "./types.ts";
 
 /** Luhn checksum over a digit string. */
 export function luhnOk(digits: string): boolean {

@@ -23,11 +23,6 @@ export function isWordChar(text: string, i: number): boolean {
   return (c >= 48 && c <= 57) || (c >= 65 && c <= 90) || (c >= 97 && c <= 122) || c === 95 || c > 127 && /\p{L}|\p{N}/u.test(text[i]!);
 }
 
-/** The digits of a string (separators dropped). */
-export function digitsOf(s: string): string {
-  return s.replace(/\D+/g, "");
-}
-
 /** Run a global regex over a text and collect `[start, end)` of matches accepted by `accept`. */
 export function collect(re: RegExp, text: string, type: PiiType, accept: (m: RegExpExecArray) => boolean | { start: number; end: number }): Finding[] {
   const out: Finding[] = [];
