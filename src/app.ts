@@ -23,6 +23,7 @@ import type { Router } from "./routing/router.ts";
 import { providerRoutes } from "./api/providers.ts";
 import { keysSelfRoutes } from "./api/keys-self.ts";
 import { tenancyRoutes } from "./api/tenancy.ts";
+import { guardrailsRoutes } from "./api/guardrails.ts";
 import { usageRoutes } from "./api/usage.ts";
 import type { AnalyticsRuntime } from "./analytics/runtime.ts";
 import type { Lifecycle } from "./lifecycle/drain.ts";
@@ -100,6 +101,7 @@ export function buildApp(deps: AppDeps) {
     .use(keysSelfRoutes({ config: deps.config, store: deps.store, loopback: deps.admin.loopback }))
     .use(adminRoutes(deps.admin))
     .use(tenancyRoutes(deps.admin))
+    .use(guardrailsRoutes(deps.admin))
     .use(usageRoutes({ analytics: deps.analytics, config: deps.config, adminKey: deps.admin.adminKey, loopback: deps.admin.loopback }))
     .use(docsRoutes(deps.version))
     .use(dashboardRoutes());

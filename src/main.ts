@@ -27,6 +27,7 @@ import { providerCallPlugin } from "./plugins/provider-call.ts";
 import { routingPlugin } from "./plugins/routing.ts";
 import { authPlugin } from "./plugins/auth.ts";
 import { limitsPlugin } from "./plugins/limits.ts";
+import { guardrailsPlugin } from "./plugins/guardrails.ts";
 import { Router } from "./routing/router.ts";
 import { applyLogLevel } from "./telemetry/log.ts";
 import { ProviderSet } from "./providers/provider-set.ts";
@@ -75,7 +76,7 @@ export interface StartOptions {
 
 /** The built-in plugins, in pipeline order, sharing one router (breakers, health, round-robin). */
 export function builtinPlugins(router: Router = new Router(), store?: StateStore): Plugin[] {
-  return [routingPlugin(router), ...(store ? [limitsPlugin(store)] : []), providerCallPlugin(router)] as Plugin[];
+  return [guardrailsPlugin(), routingPlugin(router), ...(store ? [limitsPlugin(store)] : []), providerCallPlugin(router)] as Plugin[];
 }
 
 export async function startGateway(settings: Settings, opts: StartOptions = {}): Promise<Gateway> {

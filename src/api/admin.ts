@@ -146,6 +146,7 @@ export function stateView(state: ConfigState, at?: string): Record<string, unkno
     tenants: list("tenant"),
     // Keys: never a secret nor a hash in this view, the prefix identifies them.
     keys: list("key").map(({ hash: _h, previous_hash: _p, ...k }) => k),
+    guardrails: list("guardrails"),
   };
 }
 

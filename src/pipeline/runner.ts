@@ -259,6 +259,7 @@ function completedPayload(ctx: Ctx, o: Outcome, cached: boolean): Record<string,
     user: ctx.meta.user ?? ctx.principal.user ?? null,
     taskType: ctx.meta.taskType ?? null,
     timings: ctx.timings,
+    guardrails: (ctx.state["guardrails"] as { counts?: unknown } | undefined)?.counts ?? null,
   };
 }
 

@@ -36,6 +36,8 @@ export type FakeBehavior =
       omitUsage?: boolean;
       /** Characters per streamed content chunk (default 5). */
       chunkSize?: number;
+      /** Stream exactly these content pieces, one SSE chunk each (overrides `content` and `chunkSize`). */
+      contentChunks?: string[];
       /** Pause before each streamed content chunk, ms (default 0): "stream slowly". */
       chunkDelayMs?: number;
       finishReason?: string;
@@ -85,6 +87,8 @@ export interface FakeToolCall {
   name: string;
   /** The JSON arguments text, as the model would write it. */
   arguments: string;
+  /** Stream the arguments in exactly these pieces (their concatenation must equal `arguments`). */
+  argumentChunks?: string[];
 }
 
 /** A request as the fake received it. */
@@ -251,6 +255,7 @@ function toolCallsOf(b: OkBehavior) {
 
 /** The answer text: none when the answer is tool calls only. */
 function textOf(b: OkBehavior): string | undefined {
+  if (b.contentChunks) return b.contentChunks.join("");
   return b.toolCalls && b.content === undefined ? undefined : (b.content ?? DEFAULT_CONTENT);
 }
 
@@ -321,14 +326,16 @@ function streamEvents(body: any, b: OkBehavior, model: string, azure: boolean): 
   if (text !== undefined) {
     const size = Math.max(1, b.chunkSize ?? 5);
     events.push(c({ role: "assistant", content: "", refusal: null }, null, extra));
-    for (let i = 0; i < text.length; i += size) events.push(c({ content: text.slice(i, i + size) }, null, extra));
+    const pieces = b.contentChunks ?? Array.from({ length: Math.ceil(text.length / size) }, (_, k) => text.slice(k * size, (k + 1) * size));
+    for (const piece of pieces) events.push(c({ content: piece }, null, extra));
   }
   const argSize = Math.max(1, b.argumentChunkSize ?? 4);
   for (const [index, call] of (toolCallsOf(b) ?? []).entries()) {
     const head = { index, id: call.id, type: "function", function: { name: call.function.name, arguments: "" } };
     events.push(c(index === 0 && text === undefined ? { role: "assistant", content: null, tool_calls: [head], refusal: null } : { tool_calls: [head] }, null, extra));
     const args = call.function.arguments;
-    for (let i = 0; i < args.length; i += argSize) events.push(c({ tool_calls: [{ index, function: { arguments: args.slice(i, i + argSize) } }] }, null, extra));
+    const argPieces = b.toolCalls?.[index]?.argumentChunks ?? Array.from({ length: Math.ceil(args.length / argSize) }, (_, k) => args.slice(k * argSize, (k + 1) * argSize));
+    for (const piece of argPieces) events.push(c({ tool_calls: [{ index, function: { arguments: piece } }] }, null, extra));
   }
   const finish = b.finishReason ?? (b.toolCalls ? "tool_calls" : "stop");
   events.push(c({}, finish, extra, azure ? { content_filter_results: filterResults(finish === "content_filter") } : {}));

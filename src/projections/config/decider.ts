@@ -21,6 +21,7 @@ import {
   KeyFields as KeySchema,
   TenantFields,
 } from "./model.ts";
+import { GUARDRAILS_ID, GuardrailsFields, guardrailsProblem } from "../../guardrails/config.ts";
 
 /** Provider ids are lower-case slugs; aliases look like model names; prices are `<provider>/<model>`. */
 const ID_PATTERNS: Record<EntityKind, RegExp> = {
@@ -32,6 +33,7 @@ const ID_PATTERNS: Record<EntityKind, RegExp> = {
   breaker: /^default$/,
   tenant: /^[a-z0-9][a-z0-9_-]{0,63}$/,
   key: /^key_[0-9a-z]{10,40}$/,
+  guardrails: GUARDRAILS_ID,
 };
 const ID_RULES: Record<EntityKind, string> = {
   provider: "lower-case letters, digits, `_` and `-`",
@@ -42,9 +44,10 @@ const ID_RULES: Record<EntityKind, string> = {
   breaker: "`default`",
   tenant: "a slug: lower-case letters, digits, `_` and `-`",
   key: "`key_` and 10 to 40 lower-case letters or digits",
+  guardrails: "`global` or `tenant:<tenant id>`",
 };
 
-const SCHEMAS: Record<EntityKind, TSchema> = { provider: ProviderFields, model_alias: ModelAliasFields, price: PriceFields, route: RouteFields, route_override: RouteFields, breaker: BreakerFields, tenant: TenantFields, key: KeySchema };
+const SCHEMAS: Record<EntityKind, TSchema> = { provider: ProviderFields, model_alias: ModelAliasFields, price: PriceFields, route: RouteFields, route_override: RouteFields, breaker: BreakerFields, tenant: TenantFields, key: KeySchema, guardrails: GuardrailsFields };
 const DEFAULTS: Record<EntityKind, Record<string, unknown>> = {
   provider: { enabled: true, priority: 0, models: [] },
   model_alias: {},
@@ -54,6 +57,7 @@ const DEFAULTS: Record<EntityKind, Record<string, unknown>> = {
   breaker: {},
   tenant: { enabled: true },
   key: {},
+  guardrails: {},
 };
 
 /** Key fields only `rotate` and `revoke` set (and `tenant`, fixed at create). */
@@ -193,12 +197,20 @@ function checkReferences(state: ConfigState, env: DecideEnv, kind: EntityKind, i
     throw invalid(`Unknown provider \`${String(fields.provider)}\``, "unknown_provider", "provider");
   }
   if (kind === "key") checkKey(state, id, fields as KeyFields);
+  if (kind === "guardrails") checkGuardrails(state, id, fields as GuardrailsFields);
   if (kind === "price") {
     const provider = id.split("/")[0] ?? "";
     if (!id.includes("/") || !known(provider)) {
       throw invalid(`A price id is \`<provider>/<model>\` for a known provider; got \`${id}\``, "unknown_provider", "id");
     }
   }
+}
+
+/** A tenant's guardrails need the tenant; every blocklist regex must compile under RE2. */
+function checkGuardrails(state: ConfigState, id: string, f: GuardrailsFields): void {
+  if (id.startsWith("tenant:") && !state.entities.tenant[id.slice(7)]) throw invalid(`Unknown tenant \`${id.slice(7)}\``, "unknown_tenant", "tenant_id");
+  const problem = guardrailsProblem(f);
+  if (problem) throw invalid(problem.message, "invalid_config", problem.param);
 }
 
 /** A key's tenant exists; its name is unique among the tenant's live keys; its hash is new. */

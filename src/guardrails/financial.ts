@@ -1,0 +1,130 @@
+/**
+ * Financial identifiers: payment cards (Luhn + IIN ranges + lengths), IBANs (mod-97 and the
+ * country's length, via `ibantools`) and US SSNs (area / group / serial rules).
+ */
+import { getCountrySpecifications } from "ibantools";
+import { collect, type Finding } from "./types.ts";
+
+/** Luhn checksum over a digit string. */
+export function luhnOk(digits: string): boolean {
+  let sum = 0;
+  for (let i = digits.length - 1, alt = false; i >= 0; i--, alt = !alt) {
+    let d = digits.charCodeAt(i) - 48;
+    if (alt) {
+      d *= 2;
+      if (d > 9) d -= 9;
+    }
+    sum += d;
+  }
+  return sum % 10 === 0;
+}
+
+/** Known issuer ranges: [low prefix, high prefix, allowed lengths]. Prefixes compared at their own length. */
+const IIN: ReadonlyArray<[string, string, readonly number[]]> = [
+  ["4", "4", [13, 16, 19]], // Visa
+  ["51", "55", [16]], // Mastercard
+  ["2221", "2720", [16]], // Mastercard 2-series
+  ["34", "34", [15]], // Amex
+  ["37", "37", [15]],
+  ["6011", "6011", [16, 17, 18, 19]], // Discover
+  ["644", "649", [16, 17, 18, 19]],
+  ["65", "65", [16, 17, 18, 19]],
+  ["3528", "3589", [16, 17, 18, 19]], // JCB
+  ["300", "305", [14, 15, 16, 17, 18, 19]], // Diners
+  ["36", "36", [14, 15, 16, 17, 18, 19]],
+  ["38", "39", [14, 15, 16, 17, 18, 19]],
+  ["62", "62", [16, 17, 18, 19]], // UnionPay
+  ["9704", "9704", [16, 19]], // Vietnam NAPAS
+  ["5018", "5018", [12, 13, 14, 15, 16, 17, 18, 19]], // Maestro
+  ["5020", "5020", [12, 13, 14, 15, 16, 17, 18, 19]],
+  ["5038", "5038", [12, 13, 14, 15, 16, 17, 18, 19]],
+  ["5893", "5893", [12, 13, 14, 15, 16, 17, 18, 19]],
+  ["6304", "6304", [12, 13, 14, 15, 16, 17, 18, 19]],
+  ["6759", "6759", [12, 13, 14, 15, 16, 17, 18, 19]],
+  ["6761", "6763", [12, 13, 14, 15, 16, 17, 18, 19]],
+];
+
+/** True when the number's prefix and length belong to a known card scheme. */
+export function knownIin(digits: string): boolean {
+  const first = digits.charCodeAt(0) - 48;
+  if (first < 2 || first === 7 || first === 8 || first === 1 || digits.length < 12) return false; // no scheme starts with 0, 1, 7 or 8
+  return IIN_BY_FIRST[first]!.some(([lo, hi, lengths]) => {
+    if (!lengths.includes(digits.length)) return false;
+    const p = digits.slice(0, lo.length);
+    return p >= lo && p <= hi;
+  });
+}
+const IIN_BY_FIRST = Array.from({ length: 10 }, (_, d) => IIN.filter(([lo]) => lo.charCodeAt(0) - 48 === d));
+
+const CARD = /(?<![\d.,\-/])\d(?:[ -]?\d){11,18}(?![\d]|[.,\-/]\d)/g;
+
+export function detectCards(text: string): Finding[] {
+  return collect(CARD, text, "card", (m) => {
+    // One pass: the digits, and one kind of separator at most.
+    const s = m[0];
+    let d = "";
+    let sep = 0;
+    for (let i = 0; i < s.length; i++) {
+      const c = s.charCodeAt(i);
+      if (c >= 48 && c <= 57) continue;
+      if (!sep) sep = c;
+      else if (c !== sep) return false;
+    }
+    d = sep ? s.replaceAll(String.fromCharCode(sep), "") : s;
+    return knownIin(d) && luhnOk(d);
+  });
+}
+
+const SPECS = getCountrySpecifications();
+
+/** The country's length and BBAN shape (from ibantools' registry), and the ISO 13616 mod-97 check. */
+export function ibanOk(compact: string): boolean {
+  const spec = SPECS[compact.slice(0, 2)];
+  if (!spec?.chars || compact.length !== spec.chars) return false;
+  if (spec.bban_regexp && !new RegExp(spec.bban_regexp).test(compact.slice(4))) return false;
+  const rearranged = compact.slice(4) + compact.slice(0, 4);
+  let r = 0;
+  for (const ch of rearranged) {
+    const c = ch.charCodeAt(0);
+    if (c >= 48 && c <= 57) r = (r * 10 + (c - 48)) % 97;
+    else r = (r * 100 + (c - 55)) % 97;
+  }
+  return r === 1;
+}
+const IBAN = /(?<![A-Za-z0-9])[A-Z]{2}\d{2}(?:[ -]?[A-Z0-9]){10,32}/g;
+
+export function detectIbans(text: string): Finding[] {
+  return collect(IBAN, text, "iban", (m) => {
+    const len = SPECS[m[0].slice(0, 2)]?.chars;
+    if (!len) return false;
+    // Take exactly the country's number of characters; the next one must not glue on.
+    let n = 0;
+    let end = m.index;
+    for (const ch of m[0]) {
+      end++;
+      if (ch !== " " && ch !== "-") n++;
+      if (n === len) break;
+    }
+    if (n !== len || /[A-Za-z0-9]/.test(text[end] ?? "")) return false;
+    const compact = text.slice(m.index, end).replace(/[ -]/g, "");
+    return ibanOk(compact) ? { start: m.index, end } : false;
+  });
+}
+
+const SSN = /(?<![\d\-])(\d{3})([- ]?)(\d{2})\2(\d{4})(?![\d]|-\d)/g;
+const SSN_CONTEXT = /\b(ssn|social security|soc\.? sec\.?|taxpayer id|tin)\b/i;
+
+/** US SSN: area not 000, 666 or 900–999; group not 00; serial not 0000. Bare 9 digits only near "SSN". */
+export function validSsn(area: string, group: string, serial: string): boolean {
+  const a = Number(area);
+  return a !== 0 && a !== 666 && a < 900 && group !== "00" && serial !== "0000";
+}
+
+export function detectSsns(text: string): Finding[] {
+  return collect(SSN, text, "ssn", (m) => {
+    if (!validSsn(m[1]!, m[3]!, m[4]!)) return false;
+    if (m[2] === " " && !SSN_CONTEXT.test(text.slice(Math.max(0, m.index - 40), m.index))) return false;
+    if (m[2] === "") return SSN_CONTEXT.test(text.slice(Math.max(0, m.index - 40), m.index));
+    return true;
+  });
+}
