@@ -150,3 +150,6 @@ export class PluginRefusalError extends Error implements PluginRefusal {
 export function refuse(status: number, code: string, message: string, param?: string): PluginRefusalError {
   return new PluginRefusalError(status, code, message, param);
 }
+
+/** TypeBox, re-exported so a plugin's manifest needs no import of its own. */
+export { Type } from "@sinclair/typebox";

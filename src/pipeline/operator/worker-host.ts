@@ -5,8 +5,10 @@
  *
  * Memory: Bun ignores `resourceLimits` on workers (measured: a worker with
  * maxOldGenerationSizeMb 64 grew to 2.9 GB). So the host enforces the limit itself: the worker
- * reports its heap every 50 ms, and while a call is in flight the host samples the process RSS
- * every 20 ms; either above the limit terminates the worker.
+ * reports its heap every 50 ms (over the limit: terminated). A synchronous allocation loop never
+ * reports, so while a call is in flight the host also samples the process RSS every 20 ms and
+ * terminates the worker when it grew by more than the limit + 64 MB (a backstop: RSS is the
+ * whole process's, so it leaves room for other work).
  */
 import { Worker } from "node:worker_threads";
 import { join } from "node:path";
@@ -45,6 +47,8 @@ export class WorkerInvoker implements Invoker {
   private sampler: ReturnType<typeof setInterval> | undefined;
   private rssBaseline = 0;
   private stopped = false;
+  /** The last terminated worker's exit: a new one starts only after it (its memory is gone by then). */
+  private terminating: Promise<unknown> = Promise.resolve();
 
   constructor(private readonly opts: WorkerOptions) {}
 
@@ -55,9 +59,15 @@ export class WorkerInvoker implements Invoker {
   /** Start the worker and wait until the entry imported; rejects with the import error. */
   start(): Promise<Worker> {
     if (this.ready) return this.ready;
+    this.ready = this.terminating.then(() => this.spawn());
+    this.ready.catch(() => {});
+    return this.ready;
+  }
+
+  private spawn(): Promise<Worker> {
     const w = new Worker(ENTRY, { workerData: { entry: this.opts.entry }, env: {}, stdout: false, stderr: false });
     this.worker = w;
-    this.ready = new Promise<Worker>((resolve, reject) => {
+    const ready = new Promise<Worker>((resolve, reject) => {
       const timer = setTimeout(() => {
         this.reset("crash", "worker did not start in time");
         reject(new Error("worker did not start in time"));
@@ -83,8 +93,8 @@ export class WorkerInvoker implements Invoker {
         reject(new Error(`worker exited (${code})`));
       });
     });
-    this.ready.catch(() => {});
-    return this.ready;
+    ready.catch(() => {});
+    return ready;
   }
 
   async invoke(hook: string, ctx: Ctx, settings: Readonly<Record<string, unknown>>, args: unknown[]): Promise<unknown> {
@@ -100,6 +110,7 @@ export class WorkerInvoker implements Invoker {
   }
 
   private onMessage(w: Worker, m: { t: string; id: number; ok?: boolean; value?: unknown; request?: Ctx["request"]; error?: Record<string, unknown>; bytes?: number; event?: never; level?: "info" | "warn" | "error"; message?: string; fields?: Record<string, unknown>; kvId?: number; op?: "get" | "set" | "del"; key?: string; ttlMs?: number; label?: string; ms?: number }): void {
+    if (w !== this.worker) return; // a terminated worker's last words
     if (m.t === "heap") {
       if ((m.bytes ?? 0) > this.limitBytes) this.reset("memory", `worker heap ${Math.round((m.bytes ?? 0) / 1048576)} MB over the ${this.opts.memoryLimitMb} MB limit`);
       return;
@@ -139,7 +150,7 @@ export class WorkerInvoker implements Invoker {
     this.rssBaseline = process.memoryUsage.rss();
     this.sampler = setInterval(() => {
       const grown = process.memoryUsage.rss() - this.rssBaseline;
-      if (grown > this.limitBytes) this.reset("memory", `process memory grew ${Math.round(grown / 1048576)} MB during a call (limit ${this.opts.memoryLimitMb} MB)`);
+      if (grown > this.limitBytes + 64 * 1024 * 1024) this.reset("memory", `process memory grew ${Math.round(grown / 1048576)} MB during a call (limit ${this.opts.memoryLimitMb} MB)`);
     }, 20);
   }
 
@@ -161,7 +172,7 @@ export class WorkerInvoker implements Invoker {
     this.worker = undefined;
     this.ready = undefined;
     this.restarts++;
-    void w.terminate();
+    this.terminating = w.terminate().catch(() => {});
     const failed = [...this.pending.values()];
     this.pending.clear();
     this.idleCheck();
