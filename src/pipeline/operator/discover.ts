@@ -80,7 +80,8 @@ async function loadFolder(dir: string, manifestFile: string, host: PluginHost, s
       return;
     }
     const mod = (await import(entry)) as { default?: unknown };
-    const def = mod.default as OperatorPluginDefinition | undefined;
+    // A factory (`export default () => definePlugin(...)`) gives each gateway its own instance.
+    const def = (typeof mod.default === "function" ? await (mod.default as () => unknown)() : mod.default) as OperatorPluginDefinition | undefined;
     if (!def || typeof def !== "object" || !def.hooks || typeof def.hooks !== "object") throw new Error("the entry's default export is not a definePlugin(...) value");
     const missing = manifest.phases.filter((p) => typeof (def.hooks as Record<string, unknown>)[p] !== "function");
     if (missing.length) throw new Error(`the manifest lists hooks the entry does not define: ${missing.join(", ")}`);

@@ -81,7 +81,7 @@ port.on("message", async (m: { t: string; id: number; hook: string; view: ViewDa
 
 try {
   const mod = (await import(entry)) as { default?: unknown };
-  const d = mod.default as OperatorPluginDefinition | undefined;
+  const d = (typeof mod.default === "function" ? await (mod.default as () => unknown)() : mod.default) as OperatorPluginDefinition | undefined;
   if (!d || typeof d !== "object" || !d.hooks) throw new Error("the entry's default export is not a definePlugin(...) value");
   def = d;
   port.postMessage({ t: "ready" });
