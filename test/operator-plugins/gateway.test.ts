@@ -25,6 +25,8 @@ beforeAll(async () => {
   }`);
   folderPlugin(dir, "bad-manifest", `{ name: "bad-manifest", phases: ["inspect"] }`, `{ inspect() {} }`);
   folderPlugin(dir, "import-error", `{ name: "import-error", version: "1", phases: ["inspect"] }`, `{ inspect() {} }`, `throw new Error("boom at import");`);
+  folderPlugin(dir, "worker-import-error", `{ name: "worker-import-error", version: "1", phases: ["inspect"], isolation: "worker" }`, `{ inspect() {} }`, `throw new Error("boom in the worker");`);
+  folderPlugin(dir, "worker-missing-hook", `{ name: "worker-missing-hook", version: "1", phases: ["inspect", "onEnd"], isolation: "worker" }`, `{ inspect() {} }`);
   folderPlugin(dir, "bad-defaults", `{ name: "bad-defaults", version: "1", phases: ["inspect"], settings: Type.Object({ n: Type.Integer({ minimum: 5, default: 1 }) }) }`, `{ inspect() {} }`);
   rawFile(dir, "old-no-version.ts", `export default { name: "old-no-version", phases: {} };\n`);
   rawFile(dir, "old-style.ts", `import { definePlugin } from "${LEGACY_API}";\nexport default definePlugin({ name: "old-style", version: "1", phases: { inspect(ctx) { if (String(ctx.request.messages.at(-1).content).includes("old-hang")) return new Promise(() => {}); } } });\n`);
@@ -32,7 +34,7 @@ beforeAll(async () => {
   folderPlugin(dir, "closed", `{ name: "closed", version: "1", phases: ["inspect"], failurePolicy: "fail-closed" }`, `{ inspect(ctx) { if ((${last})(ctx).includes("closed-fail")) throw new Error("plugin bug"); } }`);
   folderPlugin(dir, "refuser", `{ name: "refuser", version: "1", phases: ["inspect"] }`, `{ inspect(ctx) { if ((${last})(ctx).includes("refuse-me")) throw refuse(403, "refused_by_policy", "Not allowed here"); } }`);
   folderPlugin(dir, "hanger", `{ name: "hanger", version: "1", phases: ["inspect"], timeoutMs: 100 }`, `{ inspect(ctx) { if ((${last})(ctx).includes("hang-inline")) return new Promise(() => {}); } }`);
-  folderPlugin(dir, "worker-hanger", `{ name: "worker-hanger", version: "1", phases: ["inspect"], isolation: "worker", timeoutMs: 300 }`, `{ inspect(ctx) { if ((${last})(ctx).includes("hang-worker")) { for (;;) {} } ${append('" [via worker]"')} } }`);
+  folderPlugin(dir, "worker-hanger", `{ name: "worker-hanger", version: "1", phases: ["inspect"], isolation: "worker", timeoutMs: 300 }`, `{ inspect(ctx) { if ((${last})(ctx).includes("hang-worker")) { for (;;) {} } if ((${last})(ctx).includes("throw-worker")) throw new RangeError("worker bug"); ${append('" [via worker]"')} } }`);
   folderPlugin(dir, "worker-hog", `{ name: "worker-hog", version: "1", phases: ["inspect"], isolation: "worker", timeoutMs: 10000, memoryLimitMb: 64 }`, `{ inspect(ctx) { if ((${last})(ctx).includes("hog")) { const keep = []; for (;;) keep.push(new Array(1e6).fill(7)); } } }`);
   folderPlugin(dir, "flaky", `{ name: "flaky", version: "1", phases: ["inspect"] }`, `{ inspect(ctx) { if ((${last})(ctx).includes("flaky")) throw new Error("down"); } }`);
   gw = await startTestGateway({ TOLLGATE_PLUGINS_DIR: dir }, { pluginBreaker: { failuresToOpen: 3, openMs: 300 } });
@@ -70,6 +72,8 @@ describe("loading", () => {
     expect(reasons["import-error"]).toContain("boom at import");
     expect(reasons["bad-defaults"]).toContain("invalid default settings");
     expect(reasons["old-no-version"]).toContain("version");
+    expect(reasons["worker-import-error"]).toContain("boom in the worker");
+    expect(reasons["worker-missing-hook"]).toContain("onEnd");
     expect(data.map((p) => p.name)).not.toContain("import-error");
     const loadFailures = (await gw.events()).filter((e) => e.type === "plugin.failed" && e.payload.stage === "load").map((e) => e.payload.plugin);
     expect(loadFailures).toEqual(expect.arrayContaining(["bad-manifest", "import-error", "bad-defaults", "old-no-version"]));
@@ -85,6 +89,13 @@ describe("failures follow the policy", () => {
     const [ev] = await failedEvents("thrower");
     expect(ev?.payload).toMatchObject({ hook: "inspect", reason: "error", error: "TypeError", policy: "fail-open" });
     expect(JSON.stringify(ev)).not.toContain("throw-open"); // no prompt text in the event
+  });
+
+  test("fail-open in a worker: the error crosses the thread as a failure, the worker stays up", async () => {
+    const r = await chat("throw-worker");
+    expect(r).toMatchObject({ status: 200, text: "throw-worker" });
+    expect((await failedEvents("worker-hanger"))[0]?.payload).toMatchObject({ reason: "error", error: "RangeError" });
+    expect((await listing()).data.find((x) => x.name === "worker-hanger")!.restarts).toBe(0);
   });
 
   test("fail-closed: 503 plugin_failed", async () => {
@@ -111,8 +122,12 @@ describe("failures follow the policy", () => {
   }, 10_000);
 
   test("worker hang: the worker is terminated and restarted, later requests use the new one", async () => {
-    expect((await chat("hang-worker")).status).toBe(200);
-    expect((await failedEvents("worker-hanger"))[0]?.payload).toMatchObject({ reason: "timeout" });
+    // While the worker spins, the gateway's own thread keeps answering.
+    const hung = chat("hang-worker");
+    const health = await fetch(`${gw.url}/health`);
+    expect(health.status).toBe(200);
+    expect((await hung).status).toBe(200);
+    expect((await failedEvents("worker-hanger")).at(-1)?.payload).toMatchObject({ reason: "timeout" });
     const next = await chat("after the hang");
     expect(next.text).toBe("after the hang [via worker]");
     const p = (await listing()).data.find((x) => x.name === "worker-hanger")!;

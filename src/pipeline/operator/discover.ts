@@ -75,7 +75,14 @@ async function loadFolder(dir: string, manifestFile: string, host: PluginHost, s
   try {
     if (manifest.isolation === "worker") {
       const invoker = new WorkerInvoker({ name: manifest.name, entry, memoryLimitMb: manifest.memoryLimitMb, store });
-      await invoker.start(); // import errors show up now, not on the first request
+      try {
+        await invoker.start(); // import errors show up now, not on the first request
+        const missing = manifest.phases.filter((p) => !invoker.hooks.includes(p));
+        if (missing.length) throw new Error(`the manifest lists hooks the entry does not define: ${missing.join(", ")}`);
+      } catch (err) {
+        await invoker.stop();
+        throw err;
+      }
       host.add(manifest, invoker, dir);
       return;
     }

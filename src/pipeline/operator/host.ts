@@ -167,6 +167,8 @@ export class PluginHost {
     const emit = ctx.emit.bind(ctx);
     ctx.emit = (e: RequestEvent) => {
       emit(e);
+      // Plugins' own events (plugin.failed, plugin.<name>.*) are never delivered: no feedback loops.
+      if (e.type.startsWith("plugin.")) return;
       const wanted = subscribers.filter((a) => a.rt.manifest.events.some((p) => (p.endsWith(".*") ? e.type.startsWith(p.slice(0, -1)) : p === e.type)));
       if (!wanted.length) return;
       const observed: ObservedEvent = { type: e.type, tenant: ctx.principal.tenant, requestId: ctx.requestId, time: new Date().toISOString(), payload: structuredClone(e.payload) };

@@ -18,7 +18,7 @@ export const PluginManifest = T.Object(
     /** The hooks the entry implements (others are not called). */
     phases: T.Array(T.Union(HOOK_NAMES.map((h) => T.Literal(h))), { minItems: 1, uniqueItems: true }),
     /** Event types (or `prefix.*`) delivered to `onEvent`. */
-    events: T.Optional(T.Array(T.String({ pattern: "^[a-z0-9_.]+(\\.\\*)?$" }))),
+    events: T.Optional(T.Array(T.String({ pattern: "^(?!plugin\\.)[a-z0-9_]+(\\.[a-z0-9_]+)*(\\.\\*)?$", description: "Not `plugin.*`: plugins' own events are not delivered" }))),
     /** Enabled for every tenant unless configured otherwise. Default true. */
     defaultEnabled: T.Optional(T.Boolean()),
     /** Run before / after these plugins (names; unknown names are ignored). */

@@ -84,7 +84,7 @@ try {
   const d = (typeof mod.default === "function" ? await (mod.default as () => unknown)() : mod.default) as OperatorPluginDefinition | undefined;
   if (!d || typeof d !== "object" || !d.hooks) throw new Error("the entry's default export is not a definePlugin(...) value");
   def = d;
-  port.postMessage({ t: "ready" });
+  port.postMessage({ t: "ready", hooks: Object.keys(d.hooks).filter((k) => typeof (d.hooks as Record<string, unknown>)[k] === "function") });
 } catch (err) {
   port.postMessage({ t: "load_error", message: String((err as Error)?.message ?? err) });
 }

@@ -40,6 +40,8 @@ export interface WorkerOptions {
 export class WorkerInvoker implements Invoker {
   readonly kind = "worker" as const;
   restarts = 0;
+  /** The hooks the entry defines (known once a worker started). */
+  hooks: string[] = [];
   private worker: Worker | undefined;
   private ready: Promise<Worker> | undefined;
   private seq = 0;
@@ -72,9 +74,10 @@ export class WorkerInvoker implements Invoker {
         this.reset("crash", "worker did not start in time");
         reject(new Error("worker did not start in time"));
       }, this.opts.startTimeoutMs ?? 10_000);
-      w.on("message", (m: { t: string; message?: string }) => {
+      w.on("message", (m: { t: string; message?: string; hooks?: string[] }) => {
         if (m.t === "ready") {
           clearTimeout(timer);
+          this.hooks = m.hooks ?? [];
           resolve(w);
         } else if (m.t === "load_error") {
           clearTimeout(timer);
