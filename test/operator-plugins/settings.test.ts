@@ -93,11 +93,11 @@ describe("per-tenant enablement and settings", () => {
 
 describe("ordering", () => {
   test("before/after hints win over load order; the configured order moves a plugin", async () => {
-    expect(await chat("acme", "order")).toBe("order [label:acme2] second first third");
+    expect(await chat("acme", "order")).toBe("order second first [label:acme2] third");
     expect((await admin("PUT", "/api/v1/admin/plugins/third", { order: -10 })).status).toBe(201);
-    expect(await chat("acme", "order")).toBe("order third [label:acme2] second first");
+    expect(await chat("acme", "order")).toBe("order third second first [label:acme2]");
     const names = (await admin("GET", "/api/v1/admin/plugins")).body.data.map((p: { name: string }) => p.name);
-    expect(names.slice(0, 4)).toEqual(["third", "labeler", "second", "first"]);
+    expect(names.slice(0, 4)).toEqual(["third", "second", "first", "labeler"]);
   });
 });
 

@@ -86,7 +86,9 @@ export class PluginHost {
       this.cacheSnap = snap.plugins;
       this.perTenant.clear();
       const items = [...this.hosted].map((rt) => ({ name: rt.name, before: rt.manifest.before, after: rt.manifest.after, order: snap.plugins?.global[rt.name]?.order, rt }));
-      this.ordered = orderOperatorPlugins(items).ordered.map((x) => x.rt);
+      const { ordered, cycles } = orderOperatorPlugins(items);
+      this.ordered = ordered.map((x) => x.rt);
+      if (cycles.length) console.warn(`[plugins] before/after hints form a cycle (${cycles.join(", ")}): those hints are ignored`);
     }
     const tenant = ctx.principal.tenant;
     let list = this.perTenant.get(tenant);

@@ -1,7 +1,7 @@
 /**
  * Pure: the order operator plugins run in. Start from the configured `order` (lower first,
- * default 0), then load order (name); then honour `before` / `after` hints with a stable
- * topological sort. Hints that would form a cycle are dropped and reported.
+ * default 0), then name; then honour `before` / `after` hints (a plugin's predecessors move up
+ * to just before it). Hints that would form a cycle are dropped and reported.
  */
 
 export interface Orderable {
@@ -20,20 +20,28 @@ export function orderOperatorPlugins<T extends Orderable>(items: readonly T[]): 
     for (const b of p.before) if (names.has(b) && b !== p.name) preds.get(b)!.add(p.name);
     for (const a of p.after) if (names.has(a) && a !== p.name) preds.get(p.name)!.add(a);
   }
+  // Depth-first in the initial order: a plugin's predecessors are pulled in just before it,
+  // everything else keeps its place. An edge back into the current path (a cycle) is dropped.
+  const byName = new Map(initial.map((p) => [p.name, p]));
   const ordered: T[] = [];
   const done = new Set<string>();
+  const onPath = new Set<string>();
   const cycles: string[] = [];
-  const remaining = [...initial];
-  while (remaining.length) {
-    let i = remaining.findIndex((p) => [...preds.get(p.name)!].every((q) => done.has(q)));
-    if (i < 0) {
-      // A cycle: take the first remaining plugin anyway and drop its unmet hints.
-      i = 0;
-      cycles.push(remaining[0]!.name);
+  const visit = (p: T) => {
+    if (done.has(p.name)) return;
+    onPath.add(p.name);
+    for (const q of initial) {
+      if (!preds.get(p.name)!.has(q.name) || done.has(q.name)) continue;
+      if (onPath.has(q.name)) {
+        cycles.push(`${q.name} ↔ ${p.name}`);
+        continue;
+      }
+      visit(byName.get(q.name)!);
     }
-    const [next] = remaining.splice(i, 1);
-    ordered.push(next!);
-    done.add(next!.name);
-  }
+    onPath.delete(p.name);
+    done.add(p.name);
+    ordered.push(p);
+  };
+  for (const p of initial) visit(p);
   return { ordered, cycles };
 }
