@@ -36,6 +36,10 @@ beforeAll(async () => {
   folderPlugin(dir, "hanger", `{ name: "hanger", version: "1", phases: ["inspect"], timeoutMs: 100 }`, `{ inspect(ctx) { if ((${last})(ctx).includes("hang-inline")) return new Promise(() => {}); } }`);
   folderPlugin(dir, "worker-hanger", `{ name: "worker-hanger", version: "1", phases: ["inspect"], isolation: "worker", timeoutMs: 300 }`, `{ inspect(ctx) { if ((${last})(ctx).includes("hang-worker")) { for (;;) {} } if ((${last})(ctx).includes("throw-worker")) throw new RangeError("worker bug"); ${append('" [via worker]"')} } }`);
   folderPlugin(dir, "worker-hog", `{ name: "worker-hog", version: "1", phases: ["inspect"], isolation: "worker", timeoutMs: 10000, memoryLimitMb: 64 }`, `{ inspect(ctx) { if ((${last})(ctx).includes("hog")) { const keep = []; for (;;) keep.push(new Array(1e6).fill(7)); } } }`);
+  folderPlugin(dir, "answerer", `{ name: "answerer", version: "1", phases: ["lookup"] }`, `{ lookup(ctx) {
+    if (!(${last})(ctx).includes("answer-early")) return;
+    return { id: "chatcmpl-plugin", object: "chat.completion", created: 1, model: "plugin", choices: [{ index: 0, message: { role: "assistant", content: "from the plugin" }, finish_reason: "stop" }], usage: { prompt_tokens: 1, completion_tokens: 3, total_tokens: 4 } };
+  } }`);
   folderPlugin(dir, "flaky", `{ name: "flaky", version: "1", phases: ["inspect"] }`, `{ inspect(ctx) { if ((${last})(ctx).includes("flaky")) throw new Error("down"); } }`);
   gw = await startTestGateway({ TOLLGATE_PLUGINS_DIR: dir }, { pluginBreaker: { failuresToOpen: 3, openMs: 300 } });
 }, 60_000);
@@ -78,6 +82,19 @@ describe("loading", () => {
     const loadFailures = (await gw.events()).filter((e) => e.type === "plugin.failed" && e.payload.stage === "load").map((e) => e.payload.plugin);
     expect(loadFailures).toEqual(expect.arrayContaining(["bad-manifest", "import-error", "bad-defaults", "old-no-version"]));
     expect((await chat("still serving")).status).toBe(200);
+  });
+});
+
+describe("answering early", () => {
+  test("a hook may answer: JSON for a plain request, SSE for a streaming one; recorded as answeredBy", async () => {
+    expect(await chat("answer-early")).toMatchObject({ status: 200, text: "from the plugin" });
+    const res = await fetch(`${gw.url}/v1/chat/completions`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ ...chatBody("answer-early"), stream: true }) });
+    expect(res.headers.get("content-type")).toContain("text/event-stream");
+    const sse = await res.text();
+    expect(sse).toContain('"content":"from the plugin"');
+    expect(sse).toContain("data: [DONE]");
+    const done = (await gw.events()).filter((e) => e.type === "request.completed" && e.payload.answeredBy === "answerer");
+    expect(done).toHaveLength(2);
   });
 });
 

@@ -139,7 +139,8 @@ export class PluginHost {
       const out = (await a.rt.guardedCall(phase, ctx, a.settings, [], a.timeoutMs)) as ChatCompletion | undefined;
       if (out && typeof out === "object" && Array.isArray(out.choices)) {
         ctx.answeredBy = a.rt.name;
-        return { kind: "response", response: out };
+        // A streaming client gets the early answer as a stream (one content chunk, then the end).
+        return ctx.stream ? { kind: "stream", chunks: asChunks(out) } : { kind: "response", response: out };
       }
     }
     return undefined;
@@ -216,4 +217,11 @@ export class PluginHost {
   async stop(): Promise<void> {
     await Promise.all([...this.runtimes.values()].map((rt) => rt.invoker.stop().catch(() => {})));
   }
+}
+
+/** A whole completion as the chunks a stream of it would have had. */
+async function* asChunks(c: ChatCompletion): AsyncGenerator<ChatCompletionChunk> {
+  const base = { id: c.id, object: "chat.completion.chunk" as const, created: c.created, model: c.model };
+  yield { ...base, choices: c.choices.map((ch) => ({ index: ch.index, delta: { role: "assistant" as const, content: typeof ch.message.content === "string" ? ch.message.content : "" }, finish_reason: null })) };
+  yield { ...base, choices: c.choices.map((ch) => ({ index: ch.index, delta: {}, finish_reason: ch.finish_reason ?? "stop" })), ...(c.usage ? { usage: c.usage } : {}) };
 }
