@@ -40,7 +40,7 @@ beforeAll(async () => {
     if (!(${last})(ctx).includes("answer-early")) return;
     return { id: "chatcmpl-plugin", object: "chat.completion", created: 1, model: "plugin", choices: [{ index: 0, message: { role: "assistant", content: "from the plugin" }, finish_reason: "stop" }], usage: { prompt_tokens: 1, completion_tokens: 3, total_tokens: 4 } };
   } }`);
-  folderPlugin(dir, "worker-hog-async", `{ name: "worker-hog-async", version: "1", phases: ["inspect"], isolation: "worker", timeoutMs: 20000, memoryLimitMb: 48 }`, `{ async inspect(ctx) { if ((${last})(ctx).includes("slow-leak")) { const keep = []; for (;;) { keep.push(new Array(2e5).fill(7)); await new Promise((r) => setTimeout(r, 5)); } } } }`);
+  folderPlugin(dir, "worker-hog-async", `{ name: "worker-hog-async", version: "1", phases: ["inspect"], isolation: "worker", timeoutMs: 20000, memoryLimitMb: 48 }`, `{ async inspect(ctx) { if ((${last})(ctx).includes("slow-leak")) { const keep = []; for (;;) { keep.push(new Array(5e4).fill(7)); await new Promise((r) => setTimeout(r, 5)); } } } }`);
   folderPlugin(dir, "flaky", `{ name: "flaky", version: "1", phases: ["inspect"] }`, `{ inspect(ctx) { if ((${last})(ctx).includes("flaky")) throw new Error("down"); } }`);
   gw = await startTestGateway({ TOLLGATE_PLUGINS_DIR: dir }, { pluginBreaker: { failuresToOpen: 3, openMs: 300 } });
 }, 60_000);
