@@ -34,7 +34,7 @@ beforeAll(async () => {
   folderPlugin(dir, "closed", `{ name: "closed", version: "1", phases: ["inspect"], failurePolicy: "fail-closed" }`, `{ inspect(ctx) { if ((${last})(ctx).includes("closed-fail")) throw new Error("plugin bug"); } }`);
   folderPlugin(dir, "refuser", `{ name: "refuser", version: "1", phases: ["inspect"] }`, `{ inspect(ctx) { if ((${last})(ctx).includes("refuse-me")) throw refuse(403, "refused_by_policy", "Not allowed here"); } }`);
   folderPlugin(dir, "hanger", `{ name: "hanger", version: "1", phases: ["inspect"], timeoutMs: 100 }`, `{ inspect(ctx) { if ((${last})(ctx).includes("hang-inline")) return new Promise(() => {}); } }`);
-  folderPlugin(dir, "worker-hanger", `{ name: "worker-hanger", version: "1", phases: ["inspect"], isolation: "worker", timeoutMs: 300 }`, `{ inspect(ctx) { if ((${last})(ctx).includes("hang-worker")) { for (;;) {} } if ((${last})(ctx).includes("throw-worker")) throw new RangeError("worker bug"); ${append('" [via worker]"')} } }`);
+  folderPlugin(dir, "worker-hanger", `{ name: "worker-hanger", version: "1", phases: ["inspect"], isolation: "worker", timeoutMs: 2000 }`, `{ inspect(ctx) { if ((${last})(ctx).includes("hang-worker")) { for (;;) {} } if ((${last})(ctx).includes("throw-worker")) throw new RangeError("worker bug"); ${append('" [via worker]"')} } }`);
   folderPlugin(dir, "worker-hog", `{ name: "worker-hog", version: "1", phases: ["inspect"], isolation: "worker", timeoutMs: 10000, memoryLimitMb: 64 }`, `{ inspect(ctx) { if ((${last})(ctx).includes("hog")) { const keep = []; for (;;) keep.push(new Array(1e6).fill(7)); } } }`);
   folderPlugin(dir, "answerer", `{ name: "answerer", version: "1", phases: ["lookup"] }`, `{ lookup(ctx) {
     if (!(${last})(ctx).includes("answer-early")) return;

@@ -21,7 +21,7 @@ beforeAll(async () => {
   for (const [name, hints] of [["first", `after: ["second"]`], ["second", ""], ["third", ""]]) {
     folderPlugin(dir, name!, `{ name: "${name}", version: "1", phases: ["inspect"], ${hints} }`, `{ inspect(ctx) { if (${text}.startsWith("order")) { ${append(`" ${name}"`)} } } }`);
   }
-  folderPlugin(dir, "snoop", `{ name: "snoop", version: "1", phases: ["inspect"], isolation: "worker" }`, `{ async inspect(ctx) {
+  folderPlugin(dir, "snoop", `{ name: "snoop", version: "1", phases: ["inspect"], isolation: "worker", timeoutMs: 2000 }`, `{ async inspect(ctx) {
     if (!${text}.startsWith("snoop")) return;
     const before = await ctx.kv.get("last-tenant");
     await ctx.kv.set("last-tenant", ctx.tenant, { ttlMs: 60000 });
