@@ -6,7 +6,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { rmSync } from "node:fs";
 import { startTestGateway, type TestGateway } from "../helpers/gateway.ts";
-import { chatBody, folderPlugin, pluginsDir } from "./fixtures.ts";
+import { chatBody, folderPlugin, LEGACY_API, pluginsDir, rawFile } from "./fixtures.ts";
 
 const dir = pluginsDir();
 let gw: TestGateway;
@@ -27,6 +27,7 @@ beforeAll(async () => {
     await ctx.kv.set("last-tenant", ctx.tenant, { ttlMs: 60000 });
     ${append("` [env:${process.env.SNOOP_SECRET ?? \"none\"}] [kv:${before ?? \"none\"}] [keys:${Object.keys(ctx).sort().join(\",\")}]`")}
   } }`);
+  rawFile(dir, "legacy-tag.ts", `import { definePlugin } from "${LEGACY_API}";\nexport default definePlugin({ name: "legacy-tag", version: "1", phases: { inspect(ctx) { const t = ${text}; if (t.startsWith("legacy")) ctx.request = { ...ctx.request, messages: [{ role: "user", content: t + " [legacy]" }] }; } } });\n`);
   gw = await startTestGateway({ TOLLGATE_PLUGINS_DIR: dir });
   for (const t of ["acme", "globex"]) {
     expect((await admin("POST", "/api/v1/admin/tenants", { id: t, name: t })).status).toBe(201);
@@ -88,6 +89,15 @@ describe("per-tenant enablement and settings", () => {
     const res = await admin("PUT", "/api/v1/admin/tenants/acme/plugins/labeler", { enabled: true, settings: { label: "acme2" } });
     expect(res).toMatchObject({ status: 200, body: { version: 2, settings: { label: "acme2" } } });
     expect(await chat("acme", "hi")).toBe("hi [label:acme2]");
+  });
+});
+
+describe("single-file plugins", () => {
+  test("are on by default and can be switched off for one tenant", async () => {
+    expect(await chat("globex", "legacy")).toBe("legacy [legacy]");
+    expect((await admin("PUT", "/api/v1/admin/tenants/globex/plugins/legacy-tag", { enabled: false })).status).toBe(201);
+    expect(await chat("globex", "legacy")).toBe("legacy");
+    expect(await chat("acme", "legacy")).toBe("legacy [legacy] [label:acme2]");
   });
 });
 
