@@ -17,6 +17,8 @@ import { anthropicErrorResponse, anthropicRoutes } from "./api/anthropic.ts";
 import type { GatewayError } from "./pipeline/errors.ts";
 import { embeddingsRoutes } from "./api/embeddings.ts";
 import { type AdminDeps, adminRoutes } from "./api/admin.ts";
+import { pluginAdminRoutes } from "./api/plugins-admin.ts";
+import type { PluginHost } from "./pipeline/operator/host.ts";
 import type { StateStore } from "./stores/state-store.ts";
 import type { OutboxEventLog } from "./events/outbox.ts";
 import type { Router } from "./routing/router.ts";
@@ -43,6 +45,8 @@ export interface AppDeps extends GatewayDeps {
   analytics?: AnalyticsRuntime | undefined;
   /** Shutdown state (readiness answers 503 while draining). */
   lifecycle?: Lifecycle;
+  /** Operators' plugins (admin listing and settings); absent in tests that build the app alone. */
+  plugins?: PluginHost;
 }
 
 /**
@@ -102,6 +106,7 @@ export function buildApp(deps: AppDeps) {
     .use(adminRoutes(deps.admin))
     .use(tenancyRoutes(deps.admin))
     .use(guardrailsRoutes(deps.admin))
+    .use(deps.plugins ? pluginAdminRoutes({ ...deps.admin, plugins: deps.plugins }) : new Elysia({ name: "admin-plugins" }))
     .use(usageRoutes({ analytics: deps.analytics, config: deps.config, adminKey: deps.admin.adminKey, loopback: deps.admin.loopback }))
     .use(docsRoutes(deps.version))
     .use(dashboardRoutes());

@@ -20,7 +20,11 @@ import type { EventLog } from "./events/event-log.ts";
 import { FileEventLog } from "./events/file-log.ts";
 import { DirLockedError } from "./events/dir-lock.ts";
 import { OutboxEventLog } from "./events/outbox.ts";
-import { loadPlugins, PluginLoadError } from "./pipeline/loader.ts";
+import { PluginLoadError } from "./pipeline/loader.ts";
+import { loadOperatorPlugins, pluginCatalog } from "./pipeline/operator/index.ts";
+import type { PluginHost } from "./pipeline/operator/host.ts";
+import type { BreakerOptions } from "./pipeline/operator/guard.ts";
+import { makeEvent } from "./events/envelope.ts";
 import type { Plugin } from "./pipeline/plugin.ts";
 import { Pipeline } from "./pipeline/runner.ts";
 import { providerCallPlugin } from "./plugins/provider-call.ts";
@@ -48,6 +52,8 @@ export interface Gateway {
   emitter: BatchingEmitter;
   outbox: OutboxEventLog | undefined;
   pipeline: Pipeline;
+  /** Operators' plugins: loaded, failed, their breakers and timings. */
+  plugins: PluginHost;
   readonly snapshot: ConfigSnapshot;
   config: ConfigService;
   store: StateStore;
@@ -72,6 +78,8 @@ export interface StartOptions {
   /** Use this analytics store instead of opening one (tests); it is closed on stop. */
   analytics?: AnalyticsStore;
   quiet?: boolean;
+  /** Breaker of operators' plugins (tests shorten `openMs`). */
+  pluginBreaker?: BreakerOptions;
 }
 
 /** The built-in plugins, in pipeline order, sharing one router (breakers, health, round-robin). */
@@ -133,7 +141,8 @@ async function wire(settings: Settings, opts: StartOptions, { file, masterKey, l
     router.configure(snapshot.breaker);
   };
   refresh(initialState());
-  const config = new ConfigService(log, store, { onChange: refresh, builtinProviders: builtins.map((p) => p.id) });
+  const catalog = pluginCatalog();
+  const config = new ConfigService(log, store, { onChange: refresh, builtinProviders: builtins.map((p) => p.id), plugins: catalog });
   track({ config });
   await config.start();
   if (file) {
@@ -146,12 +155,21 @@ async function wire(settings: Settings, opts: StartOptions, { file, masterKey, l
     const rebuilt = await rebuildBudgetCounters(log, store);
     if (rebuilt.requests && !opts.quiet) console.log(`[tollgate] budget spend rebuilt from the log: ${rebuilt.requests} requests, $${(rebuilt.micros / 1e6).toFixed(6)}`);
   }
-  const operatorPlugins = await loadPlugins(settings.pluginsDir);
+  // Operators' plugins: a broken one is reported (log, `plugin.failed`, admin listing) and left out; the gateway starts.
+  const operator = await loadOperatorPlugins({
+    dir: settings.pluginsDir,
+    store,
+    catalog,
+    emitSystem: (e) => emitter.emit("requests", "default", makeEvent({ ...e, tenant: "default" })),
+    ...(opts.pluginBreaker ? { breaker: opts.pluginBreaker } : {}),
+    ...(opts.quiet ? { quiet: true } : {}),
+  });
+  const operatorPlugins = [...operator.host.runtimes.values()];
   // Analytics is a projection: it runs beside the request path, never in it.
   const analytics = settings.analytics !== "off" ? startAnalytics(log, opts.analytics ?? (await openAnalyticsStore(settings)), { project: settings.analytics === "on", group: usageGroupFor(settings) }) : undefined;
   track({ analytics });
   const lifecycle = new Lifecycle();
-  const pipeline = new Pipeline([authPlugin({ loopback: isLoopback(settings.host) }), ...builtinPlugins(router, store), ...operatorPlugins, ...(opts.plugins ?? [])]);
+  const pipeline = new Pipeline([authPlugin({ loopback: isLoopback(settings.host) }), ...builtinPlugins(router, store), ...operator.pipelinePlugins, ...(opts.plugins ?? [])]);
   const app = buildApp({
     pipeline,
     config: () => snapshot,
@@ -167,6 +185,7 @@ async function wire(settings: Settings, opts: StartOptions, { file, masterKey, l
     router,
     analytics,
     lifecycle,
+    plugins: operator.host,
   });
   const server = Bun.serve({
     port: settings.port,
@@ -181,7 +200,7 @@ async function wire(settings: Settings, opts: StartOptions, { file, masterKey, l
   const url = `http://${settings.host.includes(":") ? `[${settings.host}]` : settings.host}:${port}`;
   if (!opts.quiet) {
     console.log(`[tollgate] listening on ${url} (event log: ${log.kind}, providers: ${providers.list().map((p) => p.id).join(", ")})`);
-    if (operatorPlugins.length) console.log(`[tollgate] plugins: ${operatorPlugins.map((p) => `${p.name}@${p.version}`).join(", ")}`);
+    if (operatorPlugins.length) console.log(`[tollgate] plugins: ${operatorPlugins.map((p) => `${p.name}@${p.manifest.version}`).join(", ")}`);
     if (isLoopback(settings.host) && !snapshot.tenancy?.anyKeys) console.warn("[tollgate] no virtual keys yet: requests run as tenant `default` (loopback only)");
   }
   let stopping: Promise<void> | undefined;
@@ -194,6 +213,7 @@ async function wire(settings: Settings, opts: StartOptions, { file, masterKey, l
     emitter,
     outbox,
     pipeline,
+    plugins: operator.host,
     get snapshot() {
       return snapshot;
     },
@@ -209,6 +229,7 @@ async function wire(settings: Settings, opts: StartOptions, { file, masterKey, l
         drained = await drainServer(server, lifecycle, stopOpts?.drainMs ?? settings.drainTimeoutMs);
         // Requests cut by the timeout record themselves (client_disconnected) as their upstream call aborts.
         for (const until = Date.now() + 2_000; pipeline.active > 0 && Date.now() < until; ) await Bun.sleep(5);
+        await operator.host.stop();
         await config.stop();
         await emitter.close();
         await analytics?.stop();

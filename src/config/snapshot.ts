@@ -7,6 +7,7 @@ import type { BreakerSettings } from "../routing/breaker.ts";
 import type { Route } from "../routing/types.ts";
 import type { TenancySnapshot } from "./tenancy.ts";
 import type { GuardrailsSnapshot } from "../guardrails/config.ts";
+import type { PluginsSnapshot } from "../projections/config/plugins.ts";
 
 /** A route with its resilience settings (defaults filled in). */
 export interface RouteConfig extends Route {
@@ -52,6 +53,8 @@ export interface ConfigSnapshot {
   tenancy?: TenancySnapshot;
   /** Guardrail policies (absent: none configured, guardrails off). */
   guardrails?: GuardrailsSnapshot;
+  /** Operator plugin settings: enablement, settings, order (absent: none configured). */
+  plugins?: PluginsSnapshot;
 }
 
 export function emptySnapshot(): ConfigSnapshot {

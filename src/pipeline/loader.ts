@@ -1,7 +1,9 @@
 /**
- * Loads operators' plugins from a directory: every `*.ts` / `*.js` file (or folder with an
- * `index.ts` / `index.js`) whose default export is a plugin made with `definePlugin`, or a
- * function returning one. Files starting with `_` or `.` and `*.test.*` are skipped.
+ * Strict loader of single-file plugins from a directory (tools and tests): every `*.ts` / `*.js`
+ * file (or folder with an `index.ts` / `index.js`) whose default export is a plugin made with
+ * `definePlugin`, or a function returning one; the first broken one throws. Files starting with
+ * `_` or `.` and `*.test.*` are skipped. The gateway itself loads through
+ * `operator/discover.ts`, which never stops the start and also loads folder plugins.
  */
 import { Value } from "@sinclair/typebox/value";
 import { existsSync, readdirSync, statSync } from "node:fs";

@@ -109,7 +109,7 @@ export class Pipeline {
     for (const h of this.hooks[phase]) {
       const answer = await h.fn(ctx);
       if (answer) {
-        ctx.answeredBy = h.plugin;
+        ctx.answeredBy ??= h.plugin; // the plugin host names the operator plugin that answered
         return answer;
       }
     }

@@ -7,6 +7,7 @@
 import { afterEach, beforeEach, describe, expect, test } from "bun:test";
 import type { HashWrite, StateStore } from "../../src/stores/state-store.ts";
 import { admissionContract } from "./admission.contract.ts";
+import { scopedKv } from "../../src/pipeline/operator/kv.ts";
 
 export interface MadeStore {
   store: StateStore;
@@ -118,6 +119,29 @@ export function stateStoreContract(name: string, factory: StateStoreFactory): vo
           await expect(store.set("k", "v", { ttlMs })).rejects.toThrow();
         }
         expect(await store.get("k")).toBeNull();
+      });
+    });
+
+    describe("plugin key-value store (scopedKv)", () => {
+      test("a plugin reads its own keys for its tenant only: other tenants and plugins see nothing", async () => {
+        const mine = scopedKv(store, "notifier", "acme");
+        await mine.set("cursor", "42");
+        expect(await mine.get("cursor")).toBe("42");
+        expect(await scopedKv(store, "notifier", "globex").get("cursor")).toBeNull();
+        expect(await scopedKv(store, "other", "acme").get("cursor")).toBeNull();
+        await mine.del("cursor");
+        expect(await mine.get("cursor")).toBeNull();
+      });
+
+      test("TTLs expire plugin keys; bad keys, values and TTLs are refused", async () => {
+        const kv = scopedKv(store, "notifier", "acme");
+        await kv.set("short", "v", { ttlMs: 50 });
+        await kv.set("long", "v", { ttlMs: 60_000 });
+        await waitFor(async () => (await kv.get("short")) === null, "the plugin key to expire");
+        expect(await kv.get("long")).toBe("v");
+        await expect(kv.set("", "v")).rejects.toThrow();
+        await expect(kv.set("k", "v", { ttlMs: -5 })).rejects.toThrow();
+        await expect(kv.set("k", 7 as unknown as string)).rejects.toThrow();
       });
     });
 

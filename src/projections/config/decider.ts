@@ -22,6 +22,7 @@ import {
   TenantFields,
 } from "./model.ts";
 import { GUARDRAILS_ID, GuardrailsFields, guardrailsProblem } from "../../guardrails/config.ts";
+import { checkPlugin, PLUGIN_ID, type PluginCatalog, PluginFields } from "./plugins.ts";
 
 /** Provider ids are lower-case slugs; aliases look like model names; prices are `<provider>/<model>`. */
 const ID_PATTERNS: Record<EntityKind, RegExp> = {
@@ -34,6 +35,7 @@ const ID_PATTERNS: Record<EntityKind, RegExp> = {
   tenant: /^[a-z0-9][a-z0-9_-]{0,63}$/,
   key: /^key_[0-9a-z]{10,40}$/,
   guardrails: GUARDRAILS_ID,
+  plugin: PLUGIN_ID,
 };
 const ID_RULES: Record<EntityKind, string> = {
   provider: "lower-case letters, digits, `_` and `-`",
@@ -45,9 +47,10 @@ const ID_RULES: Record<EntityKind, string> = {
   tenant: "a slug: lower-case letters, digits, `_` and `-`",
   key: "`key_` and 10 to 40 lower-case letters or digits",
   guardrails: "`global` or `tenant:<tenant id>`",
+  plugin: "`<plugin>` or `<tenant>/<plugin>` (lower-case slugs)",
 };
 
-const SCHEMAS: Record<EntityKind, TSchema> = { provider: ProviderFields, model_alias: ModelAliasFields, price: PriceFields, route: RouteFields, route_override: RouteFields, breaker: BreakerFields, tenant: TenantFields, key: KeySchema, guardrails: GuardrailsFields };
+const SCHEMAS: Record<EntityKind, TSchema> = { provider: ProviderFields, model_alias: ModelAliasFields, price: PriceFields, route: RouteFields, route_override: RouteFields, breaker: BreakerFields, tenant: TenantFields, key: KeySchema, guardrails: GuardrailsFields, plugin: PluginFields };
 const DEFAULTS: Record<EntityKind, Record<string, unknown>> = {
   provider: { enabled: true, priority: 0, models: [] },
   model_alias: {},
@@ -58,6 +61,7 @@ const DEFAULTS: Record<EntityKind, Record<string, unknown>> = {
   tenant: { enabled: true },
   key: {},
   guardrails: {},
+  plugin: {},
 };
 
 /** Key fields only `rotate` and `revoke` set (and `tenant`, fixed at create). */
@@ -66,6 +70,8 @@ const KEY_MANAGED = ["hash", "prefix", "previous_hash", "previous_valid_until", 
 /** What the decider knows besides the state: providers that exist without config (echo, env keys). */
 export interface DecideEnv {
   builtinProviders: ReadonlySet<string>;
+  /** Loaded operator plugins (settings schemas), for `plugin` entities. */
+  plugins?: PluginCatalog;
 }
 const NO_BUILTINS: DecideEnv = { builtinProviders: new Set() };
 
@@ -198,6 +204,7 @@ function checkReferences(state: ConfigState, env: DecideEnv, kind: EntityKind, i
   }
   if (kind === "key") checkKey(state, id, fields as KeyFields);
   if (kind === "guardrails") checkGuardrails(state, id, fields as GuardrailsFields);
+  if (kind === "plugin") checkPlugin(state, env.plugins, id, fields as PluginFields);
   if (kind === "price") {
     const provider = id.split("/")[0] ?? "";
     if (!id.includes("/") || !known(provider)) {

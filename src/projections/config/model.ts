@@ -3,6 +3,7 @@
  * (`provider.create`), events past tense (`provider.created`).
  */
 import { Type as T, type Static } from "@sinclair/typebox";
+import type { PluginFields } from "./plugins.ts";
 import { PROVIDER_KINDS } from "../../providers/types.ts";
 import { GuardrailsFields } from "../../guardrails/config.ts";
 
@@ -170,9 +171,11 @@ export interface EntityFields {
   key: KeyFields;
   /** id = `global` or `tenant:<tenant id>` (src/guardrails/config.ts). */
   guardrails: GuardrailsFields;
+  /** id = `<plugin>` (global) or `<tenant>/<plugin>`. */
+  plugin: PluginFields;
 }
 export type EntityKind = keyof EntityFields;
-export const ENTITY_KINDS: readonly EntityKind[] = ["provider", "model_alias", "price", "route", "route_override", "breaker", "tenant", "key", "guardrails"];
+export const ENTITY_KINDS: readonly EntityKind[] = ["provider", "model_alias", "price", "route", "route_override", "breaker", "tenant", "key", "guardrails", "plugin"];
 
 export interface Entity<K extends EntityKind = EntityKind> {
   kind: K;
@@ -194,7 +197,7 @@ export interface ConfigState {
 }
 
 export function initialState(): ConfigState {
-  return { version: 0, entities: { provider: {}, model_alias: {}, price: {}, route: {}, route_override: {}, breaker: {}, tenant: {}, key: {}, guardrails: {} }, tombstones: {} };
+  return { version: 0, entities: { provider: {}, model_alias: {}, price: {}, route: {}, route_override: {}, breaker: {}, tenant: {}, key: {}, guardrails: {}, plugin: {} }, tombstones: {} };
 }
 
 /** Commands an admin issues. `expectedVersion` enables optimistic concurrency. */

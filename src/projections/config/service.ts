@@ -9,6 +9,7 @@ import { makeEvent } from "../../events/envelope.ts";
 import { type EventLog, readBatches, type StoredEvent } from "../../events/event-log.ts";
 import { GatewayError } from "../../pipeline/errors.ts";
 import type { HashWrite, StateStore } from "../../stores/state-store.ts";
+import type { PluginCatalog } from "./plugins.ts";
 import { decide, type DecideEnv, evolve } from "./decider.ts";
 import { type ConfigCommand, type ConfigEvent, type ConfigState, initialState } from "./model.ts";
 
@@ -33,6 +34,8 @@ export interface ConfigServiceOptions {
   pollMs?: number;
   /** Providers that exist without config (echo, OPENAI_API_KEY): aliases and routes may name them. */
   builtinProviders?: readonly string[];
+  /** Loaded operator plugins (settings schemas), so `plugin` entities are validated. */
+  plugins?: PluginCatalog;
   /** Called after the state changed (new events applied). */
   onChange?: (state: ConfigState) => void;
 }
@@ -49,7 +52,7 @@ export class ConfigService {
     private readonly store: StateStore,
     private readonly opts: ConfigServiceOptions = {},
   ) {
-    this.env = { builtinProviders: new Set(opts.builtinProviders ?? []) };
+    this.env = { builtinProviders: new Set(opts.builtinProviders ?? []), ...(opts.plugins ? { plugins: opts.plugins } : {}) };
   }
 
   get state(): ConfigState {

@@ -7,6 +7,7 @@ import type { ProviderConfig } from "../../providers/types.ts";
 import type { ConfigState, ProviderFields, RouteFields } from "./model.ts";
 import { tenancySnapshot } from "./tenancy.ts";
 import { guardrailsSnapshot } from "../../guardrails/config.ts";
+import { pluginsSnapshot } from "./plugins.ts";
 
 export interface SecretResolver {
   /** Clear key for a provider entity (decrypt `api_key_enc` or read `api_key_env`). */
@@ -60,7 +61,7 @@ export function toSnapshot(state: ConfigState, builtins: readonly ProviderConfig
   if (b?.min_requests) breaker.minRequests = b.min_requests;
   if (b?.failure_rate) breaker.failureRateToOpen = b.failure_rate;
   if (b?.open_ms) breaker.openMs = b.open_ms;
-  return { version: state.version, providers: ordered, models, prices, routes, breaker, tenancy: tenancySnapshot(state), ...(Object.keys(state.entities.guardrails).length ? { guardrails: guardrailsSnapshot(state.entities.guardrails) } : {}) };
+  return { version: state.version, providers: ordered, models, prices, routes, breaker, tenancy: tenancySnapshot(state), plugins: pluginsSnapshot(state), ...(Object.keys(state.entities.guardrails).length ? { guardrails: guardrailsSnapshot(state.entities.guardrails) } : {}) };
 }
 
 /** Route fields (config) → RouteConfig with defaults. */
