@@ -36,6 +36,11 @@ export interface Price {
   input: number;
   output: number;
   cachedInput?: number;
+  /** Cache writes (Anthropic `cache_creation_input_tokens`); default: the input price. */
+  cacheWrite?: number;
+  /** The config entity's version and time (set for `price` entities). */
+  version?: number;
+  updatedAt?: string;
 }
 
 export interface ConfigSnapshot {

@@ -45,7 +45,8 @@ export const PriceFields = T.Object(
   {
     input: T.Number({ minimum: 0, description: "USD per 1M input tokens" }),
     output: T.Number({ minimum: 0, description: "USD per 1M output tokens" }),
-    cached_input: T.Optional(T.Number({ minimum: 0 })),
+    cached_input: T.Optional(T.Number({ minimum: 0, description: "USD per 1M cache-read input tokens (default: input)" })),
+    cache_write: T.Optional(T.Number({ minimum: 0, description: "USD per 1M cache-write input tokens (default: input)" })),
   },
   { additionalProperties: false },
 );

@@ -43,7 +43,7 @@ export function toSnapshot(state: ConfigState, builtins: readonly ProviderConfig
     .map((a) => ({ alias: a.id, provider: a.fields.provider, model: a.fields.model }));
   const prices: ConfigSnapshot["prices"] = {};
   for (const p of Object.values(state.entities.price)) {
-    prices[p.id] = { input: p.fields.input, output: p.fields.output, ...(p.fields.cached_input !== undefined ? { cachedInput: p.fields.cached_input } : {}) };
+    prices[p.id] = { input: p.fields.input, output: p.fields.output, ...(p.fields.cached_input !== undefined ? { cachedInput: p.fields.cached_input } : {}), ...(p.fields.cache_write !== undefined ? { cacheWrite: p.fields.cache_write } : {}), version: p.version, updatedAt: p.updatedAt };
   }
   const routes: RouteTables = { global: {}, tenant: {}, tenantService: {} };
   for (const r of Object.values(state.entities.route)) routes.global[r.id] = routeConfig(r.id, r.fields);
