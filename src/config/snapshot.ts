@@ -5,6 +5,7 @@
 import type { ProviderConfig } from "../providers/types.ts";
 import type { BreakerSettings } from "../routing/breaker.ts";
 import type { Route } from "../routing/types.ts";
+import type { CustomerOverrideIndex } from "../routing/customer-overrides.ts";
 import type { TenancySnapshot } from "./tenancy.ts";
 
 /** A route with its resilience settings (defaults filled in). */
@@ -52,6 +53,8 @@ export interface ConfigSnapshot {
   prices: Record<string, Price>;
   routes: RouteTables;
   breaker: Partial<BreakerSettings>;
+  /** Customer overrides by end customer (absent: none). */
+  customerOverrides?: CustomerOverrideIndex;
   /** Tenants and virtual keys (absent: none configured, e.g. in unit tests). */
   tenancy?: TenancySnapshot;
 }

@@ -111,3 +111,13 @@ export function maxRates(p: EffectivePrice): { input: number; output: number } {
   const top = (r: Rate | undefined) => (r === undefined ? 0 : typeof r === "number" ? r : Math.max(r.base, ...r.tiers.map((t) => t.price)));
   return { input: Math.max(top(p.input), top(p.cacheWrite)), output: top(p.output) };
 }
+
+/** Flat effective prices (config or catalog) keyed `provider/model` for a route's targets (lowest-cost routing). */
+export function targetPrices(snapshot: Pick<ConfigSnapshot, "prices" | "providers">, targets: ReadonlyArray<{ provider: string; model: string }>, inputTokens = 0): Record<string, Price> {
+  const out: Record<string, Price> = {};
+  for (const t of targets) {
+    const p = priceFor(snapshot, t.provider, t.model);
+    if (p) out[`${t.provider}/${t.model}`] = flatPrice(p, inputTokens);
+  }
+  return out;
+}

@@ -20,7 +20,9 @@ import {
   type KeyFields,
   KeyFields as KeySchema,
   TenantFields,
+  CustomerOverrideFields,
 } from "./model.ts";
+import { checkCustomerOverride } from "./customer-overrides.ts";
 
 /** Provider ids are lower-case slugs; aliases look like model names; prices are `<provider>/<model>`. */
 const ID_PATTERNS: Record<EntityKind, RegExp> = {
@@ -32,6 +34,7 @@ const ID_PATTERNS: Record<EntityKind, RegExp> = {
   breaker: /^default$/,
   tenant: /^[a-z0-9][a-z0-9_-]{0,63}$/,
   key: /^key_[0-9a-z]{10,40}$/,
+  customer_override: /^ovr_[0-9a-z]{10,40}$/,
 };
 const ID_RULES: Record<EntityKind, string> = {
   provider: "lower-case letters, digits, `_` and `-`",
@@ -42,9 +45,10 @@ const ID_RULES: Record<EntityKind, string> = {
   breaker: "`default`",
   tenant: "a slug: lower-case letters, digits, `_` and `-`",
   key: "`key_` and 10 to 40 lower-case letters or digits",
+  customer_override: "`ovr_` and 10 to 40 lower-case letters or digits",
 };
 
-const SCHEMAS: Record<EntityKind, TSchema> = { provider: ProviderFields, model_alias: ModelAliasFields, price: PriceFields, route: RouteFields, route_override: RouteFields, breaker: BreakerFields, tenant: TenantFields, key: KeySchema };
+const SCHEMAS: Record<EntityKind, TSchema> = { provider: ProviderFields, model_alias: ModelAliasFields, price: PriceFields, route: RouteFields, route_override: RouteFields, breaker: BreakerFields, tenant: TenantFields, key: KeySchema, customer_override: CustomerOverrideFields };
 const DEFAULTS: Record<EntityKind, Record<string, unknown>> = {
   provider: { enabled: true, priority: 0, models: [] },
   model_alias: {},
@@ -54,6 +58,7 @@ const DEFAULTS: Record<EntityKind, Record<string, unknown>> = {
   breaker: {},
   tenant: { enabled: true },
   key: {},
+  customer_override: {},
 };
 
 /** Key fields only `rotate` and `revoke` set (and `tenant`, fixed at create). */
@@ -114,6 +119,7 @@ export function decide(state: ConfigState, cmd: ConfigCommand, env: DecideEnv = 
       }
       if (cmd.kind === "provider") {
         const users = Object.values(state.entities.model_alias).filter((a) => a.fields.provider === cmd.id).map((a) => a.id);
+        for (const o of Object.values(state.entities.customer_override)) if (o.fields.provider === cmd.id) users.push(`customer_override:${o.id}`);
         for (const k of ["route", "route_override"] as const) {
           for (const r of Object.values(state.entities[k]) as Entity<"route">[]) {
             if (r.fields.targets.some((t) => t.provider === cmd.id)) users.push(`${k}:${r.id}`);
@@ -193,6 +199,7 @@ function checkReferences(state: ConfigState, env: DecideEnv, kind: EntityKind, i
     throw invalid(`Unknown provider \`${String(fields.provider)}\``, "unknown_provider", "provider");
   }
   if (kind === "key") checkKey(state, id, fields as KeyFields);
+  if (kind === "customer_override") checkCustomerOverride(state, id, fields as CustomerOverrideFields, known);
   if (kind === "price") {
     const provider = id.split("/")[0] ?? "";
     if (!id.includes("/") || !known(provider)) {

@@ -153,6 +153,22 @@ export const KeyFields = T.Object(
 );
 export type KeyFields = Static<typeof KeyFields>;
 
+/**
+ * A customer override: the end customer `user_id` (optionally only for one `service`, and
+ * optionally only inside one `tenant`) is served by `provider`/`model`. id = `ovr_<random>`.
+ */
+export const CustomerOverrideFields = T.Object(
+  {
+    user_id: T.String({ minLength: 1, maxLength: 256, description: "The end customer's id (generate `user_id`, OpenAI `user`, `x-tollgate-user`)" }),
+    service: T.Optional(T.String({ minLength: 1, maxLength: 128, description: "Only for this service (absent: every service)" })),
+    tenant: T.Optional(T.String({ minLength: 1, maxLength: 64, description: "Only inside this tenant (absent: every tenant)" })),
+    provider: EntityId,
+    model: T.String({ minLength: 1, maxLength: 256 }),
+  },
+  { additionalProperties: false },
+);
+export type CustomerOverrideFields = Static<typeof CustomerOverrideFields>;
+
 /** Every config entity kind and its fields. */
 export interface EntityFields {
   provider: ProviderFields;
@@ -168,9 +184,11 @@ export interface EntityFields {
   tenant: TenantFields;
   /** id = `key_<ulid>`. */
   key: KeyFields;
+  /** id = `ovr_<random>`; one per (tenant, service, user_id). */
+  customer_override: CustomerOverrideFields;
 }
 export type EntityKind = keyof EntityFields;
-export const ENTITY_KINDS: readonly EntityKind[] = ["provider", "model_alias", "price", "route", "route_override", "breaker", "tenant", "key"];
+export const ENTITY_KINDS: readonly EntityKind[] = ["provider", "model_alias", "price", "route", "route_override", "breaker", "tenant", "key", "customer_override"];
 
 export interface Entity<K extends EntityKind = EntityKind> {
   kind: K;
@@ -192,7 +210,7 @@ export interface ConfigState {
 }
 
 export function initialState(): ConfigState {
-  return { version: 0, entities: { provider: {}, model_alias: {}, price: {}, route: {}, route_override: {}, breaker: {}, tenant: {}, key: {} }, tombstones: {} };
+  return { version: 0, entities: { provider: {}, model_alias: {}, price: {}, route: {}, route_override: {}, breaker: {}, tenant: {}, key: {}, customer_override: {} }, tombstones: {} };
 }
 
 /** Commands an admin issues. `expectedVersion` enables optimistic concurrency. */
