@@ -29,7 +29,7 @@ async function analyticsCheck(a: AnalyticsRuntime | undefined) {
 
 export function healthRoutes(deps: HealthDeps) {
   const started = Date.now();
-  const live = () => ({ status: "ok", version: deps.version, uptime_s: Math.round((Date.now() - started) / 1000) });
+  const live = () => ({ status: "ok" as const, version: deps.version, uptime_s: Math.round((Date.now() - started) / 1000) });
   const Live = T.Object({ status: T.Literal("ok"), version: T.String(), uptime_s: T.Integer() });
   return new Elysia({ name: "health-routes", normalize: false })
     .get("/health", live, {
