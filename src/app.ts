@@ -23,6 +23,7 @@ import type { Router } from "./routing/router.ts";
 import { providerRoutes } from "./api/providers.ts";
 import { keysSelfRoutes } from "./api/keys-self.ts";
 import { tenancyRoutes } from "./api/tenancy.ts";
+import { overridesRoutes } from "./api/overrides.ts";
 import { usageRoutes } from "./api/usage.ts";
 import type { AnalyticsRuntime } from "./analytics/runtime.ts";
 
@@ -95,8 +96,9 @@ export function buildApp(deps: AppDeps) {
     .use(embeddingsRoutes(deps))
     .use(providerRoutes(deps))
     .use(keysSelfRoutes({ config: deps.config, store: deps.store, loopback: deps.admin.loopback }))
-    .use(adminRoutes(deps.admin))
+    .use(adminRoutes({ ...deps.admin, snapshot: deps.config }))
     .use(tenancyRoutes(deps.admin))
+    .use(overridesRoutes(deps.admin))
     .use(usageRoutes({ analytics: deps.analytics, config: deps.config, adminKey: deps.admin.adminKey, loopback: deps.admin.loopback }))
     .use(docsRoutes(deps.version))
     .use(dashboardRoutes());
