@@ -1,0 +1,82 @@
+/**
+ * Analytics for end customers at scale, embedded chDB: 1M `usage_events` rows over 30 days,
+ * 100k distinct customers (user_id), 20 tenants. Times the by-customer top list, one customer's
+ * summary + timeseries and the by-tenant list — with and without the `user` bloom-filter skip
+ * index, in the same run (two databases in one chDB session, same rows).
+ *
+ *   bun run bench/by-customer.ts [rows] [customers]
+ */
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { ChdbAnalyticsStore } from "../src/analytics/chdb-store.ts";
+import { singlePassCustomerQuery, usageByCustomer, usageByTenant, usageSummary, usageTimeseries } from "../src/analytics/queries.ts";
+import type { UsageRow } from "../src/analytics/schema.ts";
+
+const ROWS = Number(process.argv[2] ?? 1_000_000);
+const CUSTOMERS = Number(process.argv[3] ?? 100_000);
+const BATCH = 50_000;
+const END = Date.UTC(2026, 11, 1);
+const SPAN = 30 * 86_400_000;
+const PROVIDERS = [["openai", "gpt-4o"], ["openai", "gpt-4o-mini"], ["anthropic", "claude-sonnet-4-0"], ["gemini", "gemini-2.5-flash"]] as const;
+
+function rows(from: number, n: number): UsageRow[] {
+  const out: UsageRow[] = [];
+  for (let i = from; i < from + n; i++) {
+    const h = Math.imul(i, 2654435761) >>> 0; // spread customers and times
+    const [provider, model] = PROVIDERS[h % PROVIDERS.length]!;
+    out.push({
+      time: new Date(END - SPAN + (h % SPAN)).toISOString(),
+      event_id: `ev-${i}`, request_id: `req-${i}`, tenant: `t${h % 20}`, service: `svc${h % 7}`, user: `cust-${h % CUSTOMERS}`,
+      key_prefix: "tg-abcd", task_type: "", provider, model, route: model,
+      input_tokens: 100 + (h % 2000), output_tokens: 10 + (h % 500), cached_tokens: h % 3 === 0 ? 64 : 0,
+      cost_micros: 100 + (h % 20_000), latency_ms: 50 + (h % 900), ttft_ms: null, cached: h % 10 === 0 ? 1 : 0, status: "ok", error_code: "", attempts: 1,
+      cache_write_tokens: 0, reasoning_tokens: 0, price_source: "catalog:@pydantic/genai-prices@0.1.8",
+    });
+  }
+  return out;
+}
+
+async function time<T>(label: string, fn: () => Promise<T>, runs = 5): Promise<T> {
+  let result!: T;
+  const ms: number[] = [];
+  for (let r = 0; r < runs; r++) {
+    const t0 = performance.now();
+    result = await fn();
+    ms.push(performance.now() - t0);
+  }
+  ms.sort((a, b) => a - b);
+  console.log(`| ${label} | ${ms[Math.floor(runs / 2)]!.toFixed(0)} ms | ${ms[0]!.toFixed(0)}–${ms.at(-1)!.toFixed(0)} ms |`);
+  return result;
+}
+
+const dir = mkdtempSync(join(tmpdir(), "tg-bench-cust-"));
+try {
+  const stores: Array<[string, ChdbAnalyticsStore]> = [];
+  for (const [label, db] of [["with user index", "bench_idx"], ["without user index", "bench_noidx"]] as const) {
+    const s = await ChdbAnalyticsStore.open(dir, { database: db });
+    await s.migrate();
+    if (db === "bench_noidx") await s.exec(`ALTER TABLE ${db}.usage_events DROP INDEX IF EXISTS usage_user_idx`);
+    const t0 = performance.now();
+    for (let i = 0; i < ROWS; i += BATCH) await s.insert(rows(i, Math.min(BATCH, ROWS - i)));
+    await s.exec(`OPTIMIZE TABLE ${db}.usage_events FINAL`);
+    console.log(`${label}: inserted ${ROWS} rows (${CUSTOMERS} customers) + OPTIMIZE in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+    stores.push([label, s]);
+  }
+  const f = { from: new Date(END - SPAN), to: new Date(END) };
+  console.log("| query | median of 5 | range |\n| --- | --- | --- |");
+  for (const [label, s] of stores) {
+    const top = await time(`${label}: by-customer top 10, 30 days (rank, then metrics of the top)`, () => usageByCustomer(s, f, 10));
+    if (top.length !== 10) throw new Error("expected 10 customers");
+    const single = singlePassCustomerQuery(f, 10);
+    const baseline = await time(`${label}: by-customer top 10, 30 days (single pass: metrics of all 100k)`, () => s.query<{ key: string; m_cost_micros: number }>(single.sql, single.params));
+    if (JSON.stringify(baseline.map((r) => [r.key, Number(r.m_cost_micros)])) !== JSON.stringify(top.map((r) => [r.user_id, r.cost_micros]))) throw new Error("the two forms disagree");
+    await time(`${label}: by-customer top 1000, 30 days`, () => usageByCustomer(s, f, 1000));
+    await time(`${label}: one customer, summary + daily timeseries`, () => Promise.all([usageSummary(s, { ...f, user: "cust-4242" }), usageTimeseries(s, "day", { ...f, user: "cust-4242" })]));
+    await time(`${label}: by-tenant, 30 days`, () => usageByTenant(s, f, 20));
+    await time(`${label}: summary, 30 days`, () => usageSummary(s, f));
+  }
+  for (const [, s] of stores) await s.close();
+} finally {
+  rmSync(dir, { recursive: true, force: true });
+}
