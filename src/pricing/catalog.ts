@@ -50,23 +50,27 @@ export interface CatalogQuery {
   model: string;
 }
 
-const memo = new Map<string, CatalogPrice | null>();
+const DAY_MS = 86_400_000;
+/** Per query: the UTC day it was looked up for and the answer (null = unknown). */
+const memo = new Map<string, { day: number; price: CatalogPrice | null }>();
 
 /**
- * The catalog's price for a model served by a provider of `kind` (at time `at`, for prices
- * that changed on a date), or undefined when the catalog does not know it. Memoized per UTC day.
+ * The catalog's price for a model served by a provider of `kind` (at time `at`, default now, for
+ * prices that changed on a date), or undefined when the catalog does not know it. Memoized per
+ * UTC day: one Map lookup per request, the catalog scanned once a day per provider/model.
+ * The answer is shared: do not mutate it.
  */
-export function catalogPrice(q: CatalogQuery, at: Date = new Date()): CatalogPrice | undefined {
+export function catalogPrice(q: CatalogQuery, at?: Date): CatalogPrice | undefined {
   if (q.kind === "echo") return undefined;
-  const day = at.toISOString().slice(0, 10);
-  const k = `${day}\u0000${q.kind}\u0000${q.baseUrl ?? ""}\u0000${q.model}`;
-  let hit = memo.get(k);
-  if (hit === undefined) {
-    hit = lookup(q, at) ?? null;
-    if (memo.size > 10_000) memo.clear();
-    memo.set(k, hit);
-  }
-  return hit ?? undefined;
+  const ms = at ? at.getTime() : Date.now();
+  const day = Math.floor(ms / DAY_MS);
+  const k = `${q.kind}\u0000${q.baseUrl ?? ""}\u0000${q.model}`;
+  const hit = memo.get(k);
+  if (hit && hit.day === day) return hit.price ?? undefined;
+  const price = lookup(q, new Date(ms)) ?? null;
+  if (memo.size > 10_000) memo.clear();
+  memo.set(k, { day, price });
+  return price ?? undefined;
 }
 
 function lookup(q: CatalogQuery, at: Date): CatalogPrice | undefined {

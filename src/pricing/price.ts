@@ -14,7 +14,7 @@
  */
 import type { Usage } from "../canonical/chat.ts";
 import type { ConfigSnapshot, Price } from "../config/snapshot.ts";
-import { CATALOG_VERSION, catalogPrice } from "./catalog.ts";
+import { CATALOG_VERSION, type CatalogPrice, catalogPrice } from "./catalog.ts";
 
 /** USD per 1M tokens: flat, or tiered by the request's input size (`price` once input > `start`). */
 export type Rate = number | { base: number; tiers: ReadonlyArray<{ start: number; price: number }> };
@@ -62,10 +62,20 @@ export function priceFor(snapshot: Pick<ConfigSnapshot, "prices" | "providers">,
   const provider = snapshot.providers.find((p) => p.id === providerId);
   if (!provider) return undefined;
   const c = catalogPrice({ kind: provider.kind, model, ...(provider.baseUrl ? { baseUrl: provider.baseUrl } : {}) }, at);
-  if (!c) return undefined;
-  const out: EffectivePrice = { input: c.input, output: c.output, source: { kind: "catalog", version: CATALOG_VERSION, vendor: c.vendor, model: c.catalogModel } };
-  if (c.cachedInput !== undefined) out.cachedInput = c.cachedInput;
-  if (c.cacheWrite !== undefined) out.cacheWrite = c.cacheWrite;
+  return c ? fromCatalog(c) : undefined;
+}
+
+const effective = new WeakMap<CatalogPrice, EffectivePrice>();
+
+/** A catalog price as an effective price (built once per catalog entry; shared, do not mutate). */
+function fromCatalog(c: CatalogPrice): EffectivePrice {
+  let out = effective.get(c);
+  if (!out) {
+    out = { input: c.input, output: c.output, source: { kind: "catalog", version: CATALOG_VERSION, vendor: c.vendor, model: c.catalogModel } };
+    if (c.cachedInput !== undefined) out.cachedInput = c.cachedInput;
+    if (c.cacheWrite !== undefined) out.cacheWrite = c.cacheWrite;
+    effective.set(c, out);
+  }
   return out;
 }
 
