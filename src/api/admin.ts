@@ -12,9 +12,9 @@ import type { ConfigService, HistoryEntry } from "../projections/config/service.
 import { errorResponse } from "./http.ts";
 import type { ProviderLookup } from "../pipeline/context.ts";
 import { toGatewayError } from "../pipeline/errors.ts";
-import { errorResponses } from "./schemas.ts";
+import { errorResponses, jsonContent } from "./schemas.ts";
 import type { ConfigSnapshot } from "../config/snapshot.ts";
-import { effectivePrices } from "./prices.ts";
+import { EffectivePriceList, effectivePrices, PriceQuery } from "./prices.ts";
 
 export interface AdminDeps {
   config: ConfigService;
@@ -120,7 +120,7 @@ function entityRoutes(deps: AdminDeps, kind: EntityKind, path: string, tag: stri
         if (err instanceof GatewayError) return errorResponse(err);
         throw err;
       }
-    }, { detail: kind === "price" ? { ...detail("List price entities, or with `provider` and/or `model` the effective prices (price entity, else the bundled catalog) and their source") } : detail(`List ${kind}s`) })
+    }, kind === "price" ? { query: PriceQuery, detail: { ...detail("List price entities, or with `provider` and/or `model` the effective prices (price entity, else the bundled catalog) and their source"), responses: { 200: { description: "Price entities, or effective prices", content: jsonContent(EffectivePriceList) }, ...errorResponses({ 400: "Invalid query", 401: "Admin key missing or wrong", 403: "Admin API disabled", 404: "Unknown provider (`provider_not_found`) or nobody knows the price (`price_not_found`)" }) } } } : { detail: detail(`List ${kind}s`) })
     .get(`${path}/:id`, ({ request, params }) => getOne(request, decodeURIComponent(params.id)), { detail: detail(`Get one ${kind}`) })
     .post(path, ({ request, body }) => run(request, () => {
       const { id, expected_version: _ev, ...fields } = body as Record<string, unknown>;

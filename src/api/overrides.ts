@@ -87,7 +87,7 @@ export function overridesRoutes(deps: AdminDeps) {
       return Response.json(overrideView(e), { headers: { etag: `"${e.version}"` } });
     }), {
       params: Id,
-      detail: { tags, summary: "Get one customer override", responses: { 200: { description: "The override", content: jsonContent(OverrideView) }, ...errorResponses({ 401: "Admin key missing or wrong", 403: "Admin API disabled", 404: "No such override" }) } },
+      detail: { tags, summary: "Get one customer override", responses: { 200: { description: "The override", content: jsonContent(OverrideView) }, ...errorResponses({ 400: "Invalid id", 401: "Admin key missing or wrong", 403: "Admin API disabled", 404: "No such override" }) } },
     })
     .delete("/api/v1/overrides/:id", ({ request, params }) => handle(request, async (actor) => {
       if (!one(params.id)) throw notFound(params.id);
@@ -95,6 +95,6 @@ export function overridesRoutes(deps: AdminDeps) {
       return Response.json({ id: params.id, deleted: true, config_version: result.version });
     }), {
       params: Id,
-      detail: { tags, summary: "Delete a customer override", responses: { 200: { description: "Deleted", content: jsonContent(Deleted) }, ...errorResponses({ 401: "Admin key missing or wrong", 403: "Admin API disabled", 404: "No such override" }) } },
+      detail: { tags, summary: "Delete a customer override", responses: { 200: { description: "Deleted", content: jsonContent(Deleted) }, ...errorResponses({ 400: "Invalid id", 401: "Admin key missing or wrong", 403: "Admin API disabled", 404: "No such override" }) } },
     });
 }

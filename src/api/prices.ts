@@ -19,6 +19,12 @@ export const EffectivePriceView = T.Object({
   source: T.Object({ kind: T.Union([T.Literal("catalog"), T.Literal("config")]), label: T.String(), version: T.Union([T.String(), T.Integer(), T.Null()]), catalog_model: T.Union([T.String(), T.Null()]) }),
 });
 
+export const EffectivePriceList = T.Object({ object: T.Literal("list"), data: T.Array(EffectivePriceView) });
+export const PriceQuery = T.Object({
+  provider: T.Optional(T.String({ minLength: 1, maxLength: 64, description: "A provider id: its effective prices" })),
+  model: T.Optional(T.String({ minLength: 1, maxLength: 256, description: "A model id: its effective price on each provider (with `provider`: that one)" })),
+});
+
 function view(provider: string, model: string, p: EffectivePrice): Record<string, unknown> {
   const s = p.source;
   return {

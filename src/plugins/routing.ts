@@ -94,7 +94,8 @@ export function routingPlugin(router: Router) {
         const requestHints = readHints(ctx);
         const service = ctx.meta.service ?? ctx.principal.service;
         const user = ctx.meta.user ?? ctx.principal.user;
-        const customer = resolveCustomerOverride(ctx.config.customerOverrides, ctx.principal.tenant, service, user);
+        // Customer overrides pick a chat model: embeddings keep the model they asked for.
+        const customer = ctx.operation === "chat" ? resolveCustomerOverride(ctx.config.customerOverrides, ctx.principal.tenant, service, user) : undefined;
         const resolved = customer ? undefined : resolveRoute(requested, ctx.config.routes, ctx.principal.tenant, service);
         let route: RouteConfig;
         let level: string;
