@@ -28,6 +28,8 @@ interface Case {
   provider: string; // gateway provider id
   vendor: string; // the catalog's vendor id
   model: string;
+  /** Reasoning / thinking tokens the provider reports (part of the output). */
+  reasoning: number;
   /** Sets the fake's answer; returns the usage in the catalog's terms. */
   arrange(): CatalogUsage;
 }
@@ -39,7 +41,7 @@ let gw: TestGateway;
 
 function openaiCase(provider: string, vendor: string, model: string, prompt: number, cached: number, completion: number, reasoning: number): Case {
   return {
-    provider, vendor, model,
+    provider, vendor, model, reasoning,
     arrange() {
       openai.setBehavior({ kind: "ok", usage: { prompt_tokens: prompt, completion_tokens: completion, cached_tokens: cached, reasoning_tokens: reasoning } });
       return { input_tokens: prompt, cache_read_tokens: cached, output_tokens: completion };
@@ -49,7 +51,7 @@ function openaiCase(provider: string, vendor: string, model: string, prompt: num
 
 function anthropicCase(model: string, input: number, read: number, write: number, output: number): Case {
   return {
-    provider: "claude", vendor: "anthropic", model,
+    provider: "claude", vendor: "anthropic", model, reasoning: 0,
     arrange() {
       claude.setBehavior({ kind: "ok", usage: { input_tokens: input, cache_read_input_tokens: read, cache_creation_input_tokens: write, output_tokens: output } });
       return { input_tokens: input + read + write, cache_read_tokens: read, cache_write_tokens: write, output_tokens: output };
@@ -59,7 +61,7 @@ function anthropicCase(model: string, input: number, read: number, write: number
 
 function geminiCase(model: string, prompt: number, cached: number, candidates: number, thoughts: number): Case {
   return {
-    provider: "gem", vendor: "google", model,
+    provider: "gem", vendor: "google", model, reasoning: thoughts,
     arrange() {
       gemini.setBehavior({ kind: "ok", usage: { promptTokenCount: prompt, cachedContentTokenCount: cached, candidatesTokenCount: candidates, thoughtsTokenCount: thoughts, totalTokenCount: prompt + candidates + thoughts } });
       return { input_tokens: prompt, cache_read_tokens: cached, output_tokens: candidates + thoughts };
@@ -152,6 +154,7 @@ describe("cost accuracy against the bundled catalog", () => {
       expect(p.outputTokens).toBe(usage.output_tokens);
       expect(p.cachedTokens).toBe(usage.cache_read_tokens ?? 0);
       expect(p.cacheWriteTokens).toBe(usage.cache_write_tokens ?? 0);
+      expect(p.reasoningTokens).toBe(c.reasoning);
       const events = await gw.events();
       expect(events.some((e) => e.type === "price.missing" && e.requestId === requestId)).toBe(false);
     });
