@@ -26,6 +26,7 @@ import { providerRoutes } from "./api/providers.ts";
 import { keysSelfRoutes } from "./api/keys-self.ts";
 import { tenancyRoutes } from "./api/tenancy.ts";
 import { guardrailsRoutes } from "./api/guardrails.ts";
+import { overridesRoutes } from "./api/overrides.ts";
 import { usageRoutes } from "./api/usage.ts";
 import type { AnalyticsRuntime } from "./analytics/runtime.ts";
 import type { Lifecycle } from "./lifecycle/drain.ts";
@@ -73,7 +74,7 @@ export function buildApp(deps: AppDeps) {
         credentials: false,
         methods: ["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"],
         allowedHeaders: ["authorization", "content-type", "x-api-key", "anthropic-version", "anthropic-beta", "x-service-key", "x-tollgate-service", "x-tollgate-task-type", "x-tollgate-user", "x-tollgate-strategy", "traceparent"],
-        exposeHeaders: ["x-request-id", "request-id", "x-tollgate-provider", "x-tollgate-model", "retry-after"],
+        exposeHeaders: ["x-request-id", "request-id", "x-tollgate-provider", "x-tollgate-model", "x-tollgate-route-level", "x-tollgate-override", "retry-after"],
         maxAge: 600,
       }),
     )
@@ -103,10 +104,11 @@ export function buildApp(deps: AppDeps) {
     .use(embeddingsRoutes(deps))
     .use(providerRoutes(deps))
     .use(keysSelfRoutes({ config: deps.config, store: deps.store, loopback: deps.admin.loopback }))
-    .use(adminRoutes(deps.admin))
+    .use(adminRoutes({ ...deps.admin, snapshot: deps.config }))
     .use(tenancyRoutes(deps.admin))
     .use(guardrailsRoutes(deps.admin))
     .use(deps.plugins ? pluginAdminRoutes({ ...deps.admin, plugins: deps.plugins }) : new Elysia({ name: "admin-plugins" }))
+    .use(overridesRoutes(deps.admin))
     .use(usageRoutes({ analytics: deps.analytics, config: deps.config, adminKey: deps.admin.adminKey, loopback: deps.admin.loopback }))
     .use(docsRoutes(deps.version))
     .use(dashboardRoutes());

@@ -45,6 +45,12 @@ export interface UsageRow {
   status: string;
   error_code: string;
   attempts: number;
+  /** Cache-write input tokens (part of input_tokens). */
+  cache_write_tokens?: number;
+  /** Reasoning tokens (part of output_tokens). */
+  reasoning_tokens?: number;
+  /** Where the price came from: `catalog:<package@version>`, `config:price/<id>@v<n>`, or "". */
+  price_source?: string;
 }
 
 const IDENT = /^[A-Za-z_][A-Za-z0-9_]*$/;
@@ -118,6 +124,21 @@ export function migrationStatements(db: string): string[] {
     SETTINGS non_replicated_deduplication_window = 10000`,
     `CREATE MATERIALIZED VIEW IF NOT EXISTS ${d}.usage_hourly_mv TO ${d}.usage_hourly AS
       SELECT ${ROLLUP_SELECT} FROM ${d}.usage_events GROUP BY hour, tenant, provider, model, service`,
+    ...customerMigrations(d),
+  ];
+}
+
+/**
+ * Added for end customers and prices (issue 12); idempotent, so tables created by an older
+ * version gain them at the next start. The `user` skip index (bloom filter) lets one customer's
+ * query skip the granules without that user; parts written before it existed get it as they merge.
+ */
+function customerMigrations(d: string): string[] {
+  return [
+    `ALTER TABLE ${d}.usage_events ADD COLUMN IF NOT EXISTS cache_write_tokens UInt32 DEFAULT 0`,
+    `ALTER TABLE ${d}.usage_events ADD COLUMN IF NOT EXISTS reasoning_tokens UInt32 DEFAULT 0`,
+    `ALTER TABLE ${d}.usage_events ADD COLUMN IF NOT EXISTS price_source LowCardinality(String) DEFAULT ''`,
+    `ALTER TABLE ${d}.usage_events ADD INDEX IF NOT EXISTS usage_user_idx user TYPE bloom_filter(0.01) GRANULARITY 1`,
   ];
 }
 
@@ -193,5 +214,8 @@ export function toUsageRow(event: EventEnvelope): UsageRow | undefined {
     status: str(p.status) || "ok",
     error_code: str(p.errorCode),
     attempts: Math.min(attempts, 255),
+    cache_write_tokens: count(p.cacheWriteTokens),
+    reasoning_tokens: count(p.reasoningTokens),
+    price_source: str(p.priceSource),
   };
 }

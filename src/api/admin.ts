@@ -12,7 +12,9 @@ import type { ConfigService, HistoryEntry } from "../projections/config/service.
 import { errorResponse } from "./http.ts";
 import type { ProviderLookup } from "../pipeline/context.ts";
 import { toGatewayError } from "../pipeline/errors.ts";
-import { errorResponses } from "./schemas.ts";
+import { errorResponses, jsonContent } from "./schemas.ts";
+import type { ConfigSnapshot } from "../config/snapshot.ts";
+import { EffectivePriceList, effectivePrices, PriceQuery } from "./prices.ts";
 
 export interface AdminDeps {
   config: ConfigService;
@@ -23,6 +25,8 @@ export interface AdminDeps {
   masterKey: Buffer | undefined;
   /** The live adapters (for the connectivity test). */
   providers: ProviderLookup;
+  /** The live config snapshot (effective prices: `GET /api/v1/prices?provider=&model=`). */
+  snapshot?: () => ConfigSnapshot;
 }
 
 /** Check the admin credential (`Authorization: Bearer …` or `X-Service-Key`). Returns the actor name. */
@@ -106,15 +110,17 @@ function entityRoutes(deps: AdminDeps, kind: EntityKind, path: string, tag: stri
   };
   const detail = (summary: string) => ({ tags: [tag], summary, responses: errorResponses({ 400: "Invalid command", 401: "Admin key missing or wrong", 404: "No such entity", 409: "Already exists, version conflict, or in use" }) });
   return new Elysia({ name: `admin-${kind}`, normalize: false })
-    .get(path, ({ request }) => {
+    .get(path, ({ request, query }) => {
       try {
         checkAdmin(deps, request);
+        const q = query as Record<string, string | undefined>;
+        if (kind === "price" && deps.snapshot && (q.provider !== undefined || q.model !== undefined)) return Response.json(effectivePrices(deps.snapshot(), q.provider, q.model));
         return Response.json({ object: "list", data: Object.values(deps.config.state.entities[kind]).map((e) => entityView(e as Entity)), config_version: deps.config.state.version });
       } catch (err) {
         if (err instanceof GatewayError) return errorResponse(err);
         throw err;
       }
-    }, { detail: detail(`List ${kind}s`) })
+    }, kind === "price" ? { query: PriceQuery, detail: { ...detail("List price entities, or with `provider` and/or `model` the effective prices (price entity, else the bundled catalog) and their source"), responses: { 200: { description: "Price entities, or effective prices", content: jsonContent(EffectivePriceList) }, ...errorResponses({ 400: "Invalid query", 401: "Admin key missing or wrong", 403: "Admin API disabled", 404: "Unknown provider (`provider_not_found`) or nobody knows the price (`price_not_found`)" }) } } } : { detail: detail(`List ${kind}s`) })
     .get(`${path}/:id`, ({ request, params }) => getOne(request, decodeURIComponent(params.id)), { detail: detail(`Get one ${kind}`) })
     .post(path, ({ request, body }) => run(request, () => {
       const { id, expected_version: _ev, ...fields } = body as Record<string, unknown>;

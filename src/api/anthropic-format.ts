@@ -189,6 +189,7 @@ export interface AnthropicUsage {
   input_tokens: number;
   output_tokens: number;
   cache_read_input_tokens?: number;
+  cache_creation_input_tokens?: number;
 }
 export interface AnthropicMessage {
   id: string;
@@ -242,11 +243,13 @@ export function stopReason(finish: FinishReason | null, hasToolUse: boolean, mat
   }
 }
 
-/** Anthropic's `input_tokens` excludes cache reads; OpenAI's `prompt_tokens` includes them. */
+/** Anthropic's `input_tokens` excludes cache reads and writes; OpenAI's `prompt_tokens` includes them. */
 export function toAnthropicUsage(usage: Usage | null | undefined): AnthropicUsage {
   const cached = usage?.prompt_tokens_details?.cached_tokens;
-  const out: AnthropicUsage = { input_tokens: (usage?.prompt_tokens ?? 0) - (cached ?? 0), output_tokens: usage?.completion_tokens ?? 0 };
+  const written = usage?.prompt_tokens_details?.cache_write_tokens;
+  const out: AnthropicUsage = { input_tokens: (usage?.prompt_tokens ?? 0) - (cached ?? 0) - (written ?? 0), output_tokens: usage?.completion_tokens ?? 0 };
   if (cached !== undefined) out.cache_read_input_tokens = cached;
+  if (written !== undefined) out.cache_creation_input_tokens = written;
   return out;
 }
 

@@ -6,6 +6,7 @@ import { Type as T, type Static } from "@sinclair/typebox";
 import type { ChatCompletionRequest, ChatMessage } from "../canonical/chat.ts";
 import type { ConfigSnapshot } from "../config/snapshot.ts";
 import { errorResponse } from "./http.ts";
+import { GatewayError } from "../pipeline/errors.ts";
 import { type GatewayDeps, runGateway } from "./gateway.ts";
 import { responseHeaders } from "./openai.ts";
 import { errorResponses, jsonContent } from "./schemas.ts";
@@ -17,6 +18,7 @@ export const GenerateRequest = T.Object({
   max_tokens: T.Optional(T.Integer({ minimum: 1 })),
   json_mode: T.Optional(T.Boolean()),
   model: T.Optional(T.String({ minLength: 1, description: "Model or alias; default: the alias `default` if configured, else `echo`" })),
+  provider: T.Optional(T.String({ minLength: 1, maxLength: 64, description: "Pick a provider by id: `model` is then that provider's model id (default: its first listed model)" })),
   service: T.Optional(T.String()),
   task_type: T.Optional(T.String()),
   user_id: T.Optional(T.String()),
@@ -35,12 +37,24 @@ export const GenerateResponse = T.Object({
   request_id: T.String(),
 });
 
+/** Pure: the model to ask for — `provider/model` when a provider is picked (400 `unknown_provider` for an unknown one). */
+export function generateModel(body: Pick<GenerateRequest, "model" | "provider">, config: Pick<ConfigSnapshot, "models" | "providers">): string {
+  if (body.provider !== undefined) {
+    const p = config.providers.find((x) => x.id === body.provider);
+    if (!p) throw new GatewayError({ status: 400, code: "unknown_provider", message: `Unknown or disabled provider \`${body.provider}\``, param: "provider" });
+    const model = body.model ?? p.models[0];
+    if (!model) throw new GatewayError({ status: 400, code: "invalid_request", message: `Provider \`${body.provider}\` lists no models: pass \`model\``, param: "model" });
+    return `${p.id}/${model}`;
+  }
+  return body.model ?? (config.models.some((m) => m.alias === "default") ? "default" : "echo");
+}
+
 /** Pure: the canonical request for a generate call. */
-export function toChatRequest(body: GenerateRequest, config: Pick<ConfigSnapshot, "models">): ChatCompletionRequest {
+export function toChatRequest(body: GenerateRequest, config: Pick<ConfigSnapshot, "models" | "providers">): ChatCompletionRequest {
   const messages: ChatMessage[] = [];
   if (body.system) messages.push({ role: "system", content: body.system });
   messages.push({ role: "user", content: body.prompt });
-  const model = body.model ?? (config.models.some((m) => m.alias === "default") ? "default" : "echo");
+  const model = generateModel(body, config);
   const req: ChatCompletionRequest = { model, messages, stream: false };
   if (body.temperature !== undefined) req.temperature = body.temperature;
   if (body.max_tokens !== undefined) req.max_tokens = body.max_tokens;
@@ -53,6 +67,7 @@ export function generateRoutes(deps: GatewayDeps) {
   return new Elysia({ name: "generate-routes", normalize: false }).post(
     "/api/v1/generate",
     async ({ body, request }) => {
+      // An unknown `provider` throws a GatewayError: the app's error handler renders and records it.
       const chat = toChatRequest(body, deps.config());
       const meta = { ...(body.service ? { service: body.service } : {}), ...(body.task_type ? { taskType: body.task_type } : {}), ...(body.user_id ? { user: body.user_id } : {}) };
       const out = await runGateway(deps, request, { endpoint: "generate", request: chat, meta });
@@ -83,7 +98,16 @@ export function generateRoutes(deps: GatewayDeps) {
         summary: "Generate text from a prompt",
         responses: {
           200: { description: "The answer with usage and cost", content: jsonContent(GenerateResponse) },
-          ...errorResponses({ 400: "Invalid request", 404: "Unknown model", 413: "Body too large", 502: "Upstream provider failed" }),
+          ...errorResponses({
+            400: "Invalid request (`invalid_request`, `invalid_json`, `unknown_provider`)",
+            401: "Key missing or wrong (`missing_api_key`, `invalid_api_key`, …): send `X-Service-Key: tg-…` or `Authorization: Bearer tg-…`",
+            403: "Key not allowed (`tenant_disabled`, `model_not_allowed`)",
+            404: "Unknown model (`model_not_found`)",
+            413: "Body too large",
+            429: "Rate limit or budget (`rate_limit_exceeded`, `budget_exceeded`; `retry-after`)",
+            502: "Upstream provider failed (`upstream_error`, …)",
+            503: "No provider available (`no_available_targets`)",
+          }),
         },
       },
     },

@@ -3,6 +3,7 @@
  * event log keeps up).
  */
 import { Elysia } from "elysia";
+import { Type as T } from "@sinclair/typebox";
 import type { BatchingEmitter } from "../events/emitter.ts";
 import type { EventLog } from "../events/event-log.ts";
 import type { StateStore } from "../stores/state-store.ts";
@@ -30,9 +31,16 @@ async function analyticsCheck(a: AnalyticsRuntime | undefined) {
 
 export function healthRoutes(deps: HealthDeps) {
   const started = Date.now();
+  const live = () => ({ status: "ok" as const, version: deps.version, uptime_s: Math.round((Date.now() - started) / 1000) });
+  const Live = T.Object({ status: T.Literal("ok"), version: T.String(), uptime_s: T.Integer() });
   return new Elysia({ name: "health-routes", normalize: false })
-    .get("/health", () => ({ status: "ok", version: deps.version, uptime_s: Math.round((Date.now() - started) / 1000) }), {
+    .get("/health", live, {
+      response: { 200: Live },
       detail: { tags: ["Operations"], summary: "Liveness: the process answers" },
+    })
+    .get("/api/v1/health", live, {
+      response: { 200: Live },
+      detail: { tags: ["Operations"], summary: "Liveness (alias of `/health` for services built for the generate API)" },
     })
     .get(
       "/ready",

@@ -2,8 +2,10 @@
  * The analytics API: usage and cost read from the AnalyticsStore (`usage_events FINAL`, exact).
  *
  *   GET /api/v1/usage/summary                    totals
- *   GET /api/v1/usage/by-provider|by-model|by-service|by-customer   grouped, most expensive first (`limit`)
+ *   GET /api/v1/usage/by-provider|by-model|by-service|by-tenant   grouped, most expensive first (`limit`)
+ *   GET /api/v1/usage/by-customer                per end customer (`user_id`), most expensive first
  *   GET /api/v1/usage/timeseries                 per hour or day (`interval`), empty buckets as zeros
+ *   GET /api/v1/usage/customers/{user_id}        one end customer: summary and timeseries
  *
  * Range: `days` (1–365, default 7, ending now) or `from` and `to` (ISO-8601, `to` exclusive, at most
  * 366 days apart). Who sees what: the admin key sees every tenant (and may narrow with `tenant`);
@@ -11,8 +13,10 @@
  * tokens, cost (integer micro-dollars and USD), cache hit rate, error rate and p50/p95/p99 latency.
  */
 import { Elysia } from "elysia";
+import { CustomerUsage, GroupedList, UsageQuerySchema, usageResponses } from "./usage-schemas.ts";
+import { Type as T } from "@sinclair/typebox";
 import type { AnalyticsRuntime, AnalyticsState } from "../analytics/runtime.ts";
-import { type UsageFilter, type UsageInterval, usageByCustomer, usageByModel, usageByProvider, usageByService, usageSummary, usageTimeseries, zeroMetrics } from "../analytics/queries.ts";
+import { type UsageFilter, type UsageInterval, usageByCustomer, usageByModel, usageByProvider, usageByService, usageByTenant, usageSummary, usageTimeseries, zeroMetrics } from "../analytics/queries.ts";
 import type { ConfigSnapshot } from "../config/snapshot.ts";
 import { GatewayError } from "../pipeline/errors.ts";
 import { authenticate, credentialFrom } from "../plugins/auth.ts";
@@ -144,7 +148,26 @@ export function usageRoutes(deps: UsageRoutesDeps) {
     .get("/api/v1/usage/by-provider", grouped("provider", usageByProvider), detail("Usage per provider, most expensive first"))
     .get("/api/v1/usage/by-model", grouped("model", usageByModel), detail("Usage per model, most expensive first"))
     .get("/api/v1/usage/by-service", grouped("service", usageByService), detail("Usage per service, most expensive first"))
-    .get("/api/v1/usage/by-customer", grouped("tenant", usageByCustomer), detail("Usage per customer (tenant), most expensive first"))
+    .get("/api/v1/usage/by-customer", grouped("user_id", usageByCustomer), { query: UsageQuerySchema, detail: { tags: ["Analytics"], summary: "Usage per end customer (`user_id`: the generate API's `user_id`, OpenAI `user`, `x-tollgate-user`), most expensive first", responses: usageResponses(GroupedList("user_id")) } })
+    .get("/api/v1/usage/by-tenant", grouped("tenant", usageByTenant), { query: UsageQuerySchema, detail: { tags: ["Analytics"], summary: "Usage per tenant, most expensive first", responses: usageResponses(GroupedList("tenant")) } })
+    .get(
+      "/api/v1/usage/customers/:user_id",
+      async ({ request, query, params }) => {
+        try {
+          const tenant = scope(deps, request, query.tenant);
+          const q = parseUsageQuery(query, new Date(), tenant);
+          const filter = { ...q.filter, user: params.user_id };
+          const a = analyticsIn(deps, ["ready"]);
+          const [summary, series] = await Promise.all([usageSummary(a.store, filter), usageTimeseries(a.store, q.interval, filter)]);
+          const points = new Map(series.map((p) => [p.bucket, p]));
+          const timeseries = bucketStarts(filter.from, filter.to, q.interval).map((bucket) => points.get(bucket) ?? { bucket, ...zeroMetrics() });
+          return Response.json({ object: "usage.customer", user_id: params.user_id, from: filter.from.toISOString(), to: filter.to.toISOString(), tenant: filter.tenant ?? null, interval: q.interval, summary, timeseries });
+        } catch (err) {
+          return failure(err);
+        }
+      },
+      { params: T.Object({ user_id: T.String({ minLength: 1, maxLength: 256 }) }), query: UsageQuerySchema, detail: { tags: ["Analytics"], summary: "One end customer's usage: summary and timeseries (per `interval`, empty buckets as zeros)", responses: usageResponses(CustomerUsage) } },
+    )
     .post(
       "/api/v1/admin/projections/usage/rebuild",
       async ({ request }) => {

@@ -92,7 +92,10 @@ export interface Usage {
   prompt_tokens: number;
   completion_tokens: number;
   total_tokens: number;
-  prompt_tokens_details?: { cached_tokens?: number };
+  /** `cached_tokens`: cache reads; `cache_write_tokens`: cache writes (both part of `prompt_tokens`). */
+  prompt_tokens_details?: { cached_tokens?: number; cache_write_tokens?: number };
+  /** Reasoning / thinking tokens (part of `completion_tokens`). */
+  completion_tokens_details?: { reasoning_tokens?: number };
 }
 
 export interface ChatCompletion {

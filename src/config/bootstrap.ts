@@ -51,6 +51,7 @@ export const BootstrapFile = T.Object(
             input: T.Number({ minimum: 0, description: "USD per 1M input tokens" }),
             output: T.Number({ minimum: 0, description: "USD per 1M output tokens" }),
             cached_input: T.Optional(T.Number({ minimum: 0 })),
+            cache_write: T.Optional(T.Number({ minimum: 0 })),
           },
           { additionalProperties: false },
         ),
@@ -128,7 +129,7 @@ export function bootstrapCommands(file: BootstrapFile, seal: ((key: string) => {
     cmds.push({ type: "create", kind: "model_alias", id: m.alias, fields: { provider: m.provider, model: m.model } });
   }
   for (const p of file.prices ?? []) {
-    cmds.push({ type: "create", kind: "price", id: `${p.provider}/${p.model}`, fields: { input: p.input, output: p.output, ...(p.cached_input !== undefined ? { cached_input: p.cached_input } : {}) } });
+    cmds.push({ type: "create", kind: "price", id: `${p.provider}/${p.model}`, fields: { input: p.input, output: p.output, ...(p.cached_input !== undefined ? { cached_input: p.cached_input } : {}), ...(p.cache_write !== undefined ? { cache_write: p.cache_write } : {}) } });
   }
   // Aliases and prices may name the built-in echo provider: declare it first so references hold.
   const needsEcho = (file.models ?? []).some((m) => m.provider === "echo") || (file.prices ?? []).some((p) => p.provider === "echo");

@@ -5,6 +5,7 @@
 import type { ProviderConfig } from "../providers/types.ts";
 import type { BreakerSettings } from "../routing/breaker.ts";
 import type { Route } from "../routing/types.ts";
+import type { CustomerOverrideIndex } from "../routing/customer-overrides.ts";
 import type { TenancySnapshot } from "./tenancy.ts";
 import type { GuardrailsSnapshot } from "../guardrails/config.ts";
 import type { PluginsSnapshot } from "../projections/config/plugins.ts";
@@ -38,6 +39,11 @@ export interface Price {
   input: number;
   output: number;
   cachedInput?: number;
+  /** Cache writes (Anthropic `cache_creation_input_tokens`); default: the input price. */
+  cacheWrite?: number;
+  /** The config entity's version and time (set for `price` entities). */
+  version?: number;
+  updatedAt?: string;
 }
 
 export interface ConfigSnapshot {
@@ -49,6 +55,8 @@ export interface ConfigSnapshot {
   prices: Record<string, Price>;
   routes: RouteTables;
   breaker: Partial<BreakerSettings>;
+  /** Customer overrides by end customer (absent: none). */
+  customerOverrides?: CustomerOverrideIndex;
   /** Tenants and virtual keys (absent: none configured, e.g. in unit tests). */
   tenancy?: TenancySnapshot;
   /** Guardrail policies (absent: none configured, guardrails off). */

@@ -8,7 +8,7 @@ import { emptyUsage } from "../canonical/chat.ts";
 import { countTextTokens } from "../providers/tokens.ts";
 import { promptTokensOf } from "./prompt-tokens.ts";
 import type { Ctx, Outcome } from "./context.ts";
-import { computeCost } from "./cost.ts";
+import { priceCall } from "./cost.ts";
 import { GatewayError, toGatewayError } from "./errors.ts";
 import { type Answer, type Plugin, type PluginHooks, REQUEST_PHASES, type RequestPhase } from "./plugin.ts";
 
@@ -219,7 +219,9 @@ export class Pipeline {
     if (outcome.ttftMs !== undefined) outcome.ttftMs = round2(outcome.ttftMs);
     const cached = ctx.answer?.cached === true;
     if (ctx.target && !cached && ctx.costUsd === 0) {
-      ctx.costUsd = computeCost(outcome.usage, ctx.config.prices[`${ctx.target.provider.id}/${ctx.target.model}`]);
+      const priced = priceCall(ctx.config, ctx.target.provider.id, ctx.target.model, outcome.usage);
+      ctx.costUsd = priced.costUsd;
+      if (priced.source) ctx.state["price.source"] = priced.source;
     }
     for (const h of this.hooks.onEnd) {
       try {
@@ -249,6 +251,9 @@ function completedPayload(ctx: Ctx, o: Outcome, cached: boolean): Record<string,
     inputTokens: o.usage.prompt_tokens,
     outputTokens: o.usage.completion_tokens,
     cachedTokens: o.usage.prompt_tokens_details?.cached_tokens ?? 0,
+    cacheWriteTokens: o.usage.prompt_tokens_details?.cache_write_tokens ?? 0,
+    reasoningTokens: o.usage.completion_tokens_details?.reasoning_tokens ?? 0,
+    priceSource: (ctx.state["price.source"] as string | undefined) ?? null,
     costUsd: ctx.costUsd,
     latencyMs: o.latencyMs,
     ttftMs: o.ttftMs ?? null,

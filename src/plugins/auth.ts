@@ -8,7 +8,8 @@
  * requests run as tenant `default` without a key. Otherwise every request needs a valid key.
  *
  * The HTTP layer hands the raw credential over in `ctx.state["auth.credential"]`
- * (see `credentialFrom`): `Authorization: Bearer …` (OpenAI SDKs) or `x-api-key` (Anthropic SDKs).
+ * (see `credentialFrom`): `Authorization: Bearer …` (OpenAI SDKs), `x-api-key` (Anthropic SDKs) or
+ * `X-Service-Key` (services built for the generate API) — the same virtual key in each.
  *
  *   no credential ───────────────► 401 missing_api_key
  *   not `tg-` + 32 base62 ───────► 401 malformed_api_key
@@ -34,15 +35,15 @@ export interface AuthOptions {
 }
 
 /**
- * The credential of an HTTP request: a `tg-` key from `Authorization: Bearer` or `x-api-key`
- * (whichever holds one), else whatever the first of them holds.
+ * The credential of an HTTP request: a `tg-` key from `Authorization: Bearer`, `x-api-key` or
+ * `X-Service-Key` (the first that holds one), else whatever the first of them holds.
  */
 export function credentialFrom(headers: Headers): string | undefined {
   const bearer = /^Bearer\s+(.+)$/i.exec(headers.get("authorization") ?? "")?.[1]?.trim() || undefined;
   const apiKey = headers.get("x-api-key")?.trim() || undefined;
-  if (bearer?.startsWith("tg-")) return bearer;
-  if (apiKey?.startsWith("tg-")) return apiKey;
-  return bearer ?? apiKey;
+  const serviceKey = headers.get("x-service-key")?.trim() || undefined;
+  for (const k of [bearer, apiKey, serviceKey]) if (k?.startsWith("tg-")) return k;
+  return bearer ?? apiKey ?? serviceKey;
 }
 
 /** Whether `model` is allowed by a key's list (absent = all; `prefix*` matches a prefix). */
@@ -70,7 +71,7 @@ export function authenticate(tenancy: TenancySnapshot | undefined, credential: u
     return { ok: true, tenantId: DEFAULT_TENANT, ...(tenant ? { tenant } : {}) };
   }
   if (typeof credential !== "string" || credential === "") {
-    return { ok: false, status: 401, code: "missing_api_key", message: "An API key is required: `Authorization: Bearer tg-…` or `x-api-key: tg-…`" };
+    return { ok: false, status: 401, code: "missing_api_key", message: "An API key is required: `Authorization: Bearer tg-…`, `x-api-key: tg-…` or `X-Service-Key: tg-…`" };
   }
   if (!isWellFormedKey(credential)) return { ok: false, status: 401, code: "malformed_api_key", message: "The API key is malformed: a gateway key is `tg-` and 32 letters or digits" };
   const prefix = keyPrefix(credential);

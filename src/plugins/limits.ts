@@ -13,6 +13,7 @@ import type { Ctx } from "../pipeline/context.ts";
 import { GatewayError } from "../pipeline/errors.ts";
 import { definePlugin } from "../pipeline/plugin.ts";
 import { promptTokensOf } from "../pipeline/prompt-tokens.ts";
+import { maxRates, priceFor } from "../pricing/price.ts";
 import type { AdmissionResult, BudgetSpec, RateLimitSpec, StateStore } from "../stores/state-store.ts";
 
 /** Limits of a key or a tenant, as the auth plugin puts them in `ctx.state`. */
@@ -60,8 +61,11 @@ export function maxCostMicros(ctx: Ctx, promptTokens: number, maxTokens: number)
   const targets = ctx.targets ?? (ctx.target ? [ctx.target] : []);
   let most = 0;
   for (const t of targets) {
-    const p = ctx.config.prices[`${t.provider.id}/${t.model}`];
-    if (p) most = Math.max(most, promptTokens * p.input + maxTokens * p.output);
+    const p = priceFor(ctx.config, t.provider.id, t.model);
+    if (p) {
+      const r = maxRates(p);
+      most = Math.max(most, promptTokens * r.input + maxTokens * r.output);
+    }
   }
   return Math.ceil(most);
 }
@@ -125,7 +129,7 @@ export function limitsPlugin(store: StateStore, opts: LimitsOptions = {}) {
         }
       },
       async onEnd(ctx, outcome) {
-        if (ctx.target && !ctx.answer?.cached && !ctx.config.prices[`${ctx.target.provider.id}/${ctx.target.model}`] && ctx.target.provider.kind !== "echo") {
+        if (ctx.target && !ctx.answer?.cached && !ctx.state["price.source"] && !priceFor(ctx.config, ctx.target.provider.id, ctx.target.model) && ctx.target.provider.kind !== "echo") {
           ctx.emit({ type: "price.missing", payload: { provider: ctx.target.provider.id, model: ctx.target.model } });
         }
         const held = ctx.state["limits.held"] as Held | undefined;

@@ -8,6 +8,8 @@ import { errors, GatewayError } from "../pipeline/errors.ts";
 import { definePlugin } from "../pipeline/plugin.ts";
 import { promptTokensOf } from "../pipeline/prompt-tokens.ts";
 import { resolveRoute } from "../routing/overrides.ts";
+import { resolveCustomerOverride } from "../routing/customer-overrides.ts";
+import { targetPrices } from "../pricing/price.ts";
 import type { Router } from "../routing/router.ts";
 import { type RoutingHints, type Strategy, targetKey } from "../routing/types.ts";
 
@@ -73,8 +75,8 @@ function singleTarget(requested: string, m: ResolvedModel): RouteConfig {
 }
 
 /**
- * Resolves the requested model to a route (tenant+service override > tenant override > global
- * route > alias / `provider/model` / a listed model) and orders its targets with the route's
+ * Resolves the requested model to a route (customer+service override > customer override >
+ * tenant+service override > tenant override > global route > alias / `provider/model` / a listed model) and orders its targets with the route's
  * strategy (`selectTargets`), taking breaker state, prices and the request's hints into account.
  *
  * @example
@@ -91,10 +93,16 @@ export function routingPlugin(router: Router) {
         const requested = ctx.request.model;
         const requestHints = readHints(ctx);
         const service = ctx.meta.service ?? ctx.principal.service;
-        const resolved = resolveRoute(requested, ctx.config.routes, ctx.principal.tenant, service);
+        const user = ctx.meta.user ?? ctx.principal.user;
+        // Customer overrides pick a chat model: embeddings keep the model they asked for.
+        const customer = ctx.operation === "chat" ? resolveCustomerOverride(ctx.config.customerOverrides, ctx.principal.tenant, service, user) : undefined;
+        const resolved = customer ? undefined : resolveRoute(requested, ctx.config.routes, ctx.principal.tenant, service);
         let route: RouteConfig;
         let level: string;
-        if (resolved) {
+        if (customer) {
+          route = singleTarget(requested, { provider: customer.override.provider, model: customer.override.model, reason: "qualified" });
+          level = customer.level;
+        } else if (resolved) {
           route = resolved.route as RouteConfig;
           level = resolved.level;
         } else {
@@ -108,25 +116,28 @@ export function routingPlugin(router: Router) {
           throw new GatewayError({ status: 503, code: "no_available_targets", message: `No provider of route \`${requested}\` is configured and enabled` });
         }
         const hints: RoutingHints = route.allowRequestOverrides ? requestHints : {};
-        const user = ctx.meta.user ?? ctx.principal.user;
         if (user) hints.userId = user;
         if ((hints.strategy ?? route.strategy) === "lowest_cost") {
           hints.promptTokens = promptTokensOf(ctx);
           const max = ctx.request.max_completion_tokens ?? ctx.request.max_tokens;
           if (max) hints.maxTokens = max;
         }
-        const selection = router.select({ ...route, targets: live }, ctx.config.prices, hints);
+        const prices = (hints.strategy ?? route.strategy) === "lowest_cost" ? targetPrices(ctx.config, live, hints.promptTokens) : ctx.config.prices;
+        const selection = router.select({ ...route, targets: live }, prices, hints);
         if (selection.targets.length === 0) {
           throw new GatewayError({ status: 503, code: "no_available_targets", message: `Every target of route \`${requested}\` was excluded` });
         }
         ctx.route = route;
         ctx.targets = selection.targets.map((t) => ({ provider: ctx.providers.get(t.provider)!, model: t.model, requested }));
         ctx.target = ctx.targets[0];
+        ctx.responseHeaders["x-tollgate-route-level"] = level;
+        if (customer) ctx.responseHeaders["x-tollgate-override"] = customer.override.id;
         ctx.emit({
           type: "route.selected",
           payload: {
             requested,
             level,
+            ...(customer ? { override: customer.override.id } : {}),
             strategy: hints.strategy ?? route.strategy,
             provider: ctx.target!.provider.id,
             model: ctx.target!.model,

@@ -7,7 +7,7 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, test } from "bun:test";
 import type { AnalyticsStore } from "../../src/analytics/store.ts";
 import {
-  hourlyRollupTotals, rebuildHourlyRollup, usageByCustomer, usageByModel, usageByProvider, usageByService,
+  hourlyRollupTotals, rebuildHourlyRollup, usageByCustomer, usageByTenant, usageByModel, usageByProvider, usageByService,
   usageSummary, usageTimeseries,
 } from "../../src/analytics/queries.ts";
 import type { UsageRow } from "../../src/analytics/schema.ts";
@@ -127,13 +127,22 @@ export function analyticsStoreContract(name: string, factory: AnalyticsStoreFact
       expect(services as unknown[]).toEqual(expectedGroups(counted, "service", (r) => r.service));
     });
 
-    test("by customer: exact numbers and limit", async () => {
+    test("by tenant: exact numbers and limit", async () => {
       await store.insert(rows);
-      const all = await usageByCustomer(store, RANGE);
+      const all = await usageByTenant(store, RANGE);
       expect(all as unknown[]).toEqual(expectedGroups(counted, "tenant", (r) => r.tenant));
       expect(all.map((c) => [c.tenant, c.cost_micros])).toEqual([["acme", 15150], ["globex", 4245]]);
-      const top = await usageByCustomer(store, RANGE, 1);
+      const top = await usageByTenant(store, RANGE, 1);
       expect(top).toEqual([all[0]!]);
+    });
+
+    test("by customer: grouped by the end customer's user_id (rows without one left out), exact numbers, one customer's filter", async () => {
+      await store.insert([...rows, { ...rows[0]!, event_id: "no-user", user: "" }]);
+      const all = await usageByCustomer(store, RANGE);
+      expect(all as unknown[]).toEqual(expectedGroups(counted, "user_id", (r) => r.user));
+      expect(all.map((c) => c.user_id).sort()).toEqual(["user-0", "user-1", "user-2"]);
+      const one = await usageSummary(store, { ...RANGE, user: "user-1" });
+      expect(one).toEqual(expectedMetrics(counted.filter((r) => r.user === "user-1")));
     });
 
     test("timeseries by hour and by day: exact numbers, UTC buckets, oldest first", async () => {
@@ -160,7 +169,7 @@ export function analyticsStoreContract(name: string, factory: AnalyticsStoreFact
       expect(s.cost_micros).toBe(15150);
       expect(s.cache_hit_rate).toBe(0.25);
       expect(s.error_rate).toBe(0);
-      expect((await usageByCustomer(store, acme)).map((c) => c.tenant)).toEqual(["acme"]);
+      expect((await usageByTenant(store, acme)).map((c) => c.tenant)).toEqual(["acme"]);
       expect((await usageByProvider(store, acme)).map((p) => [p.provider, p.requests])).toEqual([["anthropic", 1], ["openai", 3]]);
       expect((await usageSummary(store, { ...RANGE, tenant: "nobody" })).requests).toBe(0);
     });
@@ -175,13 +184,13 @@ export function analyticsStoreContract(name: string, factory: AnalyticsStoreFact
       await store.insert(rows);
       const once = {
         summary: await usageSummary(store, RANGE),
-        customers: await usageByCustomer(store, RANGE),
+        customers: await usageByTenant(store, RANGE),
         hours: await usageTimeseries(store, "hour", RANGE),
       };
       await store.insert(rows);
       for (const r of rows) await store.insert([r]); // different batch boundaries
       expect(await usageSummary(store, RANGE)).toEqual(once.summary);
-      expect(await usageByCustomer(store, RANGE)).toEqual(once.customers);
+      expect(await usageByTenant(store, RANGE)).toEqual(once.customers);
       expect(await usageTimeseries(store, "hour", RANGE)).toEqual(once.hours);
       expect(once.summary).toEqual(expectedMetrics(counted));
     });
@@ -218,7 +227,7 @@ export function analyticsStoreContract(name: string, factory: AnalyticsStoreFact
 
     test("bad arguments are rejected before reaching the engine", async () => {
       await expect(usageSummary(store, { from: RANGE.to, to: RANGE.from })).rejects.toThrow(RangeError);
-      await expect(usageByCustomer(store, RANGE, 0)).rejects.toThrow(RangeError);
+      await expect(usageByTenant(store, RANGE, 0)).rejects.toThrow(RangeError);
     });
   });
 }

@@ -12,7 +12,10 @@ test("maps a request.completed event, cost to integer micros", () => {
     time: "2025-03-01T10:00:00.123Z", event_id: e.id, request_id: "r1", tenant: "acme", service: "web", user: "", key_prefix: "tg_ab12",
     task_type: "chat", provider: "openai", model: "gpt-4o", route: "smart", input_tokens: 10, output_tokens: 5, cached_tokens: 2,
     cost_micros: 3400, latency_ms: 12.5, ttft_ms: null, cached: 0, status: "error", error_code: "rate_limited", attempts: 1,
+    cache_write_tokens: 0, reasoning_tokens: 0, price_source: "",
   });
+  const priced = toUsageRow(makeEvent({ type: "request.completed", tenant: "t", payload: { cacheWriteTokens: 7, reasoningTokens: 9, priceSource: "catalog:@pydantic/genai-prices@0.1.8" } }));
+  expect(priced).toMatchObject({ cache_write_tokens: 7, reasoning_tokens: 9, price_source: "catalog:@pydantic/genai-prices@0.1.8" });
 });
 
 test("other event types map to nothing; garbage fields become zeros", () => {

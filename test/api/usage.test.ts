@@ -92,9 +92,9 @@ describe("usage API", () => {
     for (const r of rows) expect(r).toEqual({ key_prefix: keyPrefixOfT1, attempts: 1, service: "web" });
   });
 
-  test("by-customer, by-service, by-provider, by-model: one row per group with that group's exact sums", async () => {
+  test("by-tenant, by-service, by-provider, by-model: one row per group with that group's exact sums", async () => {
     const events = await gw.events();
-    const customers = await json<{ data: Array<Record<string, number | string>> }>(await usage("by-customer?days=1&limit=10"));
+    const customers = await json<{ data: Array<Record<string, number | string>> }>(await usage("by-tenant?days=1&limit=10"));
     const byTenant = Object.fromEntries(customers.data.map((r) => [r.tenant, r]));
     for (const t of ["t1", "t2"]) {
       const s = sums(events, t);
@@ -103,7 +103,7 @@ describe("usage API", () => {
     // most expensive first
     const costs = customers.data.map((r) => Number(r.cost_micros));
     expect(costs).toEqual([...costs].sort((a, b) => b - a));
-    expect((await json<{ data: unknown[] }>(await usage("by-customer?days=1&limit=1"))).data).toHaveLength(1);
+    expect((await json<{ data: unknown[] }>(await usage("by-tenant?days=1&limit=1"))).data).toHaveLength(1);
 
     const services = await json<{ data: Array<Record<string, number | string>> }>(await usage("by-service?days=1"));
     expect(services.data.find((r) => r.service === "web")).toMatchObject({ requests: 3, cost_micros: sums(events, "t1").cost_micros });
@@ -133,7 +133,7 @@ describe("usage API", () => {
     const own = await json<{ tenant: string; data: { requests: number } }>(await usage("summary?days=1", keys.k1));
     expect(own.tenant).toBe("t1");
     expect(own.data.requests).toBe(3);
-    const customers = await json<{ data: Array<{ tenant: string }> }>(await usage("by-customer?days=1", keys.k1));
+    const customers = await json<{ data: Array<{ tenant: string }> }>(await usage("by-tenant?days=1", keys.k1));
     expect(customers.data.map((r) => r.tenant)).toEqual(["t1"]);
     const other = await usage("summary?days=1&tenant=t2", keys.k1);
     expect(other.status).toBe(403);

@@ -20,7 +20,7 @@ import { post, startTestGateway, type TestGateway, waitFor } from "../helpers/ga
 const ARTIFACTS = resolve(import.meta.dir, "../../.test-artifacts");
 const ADMIN = "dashboard-test-admin-key-0123456789";
 const TENANTS = ["acme", "globex", "initech"] as const;
-const CHARTS = ["cost-requests", "customers", "providers", "models", "services", "latency", "cache", "errors"] as const;
+const CHARTS = ["cost-requests", "customers", "tenants", "providers", "models", "services", "latency", "cache", "errors"] as const;
 const HEADLINES = ["requests", "cost_usd", "tokens", "cache_hit_rate", "error_rate", "p95_ms"] as const;
 const DAY_MS = 86_400_000;
 
@@ -83,7 +83,7 @@ function historyEvent(i: number, now: number) {
       keyId: null,
       keyPrefix: null,
       attempts: error ? 2 : 1,
-      user: null,
+      user: `cust-${i % 5}`, // end customers (user_id), across tenants
       taskType: null,
       timings: {},
     },
@@ -334,7 +334,8 @@ if (availableOrFail("usage dashboard in a browser", "chromium", chromiumMissing(
       expect(byName.cache!.datasets[0]!.data).toEqual(series.data.map((p) => (p.requests ? p.cache_hit_rate * 100 : null)));
 
       for (const [chart, path, field] of [
-        ["customers", "by-customer", "tenant"],
+        ["customers", "by-customer", "user_id"],
+        ["tenants", "by-tenant", "tenant"],
         ["providers", "by-provider", "provider"],
         ["models", "by-model", "model"],
         ["services", "by-service", "service"],
@@ -343,11 +344,13 @@ if (availableOrFail("usage dashboard in a browser", "chromium", chromiumMissing(
         expect(byName[chart]!.labels, chart).toEqual(rows.map((r) => String(r[field] || "(none)")));
         expect(byName[chart]!.datasets[0]!.data, chart).toEqual(rows.map((r) => r.cost_usd));
       }
-      expect(byName.customers!.labels.sort()).toEqual([...TENANTS]);
+      expect(byName.tenants!.labels.sort()).toEqual([...TENANTS]);
+      expect(byName.customers!.labels.sort()).toEqual(["cust-0", "cust-1", "cust-2", "cust-3", "cust-4"]); // requests without a user_id are no customer
       expect(byName.providers!.labels.sort()).toEqual(["anthropic", "echo", "gemini", "openai"]);
-      expect(await page.locator("#customers-table tbody tr").count()).toBe(3);
+      expect(await page.locator("#tenants-table tbody tr").count()).toBe(3);
+      expect(await page.locator("#customers-table tbody tr").count()).toBe(5);
 
-      const weight = await bytes(); // the first view: page, assets, the key-less probe and the six API answers
+      const weight = await bytes(); // the first view: page, assets, the key-less probe and the seven API answers
       mkdirSync(ARTIFACTS, { recursive: true });
       await page.screenshot({ path: resolve(ARTIFACTS, "dashboard.png"), fullPage: true });
 
@@ -391,7 +394,8 @@ if (availableOrFail("usage dashboard in a browser", "chromium", chromiumMissing(
       expectHeadlines(await headlines(page), own.data);
       const views = await charts(page);
       for (const c of views) expect(hasPositive(c), c.name).toBe(true);
-      expect(views.find((c) => c.name === "customers")!.labels).toEqual(["acme"]);
+      expect(views.find((c) => c.name === "tenants")!.labels).toEqual(["acme"]);
+      expect(views.find((c) => c.name === "customers")!.labels.length).toBeGreaterThan(0);
       expect(outside).toEqual([]);
       expect(unexpected(errors)).toEqual([]);
       await context.close();

@@ -34,6 +34,11 @@ export type FakeBehavior =
       model?: string;
       /** Omit `usage` even when asked for (tests the adapter's own counting). */
       omitUsage?: boolean;
+      /**
+       * Usage to report instead of the computed one, in OpenAI's shape: `prompt_tokens` includes
+       * `cached_tokens`, `completion_tokens` includes `reasoning_tokens`.
+       */
+      usage?: { prompt_tokens: number; completion_tokens: number; cached_tokens?: number; reasoning_tokens?: number };
       /** Characters per streamed content chunk (default 5). */
       chunkSize?: number;
       /** Stream exactly these content pieces, one SSE chunk each (overrides `content` and `chunkSize`). */
@@ -236,15 +241,15 @@ const DEFAULT_ERRORS: Record<number, { message: string; type: string; code: stri
 
 type OkBehavior = Extract<FakeBehavior, { kind: "ok" }>;
 
-function fakeUsage(body: any, content: string) {
-  const prompt = JSON.stringify(body.messages ?? []).length >> 2;
-  const completion = Math.max(1, content.length >> 2);
+function fakeUsage(body: any, content: string, given?: { prompt_tokens: number; completion_tokens: number; cached_tokens?: number; reasoning_tokens?: number }) {
+  const prompt = given?.prompt_tokens ?? JSON.stringify(body.messages ?? []).length >> 2;
+  const completion = given?.completion_tokens ?? Math.max(1, content.length >> 2);
   return {
     prompt_tokens: prompt,
     completion_tokens: completion,
     total_tokens: prompt + completion,
-    prompt_tokens_details: { cached_tokens: 0, audio_tokens: 0 },
-    completion_tokens_details: { reasoning_tokens: 0, audio_tokens: 0, accepted_prediction_tokens: 0, rejected_prediction_tokens: 0 },
+    prompt_tokens_details: { cached_tokens: given?.cached_tokens ?? 0, audio_tokens: 0 },
+    completion_tokens_details: { reasoning_tokens: given?.reasoning_tokens ?? 0, audio_tokens: 0, accepted_prediction_tokens: 0, rejected_prediction_tokens: 0 },
   };
 }
 
@@ -293,7 +298,7 @@ function jsonOk(body: any, b: OkBehavior, model: string, azure: boolean): Respon
         ...(azure ? { content_filter_results: filterResults(finish === "content_filter") } : {}),
       },
     ],
-    ...(b.omitUsage ? {} : { usage: fakeUsage(body, generatedText(b)) }),
+    ...(b.omitUsage ? {} : { usage: fakeUsage(body, generatedText(b), b.usage) }),
     service_tier: "default",
     system_fingerprint: "fp_fake",
   });
@@ -341,7 +346,7 @@ function streamEvents(body: any, b: OkBehavior, model: string, azure: boolean): 
   events.push(c({}, finish, extra, azure ? { content_filter_results: filterResults(finish === "content_filter") } : {}));
   if (withUsage) {
     const usageChunk = JSON.parse(c({}).slice(6));
-    events.push(`data: ${JSON.stringify({ ...usageChunk, choices: [], usage: fakeUsage(body, generatedText(b)) })}\n\n`);
+    events.push(`data: ${JSON.stringify({ ...usageChunk, choices: [], usage: fakeUsage(body, generatedText(b), b.usage) })}\n\n`);
   }
   events.push("data: [DONE]\n\n");
   return events;

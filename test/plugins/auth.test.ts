@@ -63,6 +63,12 @@ describe("keys", () => {
     expect(credentialFrom(new Headers())).toBeUndefined();
   });
 
+  test("credentialFrom: X-Service-Key carries the same virtual key; a tg- key wins over another credential", () => {
+    expect(credentialFrom(new Headers({ "x-service-key": KEY }))).toBe(KEY);
+    expect(credentialFrom(new Headers({ authorization: "Bearer sk-upstream", "x-service-key": KEY }))).toBe(KEY);
+    expect(credentialFrom(new Headers({ "x-service-key": "not-a-tg-key" }))).toBe("not-a-tg-key"); // then refused as malformed
+  });
+
   test("modelAllowed: absent = all; exact; trailing *", () => {
     expect(modelAllowed(undefined, "x")).toBe(true);
     expect(modelAllowed(["echo"], "echo")).toBe(true);

@@ -8,7 +8,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ChdbAnalyticsStore } from "../../src/analytics/chdb-store.ts";
-import { hourlyRollupTotals, usageByCustomer, usageSummary } from "../../src/analytics/queries.ts";
+import { hourlyRollupTotals, usageByTenant, usageSummary } from "../../src/analytics/queries.ts";
 import type { AnalyticsStore } from "../../src/analytics/store.ts";
 import { type EventEnvelope, makeEvent } from "../../src/events/envelope.ts";
 import { FileEventLog } from "../../src/events/file-log.ts";
@@ -88,7 +88,7 @@ describe("usage projection", () => {
     await sub.stop();
     expect(await totals(store)).toEqual(direct());
     for (const t of ["acme", "globex", "initech"]) expect(await totals(store, t)).toEqual(direct(t));
-    const customers = await usageByCustomer(store, RANGE, 10);
+    const customers = await usageByTenant(store, RANGE, 10);
     expect(customers.map((c) => c.tenant).sort()).toEqual(["acme", "globex", "initech"]);
     expect(await log.committed("requests", "usage-projection")).toEqual(await log.endOffsets("requests"));
   });

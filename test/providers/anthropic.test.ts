@@ -224,12 +224,12 @@ describe("fromAnthropicMessage", () => {
     expect(toFinishReason(null)).toBeNull();
   });
 
-  test("usage: cache reads and writes are prompt tokens, reads are cached_tokens", () => {
+  test("usage: cache reads and writes are prompt tokens, reads are cached_tokens, writes cache_write_tokens", () => {
     expect(toUsage({ input_tokens: 20, cache_read_input_tokens: 1000, cache_creation_input_tokens: 300, output_tokens: 42 })).toEqual({
       prompt_tokens: 1320,
       completion_tokens: 42,
       total_tokens: 1362,
-      prompt_tokens_details: { cached_tokens: 1000 },
+      prompt_tokens_details: { cached_tokens: 1000, cache_write_tokens: 300 },
     });
     expect(toUsage(undefined)).toEqual({ prompt_tokens: 0, completion_tokens: 0, total_tokens: 0, prompt_tokens_details: { cached_tokens: 0 } });
   });
@@ -341,7 +341,7 @@ describe("anthropicProvider.stream", () => {
     expect(finish[0]?.choices[0]?.finish_reason).toBe("stop");
     const last = chunks.at(-1)!;
     expect(last.choices).toEqual([]);
-    expect(last.usage).toEqual({ prompt_tokens: 15, completion_tokens: 6, total_tokens: 21, prompt_tokens_details: { cached_tokens: 4 } });
+    expect(last.usage).toEqual({ prompt_tokens: 15, completion_tokens: 6, total_tokens: 21, prompt_tokens_details: { cached_tokens: 4, cache_write_tokens: 2 } });
     expect(fake.cancellations).toBe(0); // read to the end: nothing cancelled
   });
 

@@ -135,11 +135,11 @@
     // The summary first: a refused key or an analytics outage answers once, not six times.
     return api("summary", p).then(function (summary) {
       if (seq !== state.seq) return null;
-      return Promise.all([summary, api("timeseries", p), grouped("by-customer"), grouped("by-provider"), grouped("by-model"), grouped("by-service")]);
+      return Promise.all([summary, api("timeseries", p), grouped("by-customer"), grouped("by-provider"), grouped("by-model"), grouped("by-service"), grouped("by-tenant")]);
     }).then(
       function (r) {
         if (!r || seq !== state.seq) return;
-        render({ summary: r[0], series: r[1], customers: r[2], providers: r[3], models: r[4], services: r[5] });
+        render({ summary: r[0], series: r[1], customers: r[2], providers: r[3], models: r[4], services: r[5], tenants: r[6] });
         setState("ready");
       },
       function (err) {
@@ -190,7 +190,7 @@
     $("content").dataset.from = d.summary.from;
     $("content").dataset.to = d.summary.to;
     showChrome(true);
-    renderScope(d.summary.tenant, d.customers.data);
+    renderScope(d.summary.tenant, d.tenants.data);
     if (s.requests === 0) showNotice("No requests in this range.", " Pick a longer range, or send some traffic through the gateway.", "empty");
 
     card("requests", s.requests, int(s.requests), s.requests ? pct(1 - s.error_rate) + " succeeded" : "");
@@ -224,12 +224,8 @@
       },
     });
 
-    var byCost = costOrRequests(d.customers.data);
-    chart("customers", {
-      type: "bar",
-      data: { labels: d.customers.data.map(function (r) { return groupName(r.tenant); }), datasets: [{ label: byCost.label, data: d.customers.data.map(byCost.value), backgroundColor: PALETTE[0] }] },
-      options: { indexAxis: "y", plugins: { legend: { display: false }, tooltip: { callbacks: { label: byCost.tooltip } } }, scales: { x: { beginAtZero: true, ticks: { callback: byCost.tick } } } },
-    });
+    topChart("customers", "user_id", d.customers.data, PALETTE[0]);
+    topChart("tenants", "tenant", d.tenants.data, PALETTE[2]);
 
     share("providers", "provider", d.providers.data);
     var models = costOrRequests(d.models.data);
@@ -256,7 +252,8 @@
     chart("cache", rateChart(labels, "Cache hit rate", pts.map(function (p) { return when(p, p.cache_hit_rate * 100); }), PALETTE[2]));
     chart("errors", rateChart(labels, "Error rate", pts.map(function (p) { return when(p, p.error_rate * 100); }), PALETTE[3]));
 
-    renderCustomersTable(d.customers.data);
+    renderTable("customers-table", "user_id", d.customers.data, "No end customer (user_id) in this range");
+    renderTable("tenants-table", "tenant", d.tenants.data, "No requests in this range");
     $("footer").textContent =
       "Range " + d.summary.from.replace(".000Z", "Z") + " → " + d.summary.to.replace(/\.\d+Z$/, "Z") + " (UTC, " + interval + "ly buckets) · " +
       (d.summary.tenant === null ? "all tenants" : "tenant " + d.summary.tenant) + " · updated " + new Date().toLocaleTimeString() + " · data from " + API + "*";
@@ -321,21 +318,31 @@
     state.charts = {};
   }
 
-  function renderCustomersTable(rows) {
-    var body = $("customers-table").querySelector("tbody");
+  /** A horizontal bar chart of the most expensive groups (end customers, tenants). */
+  function topChart(name, field, rows, color) {
+    var byCost = costOrRequests(rows);
+    chart(name, {
+      type: "bar",
+      data: { labels: rows.map(function (r) { return groupName(r[field]); }), datasets: [{ label: byCost.label, data: rows.map(byCost.value), backgroundColor: color }] },
+      options: { indexAxis: "y", plugins: { legend: { display: false }, tooltip: { callbacks: { label: byCost.tooltip } } }, scales: { x: { beginAtZero: true, ticks: { callback: byCost.tick } } } },
+    });
+  }
+
+  function renderTable(id, field, rows, empty) {
+    var body = $(id).querySelector("tbody");
     body.textContent = "";
     if (rows.length === 0) {
       var tr = body.insertRow();
       var td = tr.insertCell();
       td.colSpan = 8;
       td.className = "empty";
-      td.textContent = "No requests in this range";
+      td.textContent = empty;
       return;
     }
     rows.forEach(function (r) {
       var tr = body.insertRow();
-      tr.dataset.tenant = r.tenant;
-      [groupName(r.tenant), int(r.requests), int(r.input_tokens), int(r.output_tokens), usd(r.cost_usd), pct(r.cache_hit_rate), pct(r.error_rate), ms(r.p95_ms)].forEach(function (v) {
+      tr.dataset.key = r[field];
+      [groupName(r[field]), int(r.requests), int(r.input_tokens), int(r.output_tokens), usd(r.cost_usd), pct(r.cache_hit_rate), pct(r.error_rate), ms(r.p95_ms)].forEach(function (v) {
         tr.insertCell().textContent = v;
       });
     });

@@ -20,9 +20,11 @@ import {
   type KeyFields,
   KeyFields as KeySchema,
   TenantFields,
+  CustomerOverrideFields,
 } from "./model.ts";
 import { GUARDRAILS_ID, GuardrailsFields, guardrailsProblem } from "../../guardrails/config.ts";
 import { checkPlugin, PLUGIN_ID, type PluginCatalog, PluginFields } from "./plugins.ts";
+import { checkCustomerOverride } from "./customer-overrides.ts";
 
 /** Provider ids are lower-case slugs; aliases look like model names; prices are `<provider>/<model>`. */
 const ID_PATTERNS: Record<EntityKind, RegExp> = {
@@ -36,6 +38,7 @@ const ID_PATTERNS: Record<EntityKind, RegExp> = {
   key: /^key_[0-9a-z]{10,40}$/,
   guardrails: GUARDRAILS_ID,
   plugin: PLUGIN_ID,
+  customer_override: /^ovr_[0-9a-z]{10,40}$/,
 };
 const ID_RULES: Record<EntityKind, string> = {
   provider: "lower-case letters, digits, `_` and `-`",
@@ -48,9 +51,10 @@ const ID_RULES: Record<EntityKind, string> = {
   key: "`key_` and 10 to 40 lower-case letters or digits",
   guardrails: "`global` or `tenant:<tenant id>`",
   plugin: "`<plugin>` or `<tenant>/<plugin>` (lower-case slugs)",
+  customer_override: "`ovr_` and 10 to 40 lower-case letters or digits",
 };
 
-const SCHEMAS: Record<EntityKind, TSchema> = { provider: ProviderFields, model_alias: ModelAliasFields, price: PriceFields, route: RouteFields, route_override: RouteFields, breaker: BreakerFields, tenant: TenantFields, key: KeySchema, guardrails: GuardrailsFields, plugin: PluginFields };
+const SCHEMAS: Record<EntityKind, TSchema> = { provider: ProviderFields, model_alias: ModelAliasFields, price: PriceFields, route: RouteFields, route_override: RouteFields, breaker: BreakerFields, tenant: TenantFields, key: KeySchema, guardrails: GuardrailsFields, plugin: PluginFields, customer_override: CustomerOverrideFields };
 const DEFAULTS: Record<EntityKind, Record<string, unknown>> = {
   provider: { enabled: true, priority: 0, models: [] },
   model_alias: {},
@@ -62,6 +66,7 @@ const DEFAULTS: Record<EntityKind, Record<string, unknown>> = {
   key: {},
   guardrails: {},
   plugin: {},
+  customer_override: {},
 };
 
 /** Key fields only `rotate` and `revoke` set (and `tenant`, fixed at create). */
@@ -124,6 +129,7 @@ export function decide(state: ConfigState, cmd: ConfigCommand, env: DecideEnv = 
       }
       if (cmd.kind === "provider") {
         const users = Object.values(state.entities.model_alias).filter((a) => a.fields.provider === cmd.id).map((a) => a.id);
+        for (const o of Object.values(state.entities.customer_override)) if (o.fields.provider === cmd.id) users.push(`customer_override:${o.id}`);
         for (const k of ["route", "route_override"] as const) {
           for (const r of Object.values(state.entities[k]) as Entity<"route">[]) {
             if (r.fields.targets.some((t) => t.provider === cmd.id)) users.push(`${k}:${r.id}`);
@@ -205,6 +211,7 @@ function checkReferences(state: ConfigState, env: DecideEnv, kind: EntityKind, i
   if (kind === "key") checkKey(state, id, fields as KeyFields);
   if (kind === "guardrails") checkGuardrails(state, id, fields as GuardrailsFields);
   if (kind === "plugin") checkPlugin(state, env.plugins, id, fields as PluginFields);
+  if (kind === "customer_override") checkCustomerOverride(state, id, fields as CustomerOverrideFields, known);
   if (kind === "price") {
     const provider = id.split("/")[0] ?? "";
     if (!id.includes("/") || !known(provider)) {

@@ -47,7 +47,8 @@ export const PriceFields = T.Object(
   {
     input: T.Number({ minimum: 0, description: "USD per 1M input tokens" }),
     output: T.Number({ minimum: 0, description: "USD per 1M output tokens" }),
-    cached_input: T.Optional(T.Number({ minimum: 0 })),
+    cached_input: T.Optional(T.Number({ minimum: 0, description: "USD per 1M cache-read input tokens (default: input)" })),
+    cache_write: T.Optional(T.Number({ minimum: 0, description: "USD per 1M cache-write input tokens (default: input)" })),
   },
   { additionalProperties: false },
 );
@@ -154,6 +155,22 @@ export const KeyFields = T.Object(
 );
 export type KeyFields = Static<typeof KeyFields>;
 
+/**
+ * A customer override: the end customer `user_id` (optionally only for one `service`, and
+ * optionally only inside one `tenant`) is served by `provider`/`model`. id = `ovr_<random>`.
+ */
+export const CustomerOverrideFields = T.Object(
+  {
+    user_id: T.String({ minLength: 1, maxLength: 256, description: "The end customer's id (generate `user_id`, OpenAI `user`, `x-tollgate-user`)" }),
+    service: T.Optional(T.String({ minLength: 1, maxLength: 128, description: "Only for this service (absent: every service)" })),
+    tenant: T.Optional(T.String({ minLength: 1, maxLength: 64, description: "Only inside this tenant (absent: every tenant)" })),
+    provider: EntityId,
+    model: T.String({ minLength: 1, maxLength: 256 }),
+  },
+  { additionalProperties: false },
+);
+export type CustomerOverrideFields = Static<typeof CustomerOverrideFields>;
+
 /** Every config entity kind and its fields. */
 export interface EntityFields {
   provider: ProviderFields;
@@ -173,9 +190,11 @@ export interface EntityFields {
   guardrails: GuardrailsFields;
   /** id = `<plugin>` (global) or `<tenant>/<plugin>`. */
   plugin: PluginFields;
+  /** id = `ovr_<random>`; one per (tenant, service, user_id). */
+  customer_override: CustomerOverrideFields;
 }
 export type EntityKind = keyof EntityFields;
-export const ENTITY_KINDS: readonly EntityKind[] = ["provider", "model_alias", "price", "route", "route_override", "breaker", "tenant", "key", "guardrails", "plugin"];
+export const ENTITY_KINDS: readonly EntityKind[] = ["provider", "model_alias", "price", "route", "route_override", "breaker", "tenant", "key", "guardrails", "plugin", "customer_override"];
 
 export interface Entity<K extends EntityKind = EntityKind> {
   kind: K;
@@ -197,7 +216,7 @@ export interface ConfigState {
 }
 
 export function initialState(): ConfigState {
-  return { version: 0, entities: { provider: {}, model_alias: {}, price: {}, route: {}, route_override: {}, breaker: {}, tenant: {}, key: {}, guardrails: {}, plugin: {} }, tombstones: {} };
+  return { version: 0, entities: { provider: {}, model_alias: {}, price: {}, route: {}, route_override: {}, breaker: {}, tenant: {}, key: {}, guardrails: {}, plugin: {}, customer_override: {} }, tombstones: {} };
 }
 
 /** Commands an admin issues. `expectedVersion` enables optimistic concurrency. */

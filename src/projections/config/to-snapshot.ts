@@ -8,6 +8,7 @@ import type { ConfigState, ProviderFields, RouteFields } from "./model.ts";
 import { tenancySnapshot } from "./tenancy.ts";
 import { guardrailsSnapshot } from "../../guardrails/config.ts";
 import { pluginsSnapshot } from "./plugins.ts";
+import { customerOverrideIndex } from "./customer-overrides.ts";
 
 export interface SecretResolver {
   /** Clear key for a provider entity (decrypt `api_key_enc` or read `api_key_env`). */
@@ -45,7 +46,7 @@ export function toSnapshot(state: ConfigState, builtins: readonly ProviderConfig
     .map((a) => ({ alias: a.id, provider: a.fields.provider, model: a.fields.model }));
   const prices: ConfigSnapshot["prices"] = {};
   for (const p of Object.values(state.entities.price)) {
-    prices[p.id] = { input: p.fields.input, output: p.fields.output, ...(p.fields.cached_input !== undefined ? { cachedInput: p.fields.cached_input } : {}) };
+    prices[p.id] = { input: p.fields.input, output: p.fields.output, ...(p.fields.cached_input !== undefined ? { cachedInput: p.fields.cached_input } : {}), ...(p.fields.cache_write !== undefined ? { cacheWrite: p.fields.cache_write } : {}), version: p.version, updatedAt: p.updatedAt };
   }
   const routes: RouteTables = { global: {}, tenant: {}, tenantService: {} };
   for (const r of Object.values(state.entities.route)) routes.global[r.id] = routeConfig(r.id, r.fields);
@@ -61,7 +62,8 @@ export function toSnapshot(state: ConfigState, builtins: readonly ProviderConfig
   if (b?.min_requests) breaker.minRequests = b.min_requests;
   if (b?.failure_rate) breaker.failureRateToOpen = b.failure_rate;
   if (b?.open_ms) breaker.openMs = b.open_ms;
-  return { version: state.version, providers: ordered, models, prices, routes, breaker, tenancy: tenancySnapshot(state), plugins: pluginsSnapshot(state), ...(Object.keys(state.entities.guardrails).length ? { guardrails: guardrailsSnapshot(state.entities.guardrails) } : {}) };
+  const customerOverrides = customerOverrideIndex(state, providers);
+  return { version: state.version, providers: ordered, models, prices, routes, breaker, tenancy: tenancySnapshot(state), plugins: pluginsSnapshot(state), ...(Object.keys(state.entities.guardrails).length ? { guardrails: guardrailsSnapshot(state.entities.guardrails) } : {}), ...(customerOverrides.size ? { customerOverrides } : {}) };
 }
 
 /** Route fields (config) → RouteConfig with defaults. */

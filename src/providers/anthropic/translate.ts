@@ -228,9 +228,10 @@ export function toFinishReason(stopReason: string | null | undefined): FinishRea
 /** Anthropic usage → canonical usage: prompt = input + cache reads + cache writes. */
 export function toUsage(u: AnthropicUsage | undefined): Usage {
   const cacheRead = u?.cache_read_input_tokens ?? 0;
-  const prompt = (u?.input_tokens ?? 0) + cacheRead + (u?.cache_creation_input_tokens ?? 0);
+  const cacheWrite = u?.cache_creation_input_tokens ?? 0;
+  const prompt = (u?.input_tokens ?? 0) + cacheRead + cacheWrite;
   const completion = u?.output_tokens ?? 0;
-  return { prompt_tokens: prompt, completion_tokens: completion, total_tokens: prompt + completion, prompt_tokens_details: { cached_tokens: cacheRead } };
+  return { prompt_tokens: prompt, completion_tokens: completion, total_tokens: prompt + completion, prompt_tokens_details: { cached_tokens: cacheRead, ...(cacheWrite ? { cache_write_tokens: cacheWrite } : {}) } };
 }
 
 /** The canonical id for an Anthropic message id. */

@@ -255,7 +255,7 @@ export function toUsage(u: GeminiUsageMetadata): Usage {
   const completion = (u.candidatesTokenCount ?? 0) + (u.thoughtsTokenCount ?? 0);
   const usage: Usage = { prompt_tokens: prompt, completion_tokens: completion, total_tokens: prompt + completion };
   if (u.cachedContentTokenCount != null) usage.prompt_tokens_details = { cached_tokens: u.cachedContentTokenCount };
-  if (u.thoughtsTokenCount) Object.assign(usage, { completion_tokens_details: { reasoning_tokens: u.thoughtsTokenCount } });
+  if (u.thoughtsTokenCount) usage.completion_tokens_details = { reasoning_tokens: u.thoughtsTokenCount };
   return usage;
 }
 
