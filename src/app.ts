@@ -12,6 +12,7 @@ import { generateRoutes } from "./api/generate.ts";
 import { type GatewayDeps, recordRejected } from "./api/gateway.ts";
 import { healthRoutes } from "./api/health.ts";
 import { errorResponse, fromElysiaError, readJsonBody } from "./api/http.ts";
+import { checkPath } from "./api/path-guard.ts";
 import { openaiRoutes } from "./api/openai.ts";
 import { anthropicErrorResponse, anthropicRoutes } from "./api/anthropic.ts";
 import type { GatewayError } from "./pipeline/errors.ts";
@@ -69,6 +70,10 @@ export function buildApp(deps: AppDeps) {
         maxAge: 600,
       }),
     )
+    .onRequest(({ request }) => {
+      const bad = checkPath(request.url);
+      if (bad) return errorResponse(bad, { "x-request-id": uuidv7() });
+    })
     .onParse(async ({ request }) => {
       const method = request.method;
       if (method !== "POST" && method !== "PUT" && method !== "PATCH") return;

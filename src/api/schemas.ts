@@ -1,5 +1,15 @@
-/** Schemas shared by routes for the API documentation. */
-import { Type as T } from "@sinclair/typebox";
+/**
+ * Schemas and OpenAPI helpers shared by routes, so the document at /swagger/json says what the
+ * server does. A route uses:
+ * - `errorResponses({ 400: "…", 404: "…" })` for its error statuses (OpenAI-style body);
+ * - `okResponse(schema, "…")` / `jsonContent(schema)` for its success bodies;
+ * - `adminDetail(tag, summary, responses)` for an admin route (tags, admin auth, 401/403);
+ * - `KEY_SECURITY` for a route called with a virtual key;
+ * - `IdParams` as `params` for `/:id` routes (bounded length, published and validated).
+ * src/api/openapi.ts then finishes the document for every route (content types, the errors every
+ * route of a kind can answer, security schemes, links create → get/patch/delete).
+ */
+import { Type as T, type TSchema } from "@sinclair/typebox";
 
 export const ErrorBodySchema = T.Object({
   error: T.Object({
@@ -9,6 +19,17 @@ export const ErrorBodySchema = T.Object({
     param: T.Union([T.String(), T.Null()]),
   }),
 });
+
+/** Longest id a path parameter may carry (longer: 400 `invalid_path`, before any route runs). */
+export const MAX_ID_LENGTH = 256;
+
+/** `params` of a `/:id` route: the same schema validates and is published. */
+export const IdParams = T.Object({ id: T.String({ minLength: 1, maxLength: MAX_ID_LENGTH, description: "The entity id (percent-encoded in the path)" }) });
+
+/** Security requirements (schemes defined in src/api/openapi.ts): the admin key, as a bearer token or `X-Service-Key`. */
+export const ADMIN_SECURITY: Array<Record<string, string[]>> = [{ adminKey: [] }, { serviceKey: [] }];
+/** A virtual key (`Authorization: Bearer tg-…` or `x-api-key`). */
+export const KEY_SECURITY: Array<Record<string, string[]>> = [{ virtualKey: [] }];
 
 /** An OpenAPI `content` entry for a TypeBox schema (TypeBox emits JSON Schema; the typings differ). */
 export function jsonContent(schema: object): { "application/json": { schema: Record<string, never> } } {
@@ -20,4 +41,36 @@ export function errorResponses(entries: Record<number, string>) {
   return Object.fromEntries(
     Object.entries(entries).map(([status, description]) => [status, { description, content: jsonContent(ErrorBodySchema) }]),
   );
+}
+
+/** One success response with a JSON body (`status` 200 unless given). */
+export function okResponse(schema: TSchema, description: string, status = 200) {
+  return { [status]: { description, content: jsonContent(schema) } };
+}
+
+/** A config entity as the admin API shows it: its fields plus id, version and who changed it last. */
+export const EntitySchema = T.Object(
+  { id: T.String(), version: T.Integer(), updated_at: T.String(), updated_by: T.String(), config_version: T.Optional(T.Integer()) },
+  { additionalProperties: true },
+);
+/** The answer to a delete. */
+export const DeletedSchema = T.Object({ id: T.String(), deleted: T.Literal(true), config_version: T.Integer() }, { additionalProperties: true });
+/** `{ object: "list", data: [...] }`. */
+export function ListOf(item: TSchema) {
+  return T.Object({ object: T.Literal("list"), data: T.Array(item) }, { additionalProperties: true });
+}
+/** Any JSON object (a documented body whose fields are described in prose). */
+export const AnyObject = T.Object({}, { additionalProperties: true });
+
+/** `detail` of an admin route: tag, summary, admin auth, and its responses plus 401/403. */
+export function adminDetail(tag: string, summary: string, responses: Record<string, unknown> = {}) {
+  return {
+    tags: [tag],
+    summary,
+    security: ADMIN_SECURITY,
+    responses: {
+      ...errorResponses({ 401: "Admin key missing (`missing_admin_key`) or wrong (`invalid_admin_key`)", 403: "Admin API disabled (`admin_disabled`)" }),
+      ...responses,
+    },
+  };
 }
