@@ -73,6 +73,7 @@ export async function fuzz(opts: FuzzOptions): Promise<FuzzResult> {
   // Credentials per security scheme of the spec (src/api/openapi.ts): admin routes get the admin
   // key, model routes the virtual key. Values come from the environment, not the file.
   const config = join(opts.reportDir, "schemathesis.toml");
+  const spec = opts.specFile ? await Bun.file(opts.specFile).json() : await (await fetch(`${opts.url}/swagger/json`)).json();
   await writeFile(
     config,
     [
@@ -82,6 +83,7 @@ export async function fuzz(opts: FuzzOptions): Promise<FuzzResult> {
       `api_key = "\${TOLLGATE_FUZZ_ADMIN_KEY}"`,
       `[auth.openapi.virtualKey]`,
       `bearer = "\${TOLLGATE_FUZZ_VIRTUAL_KEY}"`,
+      ...documented5xx(spec),
       "",
     ].join("\n"),
   );
@@ -112,6 +114,23 @@ export async function fuzz(opts: FuzzOptions): Promise<FuzzResult> {
   const output = out + err;
   await writeFile(join(opts.reportDir, "output.txt"), output);
   return { code, output, reportDir: opts.reportDir };
+}
+
+/**
+ * A 5xx fails the run unless the operation documents it as by design (503 while analytics is
+ * off or the gateway not ready, 502/504 from an upstream): one config entry per such operation.
+ */
+export function documented5xx(spec: { paths?: Record<string, Record<string, { responses?: Record<string, unknown> }>> }): string[] {
+  const lines: string[] = [];
+  for (const [path, ops] of Object.entries(spec.paths ?? {})) {
+    for (const [method, op] of Object.entries(ops)) {
+      const statuses = Object.keys(op?.responses ?? {}).filter((s) => /^5\d\d$/.test(s));
+      if (statuses.length === 0) continue;
+      lines.push("[[operations]]", `include-path = ${JSON.stringify(path)}`, `include-method = ${JSON.stringify(method.toUpperCase())}`,
+        `checks.not_a_server_error.expected-statuses = ${JSON.stringify(["2xx", "3xx", "4xx", ...statuses])}`);
+    }
+  }
+  return lines;
 }
 
 /** A tenant and a virtual key on a gateway, through its admin API. */

@@ -8,7 +8,7 @@ import type { ConfigSnapshot } from "../config/snapshot.ts";
 import { errorResponse } from "./http.ts";
 import { type GatewayDeps, runGateway } from "./gateway.ts";
 import { responseHeaders } from "./openai.ts";
-import { errorResponses, jsonContent } from "./schemas.ts";
+import { errorResponses, jsonContent, KEY_SECURITY, MODEL_CALL_ERRORS } from "./schemas.ts";
 
 export const GenerateRequest = T.Object({
   prompt: T.String({ minLength: 1 }),
@@ -83,8 +83,9 @@ export function generateRoutes(deps: GatewayDeps) {
         summary: "Generate text from a prompt",
         responses: {
           200: { description: "The answer with usage and cost", content: jsonContent(GenerateResponse) },
-          ...errorResponses({ 400: "Invalid request", 404: "Unknown model", 413: "Body too large", 502: "Upstream provider failed" }),
+          ...errorResponses(MODEL_CALL_ERRORS),
         },
+        security: KEY_SECURITY,
       },
     },
   );

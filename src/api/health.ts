@@ -8,6 +8,10 @@ import type { EventLog } from "../events/event-log.ts";
 import type { StateStore } from "../stores/state-store.ts";
 import type { OutboxEventLog } from "../events/outbox.ts";
 import type { AnalyticsRuntime } from "../analytics/runtime.ts";
+import { Type as T } from "@sinclair/typebox";
+import { Loose, okResponse } from "./schemas.ts";
+
+const ReadyBody = Loose({ status: T.Union([T.Literal("ready"), T.Literal("degraded"), T.Literal("not_ready")]), checks: Loose({}) });
 
 export interface HealthDeps {
   log: EventLog;
@@ -30,7 +34,7 @@ export function healthRoutes(deps: HealthDeps) {
   const started = Date.now();
   return new Elysia({ name: "health-routes", normalize: false })
     .get("/health", () => ({ status: "ok", version: deps.version, uptime_s: Math.round((Date.now() - started) / 1000) }), {
-      detail: { tags: ["Operations"], summary: "Liveness: the process answers" },
+      detail: { tags: ["Operations"], summary: "Liveness: the process answers", responses: okResponse(Loose({ status: T.Literal("ok"), version: T.String(), uptime_s: T.Integer() }), "Alive") },
     })
     .get(
       "/ready",
@@ -51,7 +55,13 @@ export function healthRoutes(deps: HealthDeps) {
           checks: { event_log: { kind: deps.log.kind, ...log }, state_store: { kind: deps.store.kind, ...store }, emitter, ...(outbox ? { outbox } : {}), analytics },
         };
       },
-      { detail: { tags: ["Operations"], summary: "Readiness: event log, state store, emitter (503 when not ready; `degraded` while the outbox holds events); analytics state and lag, for information" } },
+      {
+        detail: {
+          tags: ["Operations"],
+          summary: "Readiness: event log, state store, emitter (503 when not ready; `degraded` while the outbox holds events); analytics state and lag, for information",
+          responses: { ...okResponse(ReadyBody, "Ready (`ready` or `degraded`)"), ...okResponse(ReadyBody, "Not ready (`not_ready`)", 503) },
+        },
+      },
     )
     .get(
       "/metrics",
@@ -83,6 +93,6 @@ export function healthRoutes(deps: HealthDeps) {
         }
         return new Response(lines.join("\n") + "\n", { headers: { "content-type": "text/plain; version=0.0.4" } });
       },
-      { detail: { tags: ["Operations"], summary: "Prometheus metrics (event emitter and outbox)" } },
+      { detail: { tags: ["Operations"], summary: "Prometheus metrics (event emitter and outbox)", responses: { 200: { description: "Prometheus text exposition", content: { "text/plain": { schema: { type: "string" } } } } } } },
     );
 }

@@ -31,20 +31,23 @@ export const ADMIN_SECURITY: Array<Record<string, string[]>> = [{ adminKey: [] }
 /** A virtual key (`Authorization: Bearer tg-…` or `x-api-key`). */
 export const KEY_SECURITY: Array<Record<string, string[]>> = [{ virtualKey: [] }];
 
+/** OpenAPI response entries by status, as routes put them in `detail.responses`. */
+export type Responses = Record<string, { description: string; content?: ReturnType<typeof jsonContent> | Record<string, { schema?: Record<string, never> }> }>;
+
 /** An OpenAPI `content` entry for a TypeBox schema (TypeBox emits JSON Schema; the typings differ). */
 export function jsonContent(schema: object): { "application/json": { schema: Record<string, never> } } {
   return { "application/json": { schema: schema as Record<string, never> } };
 }
 
 /** OpenAPI response entries for error statuses, all with the OpenAI-style error body. */
-export function errorResponses(entries: Record<number, string>) {
+export function errorResponses(entries: Record<number, string>): Responses {
   return Object.fromEntries(
     Object.entries(entries).map(([status, description]) => [status, { description, content: jsonContent(ErrorBodySchema) }]),
   );
 }
 
 /** One success response with a JSON body (`status` 200 unless given). */
-export function okResponse(schema: TSchema, description: string, status = 200) {
+export function okResponse(schema: TSchema, description: string, status = 200): Responses {
   return { [status]: { description, content: jsonContent(schema) } };
 }
 
@@ -63,7 +66,7 @@ export function ListOf(item: TSchema) {
 export const AnyObject = T.Object({}, { additionalProperties: true });
 
 /** `detail` of an admin route: tag, summary, admin auth, and its responses plus 401/403. */
-export function adminDetail(tag: string, summary: string, responses: Record<string, unknown> = {}) {
+export function adminDetail(tag: string, summary: string, responses: Responses = {}) {
   return {
     tags: [tag],
     summary,
@@ -73,4 +76,30 @@ export function adminDetail(tag: string, summary: string, responses: Record<stri
       ...responses,
     },
   };
+}
+
+/**
+ * The errors of a model call (chat, messages, generate, embeddings): what the pipeline can
+ * answer besides the route's own 400/404. 502/503/504 are upstream failures, by design.
+ */
+export const MODEL_CALL_ERRORS = {
+  400: "Invalid request (`invalid_request`, `invalid_json`, `empty_messages`, …)",
+  401: "Virtual key missing or wrong (`missing_api_key`, `invalid_api_key`, …)",
+  403: "Key or tenant not allowed (`tenant_disabled`, `model_not_allowed`, …)",
+  404: "Unknown model (`model_not_found`)",
+  413: "Body too large (`payload_too_large`)",
+  429: "Rate limit or budget exceeded (`rate_limit_exceeded`, `budget_exceeded`)",
+  502: "Upstream provider failed",
+  503: "Every target unavailable (breakers open, overloaded)",
+  504: "Upstream provider timed out",
+} as const;
+
+/** A JSON body with these properties (others allowed). */
+export function Loose(props: Parameters<typeof T.Object>[0]) {
+  return T.Object(props, { additionalProperties: true });
+}
+
+/** A 200 that is JSON, or Server-Sent Events with `stream: true`. */
+export function jsonOrSse(schema: TSchema, description: string): Responses {
+  return { 200: { description, content: { ...jsonContent(schema), "text/event-stream": { schema: T.String() as unknown as Record<string, never> } } } };
 }
