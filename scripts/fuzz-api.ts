@@ -94,7 +94,9 @@ export async function fuzz(opts: FuzzOptions): Promise<FuzzResult> {
     "--checks", CHECKS.join(","),
     "--seed", String(opts.seed),
     "--max-examples", String(opts.maxExamples),
-    "--workers", String(opts.workers ?? 2),
+    // One worker: with several, CPython 3.11 can fail parsing in two threads at once inside
+    // Hypothesis ("AST constructor recursion depth mismatch"), a runtime error, not a finding.
+    "--workers", String(opts.workers ?? 1),
     "--phases", opts.phases ?? "examples,coverage,fuzzing,stateful",
     "--request-timeout", "20",
     "--suppress-health-check", "all",

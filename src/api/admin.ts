@@ -12,7 +12,7 @@ import type { ConfigService, HistoryEntry } from "../projections/config/service.
 import { errorResponse } from "./http.ts";
 import type { ProviderLookup } from "../pipeline/context.ts";
 import { toGatewayError } from "../pipeline/errors.ts";
-import { AnyObject, adminDetail, DeletedSchema, EntitySchema, errorResponses, IdParams, ListOf, okResponse, type Responses } from "./schemas.ts";
+import { AnyObject, adminDetail, DeletedSchema, EntitySchema, errorResponses, IdParams, ListOf, okResponse, OptionalBody, type Responses } from "./schemas.ts";
 
 export interface AdminDeps {
   config: ConfigService;
@@ -184,7 +184,7 @@ export function adminRoutes(deps: AdminDeps) {
       }
     }), {
       params: IdParams,
-      body: T.Optional(T.Object({ model: T.Optional(T.String({ minLength: 1 })) })),
+      body: OptionalBody(T.Object({ model: T.Optional(T.String({ minLength: 1 })) })),
       detail: adminDetail("Admin: providers", "Check a provider's connectivity with a 1-token completion (`ok`, latency, or the normalized error)", {
         ...okResponse(T.Object({ ok: T.Boolean(), provider: T.String(), model: T.String(), latency_ms: T.Integer() }, { additionalProperties: true }), "The outcome of the test call (`ok: false` with the normalized `error` when it failed)"),
         ...errorResponses({ 400: "Invalid body, or the provider lists no models", 404: "No such provider (`not_found`)" }),

@@ -10,12 +10,12 @@
  * - `links` from each create (POST /x) to the get/patch/delete of `/x/{id}` with the created id.
  * Pure: document in, document out.
  */
-import { ErrorBodySchema } from "./schemas.ts";
+import { ErrorBodySchema, OPTIONAL_BODY } from "./schemas.ts";
 
 type Json = Record<string, unknown>;
 interface Operation extends Json {
   parameters?: Array<{ in: string; name: string; schema?: Json }>;
-  requestBody?: { content?: Record<string, unknown> };
+  requestBody?: { required?: boolean; content?: Record<string, { schema?: Json }> };
   responses?: Record<string, { description?: string; content?: Record<string, unknown>; links?: Json }>;
   security?: Array<Record<string, string[]>>;
 }
@@ -46,7 +46,15 @@ function addMissing(responses: NonNullable<Operation["responses"]>, status: numb
 }
 
 function finishOperation(op: Operation) {
-  if (op.requestBody?.content) op.requestBody.content = jsonOnly(op.requestBody.content);
+  if (op.requestBody?.content) {
+    op.requestBody.content = jsonOnly(op.requestBody.content) as typeof op.requestBody.content;
+    for (const media of Object.values(op.requestBody.content ?? {})) {
+      if (media?.schema?.[OPTIONAL_BODY]) {
+        delete media.schema[OPTIONAL_BODY];
+        op.requestBody.required = false;
+      }
+    }
+  }
   const responses = (op.responses ??= {});
   for (const r of Object.values(responses)) if (r && r.content) r.content = jsonOnly(r.content);
   const params = op.parameters ?? [];

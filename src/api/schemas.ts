@@ -103,3 +103,10 @@ export function Loose(props: Parameters<typeof T.Object>[0]) {
 export function jsonOrSse(schema: TSchema, description: string): Responses {
   return { 200: { description, content: { ...jsonContent(schema), "text/event-stream": { schema: T.String() as unknown as Record<string, never> } } } };
 }
+
+/** Marks a body schema as optional in the document (the plugin always says `required: true`). */
+export const OPTIONAL_BODY = "x-tollgate-optional-body";
+/** `body` of a route that also takes no body at all (e.g. an action with optional settings). */
+export function OptionalBody<S extends TSchema>(schema: S) {
+  return T.Optional(T.Unsafe<S["static"]>({ ...schema, [OPTIONAL_BODY]: true }));
+}

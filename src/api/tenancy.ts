@@ -12,7 +12,7 @@ import { GatewayError } from "../pipeline/errors.ts";
 import type { ConfigCommand, Entity } from "../projections/config/model.ts";
 import { type AdminDeps, checkAdmin } from "./admin.ts";
 import { errorResponse } from "./http.ts";
-import { adminDetail, DeletedSchema, EntitySchema, errorResponses, IdParams, ListOf, okResponse, type Responses } from "./schemas.ts";
+import { adminDetail, DeletedSchema, EntitySchema, errorResponses, IdParams, ListOf, okResponse, OptionalBody, type Responses } from "./schemas.ts";
 
 /** Default and longest grace for a rotated key's previous secret, seconds. */
 export const DEFAULT_GRACE_SECONDS = 3600;
@@ -62,7 +62,7 @@ const invalid = (message: string, param: string) => new GatewayError({ status: 4
 const notFound = (kind: string, id: string) => new GatewayError({ status: 404, code: "not_found", message: `${kind} \`${id}\` does not exist` });
 
 const Body = T.Record(T.String(), T.Unknown());
-const OptionalBody = T.Optional(T.Record(T.String(), T.Unknown()));
+const RotateBody = OptionalBody(T.Object({ grace_seconds: T.Optional(T.Integer({ minimum: 0, maximum: MAX_GRACE_SECONDS, description: "How long the old key keeps working (default 3600)" })) }, { additionalProperties: true }));
 
 /**
  * Tenants and keys.
@@ -180,7 +180,7 @@ export function tenancyRoutes(deps: AdminDeps) {
       return json({ ...keyView(e), key: secret, config_version: result.version }, 201, e.version);
     }), {
       params: IdParams,
-      body: OptionalBody,
+      body: RotateBody,
       detail: detail("Admin: keys", "Rotate a key: a new key (shown this once); the old one keeps working for `grace_seconds` (default 3600)", { 409: "`key_revoked`" }, withKey(201)),
     })
     .delete("/api/v1/admin/keys/:id", ({ request, params }) => handle(request, async (actor) => {
