@@ -12,7 +12,7 @@ import type { ConfigService, HistoryEntry } from "../projections/config/service.
 import { errorResponse } from "./http.ts";
 import type { ProviderLookup } from "../pipeline/context.ts";
 import { toGatewayError } from "../pipeline/errors.ts";
-import { AnyObject, adminDetail, DeletedSchema, EntitySchema, errorResponses, IdParams, ListOf, okResponse, OptionalBody, type Responses } from "./schemas.ts";
+import { AnyObject, adminDetail, DeletedSchema, EntitySchema, errorResponses, IdParams, ListOf, okResponse, objectOrNone, OptionalBody, type Responses } from "./schemas.ts";
 
 export interface AdminDeps {
   config: ConfigService;
@@ -169,6 +169,7 @@ export function adminRoutes(deps: AdminDeps) {
     .use(entityRoutes(deps, "route_override", "/api/v1/route-overrides", "Admin: routes"))
     .use(entityRoutes(deps, "breaker", "/api/v1/breakers", "Admin: routes"))
     .post("/api/v1/providers/:id/test", ({ request, params, body }) => guard(request, async () => {
+      objectOrNone(body);
       const id = params.id;
       const provider = deps.providers.get(id);
       if (!provider) throw new GatewayError({ status: 404, code: "not_found", message: `provider \`${id}\` does not exist or is disabled` });

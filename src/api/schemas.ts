@@ -10,6 +10,7 @@
  * route of a kind can answer, security schemes, links create → get/patch/delete).
  */
 import { Type as T, type TSchema } from "@sinclair/typebox";
+import { GatewayError } from "../pipeline/errors.ts";
 
 export const ErrorBodySchema = T.Object({
   error: T.Object({
@@ -108,5 +109,17 @@ export function jsonOrSse(schema: TSchema, description: string): Responses {
 export const OPTIONAL_BODY = "x-tollgate-optional-body";
 /** `body` of a route that also takes no body at all (e.g. an action with optional settings). */
 export function OptionalBody<S extends TSchema>(schema: S) {
-  return T.Optional(T.Unsafe<S["static"]>({ ...schema, [OPTIONAL_BODY]: true }));
+  // A spread copy keeps TypeBox's symbol keys, so the copy still validates like `schema`.
+  return T.Optional({ ...schema, [OPTIONAL_BODY]: true } as S);
+}
+
+/**
+ * The body of an OptionalBody route: undefined, or the object. Elysia lets any non-object value
+ * through an optional body, so the route calls this first: a string, array or null is a 400.
+ */
+export function objectOrNone<B>(body: B): B {
+  if (body !== undefined && (typeof body !== "object" || body === null || Array.isArray(body))) {
+    throw new GatewayError({ status: 400, code: "invalid_request", message: "Invalid request: the body must be a JSON object (or absent)" });
+  }
+  return body;
 }

@@ -12,7 +12,7 @@ import { GatewayError } from "../pipeline/errors.ts";
 import type { ConfigCommand, Entity } from "../projections/config/model.ts";
 import { type AdminDeps, checkAdmin } from "./admin.ts";
 import { errorResponse } from "./http.ts";
-import { adminDetail, DeletedSchema, EntitySchema, errorResponses, IdParams, ListOf, okResponse, OptionalBody, type Responses } from "./schemas.ts";
+import { adminDetail, DeletedSchema, EntitySchema, errorResponses, IdParams, ListOf, okResponse, objectOrNone, OptionalBody, type Responses } from "./schemas.ts";
 
 /** Default and longest grace for a rotated key's previous secret, seconds. */
 export const DEFAULT_GRACE_SECONDS = 3600;
@@ -167,7 +167,7 @@ export function tenancyRoutes(deps: AdminDeps) {
     }), { params: IdParams, body: Body, detail: detail("Admin: keys", "Change a key's name, service, user, models, limits, budget or expiry (`null` removes a field)", { 400: "`duplicate_key_name`", 409: "`key_revoked`, `version_conflict`" }) })
     .post("/api/v1/admin/keys/:id/rotate", ({ request, params, body }) => handle(request, async (actor) => {
       const id = params.id;
-      const b = (body ?? {}) as Json;
+      const b = (objectOrNone(body) ?? {}) as Json;
       const grace = b.grace_seconds ?? DEFAULT_GRACE_SECONDS;
       if (typeof grace !== "number" || !Number.isInteger(grace) || grace < 0 || grace > MAX_GRACE_SECONDS) {
         throw invalid(`\`grace_seconds\` must be an integer from 0 to ${MAX_GRACE_SECONDS}`, "grace_seconds");
