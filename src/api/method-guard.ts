@@ -26,8 +26,10 @@ function compile(routes: readonly RouteLike[]) {
 /** The methods routes serve at `pathname` (empty: no route has this path). */
 export function allowedMethods(routes: readonly RouteLike[], pathname: string): string[] {
   const out = new Set<string>();
-  for (const r of compile(routes)) if (r.method !== "ALL" && r.pattern.test(pathname)) out.add(r.method);
-  if (out.has("GET")) out.add("HEAD");
+  // OPTIONS (CORS preflight) is served on every path: it does not make a path known.
+  for (const r of compile(routes)) if (r.method !== "ALL" && r.method !== "OPTIONS" && r.pattern.test(pathname)) out.add(r.method);
+  if (out.size === 0) return [];
+  out.add("OPTIONS");
   return [...out].sort();
 }
 
