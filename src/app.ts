@@ -12,7 +12,7 @@ import { generateRoutes } from "./api/generate.ts";
 import { type GatewayDeps, recordRejected } from "./api/gateway.ts";
 import { healthRoutes } from "./api/health.ts";
 import { errorResponse, fromElysiaError, readJsonBody } from "./api/http.ts";
-import { checkPath } from "./api/path-guard.ts";
+import { checkPath, checkQuery } from "./api/path-guard.ts";
 import { allowedMethods, methodNotAllowed } from "./api/method-guard.ts";
 import { openaiRoutes } from "./api/openai.ts";
 import { anthropicErrorResponse, anthropicRoutes } from "./api/anthropic.ts";
@@ -73,8 +73,9 @@ export function buildApp(deps: AppDeps) {
       }),
     )
     .onRequest(({ request }) => {
-      const bad = checkPath(request.url);
-      if (bad) return errorResponse(bad, { "x-request-id": uuidv7() });
+      // Thrown, so onError renders it like any error of the route (and records rejected model calls).
+      const bad = checkPath(request.url) ?? checkQuery(request.url);
+      if (bad) throw bad;
     })
     .onParse(async ({ request }) => {
       const method = request.method;

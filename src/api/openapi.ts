@@ -62,9 +62,9 @@ function finishOperation(op: Operation) {
     addMissing(responses, 400, "Invalid path parameter (`invalid_path`: not percent-encoding, too long, control characters)");
     addMissing(responses, 404, "No such entity (`not_found`)");
   }
-  if (params.some((p) => p.in === "query")) addMissing(responses, 400, "Invalid query parameter (`invalid_request`)");
+  if (params.some((p) => p.in === "query")) addMissing(responses, 400, "Invalid query parameter (`invalid_request`; `invalid_query`: repeated, not percent-encoding)");
   if (op.requestBody) {
-    addMissing(responses, 400, "Invalid body (`invalid_json`, `invalid_request`)");
+    addMissing(responses, 400, "Invalid body (`invalid_json`, `invalid_request`, `invalid_encoding`, `invalid_characters`, `json_too_deep`, `number_out_of_range`)");
     addMissing(responses, 413, "Body too large (`payload_too_large`)");
   }
   if (op.security?.length) {

@@ -35,3 +35,32 @@ export function checkPath(url: string): GatewayError | undefined {
   }
   return undefined;
 }
+
+/**
+ * The problem with a request URL's query string, or undefined: every name and value must be
+ * valid percent-encoding and free of NUL, and no name may repeat (no route takes a list, and a
+ * repeated value would be read as either one). 400 `invalid_query`, with the name as `param`.
+ */
+export function checkQuery(url: string): GatewayError | undefined {
+  const q = url.indexOf("?");
+  if (q < 0 || q === url.length - 1) return undefined;
+  let end = url.indexOf("#", q);
+  if (end < 0) end = url.length;
+  const seen = new Set<string>();
+  for (const pair of url.slice(q + 1, end).split("&")) {
+    if (pair === "") continue;
+    const eq = pair.indexOf("=");
+    let name: string;
+    let value: string;
+    try {
+      name = decodeURIComponent((eq < 0 ? pair : pair.slice(0, eq)).replace(/\+/g, " "));
+      value = eq < 0 ? "" : decodeURIComponent(pair.slice(eq + 1).replace(/\+/g, " "));
+    } catch {
+      return new GatewayError({ status: 400, code: "invalid_query", message: "The query string is not valid percent-encoding (UTF-8)" });
+    }
+    if (name.includes("\u0000") || value.includes("\u0000")) return new GatewayError({ status: 400, code: "invalid_query", message: "The query string contains a NUL character" });
+    if (seen.has(name)) return new GatewayError({ status: 400, code: "invalid_query", message: `Query parameter \`${name}\` is given more than once`, param: name });
+    seen.add(name);
+  }
+  return undefined;
+}
