@@ -98,7 +98,7 @@ describe("query strings", () => {
 });
 
 describe("bodies", () => {
-  const bodies: Array<{ name: string; body: BodyInit; type?: string; code: string }> = [
+  const bodies: Array<{ name: string; body: string | Uint8Array; type?: string; code: string }> = [
     { name: "JSON nested 10,000 levels deep", body: deep(10_000), code: "json_too_deep" },
     { name: "a 10,000-deep value inside a valid request", body: chatBody(`,"metadata":${deep(10_000)}`), code: "json_too_deep" },
     { name: "a whole number beyond 2^53", body: chatBody(`,"max_tokens":9007199254740993`), code: "number_out_of_range" },
@@ -130,7 +130,7 @@ describe("bodies", () => {
 
   test("admin routes refuse them too, and append nothing to the config log", async () => {
     const before = await configEvents();
-    const post = (path: string, body: BodyInit) => fetch(`${gw.url}${path}`, { method: "POST", headers: { ...A, "content-type": "application/json" }, body });
+    const post = (path: string, body: string | Uint8Array) => fetch(`${gw.url}${path}`, { method: "POST", headers: { ...A, "content-type": "application/json" }, body });
     await expectError(await post("/api/v1/admin/tenants", `{"name":"x","extra":${deep(10_000)}}`), 400, "json_too_deep");
     await expectError(await post("/api/v1/admin/tenants", `{"name":"x","rpm_limit":123456789012345678901}`), 400, "number_out_of_range", "rpm_limit");
     await expectError(await post("/api/v1/providers", `{"id":"a\\u0000b","kind":"openai"}`), 400, "invalid_characters");
