@@ -17,14 +17,14 @@ export async function readJsonBody(request: Request, limit: number): Promise<unk
     if (!request.headers.get("content-type")) return undefined;
     throw errors.invalidJson("the body is empty");
   }
-  checkJsonText(text);
+  const seen = checkJsonText(text);
   let value: unknown;
   try {
     value = JSON.parse(text);
   } catch (err) {
     throw errors.invalidJson((err as Error).message);
   }
-  checkJsonValue(value);
+  checkJsonValue(value, seen);
   return value;
 }
 

@@ -24,21 +24,33 @@ export function decodeUtf8(bytes: Uint8Array | ArrayBuffer): string {
   }
 }
 
-/** Checks on the raw text, before parsing (cheap, native searches). */
-export function checkJsonText(text: string): void {
-  if (text.includes("\u0000") || /\\u0000/i.test(text)) throw bad("invalid_characters", "Request body contains a NUL character");
+const nul = () => bad("invalid_characters", "Request body contains a NUL character");
+
+/**
+ * Checks on the raw text, before parsing (native searches). Returns whether the text holds an
+ * escaped NUL (`\u0000`): then checkJsonValue looks at the parsed strings (the escape may
+ * also be a literal backslash followed by `u0000`).
+ */
+export function checkJsonText(text: string): { escapedNul: boolean } {
+  if (text.includes("\u0000")) throw nul();
+  return { escapedNul: text.includes("\\u0000") };
 }
 
 const pathOf = (path: Array<string | number>) => (path.length ? path.join(".") : null);
 
-/** Checks on the parsed value: depth and numbers. Throws the first problem found. */
-export function checkJsonValue(value: unknown): void {
+/** Checks on the parsed value: depth, numbers and (when asked) NUL in strings. Throws the first problem found. */
+export function checkJsonValue(value: unknown, opts: { escapedNul?: boolean } = {}): void {
+  const nulInStrings = opts.escapedNul === true;
   const path: Array<string | number> = [];
   const walk = (v: unknown, depth: number): void => {
     if (typeof v === "number") {
       if (!Number.isFinite(v) || (Number.isInteger(v) && !Number.isSafeInteger(v))) {
         throw bad("number_out_of_range", `A number is out of range (whole numbers must be within ±${Number.MAX_SAFE_INTEGER})`, pathOf(path));
       }
+      return;
+    }
+    if (typeof v === "string") {
+      if (nulInStrings && v.includes("\u0000")) throw nul();
       return;
     }
     if (v === null || typeof v !== "object") return;
@@ -52,6 +64,7 @@ export function checkJsonValue(value: unknown): void {
       return;
     }
     for (const key in v as Record<string, unknown>) {
+      if (nulInStrings && key.includes("\u0000")) throw nul();
       path.push(key);
       walk((v as Record<string, unknown>)[key], depth + 1);
       path.pop();
