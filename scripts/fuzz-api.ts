@@ -13,7 +13,7 @@
  * the same `fuzz` function.
  */
 import { existsSync } from "node:fs";
-import { mkdir, writeFile } from "node:fs/promises";
+import { mkdir, rm, writeFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
 
 export const ROOT = resolve(import.meta.dir, "..");
@@ -69,6 +69,7 @@ export function schemathesisBin(): string | undefined {
 export async function fuzz(opts: FuzzOptions): Promise<FuzzResult> {
   const bin = schemathesisBin();
   if (!bin) throw new Error("schemathesis is not installed: run `bash scripts/schemathesis.sh install`");
+  await rm(opts.reportDir, { recursive: true, force: true }); // the reports of this run only
   await mkdir(opts.reportDir, { recursive: true });
   // Credentials per security scheme of the spec (src/api/openapi.ts): admin routes get the admin
   // key, model routes the virtual key. Values come from the environment, not the file.
