@@ -107,6 +107,9 @@ function entityRoutes(deps: AdminDeps, kind: EntityKind, path: string, tag: stri
   const errs = errorResponses({ 400: "Invalid command (`invalid_config`, `invalid_request`, `invalid_json`)", 404: "No such entity (`not_found`)", 409: "Already exists, version conflict, or in use" });
   const detail = (summary: string, ok: Responses) => adminDetail(tag, summary, { ...ok, ...errs });
   const one = okResponse(EntitySchema, `The ${kind}`);
+  // Ids are checked by the decider (400 invalid_id) or not found (404) after the admin check:
+  // a pattern here would answer 400 before a caller without the admin key gets its 401.
+  const params = IdParams;
   return new Elysia({ name: `admin-${kind}`, normalize: false })
     .get(path, ({ request }) => {
       try {
@@ -117,7 +120,7 @@ function entityRoutes(deps: AdminDeps, kind: EntityKind, path: string, tag: stri
         throw err;
       }
     }, { detail: detail(`List ${kind}s`, okResponse(ListOf(EntitySchema), `The ${kind}s`)) })
-    .get(`${path}/:id`, ({ request, params }) => getOne(request, params.id), { params: IdParams, detail: detail(`Get one ${kind}`, one) })
+    .get(`${path}/:id`, ({ request, params }) => getOne(request, params.id), { params, detail: detail(`Get one ${kind}`, one) })
     .post(path, ({ request, body }) => run(request, () => {
       const { id, expected_version: _ev, ...fields } = body as Record<string, unknown>;
       return { type: "create", kind, id: String(id ?? ""), fields: kind === "provider" ? sealKey(deps, fields) : fields };
@@ -126,11 +129,11 @@ function entityRoutes(deps: AdminDeps, kind: EntityKind, path: string, tag: stri
       const { id: _id, expected_version: _ev, ...changes } = body as Record<string, unknown>;
       const ev = expectedVersion(request, body as Record<string, unknown>);
       return { type: "update", kind, id: params.id, changes: kind === "provider" ? sealKey(deps, changes) : changes, ...(ev ? { expectedVersion: ev } : {}) };
-    }), { params: IdParams, body: Body, detail: detail(`Change a ${kind}`, one) })
+    }), { params, body: Body, detail: detail(`Change a ${kind}`, one) })
     .delete(`${path}/:id`, ({ request, params }) => run(request, () => {
       const ev = expectedVersion(request, {});
       return { type: "delete", kind, id: params.id, ...(ev ? { expectedVersion: ev } : {}) };
-    }), { params: IdParams, detail: detail(`Delete a ${kind}`, okResponse(DeletedSchema, `The ${kind} is deleted`)) });
+    }), { params, detail: detail(`Delete a ${kind}`, okResponse(DeletedSchema, `The ${kind} is deleted`)) });
 }
 
 /** The configuration state as an API view. */

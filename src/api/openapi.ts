@@ -41,6 +41,31 @@ function jsonOnly(content: Record<string, unknown> | undefined): Record<string, 
   return content;
 }
 
+/**
+ * The body guard's limits (src/api/json-guard.ts) written into a request schema, so the document
+ * says what is accepted: numbers within ±(2^53 − 1), strings without NUL. Returns a new schema.
+ */
+export function withInputLimits(schema: unknown): unknown {
+  if (Array.isArray(schema)) return schema.map(withInputLimits);
+  if (!schema || typeof schema !== "object") return schema;
+  const out: Json = {};
+  for (const [k, v] of Object.entries(schema as Json)) {
+    out[k] = ["properties", "patternProperties", "$defs", "definitions"].includes(k) && v && typeof v === "object"
+      ? Object.fromEntries(Object.entries(v as Json).map(([name, sub]) => [name, withInputLimits(sub)]))
+      : ["enum", "const", "default", "examples", "example", "required"].includes(k) ? v : withInputLimits(v);
+  }
+  const types = Array.isArray(out.type) ? (out.type as string[]) : [out.type];
+  if (types.includes("integer") || types.includes("number")) {
+    const max = Number.MAX_SAFE_INTEGER;
+    if (typeof out.maximum !== "number" || out.maximum > max) out.maximum = max;
+    if (typeof out.minimum !== "number" || out.minimum < -max) out.minimum = -max;
+  }
+  if (types.includes("string") && out.pattern === undefined && out.format === undefined && out.const === undefined && out.enum === undefined) {
+    out.pattern = "^[^\\u0000]*$";
+  }
+  return out;
+}
+
 function addMissing(responses: NonNullable<Operation["responses"]>, status: number, description: string) {
   if (!responses[String(status)]) responses[String(status)] = errorEntry(description);
 }
@@ -57,6 +82,8 @@ function finishOperation(op: Operation) {
   }
   const responses = (op.responses ??= {});
   for (const r of Object.values(responses)) if (r && r.content) r.content = jsonOnly(r.content);
+  for (const media of Object.values(op.requestBody?.content ?? {})) if (media?.schema) media.schema = withInputLimits(media.schema) as Json;
+  for (const p of op.parameters ?? []) if (p.schema) p.schema = withInputLimits(p.schema) as Json;
   const params = op.parameters ?? [];
   if (params.some((p) => p.in === "path")) {
     addMissing(responses, 400, "Invalid path parameter (`invalid_path`: not percent-encoding, too long, control characters)");

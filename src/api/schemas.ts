@@ -123,3 +123,4 @@ export function objectOrNone<B>(body: B): B {
   }
   return body;
 }
+

@@ -14,6 +14,10 @@ import { type AdminDeps, checkAdmin } from "./admin.ts";
 import { errorResponse } from "./http.ts";
 import { adminDetail, DeletedSchema, EntitySchema, errorResponses, IdParams, ListOf, okResponse, objectOrNone, OptionalBody, type Responses } from "./schemas.ts";
 
+// Ids are checked after the admin check (see admin.ts): the params schema bounds their length only.
+const TenantId = IdParams;
+const KeyId = IdParams;
+
 /** Default and longest grace for a rotated key's previous secret, seconds. */
 export const DEFAULT_GRACE_SECONDS = 3600;
 const MAX_GRACE_SECONDS = 30 * 24 * 3600;
@@ -109,7 +113,7 @@ export function tenancyRoutes(deps: AdminDeps) {
       const e = tenant(id);
       if (!e) throw notFound("tenant", id);
       return json(tenantView(e), 200, e.version);
-    }), { params: IdParams, detail: detail("Admin: tenants", "Get one tenant") })
+    }), { params: TenantId, detail: detail("Admin: tenants", "Get one tenant") })
     .patch("/api/v1/admin/tenants/:id", ({ request, params, body }) => handle(request, async (actor) => {
       const id = params.id;
       const { id: _id, expected_version: _ev, ...changes } = (body ?? {}) as Json;
@@ -117,13 +121,13 @@ export function tenancyRoutes(deps: AdminDeps) {
       const result = await exec({ type: "update", kind: "tenant", id, changes, ...(ev ? { expectedVersion: ev } : {}) }, actor);
       const e = tenant(id)!;
       return json({ ...tenantView(e), config_version: result.version }, 200, e.version);
-    }), { params: IdParams, body: Body, detail: detail("Admin: tenants", "Change a tenant (`null` removes a field; `enabled: false` refuses its keys with 403 `tenant_disabled`)") })
+    }), { params: TenantId, body: Body, detail: detail("Admin: tenants", "Change a tenant (`null` removes a field; `enabled: false` refuses its keys with 403 `tenant_disabled`)") })
     .delete("/api/v1/admin/tenants/:id", ({ request, params }) => handle(request, async (actor) => {
       const id = params.id;
       const ev = expectedVersion(request, {});
       const result = await exec({ type: "delete", kind: "tenant", id, ...(ev ? { expectedVersion: ev } : {}) }, actor);
       return json({ id, deleted: true, config_version: result.version }, 200);
-    }), { params: IdParams, detail: detail("Admin: tenants", "Delete a tenant (409 `entity_in_use` while it has live keys)", {}, okResponse(DeletedSchema, "The tenant is deleted")) })
+    }), { params: TenantId, detail: detail("Admin: tenants", "Delete a tenant (409 `entity_in_use` while it has live keys)", {}, okResponse(DeletedSchema, "The tenant is deleted")) })
 
     // ── keys ───────────────────────────────────────────────────────────────────
     .get("/api/v1/admin/keys", ({ request, query }) => handle(request, () => {
@@ -156,7 +160,7 @@ export function tenancyRoutes(deps: AdminDeps) {
       const e = key(id);
       if (!e) throw notFound("key", id);
       return json(keyView(e), 200, e.version);
-    }), { params: IdParams, detail: detail("Admin: keys", "Get one key (prefix only)") })
+    }), { params: KeyId, detail: detail("Admin: keys", "Get one key (prefix only)") })
     .patch("/api/v1/admin/keys/:id", ({ request, params, body }) => handle(request, async (actor) => {
       const id = params.id;
       const { id: _id, expected_version: _ev, ...changes } = (body ?? {}) as Json;
@@ -164,7 +168,7 @@ export function tenancyRoutes(deps: AdminDeps) {
       const result = await exec({ type: "update", kind: "key", id, changes, ...(ev ? { expectedVersion: ev } : {}) }, actor);
       const e = key(id)!;
       return json({ ...keyView(e), config_version: result.version }, 200, e.version);
-    }), { params: IdParams, body: Body, detail: detail("Admin: keys", "Change a key's name, service, user, models, limits, budget or expiry (`null` removes a field)", { 400: "`duplicate_key_name`", 409: "`key_revoked`, `version_conflict`" }) })
+    }), { params: KeyId, body: Body, detail: detail("Admin: keys", "Change a key's name, service, user, models, limits, budget or expiry (`null` removes a field)", { 400: "`duplicate_key_name`", 409: "`key_revoked`, `version_conflict`" }) })
     .post("/api/v1/admin/keys/:id/rotate", ({ request, params, body }) => handle(request, async (actor) => {
       const id = params.id;
       const b = (objectOrNone(body) ?? {}) as Json;
@@ -179,7 +183,7 @@ export function tenancyRoutes(deps: AdminDeps) {
       const e = key(id)!;
       return json({ ...keyView(e), key: secret, config_version: result.version }, 201, e.version);
     }), {
-      params: IdParams,
+      params: KeyId,
       body: RotateBody,
       detail: detail("Admin: keys", "Rotate a key: a new key (shown this once); the old one keeps working for `grace_seconds` (default 3600)", { 409: "`key_revoked`" }, withKey(201)),
     })
@@ -189,5 +193,5 @@ export function tenancyRoutes(deps: AdminDeps) {
       const result = await exec({ type: "revoke", kind: "key", id, at: new Date().toISOString(), ...(ev ? { expectedVersion: ev } : {}) }, actor);
       const e = key(id)!;
       return json({ ...keyView(e), revoked: true, config_version: result.version }, 200, e.version);
-    }), { params: IdParams, detail: detail("Admin: keys", "Revoke a key (every instance refuses it within a second); revoking twice is harmless") });
+    }), { params: KeyId, detail: detail("Admin: keys", "Revoke a key (every instance refuses it within a second); revoking twice is harmless") });
 }

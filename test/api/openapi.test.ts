@@ -7,7 +7,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { Type as T } from "@sinclair/typebox";
 import { ChatCompletionRequest } from "../../src/canonical/chat.ts";
-import { finishSpec } from "../../src/api/openapi.ts";
+import { finishSpec, withInputLimits } from "../../src/api/openapi.ts";
 import { ErrorBodySchema, OPTIONAL_BODY } from "../../src/api/schemas.ts";
 import { startTestGateway, type TestGateway } from "../helpers/gateway.ts";
 
@@ -52,7 +52,9 @@ describe("/swagger/json", () => {
       expect({ label, types: Object.keys(op.requestBody.content) }).toEqual({ label, types: ["application/json"] });
       expect(JSON.stringify(op.requestBody.content["application/json"]!.schema)).not.toContain(OPTIONAL_BODY);
     }
-    expect(spec.paths["/v1/chat/completions"]!.post!.requestBody!.content["application/json"]!.schema).toEqual(json(ChatCompletionRequest));
+    // The validator, plus the body guard's limits every body has (numbers within 2^53, no NUL).
+    expect(spec.paths["/v1/chat/completions"]!.post!.requestBody!.content["application/json"]!.schema).toEqual(withInputLimits(json(ChatCompletionRequest)) as object);
+    expect(JSON.stringify(spec.paths["/v1/chat/completions"]!.post!.requestBody)).toContain(`"maximum":${Number.MAX_SAFE_INTEGER}`);
     expect(spec.paths["/api/v1/providers/{id}/test"]!.post!.requestBody!.required).toBe(false);
   });
 
