@@ -102,20 +102,29 @@ function finishOperation(op: Operation) {
   for (const r of Object.values(responses)) if (r && r.description === undefined) r.description = "Success";
 }
 
-/** Links from POST /x (its 200/201 answer's `id`) to GET/PATCH/DELETE /x/{id}. */
+/**
+ * Links from POST /x (its 200/201 answer's `id`) to the operations on `/x/{id}` (GetCreated,
+ * UpdateCreated, DeleteCreated) and below it (e.g. `PostCreatedRotate` for `/x/{id}/rotate`).
+ */
 function addLinks(paths: Record<string, Record<string, Operation>>) {
+  const verbs: Record<string, string> = { get: "Get", patch: "Update", put: "Replace", delete: "Delete", post: "Post" };
   for (const [path, ops] of Object.entries(paths)) {
     const create = ops.post;
-    const item = paths[`${path}/{id}`];
-    if (!create || !item) continue;
+    if (!create) continue;
+    const prefix = `${path}/{id}`;
+    const targets = Object.entries(paths).filter(([p]) => p === prefix || (p.startsWith(`${prefix}/`) && !p.slice(prefix.length).includes("{")));
+    if (targets.length === 0) continue;
     for (const status of ["201", "200"]) {
       const response = create.responses?.[status];
       if (!response) continue;
       const links: Json = { ...(response.links ?? {}) };
-      for (const [method, name] of [["get", "Get"], ["patch", "Update"], ["delete", "Delete"]] as const) {
-        const target = item[method];
-        if (!target?.operationId) continue;
-        links[`${name}Created`] = { operationId: target.operationId, parameters: { id: "$response.body#/id" }, description: `${name} the entity just created` };
+      for (const [p, item] of targets) {
+        const suffix = p.slice(prefix.length).split("/").filter(Boolean).map((s) => s.replace(/(^|[-_])(\w)/g, (_m, _sep, c: string) => c.toUpperCase())).join("");
+        for (const [method, target] of Object.entries(item)) {
+          if (!verbs[method] || !target?.operationId) continue;
+          const name = `${verbs[method]}Created${suffix}`;
+          links[name] = { operationId: target.operationId, parameters: { id: "$response.body#/id" }, description: `${verbs[method]} ${suffix ? `${p.slice(prefix.length)} of ` : ""}the entity just created` };
+        }
       }
       if (Object.keys(links).length) response.links = links;
     }

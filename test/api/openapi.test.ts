@@ -87,7 +87,8 @@ describe("/swagger/json", () => {
 
   test("creates link to the get, update and delete of what they created", () => {
     const links = spec.paths["/api/v1/providers"]!.post!.responses["201"]!.links!;
-    expect(Object.keys(links).sort()).toEqual(["DeleteCreated", "GetCreated", "UpdateCreated"]);
+    expect(Object.keys(links).sort()).toEqual(["DeleteCreated", "GetCreated", "PostCreatedTest", "UpdateCreated"]);
+    expect(spec.paths["/api/v1/admin/keys"]!.post!.responses["201"]!.links!.PostCreatedRotate!.operationId).toBe(spec.paths["/api/v1/admin/keys/{id}/rotate"]!.post!.operationId!);
     const item = spec.paths["/api/v1/providers/{id}"]!;
     expect(links.GetCreated).toMatchObject({ operationId: item.get!.operationId, parameters: { id: "$response.body#/id" } });
     expect(links.DeleteCreated!.operationId).toBe(item.delete!.operationId!);
