@@ -6,7 +6,7 @@ TOOLS := $(CURDIR)/.tools
 BUN := $(shell command -v bun 2>/dev/null || echo $(TOOLS)/node_modules/.bin/bun)
 ARTIFACTS := $(CURDIR)/.test-artifacts
 
-.PHONY: run test deps typecheck bench clean
+.PHONY: run test deps typecheck bench clean fuzz
 
 $(TOOLS)/node_modules/.bin/bun:
 	npm install --prefix $(TOOLS) --no-save --no-audit --no-fund bun@$(BUN_VERSION)
@@ -33,6 +33,11 @@ test: deps
 	bash scripts/with-services.sh $(BUN) test --timeout 60000 --reporter=junit --reporter-outfile=$(ARTIFACTS)/junit.xml; status=$$?; \
 	$(BUN) run scripts/junit-summary.ts $(ARTIFACTS)/junit.xml; summary=$$?; \
 	if [ $$status -ne 0 ] || [ $$summary -ne 0 ]; then exit 1; fi
+
+# The API fuzzer by hand (docs/api.md): SEED=random or a number, EXAMPLES per operation.
+fuzz: deps
+	bash scripts/schemathesis.sh install
+	$(BUN) scripts/fuzz-api.ts --seed $(or $(SEED),random) --max-examples $(or $(EXAMPLES),50)
 
 bench: deps
 	$(BUN) run bench/gateway.ts

@@ -63,7 +63,16 @@ ping_body() {
   timeout 2 bash -c "exec 3<>/dev/tcp/$HOST/$1 && printf 'GET /ping HTTP/1.0\r\nHost: $HOST\r\n\r\n' >&3 && cat <&3" 2>/dev/null \
     | tail -n 1 | tr -d '\r\n' || true
 }
-ping_ok() { [ "$(ping_body "$PORT")" = "Ok." ]; }
+# Anything but `Ok.` (connection refused, an empty answer while it loads) is transient until the
+# deadline; LAST_PROBE keeps the last one, for the message when we give up.
+LAST_PROBE="no probe yet"
+ping_ok() {
+  local body
+  body="$(ping_body "$PORT")"
+  [ "$body" = "Ok." ] && return 0
+  LAST_PROBE="GET /ping: ${body:-no answer (connection refused or timed out)}"
+  return 1
+}
 
 port_open() { timeout 1 bash -c "exec 3<>/dev/tcp/$HOST/$1" 2>/dev/null; }
 
@@ -198,7 +207,7 @@ cmd_start() {
       die "clickhouse-server did not start on port $PORT"
     fi
     if [ "$SECONDS" -ge "$deadline" ]; then
-      log "no 'Ok.' from http://$HOST:$PORT/ping after ${START_TIMEOUT_S}s; last log lines:"
+      log "no 'Ok.' from http://$HOST:$PORT/ping after ${START_TIMEOUT_S}s (last probe: $LAST_PROBE); last log lines:"
       tail -n 20 "$OUT_FILE" "$ERR_FILE" >&2 2>/dev/null || true
       cmd_stop || true
       exit 1

@@ -32,14 +32,13 @@ HEAP="${KAFKA_HEAP:--Xmx512m -Xms128m}"
 log() { echo "[kafka.sh] $*" >&2; }
 die() { log "error: $*"; exit 1; }
 
+# shellcheck source=lib.sh
+source "$ROOT/scripts/lib.sh"
+
 # Java and Maven: installed from Debian's packages when missing and we may (root + apt-get).
 ensure_tools() {
   if command -v java >/dev/null 2>&1 && command -v mvn >/dev/null 2>&1; then return 0; fi
-  if [[ "$(id -u)" == 0 ]] && command -v apt-get >/dev/null 2>&1; then
-    log "installing Java and Maven with apt-get"
-    DEBIAN_FRONTEND=noninteractive apt-get update -qq >&2
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends default-jre-headless maven >&2
-  fi
+  if command -v apt-get >/dev/null 2>&1; then apt_install default-jre-headless maven || true; fi
   command -v java >/dev/null 2>&1 || die "java is required (JDK/JRE 17+)"
   command -v mvn >/dev/null 2>&1 || die "mvn is required (Maven)"
 }
@@ -178,8 +177,10 @@ start() {
   pid=$!
   echo "$pid" >"$PIDFILE"
 
-  local deadline=$((SECONDS + TIMEOUT))
+  local deadline=$((SECONDS + TIMEOUT)) last="port $PORT not open"
+  WARM_DEADLINE=$deadline
   until port_open "$PORT" && grep -q "Kafka Server started" "$LOGFILE" 2>/dev/null; do
+    if port_open "$PORT"; then last="port $PORT open, no 'Kafka Server started' in the log yet"; fi
     if ! kill -0 "$pid" 2>/dev/null; then
       tail -n 40 "$LOGFILE" >&2 || true
       rm -f "$PIDFILE"
@@ -188,7 +189,7 @@ start() {
     if ((SECONDS >= deadline)); then
       tail -n 40 "$LOGFILE" >&2 || true
       stop
-      die "broker not ready after ${TIMEOUT}s"
+      die "broker not ready after ${TIMEOUT}s (last probe: $last)"
     fi
     sleep 0.2
   done
@@ -198,24 +199,24 @@ start() {
 }
 
 # The first consumer-group request on a fresh broker creates __consumer_offsets, and clients
-# get "coordinator is loading" until it is: do that here (with kafkajs, when the project's
-# dependencies are installed), so the first test does not pay for it.
+# get "coordinator is loading" / NOT_COORDINATOR_FOR_GROUP until it is: probe that here (with
+# kafkajs, when the project's dependencies are installed; scripts/kafka-warm-up.ts retries every
+# probe until the deadline whatever the transient error), so the first test does not pay for it.
 warm_up() {
   if ! command -v bun >/dev/null 2>&1 || [[ ! -d "$ROOT/node_modules/kafkajs" ]]; then return 0; fi
-  local script='
-    const { Kafka, logLevel } = require("kafkajs");
-    const kafka = new Kafka({ brokers: [process.argv[1]], clientId: "kafka-sh", logLevel: logLevel.NOTHING, retry: { retries: 30, maxRetryTime: 1000 } });
-    const admin = kafka.admin();
-    await admin.connect();
-    await admin.describeCluster();
-    await admin.fetchOffsets({ groupId: "kafka-sh-warm-up", topics: [] });
-    await admin.disconnect();'
-  if ! (cd "$ROOT" && timeout "$TIMEOUT" bun --eval "$script" "127.0.0.1:$PORT" >"$RUN/warm-up.log" 2>&1); then
-    tail -n 20 "$RUN/warm-up.log" >&2 || true
+  local left=$((WARM_DEADLINE - SECONDS))
+  ((left > 30)) || left=30
+  if ! (cd "$ROOT" && bun scripts/kafka-warm-up.ts "127.0.0.1:$PORT" "$left" 2>"$RUN/warm-up.log"); then
     tail -n 40 "$LOGFILE" >&2 || true
+    tail -n 20 "$RUN/warm-up.log" >&2 || true
+    local last
+    last="$(grep -o 'last probe: .*' "$RUN/warm-up.log" | tail -n 1 || true)"
     stop
-    die "broker did not answer a client (group coordinator) within ${TIMEOUT}s"
+    die "broker did not answer a client within ${TIMEOUT}s (${last:-warm-up failed})"
   fi
+  local retries
+  retries="$(grep -c 'not ready yet' "$RUN/warm-up.log" || true)"
+  ((retries == 0)) || log "warm-up retried $retries transient error(s): $(grep -o 'not ready yet (.*)' "$RUN/warm-up.log" | sort | uniq -c | tr -s ' ' | paste -sd';' -)"
   kill -0 "$1" 2>/dev/null || die "broker exited during warm-up"
 }
 

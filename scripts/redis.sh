@@ -27,8 +27,15 @@ die() { log "error: $*"; exit 1; }
 source "$ROOT/scripts/lib.sh"
 
 # Bounded: something that accepts connections but never answers must not hang us.
+# Any answer but PONG (connection refused, LOADING, a timeout) is transient until the deadline;
+# LAST_PROBE keeps the last one, for the message when we give up.
+LAST_PROBE="no probe yet"
 ping_ok() {
-  [ "$(timeout 1 redis-cli -h "$HOST" -p "$PORT" ping 2>/dev/null || true)" = "PONG" ]
+  local out
+  out="$(timeout 1 redis-cli -h "$HOST" -p "$PORT" ping 2>&1 || echo "(exit $?)")"
+  [ "$out" = "PONG" ] && return 0
+  LAST_PROBE="redis-cli PING: $(echo "$out" | tr '\n' ' ' | cut -c1-200)"
+  return 1
 }
 
 cmd_install() {
@@ -70,7 +77,7 @@ cmd_start() {
   local deadline=$((SECONDS + START_TIMEOUT_S))
   until ping_ok; do
     if [ "$SECONDS" -ge "$deadline" ]; then
-      log "no PONG from $HOST:$PORT after ${START_TIMEOUT_S}s; last log lines:"
+      log "no PONG from $HOST:$PORT after ${START_TIMEOUT_S}s (last probe: $LAST_PROBE); last log lines:"
       [ -f "$LOG_FILE" ] && tail -n 20 "$LOG_FILE" >&2 || true
       cmd_stop || true
       exit 1

@@ -36,6 +36,15 @@ else
   echo "[services] WARNING: Chromium could not be installed; page tests will fail" >&2
 fi
 
+# Schemathesis (API conformance suite) in a virtualenv under .services/.
+t0=$SECONDS
+if bash scripts/schemathesis.sh install && out="$(bash scripts/schemathesis.sh path)"; then
+  export "$out"
+  echo "[services] schemathesis ready ($((SECONDS - t0)) s)" >&2
+else
+  echo "[services] WARNING: Schemathesis could not be installed; the conformance suite will fail" >&2
+fi
+
 # Install and start one service with its script; export the URL line it prints.
 start_service() { # name, script
   local t0=$SECONDS out

@@ -12,6 +12,8 @@ import { generateRoutes } from "./api/generate.ts";
 import { type GatewayDeps, recordRejected } from "./api/gateway.ts";
 import { healthRoutes } from "./api/health.ts";
 import { errorResponse, fromElysiaError, readJsonBody } from "./api/http.ts";
+import { checkPath, checkQuery } from "./api/path-guard.ts";
+import { allowedMethods, methodNotAllowed } from "./api/method-guard.ts";
 import { openaiRoutes } from "./api/openai.ts";
 import { anthropicErrorResponse, anthropicRoutes } from "./api/anthropic.ts";
 import type { GatewayError } from "./pipeline/errors.ts";
@@ -67,7 +69,8 @@ function openaiError(error: GatewayError, requestId: string): Response {
 
 export function buildApp(deps: AppDeps) {
   const anyOrigin = deps.corsOrigins.length === 1 && deps.corsOrigins[0] === "*";
-  return new Elysia({ name: "tollgate", normalize: false })
+  const known: { routes: () => ReadonlyArray<{ method: string; path: string }> } = { routes: () => [] };
+  const app = new Elysia({ name: "tollgate", normalize: false })
     .use(
       cors({
         origin: anyOrigin ? "*" : deps.corsOrigins,
@@ -78,6 +81,11 @@ export function buildApp(deps: AppDeps) {
         maxAge: 600,
       }),
     )
+    .onRequest(({ request }) => {
+      // Thrown, so onError renders it like any error of the route (and records rejected model calls).
+      const bad = checkPath(request.url) ?? checkQuery(request.url);
+      if (bad) throw bad;
+    })
     .onParse(async ({ request }) => {
       const method = request.method;
       if (method !== "POST" && method !== "PUT" && method !== "PATCH") return;
@@ -87,7 +95,11 @@ export function buildApp(deps: AppDeps) {
       return readJsonBody(request, deps.maxBodyBytes);
     })
     .onError(({ code, error, request, body }) => {
-      const gwError = fromElysiaError(code, error);
+      let gwError = fromElysiaError(code, error);
+      if (code === "NOT_FOUND") {
+        const allow = allowedMethods(known.routes(), new URL(request.url).pathname);
+        if (allow.length > 0 && !allow.includes(request.method)) gwError = methodNotAllowed(request.method, allow);
+      }
       if (gwError.status >= 500) console.error("[http] unhandled error:", error);
       const requestId = uuidv7();
       const path = new URL(request.url).pathname;
@@ -112,6 +124,8 @@ export function buildApp(deps: AppDeps) {
     .use(usageRoutes({ analytics: deps.analytics, config: deps.config, adminKey: deps.admin.adminKey, loopback: deps.admin.loopback }))
     .use(docsRoutes(deps.version))
     .use(dashboardRoutes());
+  known.routes = () => app.routes;
+  return app;
 }
 
 export type App = ReturnType<typeof buildApp>;

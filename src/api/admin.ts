@@ -12,7 +12,7 @@ import type { ConfigService, HistoryEntry } from "../projections/config/service.
 import { errorResponse } from "./http.ts";
 import type { ProviderLookup } from "../pipeline/context.ts";
 import { toGatewayError } from "../pipeline/errors.ts";
-import { errorResponses, jsonContent } from "./schemas.ts";
+import { AnyObject, adminDetail, DeletedSchema, EntitySchema, errorResponses, IdParams, jsonContent, ListOf, okResponse, objectOrNone, OptionalBody, type Responses } from "./schemas.ts";
 import type { ConfigSnapshot } from "../config/snapshot.ts";
 import { EffectivePriceList, effectivePrices, PriceQuery } from "./prices.ts";
 
@@ -108,7 +108,12 @@ function entityRoutes(deps: AdminDeps, kind: EntityKind, path: string, tag: stri
       throw err;
     }
   };
-  const detail = (summary: string) => ({ tags: [tag], summary, responses: errorResponses({ 400: "Invalid command", 401: "Admin key missing or wrong", 404: "No such entity", 409: "Already exists, version conflict, or in use" }) });
+  const errs = errorResponses({ 400: "Invalid command (`invalid_config`, `invalid_request`, `invalid_json`)", 404: "No such entity (`not_found`)", 409: "Already exists, version conflict, or in use" });
+  const detail = (summary: string, ok: Responses) => adminDetail(tag, summary, { ...ok, ...errs });
+  const one = okResponse(EntitySchema, `The ${kind}`);
+  // Ids are checked by the decider (400 invalid_id) or not found (404) after the admin check:
+  // a pattern here would answer 400 before a caller without the admin key gets its 401.
+  const params = IdParams;
   return new Elysia({ name: `admin-${kind}`, normalize: false })
     .get(path, ({ request, query }) => {
       try {
@@ -120,21 +125,23 @@ function entityRoutes(deps: AdminDeps, kind: EntityKind, path: string, tag: stri
         if (err instanceof GatewayError) return errorResponse(err);
         throw err;
       }
-    }, kind === "price" ? { query: PriceQuery, detail: { ...detail("List price entities, or with `provider` and/or `model` the effective prices (price entity, else the bundled catalog) and their source"), responses: { 200: { description: "Price entities, or effective prices", content: jsonContent(EffectivePriceList) }, ...errorResponses({ 400: "Invalid query", 401: "Admin key missing or wrong", 403: "Admin API disabled", 404: "Unknown provider (`provider_not_found`) or nobody knows the price (`price_not_found`)" }) } } } : { detail: detail(`List ${kind}s`) })
-    .get(`${path}/:id`, ({ request, params }) => getOne(request, decodeURIComponent(params.id)), { detail: detail(`Get one ${kind}`) })
+    }, kind === "price"
+      ? { query: PriceQuery, detail: detail("List price entities, or with `provider` and/or `model` the effective prices (price entity, else the bundled catalog) and their source", { 200: { description: "Price entities, or effective prices", content: jsonContent(EffectivePriceList) }, ...errorResponses({ 400: "Invalid query", 404: "Unknown provider (`provider_not_found`) or nobody knows the price (`price_not_found`)" }) }) }
+      : { detail: detail(`List ${kind}s`, okResponse(ListOf(EntitySchema), `The ${kind}s`)) })
+    .get(`${path}/:id`, ({ request, params }) => getOne(request, params.id), { params, detail: detail(`Get one ${kind}`, one) })
     .post(path, ({ request, body }) => run(request, () => {
       const { id, expected_version: _ev, ...fields } = body as Record<string, unknown>;
       return { type: "create", kind, id: String(id ?? ""), fields: kind === "provider" ? sealKey(deps, fields) : fields };
-    }, 201), { body: Body, detail: detail(`Create a ${kind}`) })
+    }, 201), { body: Body, detail: detail(`Create a ${kind}`, okResponse(EntitySchema, `The ${kind} created`, 201)) })
     .patch(`${path}/:id`, ({ request, params, body }) => run(request, () => {
       const { id: _id, expected_version: _ev, ...changes } = body as Record<string, unknown>;
       const ev = expectedVersion(request, body as Record<string, unknown>);
-      return { type: "update", kind, id: decodeURIComponent(params.id), changes: kind === "provider" ? sealKey(deps, changes) : changes, ...(ev ? { expectedVersion: ev } : {}) };
-    }), { body: Body, detail: detail(`Change a ${kind}`) })
+      return { type: "update", kind, id: params.id, changes: kind === "provider" ? sealKey(deps, changes) : changes, ...(ev ? { expectedVersion: ev } : {}) };
+    }), { params, body: Body, detail: detail(`Change a ${kind}`, one) })
     .delete(`${path}/:id`, ({ request, params }) => run(request, () => {
       const ev = expectedVersion(request, {});
-      return { type: "delete", kind, id: decodeURIComponent(params.id), ...(ev ? { expectedVersion: ev } : {}) };
-    }), { detail: detail(`Delete a ${kind}`) });
+      return { type: "delete", kind, id: params.id, ...(ev ? { expectedVersion: ev } : {}) };
+    }), { params, detail: detail(`Delete a ${kind}`, okResponse(DeletedSchema, `The ${kind} is deleted`)) });
 }
 
 /** The configuration state as an API view. */
@@ -174,7 +181,8 @@ export function adminRoutes(deps: AdminDeps) {
     .use(entityRoutes(deps, "route_override", "/api/v1/route-overrides", "Admin: routes"))
     .use(entityRoutes(deps, "breaker", "/api/v1/breakers", "Admin: routes"))
     .post("/api/v1/providers/:id/test", ({ request, params, body }) => guard(request, async () => {
-      const id = decodeURIComponent(params.id);
+      objectOrNone(body);
+      const id = params.id;
       const provider = deps.providers.get(id);
       if (!provider) throw new GatewayError({ status: 404, code: "not_found", message: `provider \`${id}\` does not exist or is disabled` });
       const model = typeof (body as { model?: unknown } | undefined)?.model === "string" ? (body as { model: string }).model : provider.models[0];
@@ -188,8 +196,12 @@ export function adminRoutes(deps: AdminDeps) {
         return { ok: false, provider: id, model, latency_ms: Math.round(performance.now() - t0), error: e.toBody().error };
       }
     }), {
-      body: T.Optional(T.Object({ model: T.Optional(T.String({ minLength: 1 })) })),
-      detail: { tags: ["Admin: providers"], summary: "Check a provider's connectivity with a 1-token completion (`ok`, latency, or the normalized error)" },
+      params: IdParams,
+      body: OptionalBody(T.Object({ model: T.Optional(T.String({ minLength: 1 })) })),
+      detail: adminDetail("Admin: providers", "Check a provider's connectivity with a 1-token completion (`ok`, latency, or the normalized error)", {
+        ...okResponse(T.Object({ ok: T.Boolean(), provider: T.String(), model: T.String(), latency_ms: T.Integer() }, { additionalProperties: true }), "The outcome of the test call (`ok: false` with the normalized `error` when it failed)"),
+        ...errorResponses({ 400: "Invalid body, or the provider lists no models", 404: "No such provider (`not_found`)" }),
+      }),
     })
     .get("/api/v1/admin/config/history", ({ request, query }) => guard(request, async () => {
       const limit = query.limit ? Number(query.limit) : undefined;
@@ -199,7 +211,7 @@ export function adminRoutes(deps: AdminDeps) {
       return { object: "list", data: data.map(historyView) };
     }), {
       query: T.Object({ entity: T.Optional(T.String()), kind: T.Optional(T.String()), id: T.Optional(T.String()), limit: T.Optional(T.String()) }),
-      detail: { tags: ["Admin: config"], summary: "Who changed what, when (filter by `entity` kind and `id`)" },
+      detail: adminDetail("Admin: config", "Who changed what, when (filter by `entity` kind and `id`)", { ...okResponse(ListOf(AnyObject), "History entries, oldest first"), ...errorResponses({ 400: "Invalid `limit` (`invalid_request`)" }) }),
     })
     .get("/api/v1/admin/config", ({ request, query }) => guard(request, async () => {
       if (!query.at) return stateView(deps.config.state);
@@ -208,6 +220,6 @@ export function adminRoutes(deps: AdminDeps) {
       return stateView(await deps.config.stateAt(at), at.toISOString());
     }), {
       query: T.Object({ at: T.Optional(T.String({ description: "ISO-8601 time: the configuration as it was then" })) }),
-      detail: { tags: ["Admin: config"], summary: "The current configuration, or as it was `at` a time" },
+      detail: adminDetail("Admin: config", "The current configuration, or as it was `at` a time", { ...okResponse(T.Object({ config_version: T.Integer() }, { additionalProperties: true }), "Every entity by kind"), ...errorResponses({ 400: "Invalid `at` (`invalid_request`)" }) }),
     });
 }

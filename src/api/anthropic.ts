@@ -15,7 +15,7 @@ import { AnthropicMessagesRequest, fromCanonical, toAnthropicError, toCanonical 
 import { AnthropicStreamWriter } from "./anthropic-stream.ts";
 import { type GatewayDeps, runGateway, sseResponse } from "./gateway.ts";
 import { metaFrom, responseHeaders } from "./openai.ts";
-import { jsonContent } from "./schemas.ts";
+import { jsonContent, jsonOrSse, KEY_SECURITY, Loose, MODEL_CALL_ERRORS } from "./schemas.ts";
 
 const AnthropicErrorSchema = T.Object({
   type: T.Literal("error"),
@@ -73,9 +73,10 @@ export function anthropicRoutes(deps: GatewayDeps) {
             "Anthropic's Server-Sent Events (`message_start`, `content_block_*`, `message_delta`, `message_stop`); `message_start` carries " +
             "`input_tokens: 0` and the real usage arrives in `message_delta.usage`. `x-api-key` and `anthropic-version` are accepted, not required.",
           responses: {
-            200: { description: "A `message` object, or an SSE stream of Anthropic message events" },
-            ...anthropicErrorResponses({ 400: "Invalid request", 404: "Unknown model", 413: "Body too large", 502: "Upstream provider failed" }),
+            ...jsonOrSse(Loose({ id: T.String(), type: T.Literal("message") }), "A `message` object, or an SSE stream of Anthropic message events"),
+            ...anthropicErrorResponses(MODEL_CALL_ERRORS),
           },
+          security: KEY_SECURITY,
         },
       },
     );

@@ -8,7 +8,8 @@ import { EmbeddingsRequest } from "../canonical/embeddings.ts";
 import { errorResponse } from "./http.ts";
 import { type GatewayDeps, runGateway } from "./gateway.ts";
 import { responseHeaders } from "./openai.ts";
-import { errorResponses } from "./schemas.ts";
+import { errorResponses, jsonContent, KEY_SECURITY, Loose, MODEL_CALL_ERRORS } from "./schemas.ts";
+import { Type as T } from "@sinclair/typebox";
 
 /** Pure: the canonical (chat-shaped) view of an embeddings request: one user message per text input. */
 export function embeddingsAsChat(req: EmbeddingsRequest): ChatCompletionRequest {
@@ -33,7 +34,11 @@ export function embeddingsRoutes(deps: GatewayDeps) {
         tags: ["OpenAI-compatible"],
         summary: "Create embeddings",
         description: "OpenAI embeddings, for providers that offer them (OpenAI, Azure, Gemini, Mistral, Together, custom). Usage and cost are recorded.",
-        responses: errorResponses({ 400: "Invalid request, or the provider has no embeddings (`embeddings_not_supported`)", 404: "Unknown model", 502: "Upstream provider failed" }),
+        security: KEY_SECURITY,
+        responses: {
+          200: { description: "An OpenAI embeddings list", content: jsonContent(Loose({ object: T.Literal("list"), data: T.Array(Loose({ embedding: T.Union([T.Array(T.Number()), T.String()]) })) })) },
+          ...errorResponses({ ...MODEL_CALL_ERRORS, 400: "Invalid request, or the provider has no embeddings (`embeddings_not_supported`)" }),
+        },
       },
     },
   );

@@ -9,7 +9,7 @@ import { errorResponse } from "./http.ts";
 import { GatewayError } from "../pipeline/errors.ts";
 import { type GatewayDeps, runGateway } from "./gateway.ts";
 import { responseHeaders } from "./openai.ts";
-import { errorResponses, jsonContent } from "./schemas.ts";
+import { errorResponses, jsonContent, KEY_SECURITY, MODEL_CALL_ERRORS } from "./schemas.ts";
 
 export const GenerateRequest = T.Object({
   prompt: T.String({ minLength: 1 }),
@@ -99,16 +99,12 @@ export function generateRoutes(deps: GatewayDeps) {
         responses: {
           200: { description: "The answer with usage and cost", content: jsonContent(GenerateResponse) },
           ...errorResponses({
+            ...MODEL_CALL_ERRORS,
             400: "Invalid request (`invalid_request`, `invalid_json`, `unknown_provider`)",
             401: "Key missing or wrong (`missing_api_key`, `invalid_api_key`, …): send `X-Service-Key: tg-…` or `Authorization: Bearer tg-…`",
-            403: "Key not allowed (`tenant_disabled`, `model_not_allowed`)",
-            404: "Unknown model (`model_not_found`)",
-            413: "Body too large",
-            429: "Rate limit or budget (`rate_limit_exceeded`, `budget_exceeded`; `retry-after`)",
-            502: "Upstream provider failed (`upstream_error`, …)",
-            503: "No provider available (`no_available_targets`)",
           }),
         },
+        security: KEY_SECURITY,
       },
     },
   );

@@ -9,6 +9,9 @@ import type { EventLog } from "../events/event-log.ts";
 import type { StateStore } from "../stores/state-store.ts";
 import type { OutboxEventLog } from "../events/outbox.ts";
 import type { AnalyticsRuntime } from "../analytics/runtime.ts";
+import { Loose, okResponse } from "./schemas.ts";
+
+const ReadyBody = Loose({ status: T.Union([T.Literal("ready"), T.Literal("degraded"), T.Literal("not_ready")]), checks: Loose({}) });
 
 export interface HealthDeps {
   log: EventLog;
@@ -36,7 +39,7 @@ export function healthRoutes(deps: HealthDeps) {
   return new Elysia({ name: "health-routes", normalize: false })
     .get("/health", live, {
       response: { 200: Live },
-      detail: { tags: ["Operations"], summary: "Liveness: the process answers" },
+      detail: { tags: ["Operations"], summary: "Liveness: the process answers", responses: okResponse(Live, "Alive") },
     })
     .get("/api/v1/health", live, {
       response: { 200: Live },
@@ -62,7 +65,13 @@ export function healthRoutes(deps: HealthDeps) {
           checks: { event_log: { kind: deps.log.kind, ...log }, state_store: { kind: deps.store.kind, ...store }, emitter, ...(outbox ? { outbox } : {}), analytics },
         };
       },
-      { detail: { tags: ["Operations"], summary: "Readiness: event log, state store, emitter (503 when not ready; `degraded` while the outbox holds events); analytics state and lag, for information" } },
+      {
+        detail: {
+          tags: ["Operations"],
+          summary: "Readiness: event log, state store, emitter (503 when not ready; `degraded` while the outbox holds events); analytics state and lag, for information",
+          responses: { ...okResponse(ReadyBody, "Ready (`ready` or `degraded`)"), ...okResponse(ReadyBody, "Not ready (`not_ready`)", 503) },
+        },
+      },
     )
     .get(
       "/metrics",
@@ -94,6 +103,6 @@ export function healthRoutes(deps: HealthDeps) {
         }
         return new Response(lines.join("\n") + "\n", { headers: { "content-type": "text/plain; version=0.0.4" } });
       },
-      { detail: { tags: ["Operations"], summary: "Prometheus metrics (event emitter and outbox)" } },
+      { detail: { tags: ["Operations"], summary: "Prometheus metrics (event emitter and outbox)", responses: { 200: { description: "Prometheus text exposition", content: { "text/plain": { schema: { type: "string" } } } } } } },
     );
 }

@@ -3,6 +3,7 @@
  * and the mapping from Elysia's own errors to stable codes.
  */
 import { errors, GatewayError } from "../pipeline/errors.ts";
+import { checkJsonText, checkJsonValue, decodeUtf8 } from "./json-guard.ts";
 
 /** Read a request body as JSON, refusing more than `limit` bytes (by header and by count). */
 export async function readJsonBody(request: Request, limit: number): Promise<unknown> {
@@ -10,17 +11,21 @@ export async function readJsonBody(request: Request, limit: number): Promise<unk
   const declared = header === null ? NaN : Number(header);
   if (Number.isFinite(declared) && declared > limit) throw errors.payloadTooLarge(limit);
   // With a declared length within the limit, read it whole (fast path); otherwise count as we read.
-  const text = Number.isFinite(declared) ? await request.text() : await readTextLimited(request, limit);
+  const text = Number.isFinite(declared) ? decodeUtf8(await request.arrayBuffer()) : await readTextLimited(request, limit);
   if (text.trim() === "") {
     // No body and no content type: a bodiless POST (e.g. an action). Routes that need a body still refuse it.
     if (!request.headers.get("content-type")) return undefined;
     throw errors.invalidJson("the body is empty");
   }
+  const seen = checkJsonText(text);
+  let value: unknown;
   try {
-    return JSON.parse(text);
+    value = JSON.parse(text);
   } catch (err) {
     throw errors.invalidJson((err as Error).message);
   }
+  checkJsonValue(value, seen);
+  return value;
 }
 
 async function readTextLimited(request: Request, limit: number): Promise<string> {
@@ -38,7 +43,7 @@ async function readTextLimited(request: Request, limit: number): Promise<string>
     }
     parts.push(value);
   }
-  return new TextDecoder("utf-8", { fatal: false }).decode(Buffer.concat(parts));
+  return decodeUtf8(Buffer.concat(parts));
 }
 
 export function errorResponse(error: GatewayError, headers: Record<string, string> = {}): Response {

@@ -9,6 +9,8 @@ import { authenticate, credentialFrom } from "../plugins/auth.ts";
 import { admissionSpecs, type LimitHolder } from "../plugins/limits.ts";
 import type { StateStore } from "../stores/state-store.ts";
 import { errorResponse } from "./http.ts";
+import { Type as T } from "@sinclair/typebox";
+import { errorResponses, KEY_SECURITY, Loose, okResponse } from "./schemas.ts";
 
 export interface KeysSelfDeps {
   config: () => ConfigSnapshot;
@@ -46,6 +48,13 @@ export function keysSelfRoutes(deps: KeysSelfDeps) {
         rate_limits: rateStates.map((r) => ({ scope: r.scope, kind: r.kind, limit: r.limit, remaining: r.remaining, reset_ms: r.resetMs })),
       });
     },
-    { detail: { tags: ["Tenancy"], summary: "The calling key: its limits, remaining budget and rate-window state" } },
+    {
+      detail: {
+        tags: ["Tenancy"],
+        summary: "The calling key: its limits, remaining budget and rate-window state",
+        security: KEY_SECURITY,
+        responses: { ...okResponse(Loose({ tenant_id: T.String() }), "The key's view of itself"), ...errorResponses({ 401: "Virtual key missing or wrong", 403: "Key or tenant disabled" }) },
+      },
+    },
   );
 }

@@ -8,7 +8,7 @@ import type { Ctx } from "../pipeline/context.ts";
 import type { GatewayError } from "../pipeline/errors.ts";
 import { errorResponse } from "./http.ts";
 import { type GatewayDeps, runGateway, sseResponse } from "./gateway.ts";
-import { errorResponses } from "./schemas.ts";
+import { errorResponses, jsonOrSse, KEY_SECURITY, Loose, MODEL_CALL_ERRORS } from "./schemas.ts";
 
 /** Request attributes a service may send as headers (or in the body's `metadata`). */
 export function metaFrom(request: Request, body: ChatCompletionRequest): Ctx["meta"] {
@@ -67,9 +67,10 @@ export function openaiRoutes(deps: GatewayDeps) {
           description:
             "OpenAI Chat Completions. With `stream: true` the answer is Server-Sent Events (`data: {chunk}` lines, then `data: [DONE]`); `stream_options.include_usage` adds a final chunk with `usage`.",
           responses: {
-            200: { description: "A `chat.completion` object, or an SSE stream of `chat.completion.chunk` objects" },
-            ...errorResponses({ 400: "Invalid request", 404: "Unknown model", 413: "Body too large", 502: "Upstream provider failed" }),
+            ...jsonOrSse(Loose({ id: T.String(), object: T.Literal("chat.completion") }), "A `chat.completion` object, or an SSE stream of `chat.completion.chunk` objects"),
+            ...errorResponses(MODEL_CALL_ERRORS),
           },
+          security: KEY_SECURITY,
         },
       },
     )

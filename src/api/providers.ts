@@ -8,6 +8,10 @@ import { GatewayError } from "../pipeline/errors.ts";
 import type { Router } from "../routing/router.ts";
 import type { TargetHealth } from "../routing/types.ts";
 import { errorResponse } from "./http.ts";
+import { Type as T } from "@sinclair/typebox";
+import { errorResponses, IdParams, ListOf, Loose, okResponse } from "./schemas.ts";
+
+const ProviderHealth = Loose({ id: T.String(), kind: T.String(), state: T.String(), targets: T.Array(Loose({ model: T.String(), state: T.String() })) });
 
 export interface ProviderRoutesDeps {
   providers: ProviderLookup;
@@ -31,14 +35,21 @@ function view(deps: ProviderRoutesDeps, id: string) {
 export function providerRoutes(deps: ProviderRoutesDeps) {
   return new Elysia({ name: "provider-routes", normalize: false })
     .get("/v1/providers", () => ({ object: "list", data: deps.providers.list().map((p) => view(deps, p.id)) }), {
-      detail: { tags: ["Operations"], summary: "Providers with breaker state, recent latency and error rate per target" },
+      detail: { tags: ["Operations"], summary: "Providers with breaker state, recent latency and error rate per target", responses: okResponse(ListOf(ProviderHealth), "Every enabled provider") },
     })
     .get(
       "/v1/providers/:id/health",
       ({ params }) => {
-        const v = view(deps, decodeURIComponent(params.id));
+        const v = view(deps, params.id);
         return v ?? errorResponse(new GatewayError({ status: 404, code: "not_found", message: `provider \`${params.id}\` does not exist or is disabled` }));
       },
-      { detail: { tags: ["Operations"], summary: "One provider's health: breaker state, EWMA latency, error rate per target" } },
+      {
+        params: IdParams,
+        detail: {
+          tags: ["Operations"],
+          summary: "One provider's health: breaker state, EWMA latency, error rate per target",
+          responses: { ...okResponse(ProviderHealth, "The provider's health"), ...errorResponses({ 404: "No such enabled provider (`not_found`)" }) },
+        },
+      },
     );
 }

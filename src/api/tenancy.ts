@@ -12,7 +12,11 @@ import { GatewayError } from "../pipeline/errors.ts";
 import type { ConfigCommand, Entity } from "../projections/config/model.ts";
 import { type AdminDeps, checkAdmin } from "./admin.ts";
 import { errorResponse } from "./http.ts";
-import { errorResponses } from "./schemas.ts";
+import { adminDetail, DeletedSchema, EntitySchema, errorResponses, IdParams, ListOf, okResponse, objectOrNone, OptionalBody, type Responses } from "./schemas.ts";
+
+// Ids are checked after the admin check (see admin.ts): the params schema bounds their length only.
+const TenantId = IdParams;
+const KeyId = IdParams;
 
 /** Default and longest grace for a rotated key's previous secret, seconds. */
 export const DEFAULT_GRACE_SECONDS = 3600;
@@ -62,7 +66,7 @@ const invalid = (message: string, param: string) => new GatewayError({ status: 4
 const notFound = (kind: string, id: string) => new GatewayError({ status: 404, code: "not_found", message: `${kind} \`${id}\` does not exist` });
 
 const Body = T.Record(T.String(), T.Unknown());
-const OptionalBody = T.Optional(T.Record(T.String(), T.Unknown()));
+const RotateBody = OptionalBody(T.Object({ grace_seconds: T.Optional(T.Integer({ minimum: 0, maximum: MAX_GRACE_SECONDS, description: "How long the old key keeps working (default 3600)" })) }, { additionalProperties: true }));
 
 /**
  * Tenants and keys.
@@ -84,18 +88,18 @@ export function tenancyRoutes(deps: AdminDeps) {
   const tenant = (id: string) => deps.config.state.entities.tenant[id];
   const key = (id: string) => deps.config.state.entities.key[id];
   const json = (body: Json, status: number, version?: number) => Response.json(body, { status, headers: version ? { etag: `"${version}"` } : {} });
-  const detail = (tag: string, summary: string, codes: Record<number, string> = {}) => ({
-    tags: [tag],
-    summary,
-    responses: errorResponses({ 400: "Invalid command (`invalid_config`, `invalid_id`, `unknown_tenant`)", 401: "Admin key missing or wrong", 404: "No such entity", 409: "Conflict", ...codes }),
-  });
+  const detail = (tag: string, summary: string, codes: Record<number, string> = {}, ok: Responses = okResponse(EntitySchema, "The entity")) =>
+    adminDetail(tag, summary, { ...ok, ...errorResponses({ 400: "Invalid command (`invalid_config`, `invalid_id`, `unknown_tenant`, `invalid_json`)", 404: "No such entity (`not_found`)", 409: "Conflict", ...codes }) });
+  const list = okResponse(ListOf(EntitySchema), "The entities");
+  const created = okResponse(EntitySchema, "The entity created", 201);
+  const withKey = (status: number) => okResponse(T.Intersect([EntitySchema, T.Object({ key: T.String({ description: "The new key, shown this once" }) })]), "The key, with its secret shown this once", status);
 
   return new Elysia({ name: "admin-tenancy", normalize: false })
     // ── tenants ────────────────────────────────────────────────────────────────
     .get("/api/v1/admin/tenants", ({ request }) => handle(request, () => {
       const data = Object.values(deps.config.state.entities.tenant).map(tenantView);
       return Response.json({ object: "list", data, config_version: deps.config.state.version });
-    }), { detail: detail("Admin: tenants", "List tenants") })
+    }), { detail: detail("Admin: tenants", "List tenants", {}, list) })
     .post("/api/v1/admin/tenants", ({ request, body }) => handle(request, async (actor) => {
       const { id, expected_version: _ev, ...fields } = (body ?? {}) as Json;
       if (typeof fields.name !== "string" || fields.name.trim() === "") throw invalid("A tenant needs a `name`", "name");
@@ -103,27 +107,27 @@ export function tenancyRoutes(deps: AdminDeps) {
       const result = await exec({ type: "create", kind: "tenant", id: tenantId, fields }, actor);
       const e = tenant(tenantId)!;
       return json({ ...tenantView(e), config_version: result.version }, 201, e.version);
-    }), { body: Body, detail: detail("Admin: tenants", "Create a tenant: `{id?, name, budget?: {amount_usd, period: day|month}, rpm_limit?, tpm_limit?, enabled?}` (id defaults to a slug of the name)") })
+    }), { body: Body, detail: detail("Admin: tenants", "Create a tenant: `{id?, name, budget?: {amount_usd, period: day|month}, rpm_limit?, tpm_limit?, enabled?}` (id defaults to a slug of the name)", {}, created) })
     .get("/api/v1/admin/tenants/:id", ({ request, params }) => handle(request, () => {
-      const id = decodeURIComponent(params.id);
+      const id = params.id;
       const e = tenant(id);
       if (!e) throw notFound("tenant", id);
       return json(tenantView(e), 200, e.version);
-    }), { detail: detail("Admin: tenants", "Get one tenant") })
+    }), { params: TenantId, detail: detail("Admin: tenants", "Get one tenant") })
     .patch("/api/v1/admin/tenants/:id", ({ request, params, body }) => handle(request, async (actor) => {
-      const id = decodeURIComponent(params.id);
+      const id = params.id;
       const { id: _id, expected_version: _ev, ...changes } = (body ?? {}) as Json;
       const ev = expectedVersion(request, (body ?? {}) as Json);
       const result = await exec({ type: "update", kind: "tenant", id, changes, ...(ev ? { expectedVersion: ev } : {}) }, actor);
       const e = tenant(id)!;
       return json({ ...tenantView(e), config_version: result.version }, 200, e.version);
-    }), { body: Body, detail: detail("Admin: tenants", "Change a tenant (`null` removes a field; `enabled: false` refuses its keys with 403 `tenant_disabled`)") })
+    }), { params: TenantId, body: Body, detail: detail("Admin: tenants", "Change a tenant (`null` removes a field; `enabled: false` refuses its keys with 403 `tenant_disabled`)") })
     .delete("/api/v1/admin/tenants/:id", ({ request, params }) => handle(request, async (actor) => {
-      const id = decodeURIComponent(params.id);
+      const id = params.id;
       const ev = expectedVersion(request, {});
       const result = await exec({ type: "delete", kind: "tenant", id, ...(ev ? { expectedVersion: ev } : {}) }, actor);
       return json({ id, deleted: true, config_version: result.version }, 200);
-    }), { detail: detail("Admin: tenants", "Delete a tenant (409 `entity_in_use` while it has live keys)") })
+    }), { params: TenantId, detail: detail("Admin: tenants", "Delete a tenant (409 `entity_in_use` while it has live keys)", {}, okResponse(DeletedSchema, "The tenant is deleted")) })
 
     // ── keys ───────────────────────────────────────────────────────────────────
     .get("/api/v1/admin/keys", ({ request, query }) => handle(request, () => {
@@ -134,7 +138,7 @@ export function tenancyRoutes(deps: AdminDeps) {
       return Response.json({ object: "list", data, config_version: deps.config.state.version });
     }), {
       query: T.Object({ tenant_id: T.Optional(T.String()) }),
-      detail: detail("Admin: keys", "List keys (prefix only: never the key or its hash), optionally of one tenant"),
+      detail: detail("Admin: keys", "List keys (prefix only: never the key or its hash), optionally of one tenant", {}, list),
     })
     .post("/api/v1/admin/keys", ({ request, body }) => handle(request, async (actor) => {
       const { tenant_id, expected_version: _ev, id: _id, ...rest } = (body ?? {}) as Json;
@@ -149,25 +153,25 @@ export function tenancyRoutes(deps: AdminDeps) {
       return json({ ...keyView(e), key: secret, config_version: result.version }, 201, e.version);
     }), {
       body: Body,
-      detail: detail("Admin: keys", "Create a virtual key: `{tenant_id, service?, user?, name?, models?, rpm_limit?, tpm_limit?, budget?: {amount_usd, period}, expires_at?}` → the key, shown this once", { 400: "`duplicate_key_name`, `invalid_config`, `unknown_tenant`" }),
+      detail: detail("Admin: keys", "Create a virtual key: `{tenant_id, service?, user?, name?, models?, rpm_limit?, tpm_limit?, budget?: {amount_usd, period}, expires_at?}` → the key, shown this once", { 400: "`duplicate_key_name`, `invalid_config`, `unknown_tenant`" }, withKey(201)),
     })
     .get("/api/v1/admin/keys/:id", ({ request, params }) => handle(request, () => {
-      const id = decodeURIComponent(params.id);
+      const id = params.id;
       const e = key(id);
       if (!e) throw notFound("key", id);
       return json(keyView(e), 200, e.version);
-    }), { detail: detail("Admin: keys", "Get one key (prefix only)") })
+    }), { params: KeyId, detail: detail("Admin: keys", "Get one key (prefix only)") })
     .patch("/api/v1/admin/keys/:id", ({ request, params, body }) => handle(request, async (actor) => {
-      const id = decodeURIComponent(params.id);
+      const id = params.id;
       const { id: _id, expected_version: _ev, ...changes } = (body ?? {}) as Json;
       const ev = expectedVersion(request, (body ?? {}) as Json);
       const result = await exec({ type: "update", kind: "key", id, changes, ...(ev ? { expectedVersion: ev } : {}) }, actor);
       const e = key(id)!;
       return json({ ...keyView(e), config_version: result.version }, 200, e.version);
-    }), { body: Body, detail: detail("Admin: keys", "Change a key's name, service, user, models, limits, budget or expiry (`null` removes a field)", { 400: "`duplicate_key_name`", 409: "`key_revoked`, `version_conflict`" }) })
+    }), { params: KeyId, body: Body, detail: detail("Admin: keys", "Change a key's name, service, user, models, limits, budget or expiry (`null` removes a field)", { 400: "`duplicate_key_name`", 409: "`key_revoked`, `version_conflict`" }) })
     .post("/api/v1/admin/keys/:id/rotate", ({ request, params, body }) => handle(request, async (actor) => {
-      const id = decodeURIComponent(params.id);
-      const b = (body ?? {}) as Json;
+      const id = params.id;
+      const b = (objectOrNone(body) ?? {}) as Json;
       const grace = b.grace_seconds ?? DEFAULT_GRACE_SECONDS;
       if (typeof grace !== "number" || !Number.isInteger(grace) || grace < 0 || grace > MAX_GRACE_SECONDS) {
         throw invalid(`\`grace_seconds\` must be an integer from 0 to ${MAX_GRACE_SECONDS}`, "grace_seconds");
@@ -179,14 +183,15 @@ export function tenancyRoutes(deps: AdminDeps) {
       const e = key(id)!;
       return json({ ...keyView(e), key: secret, config_version: result.version }, 201, e.version);
     }), {
-      body: OptionalBody,
-      detail: detail("Admin: keys", "Rotate a key: a new key (shown this once); the old one keeps working for `grace_seconds` (default 3600)", { 409: "`key_revoked`" }),
+      params: KeyId,
+      body: RotateBody,
+      detail: detail("Admin: keys", "Rotate a key: a new key (shown this once); the old one keeps working for `grace_seconds` (default 3600)", { 409: "`key_revoked`" }, withKey(201)),
     })
     .delete("/api/v1/admin/keys/:id", ({ request, params }) => handle(request, async (actor) => {
-      const id = decodeURIComponent(params.id);
+      const id = params.id;
       const ev = expectedVersion(request, {});
       const result = await exec({ type: "revoke", kind: "key", id, at: new Date().toISOString(), ...(ev ? { expectedVersion: ev } : {}) }, actor);
       const e = key(id)!;
       return json({ ...keyView(e), revoked: true, config_version: result.version }, 200, e.version);
-    }), { detail: detail("Admin: keys", "Revoke a key (every instance refuses it within a second); revoking twice is harmless") });
+    }), { params: KeyId, detail: detail("Admin: keys", "Revoke a key (every instance refuses it within a second); revoking twice is harmless") });
 }

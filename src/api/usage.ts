@@ -23,6 +23,28 @@ import { authenticate, credentialFrom } from "../plugins/auth.ts";
 import { isWellFormedKey } from "../config/keys.ts";
 import { checkAdmin } from "./admin.ts";
 import { errorResponse } from "./http.ts";
+import { ADMIN_SECURITY, adminDetail, errorResponses, KEY_SECURITY, Loose, okResponse } from "./schemas.ts";
+
+/** The query of the usage routes (values checked by parseUsageQuery: 400 `invalid_parameter`). */
+const UsageQueryParams = T.Object(
+  {
+    days: T.Optional(T.String({ description: "Last N days, 1–365 (default 7); not with `from`/`to`" })),
+    from: T.Optional(T.String({ description: "ISO-8601 date or time; with `to`" })),
+    to: T.Optional(T.String({ description: "ISO-8601 date or time; with `from`" })),
+    limit: T.Optional(T.String({ description: "Rows, 1–1000 (default 10)" })),
+    interval: T.Optional(T.String({ description: "`hour` or `day` (timeseries)" })),
+    tenant: T.Optional(T.String({ description: "Admin only: one tenant" })),
+  },
+  { additionalProperties: true },
+);
+/** The admin key, or a virtual key (its own tenant). */
+const USAGE_SECURITY = [...ADMIN_SECURITY, ...KEY_SECURITY];
+const USAGE_ERRORS = errorResponses({
+  400: "Invalid query (`invalid_parameter`)",
+  401: "Credential missing or wrong",
+  403: "A virtual key asked for another tenant (`tenant_forbidden`), or admin API disabled",
+  503: "Analytics off (`analytics_disabled`) or not ready (`analytics_unavailable`)",
+});
 
 export interface UsageRoutesDeps {
   analytics: AnalyticsRuntime | undefined;
@@ -140,7 +162,7 @@ export function usageRoutes(deps: UsageRoutesDeps) {
         return failure(err);
       }
     };
-  const detail = (summary: string) => ({ detail: { tags: ["Analytics"], summary } });
+  const detail = (summary: string) => ({ query: UsageQueryParams, detail: { tags: ["Analytics"], summary, security: USAGE_SECURITY, responses: { ...okResponse(Loose({ from: T.String(), to: T.String() }), "The usage"), ...USAGE_ERRORS } } });
   const grouped = (name: string, fn: (store: AnalyticsRuntime["store"], f: UsageFilter, limit?: number) => Promise<unknown[]>) =>
     handle(async (a, q) => ({ object: "list", group_by: name, data: await fn(a.store, q.filter, q.limit) }));
   return new Elysia({ name: "usage-routes", normalize: false })
@@ -181,7 +203,7 @@ export function usageRoutes(deps: UsageRoutesDeps) {
           return failure(err);
         }
       },
-      { detail: { tags: ["Analytics"], summary: "Drop the usage tables and replay the requests stream from offset 0 (admin key)" } },
+      { detail: adminDetail("Analytics", "Drop the usage tables and replay the requests stream from offset 0 (admin key)", { ...okResponse(Loose({ object: T.Literal("projection.rebuilt"), replayed: T.Integer() }), "Rebuilt"), ...USAGE_ERRORS }) },
     )
     .get(
       "/api/v1/usage/timeseries",
