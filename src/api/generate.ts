@@ -2,6 +2,7 @@
  * POST /api/v1/generate — the simple form: a prompt in, the text and its cost out.
  */
 import { Elysia } from "elysia";
+import { authenticate, credentialFrom } from "../plugins/auth.ts";
 import { Type as T, type Static } from "@sinclair/typebox";
 import type { ChatCompletionRequest, ChatMessage } from "../canonical/chat.ts";
 import type { ConfigSnapshot } from "../config/snapshot.ts";
@@ -63,12 +64,29 @@ export function toChatRequest(body: GenerateRequest, config: Pick<ConfigSnapshot
   return req;
 }
 
-export function generateRoutes(deps: GatewayDeps) {
+/**
+ * A request error found before the pipeline (e.g. an unknown `provider`) must not tell a caller
+ * without a valid key more than a 401 would: authenticate first, then report it.
+ */
+function authFirst(deps: GatewayDeps & { admin?: { loopback: boolean } }, request: Request, err: unknown): never {
+  if (err instanceof GatewayError) {
+    const d = authenticate(deps.config().tenancy, credentialFrom(request.headers), { loopback: deps.admin?.loopback ?? false, now: Date.now() });
+    if (!d.ok) throw new GatewayError({ status: d.status, code: d.code, message: d.message });
+  }
+  throw err;
+}
+
+export function generateRoutes(deps: GatewayDeps & { admin?: { loopback: boolean } }) {
   return new Elysia({ name: "generate-routes", normalize: false }).post(
     "/api/v1/generate",
     async ({ body, request }) => {
       // An unknown `provider` throws a GatewayError: the app's error handler renders and records it.
-      const chat = toChatRequest(body, deps.config());
+      let chat: ChatCompletionRequest;
+      try {
+        chat = toChatRequest(body, deps.config());
+      } catch (err) {
+        authFirst(deps, request, err);
+      }
       const meta = { ...(body.service ? { service: body.service } : {}), ...(body.task_type ? { taskType: body.task_type } : {}), ...(body.user_id ? { user: body.user_id } : {}) };
       const out = await runGateway(deps, request, { endpoint: "generate", request: chat, meta });
       const headers = responseHeaders(out.ctx);

@@ -17,6 +17,7 @@ import type { ConfigCommand, Entity } from "../projections/config/model.ts";
 import { type AdminDeps, checkAdmin } from "./admin.ts";
 import { errorResponse } from "./http.ts";
 import { errorResponses, jsonContent } from "./schemas.ts";
+import { ADMIN_SECURITY } from "./schemas.ts";
 
 export const GuardrailsView = T.Object({
   id: T.String({ description: "`global` or `tenant:<id>`" }),
@@ -57,6 +58,7 @@ export function guardrailsRoutes(deps: AdminDeps) {
     return view(id);
   };
   const detail = (summary: string, description: string) => ({
+    security: ADMIN_SECURITY,
     tags: ["Admin: guardrails"],
     summary,
     description,

@@ -26,7 +26,7 @@ const PLUGIN_DEFAULT_TYPES = ["application/json", "multipart/form-data", "text/p
 export const SECURITY_SCHEMES = {
   adminKey: { type: "http", scheme: "bearer", description: "The admin key (TOLLGATE_ADMIN_KEY) as `Authorization: Bearer …`" },
   serviceKey: { type: "apiKey", in: "header", name: "x-service-key", description: "The admin key in `X-Service-Key`" },
-  virtualKey: { type: "http", scheme: "bearer", description: "A virtual key (`tg-…`) as `Authorization: Bearer …` (or `x-api-key`)" },
+  virtualKey: { type: "http", scheme: "bearer", description: "A virtual key (`tg-…`) as `Authorization: Bearer …` (or `x-api-key`, or `X-Service-Key`)" },
 };
 
 const errorEntry = (description: string) => ({ description, content: { "application/json": { schema: ErrorBodySchema } } });

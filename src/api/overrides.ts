@@ -12,6 +12,7 @@ import type { Entity } from "../projections/config/model.ts";
 import { type AdminDeps, checkAdmin } from "./admin.ts";
 import { errorResponse } from "./http.ts";
 import { errorResponses, jsonContent } from "./schemas.ts";
+import { ADMIN_SECURITY } from "./schemas.ts";
 
 export const OverrideCreate = T.Object(
   {
@@ -71,7 +72,7 @@ export function overridesRoutes(deps: AdminDeps) {
       return Response.json({ object: "list", data });
     }), {
       query: T.Object({ user_id: T.Optional(T.String({ maxLength: 256 })), service: T.Optional(T.String({ maxLength: 128 })), tenant: T.Optional(T.String({ maxLength: 64 })) }),
-      detail: { tags, summary: "List customer overrides (filter by `user_id`, `service`, `tenant`)", responses: { 200: { description: "The overrides", content: jsonContent(OverrideList) }, ...errorResponses({ 400: "Invalid query", 401: "Admin key missing or wrong", 403: "Admin API disabled" }) } },
+      detail: { security: ADMIN_SECURITY, tags, summary: "List customer overrides (filter by `user_id`, `service`, `tenant`)", responses: { 200: { description: "The overrides", content: jsonContent(OverrideList) }, ...errorResponses({ 400: "Invalid query", 401: "Admin key missing or wrong", 403: "Admin API disabled" }) } },
     })
     .post("/api/v1/overrides", ({ request, body }) => handle(request, async (actor) => {
       const id = newOverrideId();
@@ -79,7 +80,7 @@ export function overridesRoutes(deps: AdminDeps) {
       return Response.json(overrideView(one(id)!), { status: 201 });
     }), {
       body: OverrideCreate,
-      detail: { tags, summary: "Create a customer override `{ user_id, service?, tenant?, provider, model }`", responses: { 201: { description: "Created", content: jsonContent(OverrideView) }, ...errorResponses({ 400: "Invalid override (`invalid_request`, `invalid_config`, `unknown_provider`, `unknown_tenant`)", 401: "Admin key missing or wrong", 403: "Admin API disabled", 409: "An override for this user_id, service and tenant exists (`already_exists`)" }) } },
+      detail: { security: ADMIN_SECURITY, tags, summary: "Create a customer override `{ user_id, service?, tenant?, provider, model }`", responses: { 201: { description: "Created", content: jsonContent(OverrideView) }, ...errorResponses({ 400: "Invalid override (`invalid_request`, `invalid_config`, `unknown_provider`, `unknown_tenant`)", 401: "Admin key missing or wrong", 403: "Admin API disabled", 409: "An override for this user_id, service and tenant exists (`already_exists`)" }) } },
     })
     .get("/api/v1/overrides/:id", ({ request, params }) => handle(request, () => {
       const e = one(params.id);
@@ -87,7 +88,7 @@ export function overridesRoutes(deps: AdminDeps) {
       return Response.json(overrideView(e), { headers: { etag: `"${e.version}"` } });
     }), {
       params: Id,
-      detail: { tags, summary: "Get one customer override", responses: { 200: { description: "The override", content: jsonContent(OverrideView) }, ...errorResponses({ 400: "Invalid id", 401: "Admin key missing or wrong", 403: "Admin API disabled", 404: "No such override" }) } },
+      detail: { security: ADMIN_SECURITY, tags, summary: "Get one customer override", responses: { 200: { description: "The override", content: jsonContent(OverrideView) }, ...errorResponses({ 400: "Invalid id", 401: "Admin key missing or wrong", 403: "Admin API disabled", 404: "No such override" }) } },
     })
     .delete("/api/v1/overrides/:id", ({ request, params }) => handle(request, async (actor) => {
       if (!one(params.id)) throw notFound(params.id);
@@ -95,6 +96,6 @@ export function overridesRoutes(deps: AdminDeps) {
       return Response.json({ id: params.id, deleted: true, config_version: result.version });
     }), {
       params: Id,
-      detail: { tags, summary: "Delete a customer override", responses: { 200: { description: "Deleted", content: jsonContent(Deleted) }, ...errorResponses({ 400: "Invalid id", 401: "Admin key missing or wrong", 403: "Admin API disabled", 404: "No such override" }) } },
+      detail: { security: ADMIN_SECURITY, tags, summary: "Delete a customer override", responses: { 200: { description: "Deleted", content: jsonContent(Deleted) }, ...errorResponses({ 400: "Invalid id", 401: "Admin key missing or wrong", 403: "Admin API disabled", 404: "No such override" }) } },
     });
 }

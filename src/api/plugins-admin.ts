@@ -16,6 +16,7 @@ import { PluginFields, pluginsSnapshot } from "../projections/config/plugins.ts"
 import { type AdminDeps, checkAdmin } from "./admin.ts";
 import { errorResponse } from "./http.ts";
 import { errorResponses, jsonContent } from "./schemas.ts";
+import { ADMIN_SECURITY } from "./schemas.ts";
 
 const Slug = T.String({ pattern: "^[a-z0-9][a-z0-9_-]{0,63}$", description: "Lower-case slug" });
 const TenantPluginBody = T.Object(
@@ -74,16 +75,16 @@ export function pluginAdminRoutes(deps: AdminDeps & { plugins: PluginHost }) {
           const { plugins, failed } = deps.plugins.list(pluginsSnapshot(live));
           return Response.json({ object: "list", data: plugins, failed, config_version: live.version });
         }),
-      { detail: { tags: ["Plugins"], summary: "List operators' plugins: status, scopes, errors, timings, breaker", responses: { 200: { description: "Plugins", content: jsonContent(PluginList) }, ...errorResponses({ 401: "Admin key missing or wrong", 403: "Admin API disabled" }) } } },
+      { detail: { security: ADMIN_SECURITY, tags: ["Plugins"], summary: "List operators' plugins: status, scopes, errors, timings, breaker", responses: { 200: { description: "Plugins", content: jsonContent(PluginList) }, ...errorResponses({ 401: "Admin key missing or wrong", 403: "Admin API disabled" }) } } },
     )
     .put("/api/v1/admin/plugins/:name", ({ request, params, body }) => put(request, params.name, body as Record<string, unknown>), {
       params: T.Object({ name: Slug }),
       body: PluginFields,
-      detail: { tags: ["Plugins"], summary: "Configure a plugin for every tenant (enabled, settings, order, timeout_ms)", responses: { ...ok("The plugin's global settings"), ...errors } },
+      detail: { security: ADMIN_SECURITY, tags: ["Plugins"], summary: "Configure a plugin for every tenant (enabled, settings, order, timeout_ms)", responses: { ...ok("The plugin's global settings"), ...errors } },
     })
     .put("/api/v1/admin/tenants/:id/plugins/:name", ({ request, params, body }) => put(request, `${params.id}/${params.name}`, body as Record<string, unknown>), {
       params: T.Object({ id: Slug, name: Slug }),
       body: TenantPluginBody,
-      detail: { tags: ["Plugins"], summary: "Configure a plugin for one tenant (enabled, settings)", responses: { ...ok("The plugin's settings for this tenant"), ...errors } },
+      detail: { security: ADMIN_SECURITY, tags: ["Plugins"], summary: "Configure a plugin for one tenant (enabled, settings)", responses: { ...ok("The plugin's settings for this tenant"), ...errors } },
     });
 }
