@@ -29,6 +29,8 @@ import { authPlugin } from "./plugins/auth.ts";
 import { limitsPlugin } from "./plugins/limits.ts";
 import { Router } from "./routing/router.ts";
 import { applyLogLevel } from "./telemetry/log.ts";
+import { gatewayTelemetry } from "./telemetry/setup.ts";
+import type { Telemetry } from "./telemetry/telemetry.ts";
 import { ProviderSet } from "./providers/provider-set.ts";
 import { createProvider } from "./providers/registry.ts";
 import { join } from "node:path";
@@ -51,6 +53,8 @@ export interface Gateway {
   store: StateStore;
   /** Usage analytics (absent with TOLLGATE_ANALYTICS=off). */
   analytics: AnalyticsRuntime | undefined;
+  /** Traces (when OTEL_EXPORTER_OTLP_ENDPOINT is set), metrics, request log. */
+  telemetry: Telemetry;
   /** Stop listening, flush every queued event, close the log. */
   stop(): Promise<void>;
 }
@@ -65,6 +69,8 @@ export interface StartOptions {
   /** Use this analytics store instead of opening one (tests); it is closed on stop. */
   analytics?: AnalyticsStore;
   quiet?: boolean;
+  /** Where the one-JSON-line-per-request log goes (default: console.info, none when quiet). */
+  requestLog?: (line: string) => void;
 }
 
 /** The built-in plugins, in pipeline order, sharing one router (breakers, health, round-robin). */
@@ -143,7 +149,8 @@ async function wire(settings: Settings, opts: StartOptions, { file, masterKey, l
   // Analytics is a projection: it runs beside the request path, never in it.
   const analytics = settings.analytics !== "off" ? startAnalytics(log, opts.analytics ?? (await openAnalyticsStore(settings)), { project: settings.analytics === "on", group: usageGroupFor(settings) }) : undefined;
   track({ analytics });
-  const pipeline = new Pipeline([authPlugin({ loopback: isLoopback(settings.host) }), ...builtinPlugins(router, store), ...operatorPlugins, ...(opts.plugins ?? [])]);
+  const telemetry = gatewayTelemetry({ version: pkg.version, emitter, outbox, router, analytics, requestLog: opts.requestLog ?? (opts.quiet ? undefined : (line) => console.info(line)) });
+  const pipeline = new Pipeline([authPlugin({ loopback: isLoopback(settings.host) }), ...builtinPlugins(router, store), ...operatorPlugins, ...(opts.plugins ?? [])], { observer: telemetry });
   const app = buildApp({
     pipeline,
     config: () => snapshot,
@@ -158,6 +165,7 @@ async function wire(settings: Settings, opts: StartOptions, { file, masterKey, l
     store,
     router,
     analytics,
+    telemetry,
   });
   const server = Bun.serve({
     port: settings.port,
@@ -190,10 +198,12 @@ async function wire(settings: Settings, opts: StartOptions, { file, masterKey, l
     config,
     store,
     analytics,
+    telemetry,
     stop() {
       // Idempotent: a second call (a second signal) waits for the same drain, never cuts it short.
       stopping ??= (async () => {
         await server.stop(true);
+        await telemetry.flush().catch(() => {});
         await config.stop();
         await emitter.close();
         await analytics?.stop();
