@@ -139,6 +139,8 @@ export class GatewayMetrics {
         const status = String(num(p.httpStatus) || (p.status === "ok" ? 200 : 0));
         this.requests.inc({ tenant, provider, model, status, code: str(p.errorCode) ?? "ok" });
         this.duration.observe({ provider, model, status }, num(p.latencyMs) / 1000);
+        if (num(p.savedUsd) > 0) this.saved.inc(num(p.savedUsd));
+        if (p.cached === true) return; // a cache hit spent no tokens and cost nothing upstream
         const input = num(p.inputTokens);
         const output = num(p.outputTokens);
         const cachedTokens = num(p.cachedTokens);
@@ -146,8 +148,7 @@ export class GatewayMetrics {
         if (output) this.tokens.inc({ type: "output", tenant, provider, model }, output);
         if (cachedTokens) this.tokens.inc({ type: "cached_input", tenant, provider, model }, cachedTokens);
         if (num(p.costUsd) > 0) this.cost.inc({ tenant, provider, model }, num(p.costUsd));
-        if (num(p.savedUsd) > 0) this.saved.inc(num(p.savedUsd));
-        if (p.cached !== true && str(p.provider)) {
+        if (str(p.provider)) {
           const labels = { gen_ai_operation_name: op, gen_ai_provider_name: genaiProvider(str(p.provider)), gen_ai_request_model: model };
           if (input || output) {
             this.tokenUsage.observe({ ...labels, gen_ai_token_type: "input" }, input);
