@@ -20,8 +20,8 @@ function expectService(host: string, port: number, listens: (name: string) => nu
 }
 
 describe("docker-compose.yml", () => {
-  test("has the six services, named volumes declared, images pinned to the chosen lines", () => {
-    expect(Object.keys(svc).sort()).toEqual(["clickhouse", "gateway", "grafana", "jaeger", "kafka", "redis"]);
+  test("has the seven services, named volumes declared, images pinned to the chosen lines", () => {
+    expect(Object.keys(svc).sort()).toEqual(["clickhouse", "gateway", "grafana", "jaeger", "kafka", "prometheus", "redis"]);
     for (const [name, s] of Object.entries(svc)) {
       for (const m of mounts(s)) {
         if (m.bind) expect(existsSync(join(ROOT, m.source)), `${name}: ${m.source} exists`).toBe(true);
@@ -114,5 +114,26 @@ describe("docker-compose.yml", () => {
     }
     expect(dependsOn(svc.gateway!)).toMatchObject({ kafka: "service_healthy", redis: "service_healthy", clickhouse: "service_healthy" });
     expect(dependsOn(svc.grafana!)).toMatchObject({ clickhouse: "service_healthy" });
+  });
+
+  test("Prometheus scrapes the gateway's /metrics on its port, and Grafana has it as a data source", () => {
+    const prom = svc.prometheus!;
+    expect(prom.image).toMatch(/^prom\/prometheus:v3\.\d+\.\d+$/);
+    const configMount = mounts(prom).find((m) => m.target === "/etc/prometheus/prometheus.yml")!;
+    expect(configMount.bind).toBe(true);
+    const config = readYaml<{ scrape_configs: Array<{ metrics_path?: string; static_configs: Array<{ targets: string[] }> }> }>(configMount.source.replace(/^\.\//, ""));
+    const job = config.scrape_configs[0]!;
+    expect(job.metrics_path ?? "/metrics").toBe("/metrics");
+    expect(job.static_configs.flatMap((c) => c.targets)).toContain(`gateway:${gatewayEnv.PORT}`);
+    const ds = readYaml<{ datasources: Array<{ type: string; url: string }> }>("deploy/grafana/provisioning/datasources/prometheus.yaml").datasources;
+    const p = ds.find((d) => d.type === "prometheus")!;
+    expect(hostPort(p.url)).toEqual({ host: "prometheus", port: 9090 });
+    expect(publishedContainerPorts(prom)).toContain(9090);
+    expect(mounts(svc.grafana!).some((m) => m.source === "./deploy/grafana/provisioning")).toBe(true);
+  });
+
+  test("the gateway exports traces over OTLP/HTTP to the compose Jaeger", () => {
+    expect(hostPort(gatewayEnv.OTEL_EXPORTER_OTLP_ENDPOINT!)).toEqual({ host: "jaeger", port: 4318 });
+    expect(gatewayEnv.OTEL_SERVICE_NAME).toBe("tollgate");
   });
 });
