@@ -18,7 +18,10 @@ export interface TelemetryParts {
   router: Router;
   analytics?: AnalyticsRuntime | undefined;
   requestLog?: ((line: string) => void) | undefined;
-  /** Defaults to process.env: OTEL_*, TOLLGATE_METRICS_MAX_TENANTS, TOLLGATE_METRICS_MAX_MODELS. */
+  /** Label caps (settings TOLLGATE_METRICS_MAX_TENANTS / _MODELS). */
+  maxTenants?: number;
+  maxModels?: number;
+  /** The OTEL_* variables; defaults to process.env. */
   env?: Record<string, string | undefined>;
 }
 
@@ -32,12 +35,7 @@ export function gatewayTelemetry(p: TelemetryParts): Telemetry {
       circuits: () => p.router.health().entries(),
       ...(analytics ? { lags: async () => ({ usage: await analytics.lag() }) } : {}),
     },
-    { maxTenants: positiveInt(env.TOLLGATE_METRICS_MAX_TENANTS, 100), maxModels: positiveInt(env.TOLLGATE_METRICS_MAX_MODELS, 100) },
+    { ...(p.maxTenants ? { maxTenants: p.maxTenants } : {}), ...(p.maxModels ? { maxModels: p.maxModels } : {}) },
   );
   return new Telemetry({ tracing: startTracing({ version: p.version, env }), metrics, requestLog: p.requestLog });
-}
-
-function positiveInt(v: string | undefined, dflt: number): number {
-  const n = v === undefined ? NaN : Number(v);
-  return Number.isInteger(n) && n > 0 ? n : dflt;
 }
