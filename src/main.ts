@@ -150,7 +150,7 @@ async function wire(settings: Settings, opts: StartOptions, { file, masterKey, l
   const analytics = settings.analytics !== "off" ? startAnalytics(log, opts.analytics ?? (await openAnalyticsStore(settings)), { project: settings.analytics === "on", group: usageGroupFor(settings) }) : undefined;
   track({ analytics });
   const telemetry = gatewayTelemetry({ version: pkg.version, emitter, outbox, router, analytics, maxTenants: settings.metricsMaxTenants, maxModels: settings.metricsMaxModels, requestLog: opts.requestLog ?? (opts.quiet ? undefined : (line) => console.info(line)) });
-  const pipeline = new Pipeline([authPlugin({ loopback: isLoopback(settings.host) }), ...builtinPlugins(router, store), ...operatorPlugins, ...(opts.plugins ?? [])], { observer: telemetry });
+  const pipeline = new Pipeline([authPlugin({ loopback: isLoopback(settings.host) }), ...builtinPlugins(router, store), ...operatorPlugins, ...(opts.plugins ?? [])], telemetry.tracing ? { observer: telemetry } : {});
   const app = buildApp({
     pipeline,
     config: () => snapshot,
