@@ -116,7 +116,15 @@ exporters:
 YAML
 }
 
-free_port() { python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1]);s.close()'; }
+# A port nothing answers on right now (no dependency beyond bash's /dev/tcp).
+free_port() {
+  local p i
+  for ((i = 0; i < 100; i++)); do
+    p=$((20000 + RANDOM % 40000))
+    if ! (exec 3<>"/dev/tcp/$HOST/$p") 2>/dev/null; then echo "$p"; return 0; fi
+  done
+  die "no free port found"
+}
 
 urls() { echo "JAEGER_OTLP_URL=http://$HOST:$OTLP_PORT JAEGER_QUERY_URL=http://$HOST:$QUERY_PORT"; }
 

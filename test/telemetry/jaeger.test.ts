@@ -144,5 +144,47 @@ if (services) {
       expect(raw).not.toContain("Tell me about");
       expect(raw).not.toContain("fallback answer");
     }, 60_000);
+
+    test("a stream: the attempt span ends with the stream and carries its usage and finish reason", async () => {
+      const traceId = crypto.randomUUID().replaceAll("-", "");
+      primary.setBehavior({ kind: "ok", content: "streamed words here" });
+      const res = await fetch(`${gw.url}/v1/chat/completions`, {
+        method: "POST",
+        headers: { "content-type": "application/json", traceparent: `00-${traceId}-00f067aa0ba902b7-01` },
+        body: JSON.stringify({ model: "chain", stream: true, stream_options: { include_usage: true }, messages: [{ role: "user", content: `stream ${MARKER}` }] }),
+      });
+      expect(res.status).toBe(200);
+      expect(await res.text()).toContain("[DONE]");
+      const { spans, raw } = await readTrace(traceId, 4);
+      const attempt = spans.find((s) => tag(s, "span.kind") === "client")!;
+      expect(tag(attempt, "gen_ai.request.stream")).toBe(true);
+      expect(tag(attempt, "gen_ai.usage.output_tokens")).toBeGreaterThan(0);
+      expect(JSON.stringify(tag(attempt, "gen_ai.response.finish_reasons"))).toContain("stop");
+      const server = spans.find((s) => tag(s, "span.kind") === "server")!;
+      expect(tag(server, "tollgate.status")).toBe("ok");
+      expect(raw).not.toContain(MARKER);
+      expect(raw).not.toContain("streamed words");
+    }, 60_000);
+
+    test("a client that leaves mid-stream: the server span is still ended (and exported) as client_disconnected", async () => {
+      const traceId = crypto.randomUUID().replaceAll("-", "");
+      primary.setBehavior({ kind: "ok", content: "a slow answer in many small pieces", chunkSize: 2, chunkDelayMs: 100 });
+      const aborter = new AbortController();
+      const res = await fetch(`${gw.url}/v1/chat/completions`, {
+        method: "POST",
+        signal: aborter.signal,
+        headers: { "content-type": "application/json", traceparent: `00-${traceId}-00f067aa0ba902b7-01` },
+        body: JSON.stringify({ model: "chain", stream: true, messages: [{ role: "user", content: "hi" }] }),
+      });
+      expect(res.status).toBe(200);
+      const reader = res.body!.getReader();
+      await reader.read();
+      aborter.abort();
+      await primary.waitForCancellation(1, 10_000);
+      const { spans } = await readTrace(traceId, 4);
+      const server = spans.find((s) => tag(s, "span.kind") === "server")!;
+      expect(tag(server, "tollgate.status")).toBe("client_disconnected");
+      expect(spans.filter((s) => tag(s, "span.kind") === "client")).toHaveLength(1);
+    }, 60_000);
   });
 }

@@ -95,12 +95,15 @@ describe("/metrics after known traffic", () => {
     const code4 = ((await r4.json()) as { error: { code: string } }).error.code;
     const r5 = await chat(budgeted, "echo", "fourth question"); // miss, answered by echo
     expect(r5.status).toBe(200);
+    const r6 = await fetch(`${gw.url}/v1/chat/completions`, { method: "POST", headers: { "content-type": "application/json", authorization: `Bearer ${budgeted}` }, body: JSON.stringify({ model: "echo", stream: true, max_tokens: 8, messages: [{ role: "user", content: "a streamed one" }] }) });
+    expect(r6.status).toBe(200);
+    expect(await r6.text()).toContain("[DONE]"); // miss, streamed by echo
 
-    const ids = [r1, r2, r3, r4, r5].map((r) => r.headers.get("x-request-id"));
+    const ids = [r1, r2, r3, r4, r5, r6].map((r) => r.headers.get("x-request-id"));
     const completed = await waitFor(async () => {
       const evs = (await gw.events()).filter((e) => e.type === "request.completed" && ids.includes(e.requestId ?? ""));
-      return evs.length === 5 ? evs : undefined;
-    }, 5000, "5 request.completed");
+      return evs.length === 6 ? evs : undefined;
+    }, 5000, "6 request.completed");
     const byId = (r: Response) => completed.find((e) => e.requestId === r.headers.get("x-request-id"))!.payload as Record<string, number>;
 
     const res = await fetch(`${gw.url}/metrics`);
@@ -109,32 +112,36 @@ describe("/metrics after known traffic", () => {
     const m = parse(await res.text());
     if (process.env.DEBUG_METRICS) console.log([...m].filter(([k]) => k.startsWith("llm_")).join("\n"));
 
-    expect(value(m, "llm_requests_total", { tenant: "t1", provider: "echo", model: "echo", status: "200", code: "ok" })).toBe(2);
+    expect(value(m, "llm_requests_total", { tenant: "t1", provider: "echo", model: "echo", status: "200", code: "ok" })).toBe(3);
     expect(value(m, "llm_requests_total", { tenant: "t1", provider: "none", model: "echo", status: "200", code: "ok" })).toBe(1); // the hit
     expect(value(m, "llm_requests_total", { tenant: "t1", provider: "echo", model: "echo", status: "429", code: "rate_limit_exceeded" })).toBe(1);
     expect(value(m, "llm_requests_total", { tenant: "t1", provider: "none", model: "no-such-model", status: String(r4.status), code: code4 })).toBe(1);
-    expect(sum(m, "llm_requests_total")).toBe(5);
-    expect(sum(m, "llm_request_duration_seconds_count")).toBe(5);
+    expect(sum(m, "llm_requests_total")).toBe(6);
+    expect(sum(m, "llm_request_duration_seconds_count")).toBe(6);
 
     expect(value(m, "llm_cache_requests_total", { result: "hit" })).toBe(1);
-    expect(value(m, "llm_cache_requests_total", { result: "miss" })).toBe(4);
-    expect(value(m, "llm_cache_hit_rate")).toBeCloseTo(0.2, 10);
+    expect(value(m, "llm_cache_requests_total", { result: "miss" })).toBe(5);
+    expect(value(m, "llm_cache_hit_rate")).toBeCloseTo(1 / 6, 10);
     expect(value(m, "llm_ratelimited_total", { scope: "key" })).toBe(1);
 
     // Tokens and cost: provider-answered requests only (the hit spent nothing).
     const p1 = byId(r1);
     const p5 = byId(r5);
-    expect(value(m, "llm_tokens_total", { type: "input", tenant: "t1", provider: "echo", model: "echo" })).toBe(p1.inputTokens! + p5.inputTokens!);
-    expect(value(m, "llm_tokens_total", { type: "output", tenant: "t1", provider: "echo", model: "echo" })).toBe(p1.outputTokens! + p5.outputTokens!);
-    expect(value(m, "llm_cost_usd_total", { tenant: "t1", provider: "echo", model: "echo" })).toBeCloseTo(p1.costUsd! + p5.costUsd!, 12);
+    const p6 = byId(r6);
+    expect(value(m, "llm_tokens_total", { type: "input", tenant: "t1", provider: "echo", model: "echo" })).toBe(p1.inputTokens! + p5.inputTokens! + p6.inputTokens!);
+    expect(value(m, "llm_tokens_total", { type: "output", tenant: "t1", provider: "echo", model: "echo" })).toBe(p1.outputTokens! + p5.outputTokens! + p6.outputTokens!);
+    expect(value(m, "llm_cost_usd_total", { tenant: "t1", provider: "echo", model: "echo" })).toBeCloseTo(p1.costUsd! + p5.costUsd! + p6.costUsd!, 12);
     expect(p1.costUsd!).toBeGreaterThan(0);
 
     // GenAI client metrics: one operation per provider attempt; token usage per call and type.
     const genai = { gen_ai_operation_name: "chat", gen_ai_provider_name: "tollgate.echo", gen_ai_request_model: "echo" };
-    expect(value(m, "gen_ai_client_operation_duration_seconds_count", { ...genai, error_type: "" })).toBe(2);
-    expect(value(m, "gen_ai_client_token_usage_count", { ...genai, gen_ai_token_type: "input" })).toBe(2);
-    expect(value(m, "gen_ai_client_token_usage_sum", { ...genai, gen_ai_token_type: "input" })).toBe(p1.inputTokens! + p5.inputTokens!);
-    expect(value(m, "gen_ai_client_token_usage_count", { ...genai, gen_ai_token_type: "output" })).toBe(2);
+    expect(value(m, "gen_ai_client_operation_duration_seconds_count", { ...genai, error_type: "" })).toBe(3);
+    expect(value(m, "gen_ai_client_token_usage_count", { ...genai, gen_ai_token_type: "input" })).toBe(3);
+    expect(value(m, "gen_ai_client_token_usage_sum", { ...genai, gen_ai_token_type: "input" })).toBe(p1.inputTokens! + p5.inputTokens! + p6.inputTokens!);
+    expect(value(m, "gen_ai_client_token_usage_count", { ...genai, gen_ai_token_type: "output" })).toBe(3);
+    // Time to first chunk: the one stream.
+    expect(value(m, "gen_ai_client_operation_time_to_first_chunk_seconds_count", genai)).toBe(1);
+    expect(value(m, "gen_ai_client_operation_time_to_first_chunk_seconds_sum", genai)).toBeCloseTo(p6.ttftMs! / 1000, 9);
 
     // Budget left after the last reservation of the budgeted key (its reservation is still held when recorded).
     const budgetSeries = [...m.keys()].filter((k) => k.startsWith("llm_budget_remaining_usd{"));
