@@ -149,7 +149,7 @@ async function wire(settings: Settings, opts: StartOptions, { file, masterKey, l
   // Analytics is a projection: it runs beside the request path, never in it.
   const analytics = settings.analytics !== "off" ? startAnalytics(log, opts.analytics ?? (await openAnalyticsStore(settings)), { project: settings.analytics === "on", group: usageGroupFor(settings) }) : undefined;
   track({ analytics });
-  const telemetry = gatewayTelemetry({ version: pkg.version, emitter, outbox, router, analytics, maxTenants: settings.metricsMaxTenants, maxModels: settings.metricsMaxModels, requestLog: opts.requestLog ?? (opts.quiet ? undefined : (line) => console.info(line)) });
+  const telemetry = gatewayTelemetry({ version: pkg.version, emitter, outbox, router, analytics, maxTenants: settings.metricsMaxTenants, maxModels: settings.metricsMaxModels, requestLog: opts.requestLog ?? (opts.quiet || !logsInfo(settings) ? undefined : (line) => console.info(line)) });
   const pipeline = new Pipeline([authPlugin({ loopback: isLoopback(settings.host) }), ...builtinPlugins(router, store), ...operatorPlugins, ...(opts.plugins ?? [])], telemetry.tracing ? { observer: telemetry } : {});
   const app = buildApp({
     pipeline,
@@ -251,6 +251,9 @@ export function usageGroupFor(settings: Settings): string {
 
 /** Where the embedded analytics store (chDB) keeps its data. */
 const analyticsDir = (settings: Settings) => join(settings.dataDir, "analytics");
+
+/** The per-request log line is info: not even built above that level. */
+const logsInfo = (settings: Settings) => settings.logLevel === "info" || settings.logLevel === "debug";
 
 /** Whether any key or tenant has a budget (else there is no spend to rebuild). */
 function anyBudget(snapshot: ConfigSnapshot): boolean {
