@@ -55,6 +55,11 @@ export function requestTraceOf(ctx: Ctx): RequestTrace | undefined {
 export function startAttemptSpan(ctx: Ctx, target: Target, attempt: number): AttemptSpan | undefined {
   const rt = requestTraceOf(ctx);
   if (!rt) return undefined;
+  if (!rt.recording) {
+    // Not sampled: the upstream still gets the trace context (sampled flag 00), nothing is recorded.
+    const headers = RequestTrace.headersFor(rt.server);
+    return { headers, succeeded: (answer) => answer, failed: () => {} };
+  }
   const operation = ctx.operation === "embeddings" ? "embeddings" : "chat";
   const req = ctx.request;
   const maxTokens = req.max_completion_tokens ?? req.max_tokens;

@@ -29,6 +29,8 @@ export class RequestTrace {
   private readonly phases = new Map<string, Span>();
   readonly traceId: string;
   readonly spanId: string;
+  /** False when the sampler dropped this trace: ids still propagate, nothing else is computed. */
+  readonly recording: boolean;
 
   constructor(
     private readonly tracer: Tracer,
@@ -37,6 +39,7 @@ export class RequestTrace {
     const sc = server.spanContext();
     this.traceId = sc.traceId;
     this.spanId = sc.spanId;
+    this.recording = server.isRecording();
   }
 
   /**
@@ -88,7 +91,7 @@ export class RequestTrace {
   }
 
   phaseStarted(phase: string, hooks: number): ((error?: unknown) => void) | undefined {
-    if (hooks === 0) return undefined; // a phase that did no work gets no span
+    if (hooks === 0 || !this.recording) return undefined; // a phase that did no work gets no span
     const span = this.tracer.startSpan(`phase ${phase}`, { attributes: { "tollgate.phase": phase, "tollgate.phase.hooks": hooks } }, trace.setSpan(ROOT_CONTEXT, this.server));
     this.phases.set(phase, span);
     return (error) => {
@@ -99,7 +102,7 @@ export class RequestTrace {
 
   hookEnded(phase: string, plugin: string, startedAt: number, error?: unknown): void {
     const now = performance.now();
-    if (error === undefined && now - startedAt < HOOK_MIN_MS) return;
+    if (!this.recording || (error === undefined && now - startedAt < HOOK_MIN_MS)) return;
     const span = this.tracer.startSpan(`hook ${plugin}`, { startTime: toEpoch(startedAt), attributes: { "tollgate.phase": phase, "tollgate.plugin": plugin } }, this.contextFor(phase));
     if (error !== undefined) markError(span, error);
     span.end(toEpoch(now));
@@ -107,13 +110,14 @@ export class RequestTrace {
 
   /** A request event as a span event (safe fields only). */
   event(event: EventEnvelope): void {
-    if (event.type === "request.received" || event.type === "request.completed") return;
+    if (!this.recording || event.type === "request.received" || event.type === "request.completed") return;
     this.server.addEvent(event.type, safeAttributes(event.payload));
   }
 
   /** The request ended: outcome attributes on the SERVER span, then end it. */
   finished(ctx: Ctx, outcome: Outcome): void {
     const s = this.server;
+    if (!this.recording) return s.end();
     s.setAttributes({
       "http.response.status_code": outcome.httpStatus,
       "tollgate.request_id": ctx.requestId,
