@@ -145,6 +145,24 @@ if (services) {
       expect(raw).not.toContain("fallback answer");
     }, 60_000);
 
+    test("a caller's unsampled trace (flags 00): the ids propagate, nothing is recorded", async () => {
+      const traceId = crypto.randomUUID().replaceAll("-", "");
+      primary.reset();
+      primary.setBehavior({ kind: "ok", content: "fine" });
+      const res = await fetch(`${gw.url}/v1/chat/completions`, {
+        method: "POST",
+        headers: { "content-type": "application/json", traceparent: `00-${traceId}-00f067aa0ba902b7-00` },
+        body: JSON.stringify({ model: "chain", messages: [{ role: "user", content: "hi" }] }),
+      });
+      expect(res.status).toBe(200);
+      expect(res.headers.get("x-trace-id")).toBe(traceId);
+      expect(primary.requests[0]!.headers.traceparent).toMatch(new RegExp(`^00-${traceId}-[0-9a-f]{16}-00$`));
+      await gw.telemetry.flush();
+      await Bun.sleep(500);
+      const found = (await (await fetch(`${services!.jaegerQueryUrl}/api/traces/${traceId}`)).json().catch(() => ({}))) as { data?: unknown[] };
+      expect(found.data ?? []).toHaveLength(0);
+    }, 60_000);
+
     test("a stream: the attempt span ends with the stream and carries its usage and finish reason", async () => {
       const traceId = crypto.randomUUID().replaceAll("-", "");
       primary.setBehavior({ kind: "ok", content: "streamed words here" });
