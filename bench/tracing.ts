@@ -7,12 +7,16 @@
  * local sink in this process that answers 200 to every export. The request log is silenced
  * (LOG_LEVEL=warn) except in the "request log on" scenario, which measures the JSON line.
  *
+ * Besides req/s it reports the gateway process's CPU time per request (user + system, from
+ * /proc/<pid>/stat): on a machine shared with other work, throughput swings with the neighbours'
+ * load, CPU per request much less.
+ *
  *   bun run bench/tracing.ts
  *   DURATION=10 ROUNDS=3 CONNECTIONS=32 bun run bench/tracing.ts
  *   BASELINE_ROOT=/tmp/base bun run bench/tracing.ts   # adds another checkout (e.g. before telemetry)
  */
 import { spawn, spawnSync } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 
@@ -52,8 +56,16 @@ const scenarios: Scenario[] = [
   { name: "tracing off, request log on (LOG_LEVEL=info, to /dev/null)", env: { LOG_LEVEL: "info" } },
 ];
 
+/** CPU seconds (user + system) a process has used so far. */
+function cpuSeconds(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, "utf8").replace(/^.*\) /, "").split(" ");
+  return (Number(fields[11]) + Number(fields[12])) / 100; // utime, stime in clock ticks (USER_HZ = 100)
+}
+
 interface Result {
   rps: number;
+  /** Gateway CPU µs per request. */
+  cpuUs: number;
   p50: string;
   p99: string;
   errors: string;
@@ -73,6 +85,7 @@ async function run(s: Scenario): Promise<Result> {
     await Bun.sleep(50);
   }
   const before = exported;
+  const cpu0 = cpuSeconds(gateway.pid!);
   // wrk runs in a child process; this event loop stays free for the sink meanwhile.
   const out = await new Promise<string>((done) => {
     const w = spawn("wrk", ["-t2", `-c${CONNECTIONS}`, `-d${DURATION}s`, "--latency", "-s", script, `${url}/v1/chat/completions`]);
@@ -80,10 +93,13 @@ async function run(s: Scenario): Promise<Result> {
     w.stdout.on("data", (d) => (text += d));
     w.on("close", () => done(text));
   });
-  await Bun.sleep(1500); // let the last batch export
+  await Bun.sleep(1500); // let the last batch export (its CPU counts too)
+  const cpu = cpuSeconds(gateway.pid!) - cpu0;
   gateway.kill("SIGTERM");
   await new Promise((r) => gateway.on("exit", r));
+  const requests = Number(/(\d+) requests in/.exec(out)?.[1] ?? 0);
   return {
+    cpuUs: requests ? (cpu * 1e6) / requests : 0,
     rps: Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1] ?? 0),
     p50: /50%\s+([\d.]+\w+)/.exec(out)?.[1] ?? "?",
     p99: /99%\s+([\d.]+\w+)/.exec(out)?.[1] ?? "?",
@@ -98,18 +114,18 @@ for (let r = 0; r < ROUNDS; r++) {
   for (const s of scenarios) {
     const res = await run(s);
     results.get(s.name)!.push(res);
-    console.error(`round ${r + 1}: ${s.name}: ${res.rps.toFixed(0)} req/s, p50 ${res.p50}, p99 ${res.p99}, non-2xx ${res.errors}, OTLP ${res.kib.toFixed(0)} KiB`);
+    console.error(`round ${r + 1}: ${s.name}: ${res.rps.toFixed(0)} req/s, ${res.cpuUs.toFixed(0)} µs CPU/req, p50 ${res.p50}, p99 ${res.p99}, non-2xx ${res.errors}, OTLP ${res.kib.toFixed(0)} KiB`);
   }
 }
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
-console.log("| scenario | req/s per round | median req/s | p50 (median round) | non-2xx | OTLP KiB sent (median) |");
-console.log("| --- | --- | --- | --- | --- | --- |");
+console.log("| scenario | req/s per round | median req/s | gateway CPU µs/request per round | median CPU µs/request | p50 (median round) | non-2xx | OTLP KiB sent (median) |");
+console.log("| --- | --- | --- | --- | --- | --- | --- | --- |");
 for (const s of scenarios) {
   const rs = results.get(s.name)!;
   const m = median(rs.map((r) => r.rps));
   const mid = rs.find((r) => r.rps === m)!;
   const kib = process.env.JAEGER_OTLP_URL ? "n/a" : median(rs.map((r) => r.kib)).toFixed(0);
-  console.log(`| ${s.name} | ${rs.map((r) => r.rps.toFixed(0)).join(", ")} | ${m.toFixed(0)} | ${mid.p50} | ${rs.reduce((a, r) => a + Number(r.errors), 0)} | ${kib} |`);
+  console.log(`| ${s.name} | ${rs.map((r) => r.rps.toFixed(0)).join(", ")} | ${m.toFixed(0)} | ${rs.map((r) => r.cpuUs.toFixed(0)).join(", ")} | ${median(rs.map((r) => r.cpuUs)).toFixed(0)} | ${mid.p50} | ${rs.reduce((a, r) => a + Number(r.errors), 0)} | ${kib} |`);
 }
 sink.stop(true);
 rmSync(dir, { recursive: true, force: true });

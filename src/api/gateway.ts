@@ -59,7 +59,7 @@ function createCtx(deps: GatewayDeps, httpRequest: Request, input: GatewayInput)
   const aborter = new AbortController();
   if (httpRequest.signal.aborted) aborter.abort();
   else httpRequest.signal.addEventListener("abort", () => aborter.abort(new Error("client disconnected")), { once: true });
-  const rt = deps.telemetry?.startRequest(httpRequest, new URL(httpRequest.url).pathname);
+  const rt = deps.telemetry?.tracing ? deps.telemetry.startRequest(httpRequest, new URL(httpRequest.url).pathname) : undefined;
   // With tracing on, the SERVER span's trace (the caller's when it sent a traceparent).
   const traceId = rt?.traceId ?? traceIdOf(httpRequest);
   const ctx: Ctx = {
