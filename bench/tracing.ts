@@ -53,6 +53,7 @@ const scenarios: Scenario[] = [
   { name: "tracing off (no OTEL_EXPORTER_OTLP_ENDPOINT)", env: {} },
   { name: "tracing on, 100% sampled", env: { OTEL_EXPORTER_OTLP_ENDPOINT: otlp, OTEL_TRACES_SAMPLER: "traceidratio", OTEL_TRACES_SAMPLER_ARG: "1" } },
   { name: "tracing on, 1% sampled", env: { OTEL_EXPORTER_OTLP_ENDPOINT: otlp, OTEL_TRACES_SAMPLER: "traceidratio", OTEL_TRACES_SAMPLER_ARG: "0.01" } },
+  { name: "tracing on, 0% sampled (SDK loaded, nothing recorded)", env: { OTEL_EXPORTER_OTLP_ENDPOINT: otlp, OTEL_TRACES_SAMPLER: "traceidratio", OTEL_TRACES_SAMPLER_ARG: "0" } },
   { name: "tracing off, request log on (LOG_LEVEL=info, to /dev/null)", env: { LOG_LEVEL: "info" } },
 ];
 

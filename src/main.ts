@@ -149,7 +149,7 @@ async function wire(settings: Settings, opts: StartOptions, { file, masterKey, l
   // Analytics is a projection: it runs beside the request path, never in it.
   const analytics = settings.analytics !== "off" ? startAnalytics(log, opts.analytics ?? (await openAnalyticsStore(settings)), { project: settings.analytics === "on", group: usageGroupFor(settings) }) : undefined;
   track({ analytics });
-  const telemetry = gatewayTelemetry({ version: pkg.version, emitter, outbox, router, analytics, maxTenants: settings.metricsMaxTenants, maxModels: settings.metricsMaxModels, requestLog: opts.requestLog ?? (opts.quiet || !logsInfo(settings) ? undefined : (line) => console.info(line)) });
+  const telemetry = await gatewayTelemetry({ version: pkg.version, emitter, outbox, router, analytics, maxTenants: settings.metricsMaxTenants, maxModels: settings.metricsMaxModels, requestLog: opts.requestLog ?? (opts.quiet || !logsInfo(settings) ? undefined : (line) => console.info(line)) });
   const pipeline = new Pipeline([authPlugin({ loopback: isLoopback(settings.host) }), ...builtinPlugins(router, store), ...operatorPlugins, ...(opts.plugins ?? [])], telemetry.tracing ? { observer: telemetry } : {});
   const app = buildApp({
     pipeline,

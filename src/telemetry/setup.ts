@@ -25,7 +25,7 @@ export interface TelemetryParts {
   env?: Record<string, string | undefined>;
 }
 
-export function gatewayTelemetry(p: TelemetryParts): Telemetry {
+export async function gatewayTelemetry(p: TelemetryParts): Promise<Telemetry> {
   const env = p.env ?? process.env;
   const analytics = p.analytics;
   const metrics = new GatewayMetrics(
@@ -37,5 +37,5 @@ export function gatewayTelemetry(p: TelemetryParts): Telemetry {
     },
     { ...(p.maxTenants ? { maxTenants: p.maxTenants } : {}), ...(p.maxModels ? { maxModels: p.maxModels } : {}) },
   );
-  return new Telemetry({ tracing: startTracing({ version: p.version, env }), metrics, requestLog: p.requestLog });
+  return new Telemetry({ tracing: await startTracing({ version: p.version, env }), metrics, requestLog: p.requestLog });
 }

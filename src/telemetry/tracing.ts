@@ -10,7 +10,6 @@
  * Only traces are set up: metrics are served by /metrics (prom-client), logs go to stdout.
  */
 import { type ContextManager, type Tracer, trace } from "@opentelemetry/api";
-import { NodeSDK } from "@opentelemetry/sdk-node";
 
 export interface Tracing {
   readonly tracer: Tracer;
@@ -34,11 +33,14 @@ let started: Tracing | undefined;
  * the gateway's tracer; `undefined` when tracing is off.
  *
  * @example
- * const tracing = startTracing({ version: "0.1.0" });
+ * const tracing = await startTracing({ version: "0.1.0" });
  * if (tracing) tracing.tracer.startSpan("…");
  */
-export function startTracing(opts: { version: string; env?: Env }): Tracing | undefined {
+export async function startTracing(opts: { version: string; env?: Env }): Promise<Tracing | undefined> {
   if (!tracingWanted(opts.env)) return undefined;
+  if (started) return started;
+  // Loaded only when tracing is on: the SDK and its exporters stay out of a process that does not trace.
+  const { NodeSDK } = await import("@opentelemetry/sdk-node");
   if (started) return started;
   const sdk = new NodeSDK({
     serviceName: (opts.env ?? process.env).OTEL_SERVICE_NAME ?? "tollgate",
