@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Run a command with a real Redis, a real Kafka and a real ClickHouse server started for it
+# Run a command with a real Redis, a real Kafka, a real ClickHouse server and a real Jaeger started for it
 # (installed first when missing, together with Debian's Chromium for page tests),
 # each on a free port with its data in a temp dir; all are stopped when the command ends.
 #
@@ -20,9 +20,12 @@ REDIS_PORT="$(free_port)"
 KAFKA_PORT="$(free_port)"
 KAFKA_CONTROLLER_PORT="$(free_port)"
 CLICKHOUSE_HTTP_PORT="$(free_port)" # HTTP only: scripts/clickhouse.sh opens no TCP/interserver port unless asked
-export REDIS_PORT KAFKA_PORT KAFKA_CONTROLLER_PORT CLICKHOUSE_HTTP_PORT
+JAEGER_OTLP_PORT="$(free_port)"
+JAEGER_QUERY_PORT="$(free_port)"
+export REDIS_PORT KAFKA_PORT KAFKA_CONTROLLER_PORT CLICKHOUSE_HTTP_PORT JAEGER_OTLP_PORT JAEGER_QUERY_PORT
 
 cleanup() {
+  bash scripts/jaeger.sh stop >/dev/null 2>&1 || true
   bash scripts/clickhouse.sh stop >/dev/null 2>&1 || true
   bash scripts/kafka.sh stop >/dev/null 2>&1 || true
   bash scripts/redis.sh stop >/dev/null 2>&1 || true
@@ -58,5 +61,6 @@ start_service() { # name, script
 start_service redis redis.sh
 start_service kafka kafka.sh
 start_service clickhouse clickhouse.sh
+start_service jaeger jaeger.sh
 
 "$@"

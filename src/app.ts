@@ -76,8 +76,8 @@ export function buildApp(deps: AppDeps) {
         origin: anyOrigin ? "*" : deps.corsOrigins,
         credentials: false,
         methods: ["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"],
-        allowedHeaders: ["authorization", "content-type", "x-api-key", "anthropic-version", "anthropic-beta", "x-service-key", "x-tollgate-service", "x-tollgate-task-type", "x-tollgate-user", "x-tollgate-strategy", "traceparent"],
-        exposeHeaders: ["x-request-id", "request-id", "x-tollgate-provider", "x-tollgate-model", "x-tollgate-route-level", "x-tollgate-override", "retry-after"],
+        allowedHeaders: ["authorization", "content-type", "x-api-key", "anthropic-version", "anthropic-beta", "x-service-key", "x-tollgate-service", "x-tollgate-task-type", "x-tollgate-user", "x-tollgate-strategy", "traceparent", "tracestate"],
+        exposeHeaders: ["x-request-id", "request-id", "x-tollgate-provider", "x-tollgate-model", "x-tollgate-route-level", "x-tollgate-override", "retry-after", "x-trace-id"],
         maxAge: 600,
       }),
     )
@@ -109,7 +109,7 @@ export function buildApp(deps: AppDeps) {
       recordRejected(deps, requestId, model, route.endpoint, gwError);
       return route.render(gwError, requestId);
     })
-    .use(healthRoutes(deps))
+    .use(healthRoutes({ ...deps, metrics: deps.telemetry?.metrics }))
     .use(openaiRoutes(deps))
     .use(anthropicRoutes(deps))
     .use(generateRoutes(deps))

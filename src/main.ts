@@ -34,6 +34,8 @@ import { limitsPlugin } from "./plugins/limits.ts";
 import { guardrailsPlugin } from "./plugins/guardrails.ts";
 import { Router } from "./routing/router.ts";
 import { applyLogLevel } from "./telemetry/log.ts";
+import { gatewayTelemetry } from "./telemetry/setup.ts";
+import type { Telemetry } from "./telemetry/telemetry.ts";
 import { ProviderSet } from "./providers/provider-set.ts";
 import { createProvider } from "./providers/registry.ts";
 import { join } from "node:path";
@@ -59,6 +61,8 @@ export interface Gateway {
   store: StateStore;
   /** Usage analytics (absent with TOLLGATE_ANALYTICS=off). */
   analytics: AnalyticsRuntime | undefined;
+  /** Traces (when OTEL_EXPORTER_OTLP_ENDPOINT is set), metrics, request log. */
+  telemetry: Telemetry;
   /**
    * Stop accepting, let in-flight requests and streams finish (up to `drainMs`, default
    * TOLLGATE_DRAIN_TIMEOUT_MS), flush every queued event, close the log.
@@ -80,6 +84,8 @@ export interface StartOptions {
   quiet?: boolean;
   /** Breaker of operators' plugins (tests shorten `openMs`). */
   pluginBreaker?: BreakerOptions;
+  /** Where the one-JSON-line-per-request log goes (default: console.info, none when quiet). */
+  requestLog?: (line: string) => void;
 }
 
 /** The built-in plugins, in pipeline order, sharing one router (breakers, health, round-robin). */
@@ -169,7 +175,8 @@ async function wire(settings: Settings, opts: StartOptions, { file, masterKey, l
   const analytics = settings.analytics !== "off" ? startAnalytics(log, opts.analytics ?? (await openAnalyticsStore(settings)), { project: settings.analytics === "on", group: usageGroupFor(settings) }) : undefined;
   track({ analytics });
   const lifecycle = new Lifecycle();
-  const pipeline = new Pipeline([authPlugin({ loopback: isLoopback(settings.host) }), ...builtinPlugins(router, store), ...operator.pipelinePlugins, ...(opts.plugins ?? [])]);
+  const telemetry = await gatewayTelemetry({ version: pkg.version, emitter, outbox, router, analytics, maxTenants: settings.metricsMaxTenants, maxModels: settings.metricsMaxModels, requestLog: opts.requestLog ?? (opts.quiet || !logsInfo(settings) ? undefined : (line) => console.info(line)) });
+  const pipeline = new Pipeline([authPlugin({ loopback: isLoopback(settings.host) }), ...builtinPlugins(router, store), ...operator.pipelinePlugins, ...(opts.plugins ?? [])], telemetry.tracing ? { observer: telemetry } : {});
   const app = buildApp({
     pipeline,
     config: () => snapshot,
@@ -186,6 +193,7 @@ async function wire(settings: Settings, opts: StartOptions, { file, masterKey, l
     analytics,
     lifecycle,
     plugins: operator.host,
+    telemetry,
   });
   const server = Bun.serve({
     port: settings.port,
@@ -223,6 +231,7 @@ async function wire(settings: Settings, opts: StartOptions, { file, masterKey, l
     config,
     store,
     analytics,
+    telemetry,
     stop(stopOpts) {
       // Idempotent: a second call (a second signal) waits for the same drain, never cuts it short.
       stopping ??= (async () => {
@@ -230,6 +239,7 @@ async function wire(settings: Settings, opts: StartOptions, { file, masterKey, l
         // Requests cut by the timeout record themselves (client_disconnected) as their upstream call aborts.
         for (const until = Date.now() + 2_000; pipeline.active > 0 && Date.now() < until; ) await Bun.sleep(5);
         await operator.host.stop();
+        await telemetry.flush().catch(() => {});
         await config.stop();
         await emitter.close();
         await analytics?.stop();
@@ -277,6 +287,9 @@ export function usageGroupFor(settings: Settings): string {
 
 /** Where the embedded analytics store (chDB) keeps its data. */
 const analyticsDir = (settings: Settings) => join(settings.dataDir, "analytics");
+
+/** The per-request log line is info: not even built above that level. */
+const logsInfo = (settings: Settings) => settings.logLevel === "info" || settings.logLevel === "debug";
 
 /** Whether any key or tenant has a budget (else there is no spend to rebuild). */
 function anyBudget(snapshot: ConfigSnapshot): boolean {

@@ -12,6 +12,8 @@ import type { Ctx, ProviderLookup } from "../pipeline/context.ts";
 import { errors, GatewayError, toGatewayError } from "../pipeline/errors.ts";
 import { credentialFrom } from "../plugins/auth.ts";
 import type { Pipeline, PipelineResult } from "../pipeline/runner.ts";
+import type { Telemetry } from "../telemetry/telemetry.ts";
+import { requestTraceOf } from "../telemetry/genai-span.ts";
 
 export interface GatewayDeps {
   pipeline: Pipeline;
@@ -19,6 +21,8 @@ export interface GatewayDeps {
   config: () => ConfigSnapshot;
   providers: ProviderLookup;
   emitter: BatchingEmitter;
+  /** Traces, metrics and the request log; every request event passes through it. */
+  telemetry?: Telemetry;
 }
 
 export interface GatewayInput {
@@ -39,6 +43,7 @@ export async function runGateway(deps: GatewayDeps, httpRequest: Request, input:
   if (deps.emitter.saturated) {
     const error = errors.overloaded("The event log is behind; retry shortly");
     recordRejected(deps, ctx.requestId, input.request.model, input.endpoint, error);
+    requestTraceOf(ctx)?.refused(error.status, error.code);
     return { ok: false, ctx, error };
   }
   try {
@@ -54,7 +59,9 @@ function createCtx(deps: GatewayDeps, httpRequest: Request, input: GatewayInput)
   const aborter = new AbortController();
   if (httpRequest.signal.aborted) aborter.abort();
   else httpRequest.signal.addEventListener("abort", () => aborter.abort(new Error("client disconnected")), { once: true });
-  const traceId = traceIdOf(httpRequest);
+  const rt = deps.telemetry?.tracing ? deps.telemetry.startRequest(httpRequest, new URL(httpRequest.url).pathname) : undefined;
+  // With tracing on, the SERVER span's trace (the caller's when it sent a traceparent).
+  const traceId = rt?.traceId ?? traceIdOf(httpRequest);
   const ctx: Ctx = {
     requestId,
     ...(traceId ? { traceId } : {}),
@@ -71,14 +78,16 @@ function createCtx(deps: GatewayDeps, httpRequest: Request, input: GatewayInput)
     attempts: 0,
     costUsd: 0,
     signal: aborter.signal,
-    responseHeaders: {},
+    responseHeaders: traceId ? { "x-trace-id": traceId } : {},
     timings: {},
     state: { "gateway.abort": aborter, "auth.credential": credentialFrom(httpRequest.headers), ...(httpRequest.headers.get("x-tollgate-strategy") ? { "routing.strategy": httpRequest.headers.get("x-tollgate-strategy") } : {}) },
     emit(e) {
       const event = makeEvent({ ...e, tenant: ctx.principal.tenant, requestId, configVersion: config.version, ...(traceId ? { traceId } : {}) });
       deps.emitter.emit("requests", ctx.principal.tenant, event);
+      deps.telemetry?.onEvent(event, ctx);
     },
   };
+  deps.telemetry?.attach(ctx.state, rt);
   return ctx;
 }
 
@@ -93,35 +102,33 @@ function traceIdOf(req: Request): string | undefined {
  * Record a request refused before the pipeline ran (bad JSON, failed validation, too large):
  * `request.received` and `request.completed` with the error code, like every other request.
  */
-export function recordRejected(deps: Pick<GatewayDeps, "emitter">, requestId: string, model: unknown, endpoint: string, error: GatewayError): void {
+export function recordRejected(deps: Pick<GatewayDeps, "emitter" | "telemetry">, requestId: string, model: unknown, endpoint: string, error: GatewayError): void {
   const base = { tenant: "default", requestId };
   const requestedModel = typeof model === "string" ? model : null;
   deps.emitter.emit("requests", "default", makeEvent({ ...base, type: "request.received", payload: { endpoint, model: requestedModel, rejected: true } }));
-  deps.emitter.emit(
-    "requests",
-    "default",
-    makeEvent({
-      ...base,
-      type: "request.completed",
-      payload: {
-        status: "error",
-        httpStatus: error.status,
-        errorCode: error.code,
-        errorMessage: error.message,
-        endpoint,
-        requestedModel,
-        provider: null,
-        model: null,
-        inputTokens: 0,
-        outputTokens: 0,
-        cachedTokens: 0,
-        costUsd: 0,
-        attempts: 0,
-        cached: false,
-        latencyMs: 0,
-      },
-    }),
-  );
+  const completed = makeEvent({
+    ...base,
+    type: "request.completed",
+    payload: {
+      status: "error",
+      httpStatus: error.status,
+      errorCode: error.code,
+      errorMessage: error.message,
+      endpoint,
+      requestedModel,
+      provider: null,
+      model: null,
+      inputTokens: 0,
+      outputTokens: 0,
+      cachedTokens: 0,
+      costUsd: 0,
+      attempts: 0,
+      cached: false,
+      latencyMs: 0,
+    },
+  });
+  deps.emitter.emit("requests", "default", completed);
+  deps.telemetry?.onEvent(completed);
 }
 
 /** Turns canonical chunks into a client's SSE framing (OpenAI, Anthropic…). */

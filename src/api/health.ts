@@ -10,8 +10,9 @@ import type { StateStore } from "../stores/state-store.ts";
 import type { OutboxEventLog } from "../events/outbox.ts";
 import type { AnalyticsRuntime } from "../analytics/runtime.ts";
 import { Loose, okResponse } from "./schemas.ts";
+import { GatewayMetrics } from "../telemetry/metrics.ts";
 
-const ReadyBody = Loose({ status: T.Union([T.Literal("ready"), T.Literal("degraded"), T.Literal("not_ready")]), checks: Loose({}) });
+const ReadyBody = Loose({ status: T.Union([T.Literal("ready"), T.Literal("degraded"), T.Literal("not_ready"), T.Literal("draining")]), checks: Loose({}) });
 
 export interface HealthDeps {
   log: EventLog;
@@ -22,6 +23,8 @@ export interface HealthDeps {
   version: string;
   /** While draining (SIGTERM), readiness answers 503 `draining`. */
   lifecycle?: { readonly draining: boolean };
+  /** The app's metrics (main.ts builds them with every source); absent = the emitter/outbox series only. */
+  metrics?: GatewayMetrics | undefined;
 }
 
 /** The analytics projection's state and lag: shown, never a reason to refuse traffic (it is off the request path). */
@@ -36,6 +39,7 @@ export function healthRoutes(deps: HealthDeps) {
   const started = Date.now();
   const live = () => ({ status: "ok" as const, version: deps.version, uptime_s: Math.round((Date.now() - started) / 1000) });
   const Live = T.Object({ status: T.Literal("ok"), version: T.String(), uptime_s: T.Integer() });
+  const metrics = deps.metrics ?? new GatewayMetrics({ emitter: deps.emitter, outbox: deps.outbox });
   return new Elysia({ name: "health-routes", normalize: false })
     .get("/health", live, {
       response: { 200: Live },
@@ -75,34 +79,14 @@ export function healthRoutes(deps: HealthDeps) {
     )
     .get(
       "/metrics",
-      () => {
-        const e = deps.emitter;
-        const lines = [
-          "# HELP tollgate_events_emitted_total Events handed to the emitter.",
-          "# TYPE tollgate_events_emitted_total counter",
-          `tollgate_events_emitted_total ${e.stats.emitted}`,
-          "# HELP tollgate_events_appended_total Events stored by the event log (or its outbox).",
-          "# TYPE tollgate_events_appended_total counter",
-          `tollgate_events_appended_total ${e.stats.appended}`,
-          "# HELP tollgate_event_append_errors_total Failed appends (retried).",
-          "# TYPE tollgate_event_append_errors_total counter",
-          `tollgate_event_append_errors_total ${e.stats.appendErrors}`,
-          "# HELP tollgate_emitter_pending Events queued in memory, not yet stored.",
-          "# TYPE tollgate_emitter_pending gauge",
-          `tollgate_emitter_pending ${e.pending}`,
-        ];
-        if (deps.outbox) {
-          lines.push(
-            "# HELP tollgate_outbox_backlog Events in the local outbox waiting for the broker.",
-            "# TYPE tollgate_outbox_backlog gauge",
-            `tollgate_outbox_backlog ${deps.outbox.backlog}`,
-            "# HELP tollgate_outbox_forwarded_total Events forwarded from the outbox to the broker.",
-            "# TYPE tollgate_outbox_forwarded_total counter",
-            `tollgate_outbox_forwarded_total ${deps.outbox.stats.forwarded}`,
-          );
-        }
-        return new Response(lines.join("\n") + "\n", { headers: { "content-type": "text/plain; version=0.0.4" } });
+      async () => new Response(await metrics.text(), { headers: { "content-type": metrics.contentType } }),
+      {
+        detail: {
+          tags: ["Operations"],
+          summary: "Prometheus metrics",
+          description: "Prometheus text format (prom-client): requests, latency, tokens, cost, cache, guardrails, limits, budgets, circuit breakers, GenAI client metrics, event emitter, outbox and projection lag. Every series and its labels: docs/observability.md.",
+          responses: { 200: { description: "Prometheus text exposition format", content: { "text/plain": { schema: { type: "string" } } } } },
+        },
       },
-      { detail: { tags: ["Operations"], summary: "Prometheus metrics (event emitter and outbox)", responses: { 200: { description: "Prometheus text exposition", content: { "text/plain": { schema: { type: "string" } } } } } } },
     );
 }

@@ -11,6 +11,7 @@ import type { Ctx, Outcome } from "./context.ts";
 import { priceCall } from "./cost.ts";
 import { GatewayError, toGatewayError } from "./errors.ts";
 import { type Answer, type Plugin, type PluginHooks, REQUEST_PHASES, type RequestPhase } from "./plugin.ts";
+import type { PipelineObserver } from "./observer.ts";
 
 /** What the HTTP layer renders. A stream's first chunk has already arrived (errors before it throw). */
 export type PipelineResult =
@@ -34,7 +35,11 @@ export class Pipeline {
   readonly plugins: readonly Plugin[];
   private readonly hooks: { [K in HookName]: BoundHook<NonNullable<PluginHooks[K]>>[] };
 
-  constructor(plugins: readonly Plugin[]) {
+  /** Told about phases, hooks and the end of each request (tracing); absent = nothing to tell. */
+  observer: PipelineObserver | undefined;
+
+  constructor(plugins: readonly Plugin[], opts: { observer?: PipelineObserver } = {}) {
+    this.observer = opts.observer;
     this.plugins = orderPlugins(plugins);
     const names = new Set<string>();
     for (const p of this.plugins) {
@@ -107,7 +112,7 @@ export class Pipeline {
 
   private async runPhase(ctx: Ctx, phase: RequestPhase): Promise<Answer | undefined> {
     for (const h of this.hooks[phase]) {
-      const answer = await h.fn(ctx);
+      const answer = this.observer ? await this.observed(ctx, phase, h) : await h.fn(ctx);
       if (answer) {
         ctx.answeredBy ??= h.plugin; // the plugin host names the operator plugin that answered
         return answer;
@@ -116,10 +121,28 @@ export class Pipeline {
     return undefined;
   }
 
-  private async timed<T>(ctx: Ctx, phase: string, fn: () => Promise<T>): Promise<T> {
+  private async observed(ctx: Ctx, phase: RequestPhase, h: BoundHook<NonNullable<PluginHooks[RequestPhase]>>): Promise<Answer | void | undefined> {
     const t0 = performance.now();
     try {
-      return await fn();
+      const answer = await h.fn(ctx);
+      this.observer?.hookEnded(ctx, phase, h.plugin, t0);
+      return answer;
+    } catch (err) {
+      this.observer?.hookEnded(ctx, phase, h.plugin, t0, err);
+      throw err;
+    }
+  }
+
+  private async timed<T>(ctx: Ctx, phase: string, fn: () => Promise<T>): Promise<T> {
+    const t0 = performance.now();
+    const end = this.observer?.phaseStarted(ctx, phase, this.hooks[phase as HookName]?.length ?? 0);
+    try {
+      const out = await fn();
+      end?.();
+      return out;
+    } catch (err) {
+      end?.(err);
+      throw err;
     } finally {
       ctx.timings[phase] = round2(performance.now() - t0);
     }
@@ -231,6 +254,7 @@ export class Pipeline {
       }
     }
     ctx.emit({ type: "request.completed", payload: completedPayload(ctx, outcome, cached) });
+    this.observer?.finished(ctx, outcome);
   }
 }
 

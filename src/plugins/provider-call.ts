@@ -16,6 +16,7 @@ import type { ProviderCallOptions } from "../providers/types.ts";
 import { planRetry } from "../routing/backoff.ts";
 import type { Router } from "../routing/router.ts";
 import { targetKey } from "../routing/types.ts";
+import { startAttemptSpan } from "../telemetry/genai-span.ts";
 
 export interface AttemptRecord {
   provider: string;
@@ -60,7 +61,8 @@ export function providerCallPlugin(router: Router, opts: { sleep?: (ms: number, 
             ctx.target = target;
             const remaining = deadline - performance.now();
             const limit = Math.min(route?.attemptTimeoutMs ?? Number.POSITIVE_INFINITY, remaining);
-            const callOpts: ProviderCallOptions = { model: target.model, signal: ctx.signal, ...(Number.isFinite(limit) ? { timeoutMs: Math.max(1, limit) } : {}) };
+            const span = startAttemptSpan(ctx, target, attempt); // undefined when tracing is off
+            const callOpts: ProviderCallOptions = { model: target.model, signal: ctx.signal, ...(Number.isFinite(limit) ? { timeoutMs: Math.max(1, limit) } : {}), ...(span ? { headers: span.headers } : {}) };
             const t0 = performance.now();
             ctx.attempts++;
             try {
@@ -69,8 +71,9 @@ export function providerCallPlugin(router: Router, opts: { sleep?: (ms: number, 
               const transition = router.record(key, true, latency);
               if (transition) circuit(ctx, key, transition);
               report(ctx, "succeeded", target, attempt, latency);
-              return answer;
+              return span ? span.succeeded(answer) : answer;
             } catch (err) {
+              span?.failed(err);
               const latency = performance.now() - t0;
               if (ctx.signal.aborted) throw err; // the client left: no retry, no fallback
               const error = toGatewayError(err);

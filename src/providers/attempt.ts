@@ -14,6 +14,8 @@ export interface Attempt {
   readonly signal: AbortSignal;
   readonly timeoutMs: number;
   readonly timedOut: boolean;
+  /** Per-attempt headers to send upstream (trace context), from `opts.headers`. */
+  readonly headers: Record<string, string>;
   stopTimer(): void;
   abort(): void;
   dispose(): void;
@@ -35,6 +37,7 @@ export function startAttempt(opts: ProviderCallOptions, cfg: Pick<ProviderConfig
   return {
     signal: AbortSignal.any([opts.signal, ctrl.signal]),
     timeoutMs,
+    headers: opts.headers ?? {},
     get timedOut() {
       return timedOut;
     },

@@ -85,6 +85,7 @@ export function openaiWireAdapter(cfg: ProviderConfig, wire: OpenAIWire): Provid
         accept: stream ? "text/event-stream" : "application/json",
         ...cfg.headers,
         ...wire.headers,
+        ...attempt.headers,
       },
       body: JSON.stringify(fixBody(body, op)),
       signal: attempt.signal,

@@ -15,6 +15,8 @@ export interface ProviderCallOptions {
   signal: AbortSignal;
   /** Per-attempt timeout in ms until the first byte / full response (optional). */
   timeoutMs?: number;
+  /** Extra headers for this attempt only: the trace context (`traceparent`, `tracestate`). */
+  headers?: Record<string, string>;
 }
 
 export interface ProviderAdapter {

@@ -118,4 +118,25 @@ describe("docker-compose.yml", () => {
     for (const r of replicas) expect(dependsOn(svc[r]!)).toMatchObject({ kafka: "service_healthy", redis: "service_healthy", clickhouse: "service_healthy" });
     expect(dependsOn(svc.grafana!)).toMatchObject({ clickhouse: "service_healthy" });
   });
+
+  test("Prometheus scrapes the gateway's /metrics on its port, and Grafana has it as a data source", () => {
+    const prom = svc.prometheus!;
+    expect(prom.image).toMatch(/^prom\/prometheus:v3\.\d+\.\d+$/);
+    const configMount = mounts(prom).find((m) => m.target === "/etc/prometheus/prometheus.yml")!;
+    expect(configMount.bind).toBe(true);
+    const config = readYaml<{ scrape_configs: Array<{ metrics_path?: string; static_configs: Array<{ targets: string[] }> }> }>(configMount.source.replace(/^\.\//, ""));
+    const job = config.scrape_configs[0]!;
+    expect(job.metrics_path ?? "/metrics").toBe("/metrics");
+    for (const r of replicas) expect(job.static_configs.flatMap((c) => c.targets)).toContain(`${r}:${gatewayEnv.PORT}`);
+    const ds = readYaml<{ datasources: Array<{ type: string; url: string }> }>("deploy/grafana/provisioning/datasources/prometheus.yaml").datasources;
+    const p = ds.find((d) => d.type === "prometheus")!;
+    expect(hostPort(p.url)).toEqual({ host: "prometheus", port: 9090 });
+    expect(publishedContainerPorts(prom)).toContain(9090);
+    expect(mounts(svc.grafana!).some((m) => m.source === "./deploy/grafana/provisioning")).toBe(true);
+  });
+
+  test("the gateway exports traces over OTLP/HTTP to the compose Jaeger", () => {
+    expect(hostPort(gatewayEnv.OTEL_EXPORTER_OTLP_ENDPOINT!)).toEqual({ host: "jaeger", port: 4318 });
+    expect(gatewayEnv.OTEL_SERVICE_NAME).toBe("tollgate");
+  });
 });

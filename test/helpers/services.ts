@@ -10,18 +10,25 @@ export interface Services {
   redisUrl?: string;
   /** A ClickHouse server for driver tests (Debian's 18.16: too old for the schema, see docs/analytics-clickhouse-server.md). */
   clickhouseTestUrl?: string;
+  /** Jaeger's OTLP/HTTP receiver (scripts/jaeger.sh). */
+  jaegerOtlpUrl?: string;
+  /** Jaeger's query API (scripts/jaeger.sh). */
+  jaegerQueryUrl?: string;
 }
 
-type Service = "kafka" | "redis" | "clickhouse";
+type Service = "kafka" | "redis" | "clickhouse" | "jaeger";
 const ENV: Record<Service, [keyof Services, string]> = {
   kafka: ["kafkaBrokers", "KAFKA_BROKERS"],
   redis: ["redisUrl", "REDIS_URL"],
   clickhouse: ["clickhouseTestUrl", "CLICKHOUSE_TEST_URL"],
+  jaeger: ["jaegerQueryUrl", "JAEGER_QUERY_URL"],
 };
 
 export function servicesOrFail(needs: Service[], name: string): Services | undefined {
   const s: Services = {};
   for (const [key, variable] of Object.values(ENV)) if (process.env[variable]) s[key] = process.env[variable];
+  if (s.jaegerQueryUrl && process.env.JAEGER_OTLP_URL) s.jaegerOtlpUrl = process.env.JAEGER_OTLP_URL;
+  else delete s.jaegerQueryUrl; // both or neither
   const missing = needs.filter((n) => !s[ENV[n][0]]);
   const ok = availableOrFail(name, missing.join(" and "), missing.length ? `${missing.map((m) => ENV[m][1]).join(" and ")} not set: start them with scripts/${missing[0]}.sh start (make test does)` : undefined);
   return ok ? s : undefined;

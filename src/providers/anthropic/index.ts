@@ -49,6 +49,7 @@ export function anthropicProvider(cfg: ProviderConfig): ProviderAdapter {
         "anthropic-version": ANTHROPIC_VERSION,
         ...cfg.headers,
         ...(cfg.apiKey ? { "x-api-key": cfg.apiKey } : {}),
+        ...attempt.headers,
       },
       body: JSON.stringify(body),
       signal: attempt.signal,

@@ -54,7 +54,7 @@ export function geminiProvider(cfg: ProviderConfig): ProviderAdapter {
   async function send(url: string, body: unknown, attempt: Attempt): Promise<Response> {
     const res = await fetch(url, {
       method: "POST",
-      headers: { "content-type": "application/json", ...cfg.headers, ...(cfg.apiKey ? { "x-goog-api-key": cfg.apiKey } : {}) },
+      headers: { "content-type": "application/json", ...cfg.headers, ...(cfg.apiKey ? { "x-goog-api-key": cfg.apiKey } : {}), ...attempt.headers },
       body: JSON.stringify(body),
       signal: attempt.signal,
     });

@@ -1,0 +1,224 @@
+/**
+ * Prometheus metrics (prom-client, one registry per app), derived in ONE place from the
+ * request events: `observe(event)` is called for every event a request emits, so a plugin
+ * that emits the documented events (cache, guardrails, limits…) feeds the counters with no
+ * wiring of its own. The payload fields read are listed in docs/observability.md.
+ */
+import { Counter, Gauge, Histogram, Registry } from "prom-client";
+import type { EventEnvelope } from "../events/envelope.ts";
+import { LabelCap } from "./label-cap.ts";
+
+/** Live values read at scrape time. */
+export interface MetricsSources {
+  emitter?: { stats: { emitted: number; appended: number; appendErrors: number }; pending: number };
+  outbox?: { backlog: number; stats: { forwarded: number } } | undefined;
+  /** Breaker state per target (`provider/model`). */
+  circuits?: () => Iterable<[string, { state: "closed" | "open" | "half_open" }]>;
+  /** Projections' lag in events, by projection name. */
+  lags?: () => Promise<Record<string, number | null>>;
+}
+
+export interface MetricsOptions {
+  /** Distinct tenant label values before folding into `other` (default 100). */
+  maxTenants?: number;
+  /** Distinct model label values before folding into `other` (default 100). */
+  maxModels?: number;
+}
+
+/** OpenTelemetry GenAI semconv buckets. */
+const DURATION_BUCKETS = [0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 1.28, 2.56, 5.12, 10.24, 20.48, 40.96, 81.92];
+const TOKEN_BUCKETS = [1, 4, 16, 64, 256, 1024, 4096, 16384, 65536, 262144, 1048576, 4194304, 16777216, 67108864];
+const CIRCUIT_VALUE = { closed: 0, half_open: 1, open: 2 } as const;
+
+/** What the gen_ai series need from the request beyond the event (its operation, provider kinds). */
+export interface EventContext {
+  operation?: string;
+  providerName?: (providerId: string) => string;
+}
+
+type P = Record<string, unknown>;
+const str = (v: unknown): string | null => (typeof v === "string" && v !== "" ? v : null);
+const num = (v: unknown): number => (typeof v === "number" && Number.isFinite(v) ? v : 0);
+
+export class GatewayMetrics {
+  readonly registry = new Registry();
+  private readonly tenants: LabelCap;
+  private readonly models: LabelCap;
+  private readonly scopes: LabelCap;
+  private cacheHits = 0;
+  private cacheMisses = 0;
+  private readonly budgets = new Map<string, number>();
+
+  private readonly requests;
+  private readonly duration;
+  private readonly cost;
+  private readonly tokens;
+  private readonly cache;
+  private readonly saved;
+  private readonly guardrail;
+  private readonly ratelimited;
+  private readonly budgetExceeded;
+  private readonly opDuration;
+  private readonly tokenUsage;
+  private readonly ttfc;
+
+  constructor(sources: MetricsSources = {}, opts: MetricsOptions = {}) {
+    this.tenants = new LabelCap(opts.maxTenants ?? 100);
+    this.models = new LabelCap(opts.maxModels ?? 100);
+    this.scopes = new LabelCap(opts.maxTenants ?? 100);
+    const registers = [this.registry];
+    this.requests = new Counter({ name: "llm_requests_total", help: "Requests answered, by tenant, provider, model, HTTP status and error code (`ok` when none).", labelNames: ["tenant", "provider", "model", "status", "code"], registers });
+    this.duration = new Histogram({ name: "llm_request_duration_seconds", help: "End-to-end request latency (receipt to the last byte of the answer).", labelNames: ["provider", "model", "status"], buckets: DURATION_BUCKETS, registers });
+    this.cost = new Counter({ name: "llm_cost_usd_total", help: "Cost of answered requests in USD.", labelNames: ["tenant", "provider", "model"], registers });
+    this.tokens = new Counter({ name: "llm_tokens_total", help: "Tokens by type (input, output, cached input).", labelNames: ["type", "tenant", "provider", "model"], registers });
+    this.cache = new Counter({ name: "llm_cache_requests_total", help: "Cache lookups by result (hit, miss).", labelNames: ["result"], registers });
+    this.saved = new Counter({ name: "llm_cache_saved_usd_total", help: "USD not spent thanks to cache hits (request.completed savedUsd).", registers });
+    const self = this;
+    new Gauge({ name: "llm_cache_hit_rate", help: "Cache hits / lookups since start (0 before the first lookup).", registers, collect() { const n = self.cacheHits + self.cacheMisses; this.set(n ? self.cacheHits / n : 0); } });
+    this.guardrail = new Counter({ name: "llm_guardrail_violations_total", help: "Guardrail findings by detector type and action (redacted, blocked, detected).", labelNames: ["type", "action"], registers });
+    this.ratelimited = new Counter({ name: "llm_ratelimited_total", help: "Requests refused by a rate limit, by scope (key, tenant, provider).", labelNames: ["scope"], registers });
+    this.budgetExceeded = new Counter({ name: "llm_budget_exceeded_total", help: "Requests refused by a budget, by scope.", labelNames: ["scope"], registers });
+    new Gauge({ name: "llm_budget_remaining_usd", help: "USD left in a budget's current period as of its last reservation (scope: `tenant:<id>`, `key:<id>`, `provider:<id>`).", labelNames: ["scope"], registers, collect() { this.reset(); for (const [s, v] of self.budgets) this.set({ scope: s }, v); } });
+    new Gauge({ name: "llm_circuit_state", help: "Circuit breaker per target: 0 closed, 1 half open, 2 open.", labelNames: ["target"], registers, collect() { this.reset(); for (const [t, h] of sources.circuits?.() ?? []) this.set({ target: t }, CIRCUIT_VALUE[h.state]); } });
+    this.opDuration = new Histogram({ name: "gen_ai_client_operation_duration_seconds", help: "GenAI client operation duration: one observation per provider attempt (gen_ai.client.operation.duration).", labelNames: ["gen_ai_operation_name", "gen_ai_provider_name", "gen_ai_request_model", "error_type"], buckets: DURATION_BUCKETS, registers });
+    this.tokenUsage = new Histogram({ name: "gen_ai_client_token_usage", help: "Tokens per provider call by gen_ai_token_type (gen_ai.client.token.usage).", labelNames: ["gen_ai_operation_name", "gen_ai_provider_name", "gen_ai_request_model", "gen_ai_token_type"], buckets: TOKEN_BUCKETS, registers });
+    this.ttfc = new Histogram({ name: "gen_ai_client_operation_time_to_first_chunk_seconds", help: "Streams: receipt to the first chunk sent (gen_ai.client.operation.time_to_first_chunk).", labelNames: ["gen_ai_operation_name", "gen_ai_provider_name", "gen_ai_request_model"], buckets: DURATION_BUCKETS, registers });
+    this.existing(sources);
+  }
+
+  /** The series /metrics had before prom-client, unchanged. */
+  private existing(s: MetricsSources): void {
+    const registers = [this.registry];
+    const e = s.emitter;
+    const counter = (name: string, help: string, read: () => number) =>
+      new Counter({ name, help, registers, collect() { this.reset(); this.inc(read()); } });
+    if (e) {
+      counter("tollgate_events_emitted_total", "Events handed to the emitter.", () => e.stats.emitted);
+      counter("tollgate_events_appended_total", "Events stored by the event log (or its outbox).", () => e.stats.appended);
+      counter("tollgate_event_append_errors_total", "Failed appends (retried).", () => e.stats.appendErrors);
+      new Gauge({ name: "tollgate_emitter_pending", help: "Events queued in memory, not yet stored.", registers, collect() { this.set(e.pending); } });
+    }
+    const o = s.outbox;
+    if (o) {
+      new Gauge({ name: "tollgate_outbox_backlog", help: "Events in the local outbox waiting for the broker.", registers, collect() { this.set(o.backlog); } });
+      counter("tollgate_outbox_forwarded_total", "Events forwarded from the outbox to the broker.", () => o.stats.forwarded);
+    }
+    if (s.lags) {
+      const lags = s.lags;
+      new Gauge({
+        name: "tollgate_projection_lag_events",
+        help: "Events on the log a projection has not processed yet (usage → analytics).",
+        labelNames: ["projection"],
+        registers,
+        async collect() {
+          this.reset();
+          for (const [p, v] of Object.entries(await lags().catch(() => ({})))) if (typeof v === "number") this.set({ projection: p }, v);
+        },
+      });
+    }
+  }
+
+  /** Feed one request event. Never throws. */
+  observe(event: EventEnvelope, ec: EventContext = {}): void {
+    try {
+      this.apply(event, ec);
+    } catch {
+      // a malformed payload must never break a request
+    }
+  }
+
+  private apply(event: EventEnvelope, ec: EventContext): void {
+    const p = (event.payload ?? {}) as P;
+    const op = ec.operation ?? "chat";
+    const genaiProvider = (id: string | null) => (id ? (ec.providerName?.(id) ?? id) : "none");
+    switch (event.type) {
+      case "request.completed": {
+        const tenant = this.tenants.value(event.tenant);
+        const provider = str(p.provider) ?? "none";
+        const model = this.models.value(str(p.model) ?? str(p.requestedModel));
+        const status = String(num(p.httpStatus) || (p.status === "ok" ? 200 : 0));
+        this.requests.inc({ tenant, provider, model, status, code: str(p.errorCode) ?? "ok" });
+        this.duration.observe({ provider, model, status }, num(p.latencyMs) / 1000);
+        if (num(p.savedUsd) > 0) this.saved.inc(num(p.savedUsd));
+        if (p.cached === true) return; // a cache hit spent no tokens and cost nothing upstream
+        const input = num(p.inputTokens);
+        const output = num(p.outputTokens);
+        const cachedTokens = num(p.cachedTokens);
+        if (input) this.tokens.inc({ type: "input", tenant, provider, model }, input);
+        if (output) this.tokens.inc({ type: "output", tenant, provider, model }, output);
+        if (cachedTokens) this.tokens.inc({ type: "cached_input", tenant, provider, model }, cachedTokens);
+        if (num(p.costUsd) > 0) this.cost.inc({ tenant, provider, model }, num(p.costUsd));
+        if (str(p.provider)) {
+          const labels = { gen_ai_operation_name: op, gen_ai_provider_name: genaiProvider(str(p.provider)), gen_ai_request_model: model };
+          if (input || output) {
+            this.tokenUsage.observe({ ...labels, gen_ai_token_type: "input" }, input);
+            if (op !== "embeddings") this.tokenUsage.observe({ ...labels, gen_ai_token_type: "output" }, output);
+          }
+          if (typeof p.ttftMs === "number") this.ttfc.observe(labels, p.ttftMs / 1000);
+        }
+        return;
+      }
+      case "provider.attempt.succeeded":
+      case "provider.attempt.failed": {
+        const labels = { gen_ai_operation_name: op, gen_ai_provider_name: genaiProvider(str(p.provider)), gen_ai_request_model: this.models.value(str(p.model)) };
+        this.opDuration.observe({ ...labels, error_type: event.type.endsWith("failed") ? (str(p.code) ?? "_OTHER") : "" }, num(p.latencyMs) / 1000);
+        return;
+      }
+      case "cache.hit":
+        this.cacheHits++;
+        this.cache.inc({ result: "hit" });
+        return;
+      case "cache.miss":
+        this.cacheMisses++;
+        this.cache.inc({ result: "miss" });
+        return;
+      case "guardrail.redacted":
+      case "guardrail.blocked":
+      case "guardrail.detected":
+        this.guardrailEvent(p, event.type.slice("guardrail.".length));
+        return;
+      case "ratelimit.exceeded":
+        this.ratelimited.inc({ scope: scopeOf(str(p.limit)) });
+        return;
+      case "budget.exceeded":
+        this.budgetExceeded.inc({ scope: scopeOf(str(p.budget)) });
+        return;
+      case "budget.reserved":
+        for (const b of Array.isArray(p.budgets) ? (p.budgets as P[]) : []) {
+          const key = str(b.key);
+          if (!key) continue;
+          const scope = this.scopes.value(key.replace(/^budget:/, ""));
+          if (scope === "other") continue; // a remaining amount folded with others would mean nothing
+          this.budgets.set(scope, (num(b.limitMicros) - num(b.spentMicros) - num(b.reservedMicros)) / 1e6);
+        }
+        return;
+    }
+  }
+
+  /** guardrail.* events: `counts` or `types` as `{ type: n }`, or `types` as a list (1 each). */
+  private guardrailEvent(p: P, action: string): void {
+    const counts = (p.counts ?? p.types) as unknown;
+    if (Array.isArray(counts)) {
+      for (const t of counts) if (typeof t === "string") this.guardrail.inc({ type: t, action });
+    } else if (counts && typeof counts === "object") {
+      for (const [t, n] of Object.entries(counts as P)) if (num(n) > 0) this.guardrail.inc({ type: t, action }, num(n));
+    } else if (str(p.type)) {
+      this.guardrail.inc({ type: str(p.type)!, action }, num(p.count) || 1);
+    }
+  }
+
+  async text(): Promise<string> {
+    return this.registry.metrics();
+  }
+
+  get contentType(): string {
+    return this.registry.contentType;
+  }
+}
+
+/** `rpm:key:abc` → `key`; `budget:tenant:acme` → `tenant`. */
+function scopeOf(limit: string | null): string {
+  if (!limit) return "none";
+  const parts = limit.split(":");
+  return parts.length >= 3 ? parts[1]! : parts[0]!;
+}
