@@ -27,6 +27,7 @@ export const Settings = T.Object({
   clickhouseUser: T.Optional(T.String({ minLength: 1 })),
   clickhousePassword: T.Optional(T.String()),
   clickhouseDatabase: T.String({ pattern: "^[A-Za-z_][A-Za-z0-9_]*$" }),
+  fsyncMs: T.Integer({ minimum: 0, maximum: 10_000 }),
 });
 export type Settings = Static<typeof Settings>;
 
@@ -52,10 +53,11 @@ export const ENV_VARS = {
   CLICKHOUSE_USER: ["clickhouseUser", "", "ClickHouse user (default: the server's `default`)"],
   CLICKHOUSE_PASSWORD: ["clickhousePassword", "", "ClickHouse password"],
   CLICKHOUSE_DATABASE: ["clickhouseDatabase", "tollgate", "Database of the analytics tables (created if missing)"],
+  TOLLGATE_FSYNC_MS: ["fsyncMs", "5", "Event log / outbox fsync interval, ms: an answered request is always written to the OS before its answer; a power loss can lose at most this window. 0 = fsync every group commit"],
   TOLLGATE_MASTER_KEY: ["masterKey", "", "Encrypts provider API keys at rest (AES-256-GCM); ≥ 16 chars, or 32 bytes hex/base64"],
 } as const satisfies Record<string, readonly [keyof Settings, string, string]>;
 
-const NUMERIC = new Set<keyof Settings>(["port", "maxBodyBytes"]);
+const NUMERIC = new Set<keyof Settings>(["port", "maxBodyBytes", "fsyncMs"]);
 const LISTS = new Set<keyof Settings>(["corsOrigins", "kafkaBrokers"]);
 
 export class SettingsError extends Error {

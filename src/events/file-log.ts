@@ -30,8 +30,14 @@ export interface FileEventLogOptions {
   partitions?: Partial<Record<StreamName, number>>;
   /** Roll to a new segment file past this size (default 64 MiB). */
   segmentBytes?: number;
-  /** fsync every write before acknowledging it (default true). */
+  /** fsync at all (default true). */
   fsync?: boolean;
+  /**
+   * 0 (default) = fsync every write before acknowledging it; N > 0 = acknowledge a write once
+   * handed to the OS and fsync within N ms (a process crash loses nothing acknowledged; a power
+   * loss at most the last N ms).
+   */
+  fsyncIntervalMs?: number;
 }
 
 interface StreamState {
@@ -47,7 +53,8 @@ const openDirs = new Set<string>();
  * Embedded, durable {@link EventLog} over segment files.
  *
  * - `append` is durable when it resolves: records are framed with a CRC, written with one
- *   write per partition (concurrent appends are group-committed) and fsynced.
+ *   write per partition (concurrent appends are group-committed) and fsynced (per write, or
+ *   within `fsyncIntervalMs`).
  * - `open` rebuilds a sparse offset index by scanning the segments and repairs a torn tail
  *   left by a crash (truncating to the last complete record, with a warning).
  * - `consume` polls per partition from the group's committed offset and is woken by appends.
@@ -87,7 +94,7 @@ export class FileEventLog implements EventLog {
         streams.set(stream, state);
         const onAppend = (): void => state.consumers.forEach((c) => c.wake());
         for (let p = 0; p < count; p++) {
-          state.partitions.push(await FilePartition.open(join(streamDir, String(p)), `${stream}/${p}`, { segmentBytes, fsync, onAppend }));
+          state.partitions.push(await FilePartition.open(join(streamDir, String(p)), `${stream}/${p}`, { segmentBytes, fsync, fsyncIntervalMs: opts.fsyncIntervalMs ?? 0, onAppend }));
         }
       }
     } catch (err) {
@@ -130,6 +137,12 @@ export class FileEventLog implements EventLog {
     if (!Number.isInteger(offset) || offset < 0) throw new RangeError(`invalid offset ${offset}`);
     const records = await this.partition(stream, partition).read(offset, max);
     return records.map(({ offset, body }) => ({ stream, partition, offset, key: body.key, event: body.event }));
+  }
+
+  /** Delete whole segments holding only records before `offset` (the active one stays). */
+  async deleteBefore(stream: StreamName, partition: number, offset: number): Promise<void> {
+    this.assertOpen();
+    await this.partition(stream, partition).deleteBefore(offset);
   }
 
   async endOffsets(stream: StreamName): Promise<number[]> {

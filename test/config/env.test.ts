@@ -18,6 +18,7 @@ describe("loadSettings", () => {
       redisPrefix: "tollgate:",
       analytics: "on",
       clickhouseDatabase: "tollgate",
+      fsyncMs: 5,
     });
   });
 
