@@ -34,8 +34,11 @@ test: deps
 	$(BUN) run scripts/junit-summary.ts $(ARTIFACTS)/junit.xml; summary=$$?; \
 	if [ $$status -ne 0 ] || [ $$summary -ne 0 ]; then exit 1; fi
 
+# Side by side (not part of `make test`): installs wrk, Portkey and LiteLLM under .services/bench
+# first (bench/install.sh), then bench/compare.ts writes docs/benchmarks.md and bench/results/latest.json.
 bench: deps
-	$(BUN) run bench/gateway.ts
+	bash bench/install.sh
+	$(BUN) run bench/compare.ts
 
 clean:
 	rm -rf node_modules .tools $(ARTIFACTS) .services
