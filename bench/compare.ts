@@ -9,7 +9,7 @@
  *   BENCH_SECONDS=5         seconds per point (a full run of 7 set-ups ≈ 7 × (3 × (s + 1) + startup))
  *   BENCH_WARMUP=1          seconds of warm-up before each point
  *   BENCH_CONCURRENCY=1,16,64
- *   BENCH_SETUPS=direct,bare,embedded,full,fleet,portkey,litellm   (a subset to run)
+ *   BENCH_SETUPS=direct,bare,embedded,embedded-noanalytics,full,fleet,portkey,litellm   (a subset to run)
  *   BENCH_TTFT_N=200        sequential streams for the TTFT measurement
  *   MOCK_LATENCY_MS=0 MOCK_TOKENS=16   the mock upstream's delay and answer size
  *   KAFKA_BROKERS, REDIS_URL for the fleet set-up (skipped, with the reason, without them)
@@ -21,7 +21,7 @@ import { cpus, loadavg, tmpdir, totalmem } from "node:os";
 import { join } from "node:path";
 import { freePort } from "../test/helpers/services.ts";
 import { type Point, ttft, type Ttft, wrk, wrkScript } from "./lib/load.ts";
-import { httpOk, rssMiB, start, stop, waitUntil } from "./lib/proc.ts";
+import { cpuMs, httpOk, rssMiB, start, stop, waitUntil } from "./lib/proc.ts";
 import { ROOT, SETUPS } from "./lib/setups.ts";
 import { renderMarkdown } from "./lib/report.ts";
 
@@ -105,9 +105,11 @@ for (const setup of SETUPS) {
     const script = wrkScript(work, run.target);
     for (const c of CONCURRENCY) {
       if (WARMUP > 0) await wrk(run.target.url, script, c, WARMUP);
+      const cpu0 = cpuMs(pidOf);
       const point = await wrk(run.target.url, script, c, SECONDS, () => (peak = Math.max(peak, rssMiB(pidOf))));
+      if (point.requests > 0) point.cpu_us_per_req = Math.round(((cpuMs(pidOf) - cpu0) * 1000) / point.requests);
       result.points.push(point);
-      console.log(`  c=${c}: ${point.rps} req/s, p50 ${point.p50_ms} ms, p99 ${point.p99_ms} ms, errors ${point.errors}`);
+      console.log(`  c=${c}: ${point.rps} req/s, p50 ${point.p50_ms} ms, p99 ${point.p99_ms} ms, errors ${point.errors}, ${point.cpu_us_per_req} µs CPU/request`);
     }
     result.rss_load_mib = peak;
     result.ttft = await ttft(run.target, TTFT_N);

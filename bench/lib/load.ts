@@ -16,6 +16,8 @@ export interface Point {
   p99_ms: number;
   errors: number;
   requests: number;
+  /** CPU time of the set-up's processes per request, µs (see proc.ts cpuMs). */
+  cpu_us_per_req?: number;
 }
 
 /**

@@ -66,8 +66,8 @@ export async function stop(p: Proc): Promise<void> {
   clearTimeout(timer);
 }
 
-/** Resident memory of a process and all its descendants, MiB (Linux /proc). */
-export function rssMiB(pid: number): number {
+/** The pids of a process and all its descendants (Linux /proc). */
+function tree(pid: number): number[] {
   const children = new Map<number, number[]>();
   for (const d of readdirSync("/proc")) {
     if (!/^\d+$/.test(d)) continue;
@@ -81,16 +81,43 @@ export function rssMiB(pid: number): number {
       // exited meanwhile
     }
   }
-  let kb = 0;
+  const out: number[] = [];
   const visit = (p: number) => {
-    try {
-      const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${p}/status`, "utf8"));
-      kb += Number(m?.[1] ?? 0);
-    } catch {
-      // exited meanwhile
-    }
+    out.push(p);
     for (const c of children.get(p) ?? []) visit(c);
   };
   visit(pid);
+  return out;
+}
+
+/** Resident memory of a process and all its descendants, MiB. */
+export function rssMiB(pid: number): number {
+  let kb = 0;
+  for (const p of tree(pid)) {
+    try {
+      kb += Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${p}/status`, "utf8"))?.[1] ?? 0);
+    } catch {
+      // exited meanwhile
+    }
+  }
   return Math.round(kb / 1024);
 }
+
+/**
+ * CPU time (user + system) a process tree has used, ms. Per request, this is the benchmark's
+ * steadiest number on a shared machine: waiting for a core does not count.
+ */
+export function cpuMs(pid: number): number {
+  let ticks = 0;
+  for (const p of tree(pid)) {
+    try {
+      const stat = readFileSync(`/proc/${p}/stat`, "utf8");
+      const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      ticks += Number(f[11]) + Number(f[12]); // utime, stime
+    } catch {
+      // exited meanwhile
+    }
+  }
+  return (ticks * 1000) / CLK_TCK;
+}
+const CLK_TCK = 100;

@@ -26,12 +26,12 @@ export function renderMarkdown(r: Report): string {
   const m = r.machine;
   const lines: string[] = [];
   lines.push(`Run ${r.date}: ${m.cores} cores (${m.cpu}), ${m.memory_gib} GiB, ${m.os}, kernel ${m.kernel}; Bun ${m.bun}, Node ${m.node}, ${m.wrk}; load average at start ${(m.load_average_at_start as number[]).join(" / ")}.`);
-  lines.push(`wrk, the set-up and the mock upstream share the machine. ${r.params.seconds} s per point after a warm-up; chat completion JSON with a unique prompt per request; mock latency ${r.params.mock_latency_ms} ms, ${r.params.mock_tokens} tokens per answer.`);
+  lines.push(`CPU/request: CPU time (user + system) of the set-up's processes over the point, per request (for direct: the mock's own). wrk, the set-up and the mock upstream share the machine. ${r.params.seconds} s per point after a warm-up; chat completion JSON with a unique prompt per request; mock latency ${r.params.mock_latency_ms} ms, ${r.params.mock_tokens} tokens per answer.`);
   lines.push("");
   const direct = r.results.find((x) => x.id === "direct");
   const bare = r.results.find((x) => x.id === "bare");
   for (const c of r.params.concurrency) {
-    lines.push(`**c = ${c}**`, "", "| set-up | req/s | % of bare proxy | p50 | p99 | added p50 | added p99 | non-2xx/errors |", "| --- | --- | --- | --- | --- | --- | --- | --- |");
+    lines.push(`**c = ${c}**`, "", "| set-up | req/s | % of bare proxy | p50 | p99 | added p50 | added p99 | CPU/request | non-2xx/errors |", "| --- | --- | --- | --- | --- | --- | --- | --- | --- |");
     const d = direct?.points.find((p) => p.c === c);
     const b = bare?.points.find((p) => p.c === c);
     for (const x of r.results) {
@@ -40,7 +40,7 @@ export function renderMarkdown(r: Report): string {
       if (!p) continue;
       const pct = b && b.rps > 0 ? `${Math.round((p.rps / b.rps) * 100)}%` : "–";
       const added = x.id === "direct" ? ["–", "–"] : [plus(d ? p.p50_ms - d.p50_ms : undefined), plus(d ? p.p99_ms - d.p99_ms : undefined)];
-      lines.push(`| ${x.name} | ${p.rps.toLocaleString("en-US")} | ${pct} | ${ms(p.p50_ms)} | ${ms(p.p99_ms)} | ${added[0]} | ${added[1]} | ${p.errors} |`);
+      lines.push(`| ${x.name} | ${p.rps.toLocaleString("en-US")} | ${pct} | ${ms(p.p50_ms)} | ${ms(p.p99_ms)} | ${added[0]} | ${added[1]} | ${p.cpu_us_per_req === undefined ? "–" : `${p.cpu_us_per_req} µs`} | ${p.errors} |`);
     }
     lines.push("");
   }

@@ -96,6 +96,7 @@ export const SETUPS: Setup[] = [
     },
   },
   { id: "embedded", name: "Tollgate, embedded defaults", start: (mock) => tollgate(mock, {}, false) },
+  { id: "embedded-noanalytics", name: "Tollgate, embedded defaults, analytics off", start: (mock) => tollgate(mock, { TOLLGATE_ANALYTICS: "off" }, false) },
   {
     id: "full",
     name: "Tollgate, full pipeline (key, limits, budget, guardrails, cache miss, analytics)",

@@ -21,7 +21,7 @@ import {
 import { FilePartition } from "./file-partition.ts";
 import { GroupOffsetStore } from "./group-offsets.ts";
 import { PollingConsumer } from "./polling-consumer.ts";
-import type { RecordBody } from "./segment.ts";
+import { type RecordBody, typeFilter } from "./segment.ts";
 
 export interface FileEventLogOptions {
   /** Data directory (created if missing). */
@@ -145,6 +145,19 @@ export class FileEventLog implements EventLog {
     await this.partition(stream, partition).deleteBefore(offset);
   }
 
+  /**
+   * Events of the given types from `offset`, looking at most `max` records; the others are
+   * skipped without being parsed. `next` is where to continue.
+   */
+  async readTypes(stream: StreamName, partition: number, offset: number, max: number, types: readonly string[]): Promise<{ events: StoredEvent[]; next: number }> {
+    this.assertOpen();
+    if (!Number.isInteger(offset) || offset < 0) throw new RangeError(`invalid offset ${offset}`);
+    const wanted = new Set(types);
+    const { records, next } = await this.partition(stream, partition).scan(offset, max, typeFilter(types));
+    const events = records.filter((r) => wanted.has(r.body.event?.type)).map(({ offset, body }) => ({ stream, partition, offset, key: body.key, event: body.event }));
+    return { events, next };
+  }
+
   async endOffsets(stream: StreamName): Promise<number[]> {
     return this.state(stream).partitions.map((p) => p.end);
   }
@@ -174,6 +187,7 @@ export class FileEventLog implements EventLog {
     const state = this.state(stream);
     const consumer: PollingConsumer = new PollingConsumer(stream, group, handler, opts, {
       log: this,
+      readTypes: (s, p, offset, max, types) => this.readTypes(s, p, offset, max, types),
       committed: () => state.groups.load(group),
       onStopped: () => state.consumers.delete(consumer),
       deadLetter: (records) => this.append("deadletter", records),

@@ -14,6 +14,7 @@ import {
   readRecords,
   scanSegment,
   segmentFileName,
+  type RawFilter,
   type RecordBody,
 } from "./segment.ts";
 
@@ -100,9 +101,18 @@ export class FilePartition {
 
   /** Durable records from `offset` (inclusive), at most `max`. */
   async read(offset: number, max: number): Promise<{ offset: number; body: RecordBody }[]> {
+    return (await this.scan(offset, max)).records;
+  }
+
+  /**
+   * Like `read`, but records `keep` turns down are skipped unparsed (`max` counts them too);
+   * `next` is the offset after the last record looked at.
+   */
+  async scan(offset: number, max: number, keep?: RawFilter): Promise<{ records: { offset: number; body: RecordBody }[]; next: number }> {
     const out: { offset: number; body: RecordBody }[] = [];
     let next = offset;
-    for (let i = this.segmentIndexOf(next); i < this.segments.length && out.length < max; i++) {
+    let seen = 0;
+    for (let i = this.segmentIndexOf(next); i < this.segments.length && seen < max; i++) {
       const seg = this.segments[i];
       if (!seg) break;
       const { count, size } = seg; // snapshot: a concurrent append may grow the segment
@@ -111,14 +121,20 @@ export class FilePartition {
       const k = Math.floor(rel / INDEX_EVERY);
       const fh = await open(seg.path, "r");
       try {
-        const bodies = await readRecords(fh, seg.positions[k] ?? 0, size, rel - k * INDEX_EVERY, max - out.length);
-        bodies.forEach((body, j) => out.push({ offset: seg.base + rel + j, body }));
+        const skip = rel - k * INDEX_EVERY;
+        const bodies = keep
+          ? await readRecords(fh, seg.positions[k] ?? 0, size, skip, max - seen, keep)
+          : await readRecords(fh, seg.positions[k] ?? 0, size, skip, max - seen);
+        bodies.forEach((body, j) => {
+          if (body) out.push({ offset: seg.base + rel + j, body });
+        });
+        seen += bodies.length;
         next = seg.base + rel + bodies.length;
       } finally {
         await fh.close();
       }
     }
-    return out;
+    return { records: out, next };
   }
 
   /** Delete segments (never the active one) whose records all lie before `offset`. */
