@@ -38,11 +38,11 @@ function running(p: Proc, target: Target, notes: string[] = [], after?: () => vo
 }
 
 /** A Tollgate process on `env`, with the mock registered as provider `mock` (model gpt-4o-mini, priced). */
-async function tollgate(mock: string, env: Record<string, string>, full: boolean): Promise<Running> {
+async function tollgate(mock: string, env: Record<string, string>, full: boolean, root = ROOT): Promise<Running> {
   const port = freePort();
   const dir = tmp("tollgate");
   const p = start(BUN, ["run", "src/main.ts"], {
-    cwd: ROOT,
+    cwd: root,
     env: { PORT: String(port), TOLLGATE_DATA_DIR: dir, TOLLGATE_PLUGINS_DIR: join(dir, "none"), TOLLGATE_ADMIN_KEY: ADMIN, TOLLGATE_MASTER_KEY: "bench-master-key-0123456789abcdef", TOLLGATE_CONFIG: "", OPENAI_API_KEY: "", KAFKA_BROKERS: "", REDIS_URL: "", CLICKHOUSE_URL: "", ...env },
   });
   const base = `http://127.0.0.1:${port}`;
@@ -77,6 +77,19 @@ async function tollgate(mock: string, env: Record<string, string>, full: boolean
   return running(p, { url: `${base}/v1/chat/completions`, headers, model: "gpt-4o-mini" }, notes);
 }
 
+/**
+ * Before/after in one run: BENCH_BASELINE_ROOT=<checkout of an older commit> adds its embedded
+ * and full-pipeline Tollgate as set-ups `*-baseline` (e.g. `git worktree add /tmp/base HEAD~1`
+ * and a `bun install` there).
+ */
+const BASELINE = process.env.BENCH_BASELINE_ROOT;
+const baselines: Setup[] = BASELINE
+  ? [
+      { id: "embedded-baseline", name: `Tollgate, embedded defaults (baseline ${BASELINE})`, start: (mock) => tollgate(mock, {}, false, BASELINE) },
+      { id: "full-baseline", name: `Tollgate, full pipeline (baseline ${BASELINE})`, start: (mock) => tollgate(mock, { TOLLGATE_ANALYTICS: "on" }, true, BASELINE) },
+    ]
+  : [];
+
 export const SETUPS: Setup[] = [
   {
     id: "direct",
@@ -95,6 +108,7 @@ export const SETUPS: Setup[] = [
       return running(p, { url: `http://127.0.0.1:${port}/v1/chat/completions`, headers: {}, model: "gpt-4o-mini" });
     },
   },
+  ...baselines,
   { id: "embedded", name: "Tollgate, embedded defaults", start: (mock) => tollgate(mock, {}, false) },
   { id: "embedded-noanalytics", name: "Tollgate, embedded defaults, analytics off", start: (mock) => tollgate(mock, { TOLLGATE_ANALYTICS: "off" }, false) },
   {
