@@ -124,9 +124,9 @@ describe("OutboxEventLog", () => {
     expect(await box.drained(5_000)).toBe(true);
     const forwarded = await readAll(inner.log, "requests");
     expect(forwarded.map((e) => e.payload.i).slice(-40)).toEqual([...Array(40).keys()]);
+    await box.close(); // stores the forwarder's progress (otherwise at most every 100 ms)
     const segs = readdirSync(join(outDir, "requests", "0")).filter((f) => f.endsWith(".seg"));
     expect(segs.length).toBe(1); // only the active segment is left
-    await box.close();
     await inner.log.close();
   });
 
