@@ -54,13 +54,14 @@ export async function wrk(url: string, script: string, c: number, seconds: numbe
   await proc.exited;
   if (timer) clearInterval(timer);
   const errors = Number(/Non-2xx or 3xx responses: (\d+)/.exec(out)?.[1] ?? 0) + Number(/Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(out)?.slice(1).reduce((a, b) => a + Number(b), 0) ?? 0);
+  const requests = Number(/(\d+) requests in/.exec(out)?.[1] ?? 0);
   return {
     c,
     rps: Math.round(Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1] ?? 0)),
-    p50_ms: unit(/50%\s+([\d.]+\w+)/.exec(out)?.[1]),
-    p99_ms: unit(/99%\s+([\d.]+\w+)/.exec(out)?.[1]),
+    p50_ms: requests > 0 ? unit(/50%\s+([\d.]+\w+)/.exec(out)?.[1]) : Number.NaN,
+    p99_ms: requests > 0 ? unit(/99%\s+([\d.]+\w+)/.exec(out)?.[1]) : Number.NaN,
     errors,
-    requests: Number(/(\d+) requests in/.exec(out)?.[1] ?? 0),
+    requests,
   };
 }
 

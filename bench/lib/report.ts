@@ -47,6 +47,10 @@ export function renderMarkdown(r: Report): string {
   lines.push(`**Streams and memory** (TTFT: ${r.params.ttft_n} sequential streams, time to the first non-empty content delta)`, "", "| set-up | TTFT p50 | TTFT p99 | added TTFT p50 | RSS idle | RSS peak under load |", "| --- | --- | --- | --- | --- | --- |");
   for (const x of r.results) {
     if (x.skipped || x.error || !x.ttft) continue;
+    if (x.ttft.errors >= x.ttft.n) {
+      lines.push(`| ${x.name} | streams failed (${x.ttft.errors}/${x.ttft.n}) | – | – | ${x.rss_idle_mib} MiB | ${x.rss_load_mib} MiB |`);
+      continue;
+    }
     const added = x.id === "direct" ? "–" : plus(direct?.ttft ? x.ttft.p50_ms - direct.ttft.p50_ms : undefined);
     const rss = x.id === "direct" ? "(the mock)" : `${x.rss_idle_mib} MiB`;
     lines.push(`| ${x.name} | ${ms(x.ttft.p50_ms)} | ${ms(x.ttft.p99_ms)} | ${added} | ${rss} | ${x.id === "direct" ? "–" : `${x.rss_load_mib} MiB`} |`);

@@ -3,6 +3,7 @@
  * upstream. `start` returns where to send chat completions, the pid whose tree's RSS counts,
  * and notes (e.g. a feature that could not be configured).
  */
+import { execSync } from "node:child_process";
 import { existsSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
@@ -77,6 +78,12 @@ async function tollgate(mock: string, env: Record<string, string>, full: boolean
   return running(p, { url: `${base}/v1/chat/completions`, headers, model: "gpt-4o-mini" }, notes);
 }
 
+/** Tollgate on the harness's Redis and Kafka (KAFKA_BROKERS, REDIS_URL), fresh key/topic prefixes. */
+function fleet(mock: string, root = ROOT): Promise<Running> {
+  const id = `b${Date.now().toString(36)}${Math.random().toString(36).slice(2, 6)}`;
+  return tollgate(mock, { KAFKA_BROKERS: process.env.KAFKA_BROKERS!, REDIS_URL: process.env.REDIS_URL!, TOLLGATE_KAFKA_TOPIC_PREFIX: `${id}.`, TOLLGATE_REDIS_PREFIX: `${id}:` }, true, root);
+}
+
 /**
  * Before/after in one run: BENCH_BASELINE_ROOT=<checkout of an older commit> adds its embedded
  * and full-pipeline Tollgate as set-ups `*-baseline` (e.g. `git worktree add /tmp/base HEAD~1`
@@ -87,6 +94,7 @@ const baselines: Setup[] = BASELINE
   ? [
       { id: "embedded-baseline", name: `Tollgate, embedded defaults (baseline ${BASELINE})`, start: (mock) => tollgate(mock, {}, false, BASELINE) },
       { id: "full-baseline", name: `Tollgate, full pipeline (baseline ${BASELINE})`, start: (mock) => tollgate(mock, { TOLLGATE_ANALYTICS: "on" }, true, BASELINE) },
+      { id: "fleet-baseline", name: `Tollgate, full pipeline on Redis + Kafka (baseline ${BASELINE})`, start: (mock) => fleet(mock, BASELINE) },
     ]
   : [];
 
@@ -120,10 +128,7 @@ export const SETUPS: Setup[] = [
     id: "fleet",
     name: "Tollgate, full pipeline on Redis + Kafka",
     unavailable: () => (process.env.KAFKA_BROKERS && process.env.REDIS_URL ? undefined : "KAFKA_BROKERS and REDIS_URL not set (source a services.env or start scripts/kafka.sh and scripts/redis.sh)"),
-    start: (mock) => {
-      const id = `b${Date.now().toString(36)}`;
-      return tollgate(mock, { KAFKA_BROKERS: process.env.KAFKA_BROKERS!, REDIS_URL: process.env.REDIS_URL!, TOLLGATE_KAFKA_TOPIC_PREFIX: `${id}.`, TOLLGATE_REDIS_PREFIX: `${id}:` }, true);
-    },
+    start: (mock) => fleet(mock),
   },
   {
     id: "portkey",
@@ -135,7 +140,9 @@ export const SETUPS: Setup[] = [
       const headers = { authorization: "Bearer sk-bench", "x-portkey-provider": "openai", "x-portkey-custom-host": `${mock}/v1` };
       const url = `http://127.0.0.1:${port}/v1/chat/completions`;
       await waitUntil("portkey", p, async () => (await fetch(url, { method: "POST", headers: { "content-type": "application/json", ...headers }, body: JSON.stringify({ model: "gpt-4o-mini", messages: [{ role: "user", content: "warm up" }] }) })).status === 200);
-      return running(p, { url, headers, model: "gpt-4o-mini" });
+      // Measured on Node 20 with 1.15.2: its streams fail ("TypeError: immutable" appending a header
+      // to the upstream response); under Bun they work. JSON is unaffected.
+      return running(p, { url, headers, model: "gpt-4o-mini" }, [`Node ${execSync("node --version", { encoding: "utf8" }).trim()}`]);
     },
   },
   {
