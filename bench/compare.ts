@@ -14,6 +14,8 @@
  *   MOCK_LATENCY_MS=0 MOCK_TOKENS=16   the mock upstream's delay and answer size
  *   KAFKA_BROKERS, REDIS_URL for the fleet set-up (skipped, with the reason, without them)
  *   BENCH_WRITE_DOCS=0      print only, leave docs/benchmarks.md alone
+ * Memory soak: BENCH_SETUPS=embedded BENCH_CONCURRENCY=64 BENCH_SECONDS=300 BENCH_WRITE_DOCS=0
+ *   (points of 30 s or more record RSS every 5 s in the JSON: rss_series_mib)
  */
 import { execSync, spawnSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
@@ -106,7 +108,14 @@ for (const setup of SETUPS) {
     for (const c of CONCURRENCY) {
       if (WARMUP > 0) await wrk(run.target.url, script, c, WARMUP);
       const cpu0 = cpuMs(pidOf);
-      const point = await wrk(run.target.url, script, c, SECONDS, () => (peak = Math.max(peak, rssMiB(pidOf))));
+      const series: number[] = [];
+      let ticks = 0;
+      const point = await wrk(run.target.url, script, c, SECONDS, () => {
+        const rss = rssMiB(pidOf);
+        peak = Math.max(peak, rss);
+        if (ticks++ % 20 === 0) series.push(rss); // every 5 s: flat or growing?
+      });
+      if (SECONDS >= 30) point.rss_series_mib = series;
       if (point.requests > 0) point.cpu_us_per_req = Math.round(((cpuMs(pidOf) - cpu0) * 1000) / point.requests);
       result.points.push(point);
       console.log(`  c=${c}: ${point.rps} req/s, p50 ${point.p50_ms} ms, p99 ${point.p99_ms} ms, errors ${point.errors}, ${point.cpu_us_per_req} µs CPU/request`);

@@ -18,6 +18,8 @@ export interface Point {
   requests: number;
   /** CPU time of the set-up's processes per request, µs (see proc.ts cpuMs). */
   cpu_us_per_req?: number;
+  /** RSS every 5 s during the point (points of 30 s or more), MiB. */
+  rss_series_mib?: number[];
 }
 
 /**
