@@ -39,8 +39,11 @@ fuzz: deps
 	bash scripts/schemathesis.sh install
 	$(BUN) scripts/fuzz-api.ts --seed $(or $(SEED),random) --max-examples $(or $(EXAMPLES),50)
 
+# Side by side (not part of `make test`): installs wrk, Portkey and LiteLLM under .services/bench
+# first (bench/install.sh), then bench/compare.ts writes docs/benchmarks.md and bench/results/latest.json.
 bench: deps
-	$(BUN) run bench/gateway.ts
+	bash bench/install.sh
+	$(BUN) run bench/compare.ts
 
 clean:
 	rm -rf node_modules .tools $(ARTIFACTS) .services

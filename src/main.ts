@@ -129,7 +129,8 @@ interface Opened {
 
 async function wire(settings: Settings, opts: StartOptions, { file, masterKey, log, store }: Opened, track: (opened: { outbox?: OutboxEventLog; config?: ConfigService; analytics?: AnalyticsRuntime | undefined }) => void): Promise<Gateway> {
   // With a broker, events pass through a local durable outbox so a broker outage never blocks or loses them.
-  const outbox = log.kind === "kafka" ? await OutboxEventLog.open(log, await FileEventLog.open({ dir: join(settings.dataDir, "outbox") }), {
+  const outbox = log.kind === "kafka" ? await OutboxEventLog.open(log, await FileEventLog.open({ dir: join(settings.dataDir, "outbox"), fsyncIntervalMs: settings.fsyncMs, segmentBytes: OUTBOX_SEGMENT_BYTES }), {
+    writeAhead: true,
     onForwardError: (err) => console.warn("[events] outbox forward failed, will retry:", (err as Error).message),
   }) : undefined;
   if (outbox) track({ outbox });
@@ -252,13 +253,16 @@ async function wire(settings: Settings, opts: StartOptions, { file, masterKey, l
   };
 }
 
+/** Outbox segments are deleted once forwarded: keep them small. */
+const OUTBOX_SEGMENT_BYTES = 16 * 1024 * 1024;
+
 /** The event log: Kafka when KAFKA_BROKERS is set, else the file log under the data dir. */
 export async function openEventLog(settings: Settings): Promise<EventLog> {
   if (settings.kafkaBrokers) {
     const { KafkaEventLog } = await import("./events/kafka-log.ts"); // loaded only when used
     return KafkaEventLog.connect({ brokers: settings.kafkaBrokers, topicPrefix: settings.kafkaTopicPrefix });
   }
-  return FileEventLog.open({ dir: join(settings.dataDir, "log") });
+  return FileEventLog.open({ dir: join(settings.dataDir, "log"), fsyncIntervalMs: settings.fsyncMs });
 }
 
 /** The state store: Redis when REDIS_URL is set, else in-process memory. */

@@ -37,7 +37,12 @@ export type GatewayOutcome =
   | { ok: true; ctx: Ctx; result: PipelineResult }
   | { ok: false; ctx: Ctx; error: GatewayError };
 
-/** Run one request through the pipeline. Never throws: errors come back as values. */
+/**
+ * Run one request through the pipeline. Never throws: errors come back as values.
+ * Resolves only once the request's events are stored (group-committed, see
+ * BatchingEmitter.settled): an answered request is never missing from the log. A stream does
+ * the same before its last event (sseResponse).
+ */
 export async function runGateway(deps: GatewayDeps, httpRequest: Request, input: GatewayInput): Promise<GatewayOutcome> {
   const ctx = createCtx(deps, httpRequest, input);
   if (deps.emitter.saturated) {
@@ -46,11 +51,15 @@ export async function runGateway(deps: GatewayDeps, httpRequest: Request, input:
     requestTraceOf(ctx)?.refused(error.status, error.code);
     return { ok: false, ctx, error };
   }
+  let outcome: GatewayOutcome;
   try {
-    return { ok: true, ctx, result: await deps.pipeline.run(ctx) };
+    outcome = { ok: true, ctx, result: await deps.pipeline.run(ctx) };
+    if (outcome.result.kind === "stream") return outcome; // settles before its last event
   } catch (err) {
-    return { ok: false, ctx, error: toGatewayError(err) };
+    outcome = { ok: false, ctx, error: toGatewayError(err) };
   }
+  await deps.emitter.settled();
+  return outcome;
 }
 
 function createCtx(deps: GatewayDeps, httpRequest: Request, input: GatewayInput): Ctx {
@@ -80,7 +89,7 @@ function createCtx(deps: GatewayDeps, httpRequest: Request, input: GatewayInput)
     signal: aborter.signal,
     responseHeaders: traceId ? { "x-trace-id": traceId } : {},
     timings: {},
-    state: { "gateway.abort": aborter, "auth.credential": credentialFrom(httpRequest.headers), ...(httpRequest.headers.get("x-tollgate-strategy") ? { "routing.strategy": httpRequest.headers.get("x-tollgate-strategy") } : {}) },
+    state: { "gateway.abort": aborter, "gateway.settled": deps.emitter, "auth.credential": credentialFrom(httpRequest.headers), ...(httpRequest.headers.get("x-tollgate-strategy") ? { "routing.strategy": httpRequest.headers.get("x-tollgate-strategy") } : {}) },
     emit(e) {
       const event = makeEvent({ ...e, tenant: ctx.principal.tenant, requestId, configVersion: config.version, ...(traceId ? { traceId } : {}) });
       deps.emitter.emit("requests", ctx.principal.tenant, event);
@@ -149,6 +158,8 @@ export interface SseWriter {
 export function sseResponse(ctx: Ctx, chunks: AsyncIterableIterator<ChatCompletionChunk>, writer: SseWriter, headers: Record<string, string> = {}): Response {
   const encoder = new TextEncoder();
   const aborter = ctx.state["gateway.abort"] as AbortController | undefined;
+  // The request's events are stored before the stream's last event goes out.
+  const emitter = ctx.state["gateway.settled"] as Pick<BatchingEmitter, "settled"> | undefined;
   const body = new ReadableStream<Uint8Array>({
     async pull(controller) {
       try {
@@ -156,6 +167,7 @@ export function sseResponse(ctx: Ctx, chunks: AsyncIterableIterator<ChatCompleti
         for (;;) {
           const r = await chunks.next();
           if (r.done) {
+            await emitter?.settled();
             controller.enqueue(encoder.encode(writer.end()));
             controller.close();
             return;
@@ -167,6 +179,7 @@ export function sseResponse(ctx: Ctx, chunks: AsyncIterableIterator<ChatCompleti
           }
         }
       } catch (err) {
+        await emitter?.settled();
         controller.enqueue(encoder.encode(writer.error(toGatewayError(err))));
         controller.close();
       }

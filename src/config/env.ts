@@ -30,6 +30,7 @@ export const Settings = T.Object({
   drainTimeoutMs: T.Integer({ minimum: 0 }),
   metricsMaxTenants: T.Optional(T.Integer({ minimum: 1 })),
   metricsMaxModels: T.Optional(T.Integer({ minimum: 1 })),
+  fsyncMs: T.Integer({ minimum: 0, maximum: 10_000 }),
 });
 export type Settings = Static<typeof Settings>;
 
@@ -56,12 +57,13 @@ export const ENV_VARS = {
   CLICKHOUSE_PASSWORD: ["clickhousePassword", "", "ClickHouse password"],
   CLICKHOUSE_DATABASE: ["clickhouseDatabase", "tollgate", "Database of the analytics tables (created if missing)"],
   TOLLGATE_DRAIN_TIMEOUT_MS: ["drainTimeoutMs", "25000", "On SIGTERM: how long in-flight requests and streams may take to finish before they are cut (keep it below the orchestrator's grace period)"],
+  TOLLGATE_FSYNC_MS: ["fsyncMs", "5", "Event log / outbox fsync interval, ms: an answered request is always written to the OS before its answer; a power loss can lose at most this window. 0 = fsync every group commit"],
   TOLLGATE_MASTER_KEY: ["masterKey", "", "Encrypts provider API keys at rest (AES-256-GCM); ≥ 16 chars, or 32 bytes hex/base64"],
   TOLLGATE_METRICS_MAX_TENANTS: ["metricsMaxTenants", "", "Distinct tenant label values in /metrics (default 100); later tenants are counted as `other`"],
   TOLLGATE_METRICS_MAX_MODELS: ["metricsMaxModels", "", "Distinct model label values in /metrics (default 100); later models are counted as `other`"],
 } as const satisfies Record<string, readonly [keyof Settings, string, string]>;
 
-const NUMERIC = new Set<keyof Settings>(["port", "maxBodyBytes", "drainTimeoutMs", "metricsMaxTenants", "metricsMaxModels"]);
+const NUMERIC = new Set<keyof Settings>(["port", "maxBodyBytes", "drainTimeoutMs", "metricsMaxTenants", "metricsMaxModels", "fsyncMs"]);
 const LISTS = new Set<keyof Settings>(["corsOrigins", "kafkaBrokers"]);
 
 export class SettingsError extends Error {

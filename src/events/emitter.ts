@@ -1,7 +1,12 @@
 /**
  * EventEmitter for the hot path: `emit()` is synchronous and never waits on the log.
  * Events are queued and appended in batches (size or linger, whichever first). A failed append
- * is retried with backoff; events are never dropped. The queue is bounded: past `highWater`
+ * is retried with backoff; events are never dropped.
+ *
+ * Durability before an answer: `settled()` resolves once every event emitted before the call
+ * has been appended (for the file log and the outbox: handed to the operating system). It cuts
+ * the linger short, and while one append is in flight everything emitted meanwhile waits for
+ * the next one: a group commit, one write for all the requests that finished in the meantime. The queue is bounded: past `highWater`
  * the emitter reports itself `saturated` so the HTTP layer refuses new work (503) instead of
  * losing events or growing without limit.
  */
@@ -19,6 +24,14 @@ export interface EmitterOptions {
   onAppendError?: (err: unknown, stream: StreamName, size: number) => void;
 }
 
+interface Waiter {
+  /** Resolve once `stats.appended` reaches this. */
+  upTo: number;
+  resolve: () => void;
+}
+
+const SETTLED = Promise.resolve();
+
 interface Queued {
   stream: StreamName;
   input: AppendInput;
@@ -30,6 +43,8 @@ export class BatchingEmitter {
   private flushing: Promise<void> | undefined;
   private backoffMs = 0;
   private closed = false;
+  private waiters: Waiter[] = [];
+  private immediate = false;
   private readonly maxBatch: number;
   private readonly lingerMs: number;
   private readonly highWater: number;
@@ -53,6 +68,19 @@ export class BatchingEmitter {
     this.stats.emitted++;
     if (this.queue.length >= this.maxBatch) this.schedule(0);
     else this.schedule(this.lingerMs);
+  }
+
+  /**
+   * Resolves when every event emitted so far is stored (retries until it is). Cheap when
+   * nothing is pending; never rejects.
+   */
+  settled(): Promise<void> {
+    const upTo = this.stats.emitted;
+    if (this.stats.appended >= upTo) return SETTLED;
+    return new Promise((resolve) => {
+      this.waiters.push({ upTo, resolve });
+      this.drainSoon();
+    });
   }
 
   /** Events accepted but not yet stored. */
@@ -79,6 +107,27 @@ export class BatchingEmitter {
     if (this.timer) clearTimeout(this.timer);
   }
 
+  /** Drain at the end of this turn of the event loop: everything emitted in it goes in one append. */
+  private drainSoon(): void {
+    if (this.flushing || this.immediate || this.backoffMs > 0) return; // a running drain picks them up
+    this.immediate = true;
+    setImmediate(() => {
+      this.immediate = false;
+      if (this.timer) {
+        clearTimeout(this.timer);
+        this.timer = undefined;
+      }
+      void this.startDrain();
+    });
+  }
+
+  private release(): void {
+    const appended = this.stats.appended;
+    let i = 0;
+    while (i < this.waiters.length && this.waiters[i]!.upTo <= appended) this.waiters[i++]!.resolve();
+    if (i > 0) this.waiters.splice(0, i);
+  }
+
   private schedule(delayMs: number): void {
     if (this.flushing) return; // the running drain picks new events up
     const delay = Math.max(delayMs, this.backoffMs);
@@ -97,7 +146,10 @@ export class BatchingEmitter {
     if (this.flushing) return this.flushing;
     const running = this.drain().finally(() => {
       this.flushing = undefined;
-      if (this.queue.length > 0 && !this.closed) this.schedule(this.backoffMs);
+      if (this.queue.length > 0 && !this.closed) {
+        if (this.waiters.length > 0 && this.backoffMs === 0) this.drainSoon();
+        else this.schedule(this.backoffMs);
+      }
     });
     this.flushing = running;
     return running;
@@ -123,6 +175,7 @@ export class BatchingEmitter {
       this.stats.appended += n;
       this.backoffMs = 0;
       this.lastError = undefined;
+      if (this.waiters.length > 0) this.release();
     }
   }
 }

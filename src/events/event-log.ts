@@ -34,6 +34,11 @@ export interface ConsumeOptions {
   from?: "earliest" | "latest";
   /** Poll interval when caught up, ms (file log; default 50). */
   idleMs?: number;
+  /**
+   * Only events of these types reach the handler (offsets still move past the others). The
+   * file log does not even parse the others (a byte search first); Kafka filters after decoding.
+   */
+  types?: readonly string[];
   /** Called when the handler throws; the batch is retried after a backoff. */
   onError?: (err: unknown, batch: StoredEvent[]) => void;
 }

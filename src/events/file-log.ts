@@ -21,7 +21,7 @@ import {
 import { FilePartition } from "./file-partition.ts";
 import { GroupOffsetStore } from "./group-offsets.ts";
 import { PollingConsumer } from "./polling-consumer.ts";
-import type { RecordBody } from "./segment.ts";
+import { type RecordBody, typeFilter } from "./segment.ts";
 
 export interface FileEventLogOptions {
   /** Data directory (created if missing). */
@@ -30,8 +30,14 @@ export interface FileEventLogOptions {
   partitions?: Partial<Record<StreamName, number>>;
   /** Roll to a new segment file past this size (default 64 MiB). */
   segmentBytes?: number;
-  /** fsync every write before acknowledging it (default true). */
+  /** fsync at all (default true). */
   fsync?: boolean;
+  /**
+   * 0 (default) = fsync every write before acknowledging it; N > 0 = acknowledge a write once
+   * handed to the OS and fsync within N ms (a process crash loses nothing acknowledged; a power
+   * loss at most the last N ms).
+   */
+  fsyncIntervalMs?: number;
 }
 
 interface StreamState {
@@ -47,7 +53,8 @@ const openDirs = new Set<string>();
  * Embedded, durable {@link EventLog} over segment files.
  *
  * - `append` is durable when it resolves: records are framed with a CRC, written with one
- *   write per partition (concurrent appends are group-committed) and fsynced.
+ *   write per partition (concurrent appends are group-committed) and fsynced (per write, or
+ *   within `fsyncIntervalMs`).
  * - `open` rebuilds a sparse offset index by scanning the segments and repairs a torn tail
  *   left by a crash (truncating to the last complete record, with a warning).
  * - `consume` polls per partition from the group's committed offset and is woken by appends.
@@ -87,7 +94,7 @@ export class FileEventLog implements EventLog {
         streams.set(stream, state);
         const onAppend = (): void => state.consumers.forEach((c) => c.wake());
         for (let p = 0; p < count; p++) {
-          state.partitions.push(await FilePartition.open(join(streamDir, String(p)), `${stream}/${p}`, { segmentBytes, fsync, onAppend }));
+          state.partitions.push(await FilePartition.open(join(streamDir, String(p)), `${stream}/${p}`, { segmentBytes, fsync, fsyncIntervalMs: opts.fsyncIntervalMs ?? 0, onAppend }));
         }
       }
     } catch (err) {
@@ -132,6 +139,25 @@ export class FileEventLog implements EventLog {
     return records.map(({ offset, body }) => ({ stream, partition, offset, key: body.key, event: body.event }));
   }
 
+  /** Delete whole segments holding only records before `offset` (the active one stays). */
+  async deleteBefore(stream: StreamName, partition: number, offset: number): Promise<void> {
+    this.assertOpen();
+    await this.partition(stream, partition).deleteBefore(offset);
+  }
+
+  /**
+   * Events of the given types from `offset`, looking at most `max` records; the others are
+   * skipped without being parsed. `next` is where to continue.
+   */
+  async readTypes(stream: StreamName, partition: number, offset: number, max: number, types: readonly string[]): Promise<{ events: StoredEvent[]; next: number }> {
+    this.assertOpen();
+    if (!Number.isInteger(offset) || offset < 0) throw new RangeError(`invalid offset ${offset}`);
+    const wanted = new Set(types);
+    const { records, next } = await this.partition(stream, partition).scan(offset, max, typeFilter(types));
+    const events = records.filter((r) => wanted.has(r.body.event?.type)).map(({ offset, body }) => ({ stream, partition, offset, key: body.key, event: body.event }));
+    return { events, next };
+  }
+
   async endOffsets(stream: StreamName): Promise<number[]> {
     return this.state(stream).partitions.map((p) => p.end);
   }
@@ -161,6 +187,7 @@ export class FileEventLog implements EventLog {
     const state = this.state(stream);
     const consumer: PollingConsumer = new PollingConsumer(stream, group, handler, opts, {
       log: this,
+      readTypes: (s, p, offset, max, types) => this.readTypes(s, p, offset, max, types),
       committed: () => state.groups.load(group),
       onStopped: () => state.consumers.delete(consumer),
       deadLetter: (records) => this.append("deadletter", records),

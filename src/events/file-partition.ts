@@ -1,10 +1,10 @@
 /**
  * One partition of the file event log: a directory of segment files, an in-memory sparse
  * index, a group-committing writer (appends queued while a write is in flight go out in the
- * next single write + fsync), and reads.
+ * next single write), fsync per write or on a short interval, and reads.
  */
-import { closeSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, truncateSync, writeFileSync } from "node:fs";
-import { open, type FileHandle } from "node:fs/promises";
+import { closeSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, truncateSync, writeFileSync, writeSync } from "node:fs";
+import { open, rm, type FileHandle } from "node:fs/promises";
 import { join } from "node:path";
 import {
   encodeRecords,
@@ -14,13 +14,14 @@ import {
   readRecords,
   scanSegment,
   segmentFileName,
+  type RawFilter,
   type RecordBody,
 } from "./segment.ts";
 
 interface Segment {
   base: number;
   path: string;
-  /** Records and bytes that are durable (written and, with fsync on, synced). */
+  /** Records and bytes written (handed to the OS; synced per write or within the fsync interval). */
   count: number;
   size: number;
   /** Byte position of record i*INDEX_EVERY. */
@@ -37,7 +38,13 @@ interface PendingAppend {
 export interface PartitionOptions {
   segmentBytes: number;
   fsync: boolean;
-  /** Called after records became durable (wakes consumers). */
+  /**
+   * With fsync on: 0 = fsync every write before it resolves; N > 0 = a write resolves once
+   * handed to the OS and fsync follows within N ms (the power-loss window; a process crash
+   * loses nothing written).
+   */
+  fsyncIntervalMs?: number;
+  /** Called after records were written (wakes consumers). */
   onAppend: () => void;
 }
 
@@ -47,6 +54,9 @@ export class FilePartition {
   private closed = false;
   /** Set after an fsync failure: the page cache state is unknown, so stop writing. */
   private failure: Error | null = null;
+  /** Interval fsync: the pending timer and the running sync. */
+  private syncTimer: ReturnType<typeof setTimeout> | undefined;
+  private syncing: Promise<void> | undefined;
 
   private constructor(
     private readonly dir: string,
@@ -73,7 +83,7 @@ export class FilePartition {
     return this.failure === null;
   }
 
-  /** Queue records for the next write; resolves with the offset of the first once durable. */
+  /** Queue records for the next write; resolves with the offset of the first once written (see fsyncIntervalMs). */
   append(records: readonly RecordBody[]): Promise<number> {
     if (this.closed) return Promise.reject(new Error("FileEventLog is closed: cannot append"));
     if (this.failure) return Promise.reject(this.failure);
@@ -91,9 +101,18 @@ export class FilePartition {
 
   /** Durable records from `offset` (inclusive), at most `max`. */
   async read(offset: number, max: number): Promise<{ offset: number; body: RecordBody }[]> {
+    return (await this.scan(offset, max)).records;
+  }
+
+  /**
+   * Like `read`, but records `keep` turns down are skipped unparsed (`max` counts them too);
+   * `next` is the offset after the last record looked at.
+   */
+  async scan(offset: number, max: number, keep?: RawFilter): Promise<{ records: { offset: number; body: RecordBody }[]; next: number }> {
     const out: { offset: number; body: RecordBody }[] = [];
     let next = offset;
-    for (let i = this.segmentIndexOf(next); i < this.segments.length && out.length < max; i++) {
+    let seen = 0;
+    for (let i = this.segmentIndexOf(next); i < this.segments.length && seen < max; i++) {
       const seg = this.segments[i];
       if (!seg) break;
       const { count, size } = seg; // snapshot: a concurrent append may grow the segment
@@ -102,21 +121,65 @@ export class FilePartition {
       const k = Math.floor(rel / INDEX_EVERY);
       const fh = await open(seg.path, "r");
       try {
-        const bodies = await readRecords(fh, seg.positions[k] ?? 0, size, rel - k * INDEX_EVERY, max - out.length);
-        bodies.forEach((body, j) => out.push({ offset: seg.base + rel + j, body }));
+        const skip = rel - k * INDEX_EVERY;
+        const bodies = keep
+          ? await readRecords(fh, seg.positions[k] ?? 0, size, skip, max - seen, keep)
+          : await readRecords(fh, seg.positions[k] ?? 0, size, skip, max - seen);
+        bodies.forEach((body, j) => {
+          if (body) out.push({ offset: seg.base + rel + j, body });
+        });
+        seen += bodies.length;
         next = seg.base + rel + bodies.length;
       } finally {
         await fh.close();
       }
     }
-    return out;
+    return { records: out, next };
+  }
+
+  /** Delete segments (never the active one) whose records all lie before `offset`. */
+  async deleteBefore(offset: number): Promise<void> {
+    while (this.segments.length > 1) {
+      const first = this.segments[0]!;
+      if (first.base + first.count > offset) return;
+      this.segments.shift();
+      await rm(first.path, { force: true });
+    }
   }
 
   /** Wait for queued appends, then release the file handle. Later appends reject. */
   async close(): Promise<void> {
     this.closed = true;
     while (this.flushing) await this.flushing;
+    if (this.syncTimer) {
+      clearTimeout(this.syncTimer);
+      this.syncTimer = undefined;
+      this.sync();
+    }
+    await this.syncing;
     await this.active.close();
+  }
+
+  /** fsync the active segment now (interval mode); a failure marks the partition failed. */
+  private sync(): void {
+    const fh = this.active;
+    const run: Promise<void> = (this.syncing ?? Promise.resolve())
+      .then(() => fh.datasync())
+      .catch((err: unknown) => {
+        this.failure ??= new Error(`event log partition ${this.dir} failed to fsync; reopen the log`, { cause: err });
+      })
+      .finally(() => {
+        if (this.syncing === run) this.syncing = undefined;
+      });
+    this.syncing = run;
+  }
+
+  private scheduleSync(): void {
+    if (this.syncTimer) return;
+    this.syncTimer = setTimeout(() => {
+      this.syncTimer = undefined;
+      this.sync();
+    }, this.opts.fsyncIntervalMs);
   }
 
   private segmentIndexOf(offset: number): number {
@@ -157,14 +220,18 @@ export class FilePartition {
     if (!seg) throw new Error("unreachable: no active segment");
     if (seg.size > 0 && seg.size + buf.length > this.opts.segmentBytes) seg = await this.roll(seg);
     try {
+      // A synchronous write to the page cache: microseconds, and no thread-pool round trip
+      // between the group commit and the answers waiting on it.
       for (let done = 0; done < buf.length; ) {
-        done += (await this.active.write(buf, done, buf.length - done, seg.size + done)).bytesWritten;
+        done += writeSync(this.active.fd, buf, done, buf.length - done, seg.size + done);
       }
     } catch (err) {
       await this.active.truncate(seg.size).catch(() => {});
       throw err;
     }
-    if (this.opts.fsync) {
+    if (this.opts.fsync && (this.opts.fsyncIntervalMs ?? 0) > 0) {
+      this.scheduleSync();
+    } else if (this.opts.fsync) {
       try {
         await this.active.datasync();
       } catch (err) {
@@ -188,6 +255,13 @@ export class FilePartition {
     const fh = await open(seg.path, "wx+");
     if (this.opts.fsync) await syncDirAsync(this.dir);
     const old = this.active;
+    // Interval mode: the old segment's unsynced tail is synced before its handle goes.
+    if (this.syncTimer) {
+      clearTimeout(this.syncTimer);
+      this.syncTimer = undefined;
+      this.sync();
+    }
+    await this.syncing;
     this.active = fh;
     this.segments.push(seg);
     await old.close();

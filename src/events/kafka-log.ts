@@ -230,7 +230,12 @@ export class KafkaEventLog implements EventLog {
   ): Subscription {
     this.assertOpen("consume");
     if (group.length === 0) throw new RangeError("consumer group name must not be empty");
-    const sub: KafkaGroupConsumer = new KafkaGroupConsumer(handler, opts, {
+    const types = opts.types;
+    const deliver = types ? async (batch: StoredEvent[]) => {
+      const wanted = batch.filter((r) => types.includes(r.event.type));
+      if (wanted.length > 0) await handler(wanted);
+    } : handler;
+    const sub: KafkaGroupConsumer = new KafkaGroupConsumer(deliver, opts, {
       kafka: this.kafka,
       topic: this.topics[stream],
       stream,

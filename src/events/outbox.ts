@@ -6,6 +6,13 @@
  * queue behind it, so order per partition key is kept. A batch that timed out may still reach
  * the broker later: it is then delivered twice with the same event ids (consumers dedupe by id).
  * Reads, consumers and offsets are the inner log's.
+ *
+ * With `writeAhead` (how the gateway runs on Kafka) every append goes to the outbox first and
+ * resolves once written there (handed to the OS; fsync follows on the outbox's interval): an
+ * answered request is on local disk before its answer, whatever the broker does, and the
+ * request path never waits on Kafka. The forwarder then moves the events to Kafka in order and
+ * deletes forwarded outbox segments. After a crash, the events the forwarder had sent but not
+ * yet recorded as sent are recognised by id in the tail of the topics and not sent twice.
  */
 import type { StreamName } from "./envelope.ts";
 import { STREAMS } from "./envelope.ts";
@@ -13,10 +20,16 @@ import type { AppendInput, AppendResult, ConsumeOptions, EventLog, StoredEvent, 
 import type { FileEventLog } from "./file-log.ts";
 
 const FORWARDER = "outbox-forwarder";
+/** Records per inner partition read back at open to recognise a batch sent just before a crash. */
+const DEDUP_TAIL = 2000;
+/** Write-ahead: how often the forwarder's progress is stored (and forwarded segments deleted), ms. */
+const PERSIST_MS = 100;
 
 export interface OutboxOptions {
   /** How long a direct append may take before the outbox takes over (default 2000 ms). */
   appendTimeoutMs?: number;
+  /** Every append goes through the outbox (see the class doc). Default false: only when the inner log is slow or down. */
+  writeAhead?: boolean;
   /** Max events forwarded per inner append (default 500). */
   batch?: number;
   onForwardError?: (err: unknown) => void;
@@ -30,6 +43,17 @@ export class OutboxEventLog implements EventLog {
   readonly stats = { direct: 0, outboxed: 0, forwarded: 0, fallbacks: 0 };
   private forwarding: Promise<void> | undefined;
   private closed = false;
+  /** Ids of events already in the inner log's tail when the outbox opened with a backlog. */
+  private alreadySent: Set<string> | undefined;
+  /**
+   * Write-ahead: what was just written to the outbox, per `stream/partition`, so the forwarder
+   * sends it from memory instead of reading and parsing it back (the file is for crashes).
+   */
+  private readonly recent = new Map<string, StoredEvent[]>();
+  /** Write-ahead: forwarded up to here (next offset) but not yet stored as the group's offset. */
+  private readonly unsaved = new Map<string, { stream: StreamName; partition: number; next: number }>();
+  private persistTimer: ReturnType<typeof setTimeout> | undefined;
+  private lastPersist = 0;
 
   private constructor(
     private readonly inner: EventLog,
@@ -46,6 +70,7 @@ export class OutboxEventLog implements EventLog {
       const [ends, done] = await Promise.all([outbox.endOffsets(stream), outbox.committed(stream, FORWARDER)]);
       ends.forEach((end, p) => (log.backlog += end - (done[p] ?? 0)));
     }
+    if (log.backlog > 0 && opts.writeAhead) log.alreadySent = await tailIds(inner);
     if (log.backlog > 0) log.kick();
     return log;
   }
@@ -56,7 +81,7 @@ export class OutboxEventLog implements EventLog {
 
   async append(stream: StreamName, records: AppendInput[]): Promise<AppendResult[]> {
     if (this.closed) throw new Error("event log is closed");
-    if (this.backlog === 0) {
+    if (this.backlog === 0 && !this.opts.writeAhead) {
       try {
         const result = await withTimeout(this.inner.append(stream, records), this.opts.appendTimeoutMs ?? 2000);
         this.stats.direct += records.length;
@@ -66,11 +91,21 @@ export class OutboxEventLog implements EventLog {
       }
     }
     this.backlog += records.length;
+    let stored: AppendResult[];
     try {
-      await this.outbox.append(stream, records);
+      stored = await this.outbox.append(stream, records);
     } catch (err) {
       this.backlog -= records.length;
       throw err;
+    }
+    if (this.opts.writeAhead) {
+      records.forEach((r, i) => {
+        const { partition, offset } = stored[i]!;
+        const k = `${stream}/${partition}`;
+        let q = this.recent.get(k);
+        if (!q) this.recent.set(k, (q = []));
+        q.push({ stream, partition, offset, key: r.key, event: r.event });
+      });
     }
     this.stats.outboxed += records.length;
     this.kick();
@@ -107,6 +142,8 @@ export class OutboxEventLog implements EventLog {
   async close(): Promise<void> {
     this.closed = true;
     await this.forwarding;
+    if (this.persistTimer) clearTimeout(this.persistTimer);
+    await this.persist().catch((err) => this.opts.onForwardError?.(err));
     await this.outbox.close();
     await this.inner.close();
   }
@@ -128,10 +165,17 @@ export class OutboxEventLog implements EventLog {
         for (const stream of STREAMS) {
           const done = await this.outbox.committed(stream, FORWARDER);
           for (let p = 0; p < this.outbox.partitions(stream); p++) {
-            const batch = await this.outbox.read(stream, p, done[p] ?? 0, this.opts.batch ?? 500);
+            const from = this.unsaved.get(`${stream}/${p}`)?.next ?? done[p] ?? 0;
+            const batch = this.fromMemory(stream, p, from) ?? (await this.outbox.read(stream, p, from, this.opts.batch ?? 500));
             if (batch.length === 0) continue;
-            await withTimeout(this.inner.append(stream, batch.map((r) => ({ key: r.key, event: r.event }))), this.opts.appendTimeoutMs ?? 2000);
-            await this.outbox.commit(stream, FORWARDER, p, batch.at(-1)!.offset + 1);
+            const sent = this.alreadySent;
+            const todo = sent ? batch.filter((r) => !sent.has(r.event.id)) : batch;
+            if (todo.length > 0) {
+              await withTimeout(this.inner.append(stream, todo.map((r) => ({ key: r.key, event: r.event }))), this.opts.appendTimeoutMs ?? 2000);
+            }
+            const next = batch.at(-1)!.offset + 1;
+            if (this.opts.writeAhead) this.saveSoon(stream, p, next);
+            else await this.outbox.commit(stream, FORWARDER, p, next);
             this.backlog -= batch.length;
             this.stats.forwarded += batch.length;
             moved += batch.length;
@@ -145,7 +189,65 @@ export class OutboxEventLog implements EventLog {
       }
       if (moved === 0 && this.backlog > 0) await Bun.sleep(10); // appends still landing in the outbox
     }
+    if (this.backlog === 0) this.alreadySent = undefined; // the backlog found at open is through
   }
+
+  /** The next contiguous records from `from` held in memory, or undefined (read the file). */
+  private fromMemory(stream: StreamName, partition: number, from: number): StoredEvent[] | undefined {
+    const q = this.recent.get(`${stream}/${partition}`);
+    if (!q) return undefined;
+    let drop = 0;
+    while (drop < q.length && q[drop]!.offset < from) drop++;
+    if (drop) q.splice(0, drop);
+    if (q[0]?.offset !== from) return undefined;
+    const max = this.opts.batch ?? 500;
+    let n = 1;
+    while (n < q.length && n < max && q[n]!.offset === from + n) n++;
+    return q.splice(0, n);
+  }
+
+  /**
+   * Write-ahead: store the forwarder's progress at most every PERSIST_MS (a file write and two
+   * fsyncs each time, not one per batch). A crash in between resends at most that much, which
+   * the tail check at open recognises.
+   */
+  private saveSoon(stream: StreamName, partition: number, next: number): void {
+    this.unsaved.set(`${stream}/${partition}`, { stream, partition, next });
+    if (this.persistTimer) return;
+    const wait = Math.max(0, this.lastPersist + PERSIST_MS - Date.now());
+    this.persistTimer = setTimeout(() => {
+      this.persistTimer = undefined;
+      this.persist().catch((err) => this.opts.onForwardError?.(err));
+    }, wait);
+  }
+
+  private async persist(): Promise<void> {
+    this.lastPersist = Date.now();
+    for (const [k, { stream, partition, next }] of [...this.unsaved]) {
+      await this.outbox.commit(stream, FORWARDER, partition, next);
+      if (this.unsaved.get(k)?.next === next) this.unsaved.delete(k); // else it moved on meanwhile
+      await this.outbox.deleteBefore(stream, partition, next);
+    }
+  }
+}
+
+/** Event ids in the last DEDUP_TAIL records of every partition of every stream of `log`. */
+async function tailIds(log: EventLog): Promise<Set<string>> {
+  const ids = new Set<string>();
+  for (const stream of STREAMS) {
+    const ends = await log.endOffsets(stream);
+    for (let p = 0; p < ends.length; p++) {
+      const end = ends[p] ?? 0;
+      if (end === 0) continue;
+      try {
+        for (const r of await log.read(stream, p, Math.max(0, end - DEDUP_TAIL))) ids.add(r.event.id);
+      } catch (err) {
+        // Best effort (e.g. retention already removed that range): consumers dedupe by id anyway.
+        console.warn(`[events] outbox: could not read the tail of ${stream}/${p} to skip resends:`, (err as Error).message);
+      }
+    }
+  }
+  return ids;
 }
 
 function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {

@@ -14,6 +14,8 @@ const BACKOFF_MAX_MS = 5000;
 
 export interface PollingConsumerDeps {
   log: Pick<EventLog, "read" | "commit" | "endOffsets" | "partitions">;
+  /** Events of some types only, the rest skipped unparsed (for `opts.types`). */
+  readTypes?: (stream: StreamName, partition: number, offset: number, max: number, types: readonly string[]) => Promise<{ events: StoredEvent[]; next: number }>;
   /** Committed next offsets per partition (absent = never committed). */
   committed: () => Promise<Map<number, number>>;
   /** Called once the loop has ended. */
@@ -62,13 +64,13 @@ export class PollingConsumer implements Subscription {
         this.woken = false;
         let delivered = false;
         for (let p = 0; p < next.length && !this.stopped; p++) {
-          const batch = await this.deps.log.read(this.stream, p, next[p] ?? 0, maxBatch);
-          const last = batch[batch.length - 1];
-          if (!last) continue;
+          const from = next[p] ?? 0;
+          const { batch, upTo } = await this.readFrom(p, from, maxBatch);
+          if (upTo === from) continue;
           delivered = true;
-          if (!(await this.deliver(batch))) break; // stopped while retrying
-          next[p] = last.offset + 1;
-          await this.deps.log.commit(this.stream, this.group, p, last.offset + 1);
+          if (batch.length > 0 && !(await this.deliver(batch))) break; // stopped while retrying
+          next[p] = upTo;
+          await this.deps.log.commit(this.stream, this.group, p, upTo);
         }
         errorDelay = BACKOFF_START_MS;
         if (!delivered && !this.woken) await this.sleep(idleMs, true);
@@ -79,6 +81,18 @@ export class PollingConsumer implements Subscription {
         errorDelay = Math.min(errorDelay * 2, BACKOFF_MAX_MS);
       }
     }
+  }
+
+  /** The next batch for the handler and the offset after the records looked at. */
+  private async readFrom(p: number, from: number, max: number): Promise<{ batch: StoredEvent[]; upTo: number }> {
+    const types = this.opts.types;
+    if (types && this.deps.readTypes) {
+      const { events, next } = await this.deps.readTypes(this.stream, p, from, max, types);
+      return { batch: events, upTo: next };
+    }
+    const batch = await this.deps.log.read(this.stream, p, from, max);
+    const all = types ? batch.filter((r) => types.includes(r.event.type)) : batch;
+    return { batch: all, upTo: batch.length ? batch[batch.length - 1]!.offset + 1 : from };
   }
 
   private async startOffsets(): Promise<number[]> {

@@ -59,6 +59,16 @@ export function checkRecord(buf: Buffer, pos: number, end: number): { size: numb
   return { size: HEADER_BYTES + len };
 }
 
+/**
+ * A RawFilter keeping records whose JSON may hold one of `types` as its envelope type: a cheap
+ * byte search, so most other records are never parsed. (A match can be a false positive, e.g.
+ * the text inside a payload; callers check the parsed type.)
+ */
+export function typeFilter(types: readonly string[]): RawFilter {
+  const needles = types.map((t) => Buffer.from(`"type":${JSON.stringify(t)}`));
+  return (payload) => needles.some((n) => payload.indexOf(n) >= 0);
+}
+
 export interface ScanResult {
   /** Complete, valid records from the start of the segment. */
   count: number;
@@ -85,18 +95,25 @@ export function scanSegment(buf: Buffer): ScanResult {
   return { count, positions, validBytes: pos };
 }
 
+/** Decides from a record's raw JSON bytes whether to parse it (false: it is returned as null). */
+export type RawFilter = (payload: Buffer) => boolean;
+
 /**
  * Read records from an open segment between byte `start` and `end` (both on record
- * boundaries), skipping the first `skip` records and returning at most `max`.
+ * boundaries), skipping the first `skip` records and returning at most `max`. With `keep`,
+ * a record it turns down is not parsed and comes back as `null` (its offset still counts).
  */
+export async function readRecords(fh: FileHandle, start: number, end: number, skip: number, max: number): Promise<RecordBody[]>;
+export async function readRecords(fh: FileHandle, start: number, end: number, skip: number, max: number, keep: RawFilter): Promise<(RecordBody | null)[]>;
 export async function readRecords(
   fh: FileHandle,
   start: number,
   end: number,
   skip: number,
   max: number,
-): Promise<RecordBody[]> {
-  const out: RecordBody[] = [];
+  keep?: RawFilter,
+): Promise<(RecordBody | null)[]> {
+  const out: (RecordBody | null)[] = [];
   let pos = start;
   let toSkip = skip;
   while (pos < end && out.length < max) {
@@ -116,6 +133,7 @@ export async function readRecords(
         break; // partial record at the chunk's end: read on from it
       }
       if (toSkip > 0) toSkip--;
+      else if (keep && !keep(buf.subarray(offset + HEADER_BYTES, offset + r.size))) out.push(null);
       else out.push(JSON.parse(buf.toString("utf8", offset + HEADER_BYTES, offset + r.size)) as RecordBody);
       offset += r.size;
       if (out.length >= max || offset >= buf.length) break;

@@ -86,10 +86,13 @@ export function startUsageProjection(log: EventLog, store: AnalyticsStore, opts:
     opts.group ?? USAGE_GROUP,
     async (batch) => {
       await writeBatch(store, batch);
-      // Committed after the pause: nothing is acknowledged early.
-      if (batch.length < maxBatch && lingerMs > 0) await pauseFor(lingerMs, undefined, { signal: halt.signal }).catch(() => {});
+      // Committed after the pause: nothing is acknowledged early. Only request.completed is
+      // delivered, so how far the batch spans in the log tells whether the read was full.
+      const span = batch.length ? batch[batch.length - 1]!.offset - batch[0]!.offset + 1 : 0;
+      if (span < maxBatch * 0.9 && lingerMs > 0) await pauseFor(lingerMs, undefined, { signal: halt.signal }).catch(() => {});
     },
-    { maxBatch, ...(opts.onError ? { onError: opts.onError } : {}) },
+    // Only request.completed makes usage rows: the file log skips the rest without parsing it.
+    { maxBatch, types: ["request.completed"], ...(opts.onError ? { onError: opts.onError } : {}) },
   );
   return {
     stop() {

@@ -19,6 +19,7 @@ describe("loadSettings", () => {
       analytics: "on",
       clickhouseDatabase: "tollgate",
       drainTimeoutMs: 25000,
+      fsyncMs: 5,
     });
   });
 

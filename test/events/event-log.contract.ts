@@ -190,6 +190,33 @@ export function eventLogContract(name: string, factory: EventLogFactory): void {
       }
     });
 
+    test("types: only those events reach the handler, in order; offsets move past the rest, trailing ones included", async () => {
+      const keys = ["t1", "t2"];
+      const mixed: AppendInput[] = Array.from({ length: 40 }, (_, i) => {
+        const key = keys[i % 2]!;
+        // Every third is wanted; a decoy carries the wanted type's text inside its payload.
+        const type = i % 3 === 0 ? "request.completed" : "request.received";
+        return { key, event: makeEvent({ type, tenant: key, payload: { seq: i, note: i === 1 ? '"type":"request.completed"' : "" } }) };
+      });
+      await log.append(STREAM, mixed);
+      const group = uniqueGroup("types");
+      const got: StoredEvent[] = [];
+      const sub = log.consume(STREAM, group, async (batch) => void got.push(...batch), { maxBatch: 4, types: ["request.completed"] });
+      try {
+        const ends = await log.endOffsets(STREAM);
+        await waitFor(async () => JSON.stringify(await log.committed(STREAM, group)) === JSON.stringify(ends), "commits to the end");
+      } finally {
+        await sub.stop();
+      }
+      const wanted = mixed.filter((m) => m.event.type === "request.completed").map((m) => m.event.id);
+      expect(got.every((e) => e.event.type === "request.completed")).toBe(true);
+      expect(got.map((e) => e.event.id).sort()).toEqual([...wanted].sort());
+      for (const key of keys) {
+        const seqs = got.filter((e) => e.key === key).map(seqOf);
+        expect(seqs).toEqual([...seqs].sort((a, b) => a - b));
+      }
+    });
+
     test("a group that never committed reports offset 0", async () => {
       await log.append(STREAM, inputs(3, ["z"]));
       expect(await log.committed(STREAM, uniqueGroup("none"))).toEqual(new Array(log.partitions(STREAM)).fill(0));

@@ -1,5 +1,6 @@
 /** The outbox keeps the gateway writing while the inner log is down or slow, and loses nothing. */
 import { afterEach, describe, expect, test } from "bun:test";
+import { readdirSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -101,6 +102,50 @@ describe("OutboxEventLog", () => {
     expect((await readAll(inner.log, "requests")).map((e) => e.payload.i)).toEqual([1, 2]);
     await second.close();
     // The "dead" first instance's forwarder would otherwise keep retrying in this test process.
+    await first.close().catch(() => {});
+    await inner.log.close();
+  });
+
+  test("writeAhead: every append is in the outbox when it resolves, even with the broker up, then forwarded; forwarded segments are deleted", async () => {
+    const inner = await fileLog();
+    const outDir = await mkdtemp(join(tmpdir(), "tollgate-outbox-"));
+    dirs.push(outDir);
+    const outLog = await FileEventLog.open({ dir: outDir, segmentBytes: 2048, fsyncIntervalMs: 5 });
+    const { wrapped, mode } = controllable(inner.log);
+    mode.value = "hang"; // a broker that never answers must not hold the append up
+    const box = await OutboxEventLog.open(wrapped, outLog, { writeAhead: true, appendTimeoutMs: 50 });
+    for (let i = 0; i < 40; i++) {
+      const r = await box.append("requests", [{ key: "k", event: ev(i, "k") }]);
+      expect(r[0]!.offset).toBe(-1);
+    }
+    expect(box.stats.outboxed).toBe(40);
+    expect((await outLog.endOffsets("requests"))[0]).toBe(40);
+    mode.value = "up";
+    expect(await box.drained(5_000)).toBe(true);
+    const forwarded = await readAll(inner.log, "requests");
+    expect(forwarded.map((e) => e.payload.i).slice(-40)).toEqual([...Array(40).keys()]);
+    await box.close(); // stores the forwarder's progress (otherwise at most every 100 ms)
+    const segs = readdirSync(join(outDir, "requests", "0")).filter((f) => f.endsWith(".seg"));
+    expect(segs.length).toBe(1); // only the active segment is left
+    await inner.log.close();
+  });
+
+  test("writeAhead: after a crash between send and commit, the forwarder does not send the batch again", async () => {
+    const inner = await fileLog();
+    const out = await fileLog();
+    const { wrapped, mode } = controllable(inner.log);
+    mode.value = "down";
+    const first = await OutboxEventLog.open(wrapped, out.log, { writeAhead: true, appendTimeoutMs: 50 });
+    const events = [ev(1, "a"), ev(2, "a"), ev(3, "a")];
+    await first.append("requests", events.map((event) => ({ key: "a", event })));
+    await out.log.close(); // the process "dies"...
+    await inner.log.append("requests", events.slice(0, 2).map((event) => ({ key: "a", event }))); // ...after its forwarder sent two
+    const reopened = await FileEventLog.open({ dir: out.dir });
+    mode.value = "up";
+    const second = await OutboxEventLog.open(wrapped, reopened, { writeAhead: true, appendTimeoutMs: 50 });
+    expect(await second.drained(5_000)).toBe(true);
+    expect((await readAll(inner.log, "requests")).map((e) => e.payload.i)).toEqual([1, 2, 3]);
+    await second.close();
     await first.close().catch(() => {});
     await inner.log.close();
   });

@@ -2,9 +2,9 @@
  * Hot-path benchmark: the gateway in its own process (embedded file log, echo provider),
  * loaded by wrk (Debian package `wrk`) on loopback. Bounded: each run lasts DURATION seconds.
  *
- *   bun run bench/gateway.ts            # or: make bench
- *   DURATION=10 CONNECTIONS=32 bun run bench/gateway.ts
- *   TOLLGATE_ANALYTICS=off bun run bench/gateway.ts   # without the in-process usage projection
+ *   bun run bench/echo.ts               # (make bench runs bench/compare.ts)
+ *   DURATION=10 CONNECTIONS=32 bun run bench/echo.ts
+ *   TOLLGATE_ANALYTICS=off bun run bench/echo.ts   # without the in-process usage projection
  *
  * With analytics on (the default), it then waits for the usage projection to catch up and
  * reports how long that took and whether the analytics total equals the requests answered.
