@@ -221,7 +221,16 @@ export class OutboxEventLog implements EventLog {
     }, wait);
   }
 
-  private async persist(): Promise<void> {
+  /** One persist at a time: close() waits for a timer's persist still writing or deleting. */
+  private persisting: Promise<void> = Promise.resolve();
+
+  private persist(): Promise<void> {
+    const run = this.persisting.then(() => this.persistNow());
+    this.persisting = run.catch(() => {});
+    return run;
+  }
+
+  private async persistNow(): Promise<void> {
     this.lastPersist = Date.now();
     for (const [k, { stream, partition, next }] of [...this.unsaved]) {
       await this.outbox.commit(stream, FORWARDER, partition, next);
