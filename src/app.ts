@@ -25,6 +25,8 @@ import { keysSelfRoutes } from "./api/keys-self.ts";
 import { tenancyRoutes } from "./api/tenancy.ts";
 import { usageRoutes } from "./api/usage.ts";
 import type { AnalyticsRuntime } from "./analytics/runtime.ts";
+import { cacheRoutes } from "./api/cache.ts";
+import type { CacheStore } from "./cache/store.ts";
 
 export interface AppDeps extends GatewayDeps {
   log: EventLog;
@@ -39,6 +41,8 @@ export interface AppDeps extends GatewayDeps {
   router: Router;
   /** Usage analytics; absent when turned off. */
   analytics?: AnalyticsRuntime | undefined;
+  /** The response cache's store (absent: no cache routes). */
+  cache?: CacheStore;
 }
 
 /**
@@ -64,8 +68,8 @@ export function buildApp(deps: AppDeps) {
         origin: anyOrigin ? "*" : deps.corsOrigins,
         credentials: false,
         methods: ["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"],
-        allowedHeaders: ["authorization", "content-type", "x-api-key", "anthropic-version", "anthropic-beta", "x-service-key", "x-tollgate-service", "x-tollgate-task-type", "x-tollgate-user", "x-tollgate-strategy", "traceparent"],
-        exposeHeaders: ["x-request-id", "request-id", "x-tollgate-provider", "x-tollgate-model", "retry-after"],
+        allowedHeaders: ["authorization", "content-type", "x-api-key", "anthropic-version", "anthropic-beta", "x-service-key", "x-tollgate-service", "x-tollgate-task-type", "x-tollgate-user", "x-tollgate-strategy", "traceparent", "cache-control"],
+        exposeHeaders: ["x-request-id", "request-id", "x-tollgate-provider", "x-tollgate-model", "retry-after", "x-tollgate-cache", "x-tollgate-cache-key", "age"],
         maxAge: 600,
       }),
     )
@@ -98,6 +102,7 @@ export function buildApp(deps: AppDeps) {
     .use(adminRoutes(deps.admin))
     .use(tenancyRoutes(deps.admin))
     .use(usageRoutes({ analytics: deps.analytics, config: deps.config, adminKey: deps.admin.adminKey, loopback: deps.admin.loopback }))
+    .use(deps.cache ? cacheRoutes({ cache: deps.cache, config: deps.config, admin: deps.admin }) : new Elysia({ name: "no-cache-routes" }))
     .use(docsRoutes(deps.version))
     .use(dashboardRoutes());
 }

@@ -27,6 +27,9 @@ import { providerCallPlugin } from "./plugins/provider-call.ts";
 import { routingPlugin } from "./plugins/routing.ts";
 import { authPlugin } from "./plugins/auth.ts";
 import { limitsPlugin } from "./plugins/limits.ts";
+import { cachePlugin } from "./plugins/cache.ts";
+import { openCacheStore } from "./cache/open.ts";
+import type { CacheStore } from "./cache/store.ts";
 import { Router } from "./routing/router.ts";
 import { applyLogLevel } from "./telemetry/log.ts";
 import { ProviderSet } from "./providers/provider-set.ts";
@@ -49,6 +52,8 @@ export interface Gateway {
   readonly snapshot: ConfigSnapshot;
   config: ConfigService;
   store: StateStore;
+  /** The response cache's store (Redis with REDIS_URL, else in-process). */
+  cache: CacheStore;
   /** Usage analytics (absent with TOLLGATE_ANALYTICS=off). */
   analytics: AnalyticsRuntime | undefined;
   /** Stop listening, flush every queued event, close the log. */
@@ -143,7 +148,8 @@ async function wire(settings: Settings, opts: StartOptions, { file, masterKey, l
   // Analytics is a projection: it runs beside the request path, never in it.
   const analytics = settings.analytics !== "off" ? startAnalytics(log, opts.analytics ?? (await openAnalyticsStore(settings)), { project: settings.analytics === "on", group: usageGroupFor(settings) }) : undefined;
   track({ analytics });
-  const pipeline = new Pipeline([authPlugin({ loopback: isLoopback(settings.host) }), ...builtinPlugins(router, store), ...operatorPlugins, ...(opts.plugins ?? [])]);
+  const cache = openCacheStore(settings);
+  const pipeline = new Pipeline([authPlugin({ loopback: isLoopback(settings.host) }), cachePlugin({ store: cache, state: store, ...(masterKey ? { masterKey } : {}) }), ...builtinPlugins(router, store), ...operatorPlugins, ...(opts.plugins ?? [])]);
   const app = buildApp({
     pipeline,
     config: () => snapshot,
@@ -158,6 +164,7 @@ async function wire(settings: Settings, opts: StartOptions, { file, masterKey, l
     store,
     router,
     analytics,
+    cache,
   });
   const server = Bun.serve({
     port: settings.port,
@@ -189,11 +196,13 @@ async function wire(settings: Settings, opts: StartOptions, { file, masterKey, l
     },
     config,
     store,
+    cache,
     analytics,
     stop() {
       // Idempotent: a second call (a second signal) waits for the same drain, never cuts it short.
       stopping ??= (async () => {
         await server.stop(true);
+        await cache.close();
         await config.stop();
         await emitter.close();
         await analytics?.stop();

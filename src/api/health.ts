@@ -8,6 +8,7 @@ import type { EventLog } from "../events/event-log.ts";
 import type { StateStore } from "../stores/state-store.ts";
 import type { OutboxEventLog } from "../events/outbox.ts";
 import type { AnalyticsRuntime } from "../analytics/runtime.ts";
+import type { CacheStore } from "../cache/store.ts";
 
 export interface HealthDeps {
   log: EventLog;
@@ -15,6 +16,8 @@ export interface HealthDeps {
   emitter: BatchingEmitter;
   outbox?: OutboxEventLog;
   analytics?: AnalyticsRuntime | undefined;
+  /** The response cache: a failing cache store degrades, never blocks, readiness (a lookup then misses). */
+  cache?: CacheStore;
   version: string;
 }
 
@@ -44,11 +47,12 @@ export function healthRoutes(deps: HealthDeps) {
         // A broker outage absorbed by the outbox leaves the gateway serving: degraded, still ready.
         const logUsable = log.ok || outbox !== undefined;
         const ready = logUsable && emitter.ok && store.ok;
-        const degraded = ready && (!log.ok || (outbox?.backlog ?? 0) > 0);
+        const cache = deps.cache ? { kind: deps.cache.kind, ...deps.cache.health() } : undefined;
+        const degraded = ready && (!log.ok || (outbox?.backlog ?? 0) > 0 || cache?.ok === false);
         set.status = ready ? 200 : 503;
         return {
           status: !ready ? "not_ready" : degraded ? "degraded" : "ready",
-          checks: { event_log: { kind: deps.log.kind, ...log }, state_store: { kind: deps.store.kind, ...store }, emitter, ...(outbox ? { outbox } : {}), analytics },
+          checks: { event_log: { kind: deps.log.kind, ...log }, state_store: { kind: deps.store.kind, ...store }, emitter, ...(outbox ? { outbox } : {}), analytics, ...(cache ? { cache } : {}) },
         };
       },
       { detail: { tags: ["Operations"], summary: "Readiness: event log, state store, emitter (503 when not ready; `degraded` while the outbox holds events); analytics state and lag, for information" } },

@@ -27,6 +27,8 @@ export const Settings = T.Object({
   clickhouseUser: T.Optional(T.String({ minLength: 1 })),
   clickhousePassword: T.Optional(T.String()),
   clickhouseDatabase: T.String({ pattern: "^[A-Za-z_][A-Za-z0-9_]*$" }),
+  cacheMaxBytes: T.Integer({ minimum: 1024 }),
+  cacheTimeoutMs: T.Integer({ minimum: 1, maximum: 10_000 }),
 });
 export type Settings = Static<typeof Settings>;
 
@@ -53,9 +55,11 @@ export const ENV_VARS = {
   CLICKHOUSE_PASSWORD: ["clickhousePassword", "", "ClickHouse password"],
   CLICKHOUSE_DATABASE: ["clickhouseDatabase", "tollgate", "Database of the analytics tables (created if missing)"],
   TOLLGATE_MASTER_KEY: ["masterKey", "", "Encrypts provider API keys at rest (AES-256-GCM); ≥ 16 chars, or 32 bytes hex/base64"],
+  TOLLGATE_CACHE_MAX_BYTES: ["cacheMaxBytes", "67108864", "Bound of the in-process response cache (LRU), bytes; with REDIS_URL the cache lives in Redis"],
+  TOLLGATE_CACHE_TIMEOUT_MS: ["cacheTimeoutMs", "50", "Longest a Redis cache lookup may take; slower (or Redis down) counts as a miss"],
 } as const satisfies Record<string, readonly [keyof Settings, string, string]>;
 
-const NUMERIC = new Set<keyof Settings>(["port", "maxBodyBytes"]);
+const NUMERIC = new Set<keyof Settings>(["port", "maxBodyBytes", "cacheMaxBytes", "cacheTimeoutMs"]);
 const LISTS = new Set<keyof Settings>(["corsOrigins", "kafkaBrokers"]);
 
 export class SettingsError extends Error {

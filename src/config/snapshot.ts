@@ -6,6 +6,7 @@ import type { ProviderConfig } from "../providers/types.ts";
 import type { BreakerSettings } from "../routing/breaker.ts";
 import type { Route } from "../routing/types.ts";
 import type { TenancySnapshot } from "./tenancy.ts";
+import type { CachePolicies } from "../cache/policy.ts";
 
 /** A route with its resilience settings (defaults filled in). */
 export interface RouteConfig extends Route {
@@ -49,6 +50,8 @@ export interface ConfigSnapshot {
   breaker: Partial<BreakerSettings>;
   /** Tenants and virtual keys (absent: none configured, e.g. in unit tests). */
   tenancy?: TenancySnapshot;
+  /** Cache policies, global and per tenant (absent: the defaults). */
+  cache?: CachePolicies;
 }
 
 export function emptySnapshot(): ConfigSnapshot {

@@ -18,6 +18,8 @@ describe("loadSettings", () => {
       redisPrefix: "tollgate:",
       analytics: "on",
       clickhouseDatabase: "tollgate",
+      cacheMaxBytes: 64 * 1024 * 1024,
+      cacheTimeoutMs: 50,
     });
   });
 

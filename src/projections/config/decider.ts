@@ -21,6 +21,7 @@ import {
   KeyFields as KeySchema,
   TenantFields,
 } from "./model.ts";
+import { CachePolicyFields, GLOBAL_POLICY_ID } from "../../cache/policy.ts";
 
 /** Provider ids are lower-case slugs; aliases look like model names; prices are `<provider>/<model>`. */
 const ID_PATTERNS: Record<EntityKind, RegExp> = {
@@ -32,6 +33,7 @@ const ID_PATTERNS: Record<EntityKind, RegExp> = {
   breaker: /^default$/,
   tenant: /^[a-z0-9][a-z0-9_-]{0,63}$/,
   key: /^key_[0-9a-z]{10,40}$/,
+  cache_policy: /^(_global|[a-z0-9][a-z0-9_-]{0,63})$/,
 };
 const ID_RULES: Record<EntityKind, string> = {
   provider: "lower-case letters, digits, `_` and `-`",
@@ -42,9 +44,10 @@ const ID_RULES: Record<EntityKind, string> = {
   breaker: "`default`",
   tenant: "a slug: lower-case letters, digits, `_` and `-`",
   key: "`key_` and 10 to 40 lower-case letters or digits",
+  cache_policy: "`_global` or a tenant id",
 };
 
-const SCHEMAS: Record<EntityKind, TSchema> = { provider: ProviderFields, model_alias: ModelAliasFields, price: PriceFields, route: RouteFields, route_override: RouteFields, breaker: BreakerFields, tenant: TenantFields, key: KeySchema };
+const SCHEMAS: Record<EntityKind, TSchema> = { provider: ProviderFields, model_alias: ModelAliasFields, price: PriceFields, route: RouteFields, route_override: RouteFields, breaker: BreakerFields, tenant: TenantFields, key: KeySchema, cache_policy: CachePolicyFields };
 const DEFAULTS: Record<EntityKind, Record<string, unknown>> = {
   provider: { enabled: true, priority: 0, models: [] },
   model_alias: {},
@@ -54,6 +57,7 @@ const DEFAULTS: Record<EntityKind, Record<string, unknown>> = {
   breaker: {},
   tenant: { enabled: true },
   key: {},
+  cache_policy: {},
 };
 
 /** Key fields only `rotate` and `revoke` set (and `tenant`, fixed at create). */
@@ -193,6 +197,9 @@ function checkReferences(state: ConfigState, env: DecideEnv, kind: EntityKind, i
     throw invalid(`Unknown provider \`${String(fields.provider)}\``, "unknown_provider", "provider");
   }
   if (kind === "key") checkKey(state, id, fields as KeyFields);
+  if (kind === "cache_policy" && id !== GLOBAL_POLICY_ID && id !== "default" && !state.entities.tenant[id]) {
+    throw invalid(`Unknown tenant \`${id}\``, "unknown_tenant", "tenant_id");
+  }
   if (kind === "price") {
     const provider = id.split("/")[0] ?? "";
     if (!id.includes("/") || !known(provider)) {

@@ -4,6 +4,7 @@
  */
 import { Type as T, type Static } from "@sinclair/typebox";
 import { PROVIDER_KINDS } from "../../providers/types.ts";
+import type { CachePolicyFields } from "../../cache/policy.ts";
 
 export const EntityId = T.String({ pattern: "^[a-z0-9][a-z0-9_-]*$", maxLength: 64, description: "Provider id: lower-case letters, digits, `_`, `-`" });
 
@@ -167,9 +168,11 @@ export interface EntityFields {
   tenant: TenantFields;
   /** id = `key_<ulid>`. */
   key: KeyFields;
+  /** id = `_global` or a tenant id (src/cache/policy.ts). */
+  cache_policy: CachePolicyFields;
 }
 export type EntityKind = keyof EntityFields;
-export const ENTITY_KINDS: readonly EntityKind[] = ["provider", "model_alias", "price", "route", "route_override", "breaker", "tenant", "key"];
+export const ENTITY_KINDS: readonly EntityKind[] = ["provider", "model_alias", "price", "route", "route_override", "breaker", "tenant", "key", "cache_policy"];
 
 export interface Entity<K extends EntityKind = EntityKind> {
   kind: K;
@@ -191,7 +194,7 @@ export interface ConfigState {
 }
 
 export function initialState(): ConfigState {
-  return { version: 0, entities: { provider: {}, model_alias: {}, price: {}, route: {}, route_override: {}, breaker: {}, tenant: {}, key: {} }, tombstones: {} };
+  return { version: 0, entities: { provider: {}, model_alias: {}, price: {}, route: {}, route_override: {}, breaker: {}, tenant: {}, key: {}, cache_policy: {} }, tombstones: {} };
 }
 
 /** Commands an admin issues. `expectedVersion` enables optimistic concurrency. */

@@ -6,6 +6,7 @@ import type { ConfigSnapshot, RouteConfig, RouteTables } from "../../config/snap
 import type { ProviderConfig } from "../../providers/types.ts";
 import type { ConfigState, ProviderFields, RouteFields } from "./model.ts";
 import { tenancySnapshot } from "./tenancy.ts";
+import { cachePolicies } from "../../cache/policy.ts";
 
 export interface SecretResolver {
   /** Clear key for a provider entity (decrypt `api_key_enc` or read `api_key_env`). */
@@ -59,7 +60,7 @@ export function toSnapshot(state: ConfigState, builtins: readonly ProviderConfig
   if (b?.min_requests) breaker.minRequests = b.min_requests;
   if (b?.failure_rate) breaker.failureRateToOpen = b.failure_rate;
   if (b?.open_ms) breaker.openMs = b.open_ms;
-  return { version: state.version, providers: ordered, models, prices, routes, breaker, tenancy: tenancySnapshot(state) };
+  return { version: state.version, providers: ordered, models, prices, routes, breaker, tenancy: tenancySnapshot(state), cache: cachePolicies(state.entities.cache_policy) };
 }
 
 /** Route fields (config) → RouteConfig with defaults. */
