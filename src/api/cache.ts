@@ -12,7 +12,7 @@ import { Type as T } from "@sinclair/typebox";
 import { CachePolicyFields, effectivePolicy, GLOBAL_POLICY_ID } from "../cache/policy.ts";
 import type { CacheStore } from "../cache/store.ts";
 import type { ConfigSnapshot } from "../config/snapshot.ts";
-import { GatewayError, toGatewayError } from "../pipeline/errors.ts";
+import { GatewayError } from "../pipeline/errors.ts";
 import { authenticate, credentialFrom } from "../plugins/auth.ts";
 import { type AdminDeps, checkAdmin } from "./admin.ts";
 import { errorResponse } from "./http.ts";
@@ -70,7 +70,9 @@ const guard = async (fn: () => Promise<Response> | Response): Promise<Response> 
   try {
     return await fn();
   } catch (err) {
-    return errorResponse(toGatewayError(err));
+    if (err instanceof GatewayError) return errorResponse(err);
+    // Anything else is the cache store failing (Redis down or slow): say so, never a 500.
+    return errorResponse(new GatewayError({ status: 503, code: "cache_unavailable", message: "The cache store is unreachable; retry shortly", headers: { "retry-after": "1" } }));
   }
 };
 

@@ -25,11 +25,15 @@ const DEGRADED_FOR_MS = 5_000;
 export class RedisCacheStore implements CacheStore {
   readonly kind = "redis" as const;
   private readonly redis: Redis;
+  /** Stats and purge (SCAN over every entry) get a client of their own with a longer timeout. */
+  private admin: Redis | undefined;
+  private readonly url: string;
   private readonly p: string;
   private lastFailure: { at: number; message: string } | undefined;
 
   constructor(url: string, opts: RedisCacheOptions = {}) {
     this.p = `${opts.prefix ?? "tollgate:"}cache:`;
+    this.url = url;
     this.redis = new Redis(url, {
       lazyConnect: true,
       enableAutoPipelining: true,
@@ -56,6 +60,12 @@ export class RedisCacheStore implements CacheStore {
     }
   }
 
+  private management(): Redis {
+    this.admin ??= new Redis(this.url, { enableAutoPipelining: true, maxRetriesPerRequest: 1, commandTimeout: 5_000, connectTimeout: 2_000, retryStrategy: (times) => Math.min(2_000, 25 * 2 ** Math.min(times, 16)) });
+    this.admin.on("error", () => {}); // reported by the lookups' client
+    return this.admin;
+  }
+
   private entry(tenant: string, hash: string): string {
     return `${this.p}e:${tenant}:${hash}`;
   }
@@ -74,7 +84,7 @@ export class RedisCacheStore implements CacheStore {
     const out: string[] = [];
     let cursor = "0";
     do {
-      const [next, batch] = await this.run(this.redis.scan(cursor, "MATCH", match, "COUNT", 1000));
+      const [next, batch] = await this.management().scan(cursor, "MATCH", match, "COUNT", 1000);
       cursor = next;
       out.push(...batch);
     } while (cursor !== "0");
@@ -84,13 +94,13 @@ export class RedisCacheStore implements CacheStore {
   async purge(tenant?: string): Promise<number> {
     const keys = await this.keys(tenant);
     let n = 0;
-    for (let i = 0; i < keys.length; i += 500) n += await this.run(this.redis.unlink(...keys.slice(i, i + 500)));
+    for (let i = 0; i < keys.length; i += 500) n += await this.management().unlink(...keys.slice(i, i + 500));
     return n;
   }
 
   async usage(tenant?: string): Promise<CacheUsage> {
     const keys = await this.keys(tenant);
-    const sizes = await Promise.all(keys.map((k) => this.run(this.redis.strlen(k))));
+    const sizes = await Promise.all(keys.map((k) => this.management().strlen(k)));
     return { entries: sizes.filter((s) => s > 0).length, bytes: sizes.reduce((a, b) => a + b, 0) };
   }
 
@@ -105,13 +115,13 @@ export class RedisCacheStore implements CacheStore {
     else {
       let cursor = "0";
       do {
-        const [next, batch] = await this.run(this.redis.scan(cursor, "MATCH", `${this.p.replace(/[*?[\]\\]/g, "\\$&")}s:*`, "COUNT", 1000));
+        const [next, batch] = await this.management().scan(cursor, "MATCH", `${this.p.replace(/[*?[\]\\]/g, "\\$&")}s:*`, "COUNT", 1000);
         cursor = next;
         keys.push(...batch);
       } while (cursor !== "0");
     }
     for (const k of keys) {
-      const h = await this.run(this.redis.hgetall(k));
+      const h = await this.management().hgetall(k);
       for (const c of Object.keys(out) as CacheCounter[]) out[c] += Number(h[c] ?? 0);
     }
     return out;
@@ -126,5 +136,6 @@ export class RedisCacheStore implements CacheStore {
 
   async close(): Promise<void> {
     this.redis.disconnect();
+    this.admin?.disconnect();
   }
 }
