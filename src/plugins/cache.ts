@@ -7,9 +7,13 @@
  *            hit  → key and tenant RPM still counted (one admission call, no TPM, no budget)
  *                 → answer: the stored completion (JSON), or replayed as a stream in pieces
  *            miss → header `miss`; the request goes on
- *   onChunk  collects the stream the client receives (after output plugins)
- *   onEnd    only when the request ended normally: stores the final answer, after the
- *            response (never awaited on the request path)
+ *   respond  (first) keeps the provider's answer before output plugins change it
+ *   onChunk  (first) collects the provider's stream before output plugins change it
+ *   onEnd    only when the request ended normally: stores that answer, after the response
+ *            (never awaited on the request path)
+ *
+ * The entry is the answer as the provider gave it (after input redaction: placeholders, never
+ * restored values); output plugins run again on every hit, for the request at hand.
  */
 import type { ChatCompletionChunk } from "../canonical/chat.ts";
 import { type CacheEntry, decodeEntry, encodeEntry, replayChunks, StreamCollector } from "../cache/entry.ts";
@@ -34,6 +38,8 @@ export interface CachePluginOptions {
 interface CacheState {
   plan: CachePlan;
   hit?: boolean;
+  /** The provider's JSON answer, before output plugins. */
+  raw?: Answer;
   collector?: StreamCollector;
 }
 
@@ -61,7 +67,8 @@ export function cachePlugin(opts: CachePluginOptions) {
   return definePlugin({
     name: "cache",
     version: "1.0.0",
-    enforce: "post",
+    // First in every phase: its onChunk and respond hooks must see the provider's answer.
+    enforce: "pre",
     phases: {
       async lookup(ctx): Promise<Answer | undefined> {
         const control = ctx.state["cache.control"];
@@ -109,13 +116,17 @@ export function cachePlugin(opts: CachePluginOptions) {
         if (ctx.stream) return { kind: "stream", chunks: replay(entry), cached: true };
         return { kind: "response", response: entry.answer.response, cached: true };
       },
+      respond(ctx) {
+        const s = stateOf(ctx);
+        if (s && !s.hit && ctx.answer && ctx.answer.kind !== "stream") s.raw = ctx.answer;
+      },
       onChunk(ctx, chunk) {
         stateOf(ctx)?.collector?.add(chunk);
       },
       onEnd(ctx, outcome) {
         const s = stateOf(ctx);
         if (!s || s.hit || !s.plan.store || outcome.status !== "ok" || !ctx.answer || ctx.answer.cached) return;
-        const answer = ctx.answer;
+        const answer = s.raw ?? ctx.answer;
         const plan = s.plan;
         const collector = s.collector;
         const target = ctx.target;
