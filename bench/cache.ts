@@ -14,6 +14,8 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { startFakeOpenAI } from "../test/fakes/openai-upstream.ts";
+import { planRequest } from "../src/cache/plan.ts";
+import { emptySnapshot } from "../src/config/snapshot.ts";
 
 const ROOT = resolve(import.meta.dir, "..");
 const DURATION = Number(process.env.DURATION ?? 5);
@@ -75,6 +77,16 @@ async function wrk(label: string, base: string, lua: string): Promise<void> {
   console.log(`| ${label} | ${Number(rps).toFixed(0)} | ${p50} | ${p99} | ${errors} |`);
 }
 
+// The pure part of a lookup: policy, Cache-Control and the key (canonical JSON + SHA-256).
+for (const [label, chars] of [["1 KB prompt", 1_000], ["20 KB prompt", 20_000]] as const) {
+  const request = { ...body, messages: [{ role: "system" as const, content: "You are terse." }, { role: "user" as const, content: "x".repeat(chars) }] };
+  const cfg = emptySnapshot();
+  for (let i = 0; i < 1000; i++) planRequest({ config: cfg, tenant: "t", operation: "chat", request });
+  const n = 20_000;
+  const t0 = performance.now();
+  for (let i = 0; i < n; i++) planRequest({ config: cfg, tenant: "t", operation: "chat", request });
+  console.log(`key derivation, ${label}: ${(((performance.now() - t0) / n) * 1000).toFixed(1)} µs per request`);
+}
 const notes: string[] = [];
 const stores: Array<[string, Record<string, string>]> = [["memory", {}]];
 if (process.env.REDIS_URL) stores.push(["redis", { REDIS_URL: process.env.REDIS_URL, TOLLGATE_REDIS_PREFIX: `tollgate-bench:${Date.now().toString(36)}:` }]);
