@@ -27,6 +27,7 @@ import { usageRoutes } from "./api/usage.ts";
 import type { AnalyticsRuntime } from "./analytics/runtime.ts";
 import { cacheRoutes } from "./api/cache.ts";
 import type { CacheStore } from "./cache/store.ts";
+import type { SemanticTier } from "./cache/semantic-store.ts";
 
 export interface AppDeps extends GatewayDeps {
   log: EventLog;
@@ -43,6 +44,7 @@ export interface AppDeps extends GatewayDeps {
   analytics?: AnalyticsRuntime | undefined;
   /** The response cache's store (absent: no cache routes). */
   cache?: CacheStore;
+  semantic?: SemanticTier;
 }
 
 /**
@@ -69,7 +71,7 @@ export function buildApp(deps: AppDeps) {
         credentials: false,
         methods: ["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"],
         allowedHeaders: ["authorization", "content-type", "x-api-key", "anthropic-version", "anthropic-beta", "x-service-key", "x-tollgate-service", "x-tollgate-task-type", "x-tollgate-user", "x-tollgate-strategy", "traceparent", "cache-control"],
-        exposeHeaders: ["x-request-id", "request-id", "x-tollgate-provider", "x-tollgate-model", "retry-after", "x-tollgate-cache", "x-tollgate-cache-key", "age"],
+        exposeHeaders: ["x-request-id", "request-id", "x-tollgate-provider", "x-tollgate-model", "retry-after", "x-tollgate-cache", "x-tollgate-cache-key", "x-tollgate-cache-similarity", "age"],
         maxAge: 600,
       }),
     )
@@ -102,7 +104,7 @@ export function buildApp(deps: AppDeps) {
     .use(adminRoutes(deps.admin))
     .use(tenancyRoutes(deps.admin))
     .use(usageRoutes({ analytics: deps.analytics, config: deps.config, adminKey: deps.admin.adminKey, loopback: deps.admin.loopback }))
-    .use(deps.cache ? cacheRoutes({ cache: deps.cache, config: deps.config, admin: deps.admin }) : new Elysia({ name: "no-cache-routes" }))
+    .use(deps.cache ? cacheRoutes({ cache: deps.cache, config: deps.config, admin: deps.admin, ...(deps.semantic ? { semantic: deps.semantic } : {}) }) : new Elysia({ name: "no-cache-routes" }))
     .use(docsRoutes(deps.version))
     .use(dashboardRoutes());
 }

@@ -30,6 +30,7 @@ import { limitsPlugin } from "./plugins/limits.ts";
 import { cachePlugin } from "./plugins/cache.ts";
 import { openCacheStore } from "./cache/open.ts";
 import type { CacheStore } from "./cache/store.ts";
+import { SemanticTier } from "./cache/semantic-store.ts";
 import { Router } from "./routing/router.ts";
 import { applyLogLevel } from "./telemetry/log.ts";
 import { ProviderSet } from "./providers/provider-set.ts";
@@ -149,7 +150,8 @@ async function wire(settings: Settings, opts: StartOptions, { file, masterKey, l
   const analytics = settings.analytics !== "off" ? startAnalytics(log, opts.analytics ?? (await openAnalyticsStore(settings)), { project: settings.analytics === "on", group: usageGroupFor(settings) }) : undefined;
   track({ analytics });
   const cache = openCacheStore(settings);
-  const pipeline = new Pipeline([authPlugin({ loopback: isLoopback(settings.host) }), cachePlugin({ store: cache, state: store, ...(masterKey ? { masterKey } : {}) }), ...builtinPlugins(router, store), ...operatorPlugins, ...(opts.plugins ?? [])]);
+  const semantic = new SemanticTier(store);
+  const pipeline = new Pipeline([authPlugin({ loopback: isLoopback(settings.host) }), cachePlugin({ store: cache, state: store, semantic, ...(masterKey ? { masterKey } : {}) }), ...builtinPlugins(router, store), ...operatorPlugins, ...(opts.plugins ?? [])]);
   const app = buildApp({
     pipeline,
     config: () => snapshot,
@@ -165,6 +167,7 @@ async function wire(settings: Settings, opts: StartOptions, { file, masterKey, l
     router,
     analytics,
     cache,
+    semantic,
   });
   const server = Bun.serve({
     port: settings.port,

@@ -11,6 +11,7 @@ import { Elysia } from "elysia";
 import { Type as T } from "@sinclair/typebox";
 import { CachePolicyFields, effectivePolicy, GLOBAL_POLICY_ID } from "../cache/policy.ts";
 import type { CacheStore } from "../cache/store.ts";
+import type { SemanticTier } from "../cache/semantic-store.ts";
 import type { ConfigSnapshot } from "../config/snapshot.ts";
 import { GatewayError } from "../pipeline/errors.ts";
 import { authenticate, credentialFrom } from "../plugins/auth.ts";
@@ -20,6 +21,8 @@ import { ErrorBodySchema, errorResponses } from "./schemas.ts";
 
 export interface CacheRouteDeps {
   cache: CacheStore;
+  /** The semantic tier (its entries are purged and counted with the exact ones). */
+  semantic?: SemanticTier;
   config: () => ConfigSnapshot;
   admin: AdminDeps;
 }
@@ -34,10 +37,18 @@ const StatsSchema = T.Object({
   entries: T.Integer(),
   bytes: T.Integer(),
   saved_usd: T.Number({ description: "What the hits would have cost at today's prices" }),
+  semantic: T.Object({
+    hits: T.Integer(),
+    misses: T.Integer({ description: "Semantic lookups without a hit, embeddings failures included" }),
+    embedding_errors: T.Integer({ description: "Embeddings calls that failed or timed out (each a miss)" }),
+    embedding_cost_usd: T.Number(),
+    entries: T.Integer(),
+    similarity: T.Record(T.String(), T.Integer(), { description: "Best similarity per semantic lookup, by bucket (`ge_0.95`, …, `lt_0.80`, `none`)" }),
+  }),
 });
 const PurgedSchema = T.Object({ tenant_id: T.Union([T.String(), T.Null()]), deleted: T.Integer() });
 const TenantQuery = T.Object({ tenant_id: T.Optional(T.String({ pattern: "^[a-z0-9][a-z0-9_-]{0,63}$", description: "Admin only: one tenant (default: all)" })) });
-const EffectiveSchema = T.Object({ mode: T.String(), ttl_seconds: T.Integer(), scope: T.String(), max_entry_bytes: T.Integer() });
+const EffectiveSchema = T.Object({ mode: T.String(), ttl_seconds: T.Integer(), scope: T.String(), max_entry_bytes: T.Integer(), semantic: T.Union([T.Null(), T.Object({ embeddings_model: T.String(), threshold: T.Number(), max_messages: T.Integer() })]) });
 const PolicyView = T.Object({
   id: T.String({ description: "`_global` or the tenant id" }),
   policy: CachePolicyFields,
@@ -81,7 +92,7 @@ export function cacheRoutes(deps: CacheRouteDeps) {
     const e = deps.admin.config.state.entities.cache_policy[id];
     const snapshot = deps.config();
     const eff = effectivePolicy(snapshot.cache, id === GLOBAL_POLICY_ID ? "\u0000none" : id);
-    return { id, policy: e?.fields ?? {}, version: e?.version ?? 0, effective: { mode: eff.mode, ttl_seconds: eff.ttlSeconds, scope: eff.scope, max_entry_bytes: eff.maxEntryBytes }, config_version: deps.admin.config.state.version };
+    return { id, policy: e?.fields ?? {}, version: e?.version ?? 0, effective: { mode: eff.mode, ttl_seconds: eff.ttlSeconds, scope: eff.scope, max_entry_bytes: eff.maxEntryBytes, semantic: eff.semantic ? { embeddings_model: eff.semantic.embeddingsModel, threshold: eff.semantic.threshold, max_messages: eff.semantic.maxMessages } : null }, config_version: deps.admin.config.state.version };
   };
   /** PUT replaces the policy: fields left out go back to their defaults. */
   const put = async (request: Request, id: string, body: CachePolicyFields) => {
@@ -89,7 +100,7 @@ export function cacheRoutes(deps: CacheRouteDeps) {
     const existing = deps.admin.config.state.entities.cache_policy[id];
     const fields = Object.fromEntries(Object.entries(body).filter(([, v]) => v !== undefined));
     if (existing) {
-      const changes: Record<string, unknown> = { mode: null, ttl_seconds: null, scope: null, max_entry_bytes: null, ...fields };
+      const changes: Record<string, unknown> = { mode: null, ttl_seconds: null, scope: null, max_entry_bytes: null, semantic: null, ...fields };
       await deps.admin.config.execute({ type: "update", kind: "cache_policy", id, changes }, actor);
     } else await deps.admin.config.execute({ type: "create", kind: "cache_policy", id, fields }, actor);
     return Response.json(policyView(id));
@@ -104,9 +115,16 @@ export function cacheRoutes(deps: CacheRouteDeps) {
   return new Elysia({ name: "cache-routes", normalize: false })
     .get("/v1/cache/stats", ({ request, query }) => guard(async () => {
       const tenant = scopeOf(caller(deps, request), query.tenant_id);
-      const [c, u] = await Promise.all([deps.cache.counters(tenant), deps.cache.usage(tenant)]);
-      const looked = c.hits + c.misses;
-      return Response.json({ tenant_id: tenant ?? null, store: deps.cache.kind, hits: c.hits, misses: c.misses, hit_rate: looked ? c.hits / looked : 0, errors: c.errors, entries: u.entries, bytes: u.bytes, saved_usd: c.saved_micros / 1e6 });
+      const [c, u, semEntries] = await Promise.all([deps.cache.counters(tenant), deps.cache.usage(tenant), deps.semantic ? deps.semantic.size(tenant) : 0]);
+      const n = (k: string) => c[k] ?? 0;
+      // A semantic hit follows an exact miss: hits of either tier over lookups.
+      const hits = n("hits") + n("semantic_hits");
+      const looked = n("hits") + n("misses");
+      const similarity = Object.fromEntries(Object.entries(c).filter(([k]) => k.startsWith("sim_")).map(([k, v]) => [k.slice(4), v]));
+      return Response.json({
+        tenant_id: tenant ?? null, store: deps.cache.kind, hits, misses: looked - hits, hit_rate: looked ? hits / looked : 0, errors: n("errors"), entries: u.entries, bytes: u.bytes, saved_usd: n("saved_micros") / 1e6,
+        semantic: { hits: n("semantic_hits"), misses: n("semantic_misses"), embedding_errors: n("embedding_errors"), embedding_cost_usd: n("embedding_micros") / 1e6, entries: semEntries, similarity },
+      });
     }), {
       query: TenantQuery,
       response: { 200: StatsSchema, 400: ErrorBodySchema, 401: ErrorBodySchema, 403: ErrorBodySchema, 503: ErrorBodySchema },
@@ -114,7 +132,7 @@ export function cacheRoutes(deps: CacheRouteDeps) {
     })
     .delete("/v1/cache", ({ request, query }) => guard(async () => {
       const tenant = scopeOf(caller(deps, request), query.tenant_id);
-      const deleted = await deps.cache.purge(tenant);
+      const deleted = (await deps.cache.purge(tenant)) + (deps.semantic ? await deps.semantic.purge(tenant) : 0);
       return Response.json({ tenant_id: tenant ?? null, deleted });
     }), {
       query: TenantQuery,

@@ -10,7 +10,7 @@ export const DEFAULT_CACHE_MAX_BYTES = 64 * 1024 * 1024;
 export class MemoryCacheStore implements CacheStore {
   readonly kind = "memory" as const;
   private readonly lru: LRUCache<string, string>;
-  private readonly stats = new Map<string, Record<CacheCounter, number>>();
+  private readonly stats = new Map<string, Record<string, number>>();
 
   constructor(opts: { maxBytes?: number } = {}) {
     const maxBytes = opts.maxBytes ?? DEFAULT_CACHE_MAX_BYTES;
@@ -55,14 +55,14 @@ export class MemoryCacheStore implements CacheStore {
   count(tenant: string, counter: CacheCounter, n = 1): void {
     let s = this.stats.get(tenant);
     if (!s) this.stats.set(tenant, (s = emptyCounters()));
-    s[counter] += n;
+    s[counter] = (s[counter] ?? 0) + n;
   }
 
-  async counters(tenant?: string): Promise<Record<CacheCounter, number>> {
+  async counters(tenant?: string): Promise<Record<string, number>> {
     const out = emptyCounters();
     for (const [t, s] of this.stats) {
       if (tenant !== undefined && t !== tenant) continue;
-      for (const k of Object.keys(out) as CacheCounter[]) out[k] += s[k];
+      for (const [k, v] of Object.entries(s)) out[k] = (out[k] ?? 0) + v;
     }
     return out;
   }

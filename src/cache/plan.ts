@@ -5,7 +5,8 @@
 import type { ChatCompletionRequest } from "../canonical/chat.ts";
 import type { EmbeddingsRequest } from "../canonical/embeddings.ts";
 import type { ConfigSnapshot } from "../config/snapshot.ts";
-import { cacheKey, isDeterministic, routeDefinition, scopeOf } from "./key.ts";
+import { cacheKey, isDeterministic, type KeyInput, routeDefinition, scopeOf } from "./key.ts";
+import { type SemanticInput, semanticInput } from "./semantic.ts";
 import { type CacheDirectives, type CachePolicy, effectivePolicy, parseCacheControl } from "./policy.ts";
 
 export type BypassReason = "mode_off" | "ttl_zero" | "not_deterministic" | "no_store" | "no_cache";
@@ -20,6 +21,8 @@ export interface CachePlan {
   store: boolean;
   /** Why the lookup was skipped. */
   bypass?: BypassReason;
+  /** The semantic tier's scope and text, when the tenant turned it on and the request fits it. */
+  semantic?: SemanticInput & { embeddingsModel: string; threshold: number };
 }
 
 export interface PlanInput {
@@ -41,15 +44,18 @@ export function planRequest(input: PlanInput): CachePlan {
   if (policy.ttlSeconds === 0) return { ...base, bypass: "ttl_zero" };
   if (policy.mode === "deterministic" && !isDeterministic(input.request, input.operation)) return { ...base, bypass: "not_deterministic" };
   if (directives.noStore) return { ...base, bypass: "no_store" };
-  const hash = cacheKey({
+  const keyInput: KeyInput = {
     scope: scopeOf(input.tenant, input.keyId, policy.scope),
     operation: input.operation,
     request: input.request,
     ...(input.embeddings ? { embeddings: input.embeddings } : {}),
     route: routeDefinition(input.request.model, input.config, input.tenant, input.service),
-  });
-  if (directives.noCache) return { ...base, hash, store: true, bypass: "no_cache" };
-  return { ...base, hash, lookup: true, store: true };
+  };
+  const hash = cacheKey(keyInput);
+  const sem = policy.semantic ? semanticInput(keyInput, policy.semantic.maxMessages) : undefined;
+  const semantic = sem && policy.semantic ? { semantic: { ...sem, embeddingsModel: policy.semantic.embeddingsModel, threshold: policy.semantic.threshold } } : {};
+  if (directives.noCache) return { ...base, hash, store: true, bypass: "no_cache", ...semantic };
+  return { ...base, hash, lookup: true, store: true, ...semantic };
 }
 
 /** Pure: whether an entry stored at `storedAt` may answer now (`max-age`; the TTL is the store's job). */

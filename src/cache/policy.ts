@@ -13,12 +13,25 @@ export const CacheMode = T.Union([T.Literal("off"), T.Literal("deterministic"), 
   description: "`off`; `deterministic` (default): only requests with temperature 0 or a seed; `all`: every request (keyed by its temperature too)",
 });
 
+/** The semantic tier (off by default): answer a paraphrase from an earlier answer. */
+export const SemanticFields = T.Object(
+  {
+    enabled: T.Boolean(),
+    embeddings_model: T.Optional(T.String({ minLength: 1, maxLength: 200, description: "An alias or `provider/model` that offers embeddings (required when enabled)" })),
+    threshold: T.Optional(T.Number({ minimum: 0, maximum: 1, description: "Cosine similarity from which a paraphrase is a hit (default 0.95)" })),
+    max_messages: T.Optional(T.Integer({ minimum: 1, maximum: 50, description: "Longest conversation (non-system messages) looked up semantically (default 4)" })),
+  },
+  { additionalProperties: false },
+);
+export type SemanticFields = Static<typeof SemanticFields>;
+
 export const CachePolicyFields = T.Object(
   {
     mode: T.Optional(CacheMode),
     ttl_seconds: T.Optional(T.Integer({ minimum: 0, maximum: MAX_TTL_SECONDS, description: "How long an entry lives (default 3600; 0 disables the cache)" })),
     scope: T.Optional(T.Union([T.Literal("tenant"), T.Literal("key")], { description: "`tenant` (default): the tenant's keys share entries; `key`: each key has its own" })),
     max_entry_bytes: T.Optional(T.Integer({ minimum: 1, maximum: MAX_ENTRY_BYTES_LIMIT, description: "Larger answers are not stored (default 1 MiB)" })),
+    semantic: T.Optional(SemanticFields),
   },
   { additionalProperties: false },
 );
@@ -29,7 +42,12 @@ export interface CachePolicy {
   ttlSeconds: number;
   scope: "tenant" | "key";
   maxEntryBytes: number;
+  /** Present when the semantic tier is on. */
+  semantic?: { embeddingsModel: string; threshold: number; maxMessages: number };
 }
+
+export const DEFAULT_THRESHOLD = 0.95;
+export const DEFAULT_MAX_MESSAGES = 4;
 
 export const DEFAULT_POLICY: Readonly<CachePolicy> = { mode: "deterministic", ttlSeconds: 3600, scope: "tenant", maxEntryBytes: 1024 * 1024 };
 
@@ -58,6 +76,10 @@ export function effectivePolicy(policies: CachePolicies | undefined, tenant: str
     if (f.ttl_seconds !== undefined) p.ttlSeconds = f.ttl_seconds;
     if (f.scope !== undefined) p.scope = f.scope;
     if (f.max_entry_bytes !== undefined) p.maxEntryBytes = f.max_entry_bytes;
+    if (f.semantic !== undefined) {
+      if (f.semantic.enabled && f.semantic.embeddings_model) p.semantic = { embeddingsModel: f.semantic.embeddings_model, threshold: f.semantic.threshold ?? DEFAULT_THRESHOLD, maxMessages: f.semantic.max_messages ?? DEFAULT_MAX_MESSAGES };
+      else delete p.semantic;
+    }
   }
   return p;
 }
@@ -83,4 +105,21 @@ export function parseCacheControl(header: string | null | undefined): CacheDirec
     else if (name === "max-age" && value !== undefined && /^\d+$/.test(value.replace(/"/g, ""))) d.maxAgeSeconds = Number(value.replace(/"/g, ""));
   }
   return d;
+}
+
+/** Provider kinds without an embeddings endpoint. */
+const NO_EMBEDDINGS = new Set(["anthropic"]);
+
+/**
+ * Pure: why `model` cannot serve embeddings (undefined when it can): it must be an alias or
+ * `provider/model` of a known provider whose kind offers embeddings.
+ */
+export function embeddingsModelProblem(model: string, aliases: Readonly<Record<string, { provider: string }>>, providerKind: (id: string) => string | undefined): string | undefined {
+  const alias = Object.hasOwn(aliases, model) ? aliases[model] : undefined;
+  const provider = alias ? alias.provider : model.includes("/") ? model.slice(0, model.indexOf("/")) : undefined;
+  if (!provider) return `\`${model}\` is neither an alias nor \`provider/model\``;
+  const kind = providerKind(provider);
+  if (!kind) return `unknown provider \`${provider}\``;
+  if (NO_EMBEDDINGS.has(kind)) return `provider \`${provider}\` (${kind}) offers no embeddings`;
+  return undefined;
 }

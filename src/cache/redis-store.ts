@@ -108,7 +108,7 @@ export class RedisCacheStore implements CacheStore {
     this.redis.hincrby(`${this.p}s:${tenant}`, counter, Math.round(n)).catch((err) => this.fail(err));
   }
 
-  async counters(tenant?: string): Promise<Record<CacheCounter, number>> {
+  async counters(tenant?: string): Promise<Record<string, number>> {
     const out = emptyCounters();
     const keys: string[] = [];
     if (tenant !== undefined) keys.push(`${this.p}s:${tenant}`);
@@ -122,7 +122,7 @@ export class RedisCacheStore implements CacheStore {
     }
     for (const k of keys) {
       const h = await this.management().hgetall(k);
-      for (const c of Object.keys(out) as CacheCounter[]) out[c] += Number(h[c] ?? 0);
+      for (const [c, v] of Object.entries(h)) out[c] = (out[c] ?? 0) + Number(v);
     }
     return out;
   }

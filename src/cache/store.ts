@@ -7,7 +7,9 @@
  * (`DELETE /v1/cache`) whatever scope (tenant or key) produced the hash.
  */
 
-export type CacheCounter = "hits" | "misses" | "saved_micros" | "errors";
+/** Known counters; the semantic tier also counts similarity buckets (`sim_ge_0.95`, …). */
+export const CACHE_COUNTERS = ["hits", "misses", "saved_micros", "errors", "semantic_hits", "semantic_misses", "embedding_errors", "embedding_micros"] as const;
+export type CacheCounter = (typeof CACHE_COUNTERS)[number] | `sim_${string}`;
 
 export interface CacheUsage {
   entries: number;
@@ -27,10 +29,10 @@ export interface CacheStore {
   /** Add to a tenant's counter. Never awaited on the request path; failures are dropped. */
   count(tenant: string, counter: CacheCounter, n?: number): void;
   /** The counters of one tenant, or summed over all. */
-  counters(tenant?: string): Promise<Record<CacheCounter, number>>;
+  counters(tenant?: string): Promise<Record<string, number>>;
   /** Whether the last operations worked (no I/O: read on `/ready`). */
   health(): { ok: boolean; detail?: string };
   close(): Promise<void>;
 }
 
-export const emptyCounters = (): Record<CacheCounter, number> => ({ hits: 0, misses: 0, saved_micros: 0, errors: 0 });
+export const emptyCounters = (): Record<string, number> => Object.fromEntries(CACHE_COUNTERS.map((c) => [c, 0]));

@@ -25,6 +25,8 @@ import { GatewayError } from "../pipeline/errors.ts";
 import { type Answer, definePlugin } from "../pipeline/plugin.ts";
 import type { StateStore } from "../stores/state-store.ts";
 import { admissionSpecs, type LimitHolder, setHeaders } from "./limits.ts";
+import type { SemanticTier } from "../cache/semantic-store.ts";
+import { semanticLookup } from "./cache-semantic.ts";
 
 export interface CachePluginOptions {
   store: CacheStore;
@@ -33,6 +35,10 @@ export interface CachePluginOptions {
   /** Seals entries with AES-256-GCM (`TOLLGATE_MASTER_KEY`). */
   masterKey?: Buffer;
   now?: () => number;
+  /** The semantic tier (entries in the StateStore); absent: exact only. */
+  semantic?: SemanticTier;
+  /** Longest an embeddings call may take before the lookup counts a miss (default 2000 ms). */
+  embedTimeoutMs?: number;
 }
 
 interface CacheState {
@@ -40,6 +46,10 @@ interface CacheState {
   hit?: boolean;
   /** The provider's JSON answer, before output plugins. */
   raw?: Answer;
+  /** Semantic miss: the vector to store the answer under. */
+  unit?: Float32Array;
+  /** Cost of the semantic tier's embeddings call, added to the request's cost at the end. */
+  embedCostUsd?: number;
   collector?: StreamCollector;
 }
 
@@ -90,31 +100,34 @@ export function cachePlugin(opts: CachePluginOptions) {
           ctx.responseHeaders[HEADER] = "bypass";
           return undefined;
         }
-        const entry = await read(plan);
+        let entry = await read(plan);
         const kindOk = entry && (entry.answer.kind === "embeddings") === (ctx.operation === "embeddings");
         if (!entry || !kindOk || !fresh(entry.storedAt, now(), plan.directives)) {
           ctx.responseHeaders[HEADER] = "miss";
           store.count(plan.tenant, "misses");
           ctx.emit({ type: "cache.miss", payload: { key: plan.hash } });
-          return undefined;
+          if (!plan.semantic || !opts.semantic) return undefined;
+          const sem = await semanticLookup(ctx, plan, opts.semantic, store, { ...(opts.masterKey ? { masterKey: opts.masterKey } : {}), timeoutMs: opts.embedTimeoutMs ?? 2000 });
+          s.embedCostUsd = sem.costUsd;
+          if (sem.similarity !== undefined) ctx.responseHeaders["x-tollgate-cache-similarity"] = sem.similarity.toFixed(4);
+          if (!sem.entry || !fresh(sem.entry.storedAt, now(), plan.directives)) {
+            if (sem.unit) s.unit = sem.unit;
+            return undefined;
+          }
+          entry = sem.entry;
+          await admitHit(ctx, opts.state);
+          s.hit = true;
+          delete s.collector;
+          ctx.responseHeaders[HEADER] = "semantic-hit";
+          store.count(plan.tenant, "semantic_hits");
+          return answerFrom(ctx, entry, plan, store, now(), { semantic: true, similarity: sem.similarity! });
         }
         await admitHit(ctx, opts.state);
         s.hit = true;
         delete s.collector;
-        const ageMs = Math.max(0, now() - entry.storedAt);
         ctx.responseHeaders[HEADER] = "hit";
-        ctx.responseHeaders["age"] = String(Math.floor(ageMs / 1000));
-        const provider = entry.provider ? ctx.providers.get(entry.provider) : undefined;
-        if (provider && entry.model) ctx.target = { provider, model: entry.model, requested: ctx.request.model };
-        const usage = entry.answer.kind === "response" ? entry.answer.response.usage : { ...entry.answer.response.usage, completion_tokens: 0 };
-        const saved = savedUsd(ctx.config, entry.provider, entry.model, usage);
-        ctx.savedUsd = saved;
         store.count(plan.tenant, "hits");
-        if (saved > 0) store.count(plan.tenant, "saved_micros", Math.round(saved * 1e6));
-        ctx.emit({ type: "cache.hit", payload: { key: plan.hash, ageMs, savedUsd: saved } });
-        if (entry.answer.kind === "embeddings") return { kind: "embeddings", response: entry.answer.response, cached: true };
-        if (ctx.stream) return { kind: "stream", chunks: replay(entry), cached: true };
-        return { kind: "response", response: entry.answer.response, cached: true };
+        return answerFrom(ctx, entry, plan, store, now());
       },
       respond(ctx) {
         const s = stateOf(ctx);
@@ -125,6 +138,8 @@ export function cachePlugin(opts: CachePluginOptions) {
       },
       onEnd(ctx, outcome) {
         const s = stateOf(ctx);
+        // The semantic tier's embeddings call is part of this request's cost (settled with it).
+        if (s?.embedCostUsd) ctx.costUsd = Math.round((ctx.costUsd + s.embedCostUsd) * 1e6) / 1e6;
         if (!s || s.hit || !s.plan.store || outcome.status !== "ok" || !ctx.answer || ctx.answer.cached) return;
         const answer = s.raw ?? ctx.answer;
         const plan = s.plan;
@@ -144,10 +159,29 @@ export function cachePlugin(opts: CachePluginOptions) {
           const text = encodeEntry({ v: 1, storedAt: now(), provider: target?.provider.id ?? null, model: target?.model ?? null, answer: stored }, opts.masterKey);
           if (Buffer.byteLength(text) > plan.policy.maxEntryBytes) return;
           store.set(plan.tenant, plan.hash!, text, plan.policy.ttlSeconds * 1000).catch(() => store.count(plan.tenant, "errors"));
+          if (s.unit && plan.semantic && opts.semantic && stored.kind === "response") {
+            opts.semantic.add(plan.tenant, plan.semantic.scope, s.unit, text, now() + plan.policy.ttlSeconds * 1000).catch(() => store.count(plan.tenant, "errors"));
+          }
         });
       },
     },
   });
+}
+
+/** The answer of a hit (exact or semantic): headers, target, savings, counters, events. */
+function answerFrom(ctx: Ctx, entry: CacheEntry, plan: CachePlan, store: CacheStore, nowMs: number, semantic?: { semantic: true; similarity: number }): Answer {
+  const ageMs = Math.max(0, nowMs - entry.storedAt);
+  ctx.responseHeaders["age"] = String(Math.floor(ageMs / 1000));
+  const provider = entry.provider ? ctx.providers.get(entry.provider) : undefined;
+  if (provider && entry.model) ctx.target = { provider, model: entry.model, requested: ctx.request.model };
+  const usage = entry.answer.kind === "response" ? entry.answer.response.usage : { ...entry.answer.response.usage, completion_tokens: 0 };
+  const saved = savedUsd(ctx.config, entry.provider, entry.model, usage);
+  ctx.savedUsd = saved;
+  if (saved > 0) store.count(plan.tenant, "saved_micros", Math.round(saved * 1e6));
+  ctx.emit({ type: semantic ? "cache.semantic_hit" : "cache.hit", payload: { key: plan.hash, ageMs, savedUsd: saved, ...(semantic ? { similarity: semantic.similarity } : {}) } });
+  if (entry.answer.kind === "embeddings") return { kind: "embeddings", response: entry.answer.response, cached: true };
+  if (ctx.stream) return { kind: "stream", chunks: replay(entry), cached: true };
+  return { kind: "response", response: entry.answer.response, cached: true };
 }
 
 async function* replay(entry: CacheEntry): AsyncGenerator<ChatCompletionChunk> {

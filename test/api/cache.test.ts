@@ -167,7 +167,7 @@ describe("exact cache: policy and Cache-Control", () => {
     expect((await chat(keyB, sampled)).headers.get("x-tollgate-cache")).toBe("bypass");
     const put = await admin("PUT", "/api/v1/admin/tenants/b/cache", { mode: "all", ttl_seconds: 600 });
     expect(put.status).toBe(200);
-    expect(((await put.json()) as any).effective).toEqual({ mode: "all", ttl_seconds: 600, scope: "tenant", max_entry_bytes: 1048576 });
+    expect(((await put.json()) as any).effective).toEqual({ mode: "all", ttl_seconds: 600, scope: "tenant", max_entry_bytes: 1048576, semantic: null });
     await waitFor(() => gw.snapshot.cache?.tenants.b?.mode === "all", 3000, "the policy");
     const first = await chat(keyB, sampled);
     tenants.set(first.headers.get("x-request-id")!, "b");

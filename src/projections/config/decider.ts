@@ -21,7 +21,7 @@ import {
   KeyFields as KeySchema,
   TenantFields,
 } from "./model.ts";
-import { CachePolicyFields, GLOBAL_POLICY_ID } from "../../cache/policy.ts";
+import { CachePolicyFields, embeddingsModelProblem, GLOBAL_POLICY_ID } from "../../cache/policy.ts";
 
 /** Provider ids are lower-case slugs; aliases look like model names; prices are `<provider>/<model>`. */
 const ID_PATTERNS: Record<EntityKind, RegExp> = {
@@ -200,6 +200,7 @@ function checkReferences(state: ConfigState, env: DecideEnv, kind: EntityKind, i
   if (kind === "cache_policy" && id !== GLOBAL_POLICY_ID && id !== "default" && !state.entities.tenant[id]) {
     throw invalid(`Unknown tenant \`${id}\``, "unknown_tenant", "tenant_id");
   }
+  if (kind === "cache_policy") checkSemantic(state, env, fields as CachePolicyFields);
   if (kind === "price") {
     const provider = id.split("/")[0] ?? "";
     if (!id.includes("/") || !known(provider)) {
@@ -222,6 +223,18 @@ function checkKey(state: ConfigState, id: string, f: KeyFields): void {
   if ((f.previous_hash === undefined) !== (f.previous_valid_until === undefined)) {
     throw invalid("`previous_hash` and `previous_valid_until` go together", "invalid_config", "previous_hash");
   }
+}
+
+/** An enabled semantic tier needs a model that resolves to a target offering embeddings. */
+function checkSemantic(state: ConfigState, env: DecideEnv, f: CachePolicyFields): void {
+  const s = f.semantic;
+  if (!s?.enabled) return;
+  if (!s.embeddings_model) throw invalid("The semantic tier needs `embeddings_model`", "invalid_config", "semantic.embeddings_model");
+  const aliases = Object.fromEntries(Object.values(state.entities.model_alias).map((a) => [a.id, { provider: a.fields.provider }]));
+  // Built-in providers (echo, openai from the env) have their id as their kind.
+  const kindOf = (id: string) => state.entities.provider[id]?.fields.kind ?? (env.builtinProviders.has(id) ? id : undefined);
+  const problem = embeddingsModelProblem(s.embeddings_model, aliases, kindOf);
+  if (problem) throw invalid(`\`semantic.embeddings_model\`: ${problem}`, "embeddings_model_invalid", "semantic.embeddings_model");
 }
 
 function existingKey(state: ConfigState, id: string, expected: number | undefined): Entity<"key"> {
