@@ -45,7 +45,7 @@ export async function semanticLookup(ctx: Ctx, plan: CachePlan, tier: SemanticTi
   } catch (err) {
     store.count(plan.tenant, "embedding_errors");
     store.count(plan.tenant, "semantic_misses");
-    ctx.emit({ type: "cache.semantic_miss", payload: { reason: "embeddings_failed", detail: (err as Error).name === "TimeoutError" ? "timeout" : (err as Error).message.slice(0, 200) } });
+    ctx.emit({ type: "cache.semantic_miss", payload: { reason: "embeddings_failed", detail: isTimeout(err) ? "timeout" : (err as Error).message.slice(0, 200) } });
     return { costUsd: 0 };
   }
   if (costUsd > 0) store.count(plan.tenant, "embedding_micros", Math.round(costUsd * 1e6));
@@ -63,4 +63,9 @@ export async function semanticLookup(ctx: Ctx, plan: CachePlan, tier: SemanticTi
     return { unit, costUsd, ...(match.similarity !== undefined ? { similarity: match.similarity } : {}) };
   }
   return { entry, unit, costUsd, similarity: match.similarity! };
+}
+
+function isTimeout(err: unknown): boolean {
+  const e = err as { name?: string; code?: string };
+  return e?.name === "TimeoutError" || e?.code === "upstream_timeout";
 }
