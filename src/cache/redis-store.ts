@@ -61,8 +61,10 @@ export class RedisCacheStore implements CacheStore {
   }
 
   private management(): Redis {
-    this.admin ??= new Redis(this.url, { enableAutoPipelining: true, maxRetriesPerRequest: 1, commandTimeout: 5_000, connectTimeout: 2_000, retryStrategy: (times) => Math.min(2_000, 25 * 2 ** Math.min(times, 16)) });
-    this.admin.on("error", () => {}); // reported by the lookups' client
+    if (!this.admin) {
+      this.admin = new Redis(this.url, { enableAutoPipelining: true, maxRetriesPerRequest: 1, commandTimeout: 5_000, connectTimeout: 2_000, retryStrategy: (times) => Math.min(2_000, 25 * 2 ** Math.min(times, 16)) });
+      this.admin.on("error", () => {}); // reported by the lookups' client
+    }
     return this.admin;
   }
 

@@ -7,9 +7,10 @@
  *   semcache:tenants                  HASH  tenant → "1"       (for purge of all)
  *
  * Writes go through `applyVersioned` (the StateStore's one multi-key write) with a time-based
- * version per scope. An index is (re)loaded with one HGETALL when it is missing or older than
- * `refreshMs`: that is how an instance picks up entries another one wrote, or rebuilds after a
- * restart. Expired entries are skipped on load and dropped from the store then.
+ * version per scope. An index is loaded with one HGETALL the first time a scope is searched (how
+ * a restarted instance rebuilds) and reloaded in the background once older than `refreshMs` (how
+ * an instance picks up entries another one wrote). Expired entries are skipped on load and
+ * dropped from the store then.
  */
 import type { StateStore } from "../stores/state-store.ts";
 import { VectorIndex } from "./semantic.ts";
@@ -29,6 +30,7 @@ export interface SemanticMatch {
 
 export class SemanticTier {
   private readonly scopes = new Map<string, Loaded>();
+  private readonly reloading = new Set<string>();
   private seq = 0;
 
   constructor(private readonly state: StateStore, private readonly opts: { refreshMs?: number; now?: () => number } = {}) {}
@@ -41,12 +43,25 @@ export class SemanticTier {
     return `semcache:scope:${tenant}:${scope}`;
   }
 
-  /** Load (or reload) a scope's index from the store. */
+  /**
+   * A scope's index: loaded from the store on first use (one HGETALL); afterwards, when older than
+   * `refreshMs`, the current index answers while a reload runs in the background (one at a time
+   * per scope), so a lookup waits for the store only the first time.
+   */
   private async load(tenant: string, scope: string): Promise<Loaded> {
     const key = `${tenant}\u0000${scope}`;
     const cur = this.scopes.get(key);
+    if (!cur) return this.reload(tenant, scope);
+    if (this.now() - cur.loadedAt >= (this.opts.refreshMs ?? 1000) && !this.reloading.has(key)) {
+      this.reloading.add(key);
+      void this.reload(tenant, scope).catch(() => {}).finally(() => this.reloading.delete(key));
+    }
+    return cur;
+  }
+
+  private async reload(tenant: string, scope: string): Promise<Loaded> {
+    const key = `${tenant}\u0000${scope}`;
     const now = this.now();
-    if (cur && now - cur.loadedAt < (this.opts.refreshMs ?? 1000)) return cur;
     const all = await this.state.hgetall(SemanticTier.scopeKey(tenant, scope));
     const loaded: Loaded = { index: undefined, entries: new Map(), loadedAt: now };
     const dead: string[] = [];
