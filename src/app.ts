@@ -32,6 +32,9 @@ import { overridesRoutes } from "./api/overrides.ts";
 import { usageRoutes } from "./api/usage.ts";
 import type { AnalyticsRuntime } from "./analytics/runtime.ts";
 import type { Lifecycle } from "./lifecycle/drain.ts";
+import { cacheRoutes } from "./api/cache.ts";
+import type { CacheStore } from "./cache/store.ts";
+import type { SemanticTier } from "./cache/semantic-store.ts";
 
 export interface AppDeps extends GatewayDeps {
   log: EventLog;
@@ -50,6 +53,9 @@ export interface AppDeps extends GatewayDeps {
   lifecycle?: Lifecycle;
   /** Operators' plugins (admin listing and settings); absent in tests that build the app alone. */
   plugins?: PluginHost;
+  /** The response cache's store (absent: no cache routes). */
+  cache?: CacheStore;
+  semantic?: SemanticTier;
 }
 
 /**
@@ -76,8 +82,8 @@ export function buildApp(deps: AppDeps) {
         origin: anyOrigin ? "*" : deps.corsOrigins,
         credentials: false,
         methods: ["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"],
-        allowedHeaders: ["authorization", "content-type", "x-api-key", "anthropic-version", "anthropic-beta", "x-service-key", "x-tollgate-service", "x-tollgate-task-type", "x-tollgate-user", "x-tollgate-strategy", "traceparent", "tracestate"],
-        exposeHeaders: ["x-request-id", "request-id", "x-tollgate-provider", "x-tollgate-model", "x-tollgate-route-level", "x-tollgate-override", "retry-after", "x-trace-id"],
+        allowedHeaders: ["authorization", "content-type", "x-api-key", "anthropic-version", "anthropic-beta", "x-service-key", "x-tollgate-service", "x-tollgate-task-type", "x-tollgate-user", "x-tollgate-strategy", "traceparent", "tracestate", "cache-control"],
+        exposeHeaders: ["x-request-id", "request-id", "x-tollgate-provider", "x-tollgate-model", "x-tollgate-route-level", "x-tollgate-override", "retry-after", "x-trace-id", "x-tollgate-cache", "x-tollgate-cache-key", "x-tollgate-cache-similarity", "age"],
         maxAge: 600,
       }),
     )
@@ -122,6 +128,7 @@ export function buildApp(deps: AppDeps) {
     .use(deps.plugins ? pluginAdminRoutes({ ...deps.admin, plugins: deps.plugins }) : new Elysia({ name: "admin-plugins" }))
     .use(overridesRoutes(deps.admin))
     .use(usageRoutes({ analytics: deps.analytics, config: deps.config, adminKey: deps.admin.adminKey, loopback: deps.admin.loopback }))
+    .use(deps.cache ? cacheRoutes({ cache: deps.cache, config: deps.config, admin: deps.admin, ...(deps.semantic ? { semantic: deps.semantic } : {}) }) : new Elysia({ name: "no-cache-routes" }))
     .use(docsRoutes(deps.version))
     .use(dashboardRoutes());
   known.routes = () => app.routes;

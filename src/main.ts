@@ -32,6 +32,10 @@ import { routingPlugin } from "./plugins/routing.ts";
 import { authPlugin } from "./plugins/auth.ts";
 import { limitsPlugin } from "./plugins/limits.ts";
 import { guardrailsPlugin } from "./plugins/guardrails.ts";
+import { cachePlugin } from "./plugins/cache.ts";
+import { openCacheStore } from "./cache/open.ts";
+import type { CacheStore } from "./cache/store.ts";
+import { SemanticTier } from "./cache/semantic-store.ts";
 import { Router } from "./routing/router.ts";
 import { applyLogLevel } from "./telemetry/log.ts";
 import { gatewayTelemetry } from "./telemetry/setup.ts";
@@ -59,6 +63,8 @@ export interface Gateway {
   readonly snapshot: ConfigSnapshot;
   config: ConfigService;
   store: StateStore;
+  /** The response cache's store (Redis with REDIS_URL, else in-process). */
+  cache: CacheStore;
   /** Usage analytics (absent with TOLLGATE_ANALYTICS=off). */
   analytics: AnalyticsRuntime | undefined;
   /** Traces (when OTEL_EXPORTER_OTLP_ENDPOINT is set), metrics, request log. */
@@ -177,7 +183,9 @@ async function wire(settings: Settings, opts: StartOptions, { file, masterKey, l
   track({ analytics });
   const lifecycle = new Lifecycle();
   const telemetry = await gatewayTelemetry({ version: pkg.version, emitter, outbox, router, analytics, maxTenants: settings.metricsMaxTenants, maxModels: settings.metricsMaxModels, requestLog: opts.requestLog ?? (opts.quiet || !logsInfo(settings) ? undefined : (line) => console.info(line)) });
-  const pipeline = new Pipeline([authPlugin({ loopback: isLoopback(settings.host) }), ...builtinPlugins(router, store), ...operator.pipelinePlugins, ...(opts.plugins ?? [])], telemetry.tracing ? { observer: telemetry } : {});
+  const cache = openCacheStore(settings);
+  const semantic = new SemanticTier(store);
+  const pipeline = new Pipeline([authPlugin({ loopback: isLoopback(settings.host) }), cachePlugin({ store: cache, state: store, semantic, ...(masterKey ? { masterKey } : {}) }), ...builtinPlugins(router, store), ...operator.pipelinePlugins, ...(opts.plugins ?? [])], telemetry.tracing ? { observer: telemetry } : {});
   const app = buildApp({
     pipeline,
     config: () => snapshot,
@@ -195,6 +203,8 @@ async function wire(settings: Settings, opts: StartOptions, { file, masterKey, l
     lifecycle,
     plugins: operator.host,
     telemetry,
+    cache,
+    semantic,
   });
   const server = Bun.serve({
     port: settings.port,
@@ -231,6 +241,7 @@ async function wire(settings: Settings, opts: StartOptions, { file, masterKey, l
     },
     config,
     store,
+    cache,
     analytics,
     telemetry,
     stop(stopOpts) {
@@ -241,6 +252,7 @@ async function wire(settings: Settings, opts: StartOptions, { file, masterKey, l
         for (const until = Date.now() + 2_000; pipeline.active > 0 && Date.now() < until; ) await Bun.sleep(5);
         await operator.host.stop();
         await telemetry.flush().catch(() => {});
+        await cache.close();
         await config.stop();
         await emitter.close();
         await analytics?.stop();

@@ -31,6 +31,9 @@ export interface UsageMetrics {
   cost_usd: number;
   /** 0..1; 0 when there are no requests. */
   cache_hit_rate: number;
+  /** What cache hits saved (at the price of the day they were served). */
+  saved_micros: number;
+  saved_usd: number;
   /** 0..1; 0 when there are no requests. */
   error_rate: number;
   /** Latency percentiles in ms; 0 when there are no requests. */
@@ -41,7 +44,7 @@ export interface UsageMetrics {
 
 /** The metrics of an empty range. */
 export function zeroMetrics(): UsageMetrics {
-  return { requests: 0, input_tokens: 0, output_tokens: 0, cached_tokens: 0, cost_micros: 0, cost_usd: 0, cache_hit_rate: 0, error_rate: 0, p50_ms: 0, p95_ms: 0, p99_ms: 0 };
+  return { requests: 0, input_tokens: 0, output_tokens: 0, cached_tokens: 0, cost_micros: 0, cost_usd: 0, cache_hit_rate: 0, saved_micros: 0, saved_usd: 0, error_rate: 0, p50_ms: 0, p95_ms: 0, p99_ms: 0 };
 }
 
 export type UsageDimension = "provider" | "model" | "service" | "tenant" | "user";
@@ -62,6 +65,7 @@ const METRICS = `
   sum(toUInt64(cached_tokens)) AS m_cached_tokens,
   sum(cost_micros) AS m_cost_micros,
   if(count() = 0, 0, countIf(cached = 1) / count()) AS m_cache_hit_rate,
+  sum(saved_micros) AS m_saved_micros,
   if(count() = 0, 0, countIf(status = 'error') / count()) AS m_error_rate,
   if(count() = 0, [0, 0, 0], arrayMap(x -> round(x, 3), quantilesExactInclusive(0.5, 0.95, 0.99)(latency_ms))) AS m_latency_q`;
 
@@ -141,6 +145,7 @@ interface RawRow {
   m_cached_tokens: number | string;
   m_cost_micros: number | string;
   m_cache_hit_rate: number | string;
+  m_saved_micros: number | string;
   m_error_rate: number | string;
   m_latency_q: Array<number | string | null>;
 }
@@ -158,6 +163,8 @@ function toMetrics(r: RawRow): UsageMetrics {
     cost_micros: cost,
     cost_usd: cost / 1e6,
     cache_hit_rate: n(r.m_cache_hit_rate),
+    saved_micros: n(r.m_saved_micros),
+    saved_usd: n(r.m_saved_micros) / 1e6,
     error_rate: n(r.m_error_rate),
     p50_ms: n(r.m_latency_q[0]),
     p95_ms: n(r.m_latency_q[1]),

@@ -37,6 +37,8 @@ export interface UsageRow {
   cached_tokens: number;
   /** Cost in integer micro-dollars (1 USD = 1_000_000). */
   cost_micros: number;
+  /** What a cache hit saved, integer micro-dollars (0 unless answered from the cache). */
+  saved_micros: number;
   latency_ms: number;
   ttft_ms: number | null;
   /** 1 when answered from the cache. */
@@ -94,6 +96,7 @@ export function migrationStatements(db: string): string[] {
       output_tokens UInt32,
       cached_tokens UInt32,
       cost_micros UInt64,
+      saved_micros UInt64 DEFAULT 0,
       latency_ms Float64,
       ttft_ms Nullable(Float64),
       cached UInt8,
@@ -104,6 +107,8 @@ export function migrationStatements(db: string): string[] {
     PARTITION BY toYYYYMM(time)
     ORDER BY (tenant, time, event_id)
     SETTINGS non_replicated_deduplication_window = 10000`,
+    // Migration for tables created before the cache recorded savings (a no-op on new tables).
+    `ALTER TABLE ${d}.usage_events ADD COLUMN IF NOT EXISTS saved_micros UInt64 DEFAULT 0 AFTER cost_micros`,
     `CREATE TABLE IF NOT EXISTS ${d}.usage_hourly (
       hour DateTime('UTC'),
       tenant LowCardinality(String),
@@ -208,6 +213,7 @@ export function toUsageRow(event: EventEnvelope): UsageRow | undefined {
     output_tokens: count(p.outputTokens),
     cached_tokens: count(p.cachedTokens),
     cost_micros: costMicros(p.costUsd),
+    saved_micros: costMicros(p.savedUsd),
     latency_ms: ms(p.latencyMs),
     ttft_ms: typeof ttft === "number" && Number.isFinite(ttft) ? Math.max(0, ttft) : null,
     cached: p.cached === true ? 1 : 0,

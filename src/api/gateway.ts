@@ -89,7 +89,7 @@ function createCtx(deps: GatewayDeps, httpRequest: Request, input: GatewayInput)
     signal: aborter.signal,
     responseHeaders: traceId ? { "x-trace-id": traceId } : {},
     timings: {},
-    state: { "gateway.abort": aborter, "gateway.settled": deps.emitter, "auth.credential": credentialFrom(httpRequest.headers), ...(httpRequest.headers.get("x-tollgate-strategy") ? { "routing.strategy": httpRequest.headers.get("x-tollgate-strategy") } : {}) },
+    state: { "gateway.abort": aborter, "gateway.settled": deps.emitter, "auth.credential": credentialFrom(httpRequest.headers), ...(httpRequest.headers.get("x-tollgate-strategy") ? { "routing.strategy": httpRequest.headers.get("x-tollgate-strategy") } : {}), ...(httpRequest.headers.get("cache-control") ? { "cache.control": httpRequest.headers.get("cache-control") } : {}) },
     emit(e) {
       const event = makeEvent({ ...e, tenant: ctx.principal.tenant, requestId, configVersion: config.version, ...(traceId ? { traceId } : {}) });
       deps.emitter.emit("requests", ctx.principal.tenant, event);

@@ -13,6 +13,7 @@ import { Loose, okResponse } from "./schemas.ts";
 import { GatewayMetrics } from "../telemetry/metrics.ts";
 
 const ReadyBody = Loose({ status: T.Union([T.Literal("ready"), T.Literal("degraded"), T.Literal("not_ready"), T.Literal("draining")]), checks: Loose({}) });
+import type { CacheStore } from "../cache/store.ts";
 
 export interface HealthDeps {
   log: EventLog;
@@ -20,6 +21,8 @@ export interface HealthDeps {
   emitter: BatchingEmitter;
   outbox?: OutboxEventLog;
   analytics?: AnalyticsRuntime | undefined;
+  /** The response cache: a failing cache store degrades, never blocks, readiness (a lookup then misses). */
+  cache?: CacheStore;
   version: string;
   /** While draining (SIGTERM), readiness answers 503 `draining`. */
   lifecycle?: { readonly draining: boolean };
@@ -62,11 +65,12 @@ export function healthRoutes(deps: HealthDeps) {
         const logUsable = log.ok || outbox !== undefined;
         const draining = deps.lifecycle?.draining === true;
         const ready = !draining && logUsable && emitter.ok && store.ok;
-        const degraded = ready && (!log.ok || (outbox?.backlog ?? 0) > 0);
+        const cache = deps.cache ? { kind: deps.cache.kind, ...deps.cache.health() } : undefined;
+        const degraded = ready && (!log.ok || (outbox?.backlog ?? 0) > 0 || cache?.ok === false);
         set.status = ready ? 200 : 503;
         return {
           status: draining ? "draining" : !ready ? "not_ready" : degraded ? "degraded" : "ready",
-          checks: { event_log: { kind: deps.log.kind, ...log }, state_store: { kind: deps.store.kind, ...store }, emitter, ...(outbox ? { outbox } : {}), analytics },
+          checks: { event_log: { kind: deps.log.kind, ...log }, state_store: { kind: deps.store.kind, ...store }, emitter, ...(outbox ? { outbox } : {}), analytics, ...(cache ? { cache } : {}) },
         };
       },
       {

@@ -31,6 +31,8 @@ export const Settings = T.Object({
   metricsMaxTenants: T.Optional(T.Integer({ minimum: 1 })),
   metricsMaxModels: T.Optional(T.Integer({ minimum: 1 })),
   fsyncMs: T.Integer({ minimum: 0, maximum: 10_000 }),
+  cacheMaxBytes: T.Integer({ minimum: 1024 }),
+  cacheTimeoutMs: T.Integer({ minimum: 1, maximum: 10_000 }),
 });
 export type Settings = Static<typeof Settings>;
 
@@ -61,9 +63,11 @@ export const ENV_VARS = {
   TOLLGATE_MASTER_KEY: ["masterKey", "", "Encrypts provider API keys at rest (AES-256-GCM); ≥ 16 chars, or 32 bytes hex/base64"],
   TOLLGATE_METRICS_MAX_TENANTS: ["metricsMaxTenants", "", "Distinct tenant label values in /metrics (default 100); later tenants are counted as `other`"],
   TOLLGATE_METRICS_MAX_MODELS: ["metricsMaxModels", "", "Distinct model label values in /metrics (default 100); later models are counted as `other`"],
+  TOLLGATE_CACHE_MAX_BYTES: ["cacheMaxBytes", "67108864", "Bound of the in-process response cache (LRU), bytes; with REDIS_URL the cache lives in Redis"],
+  TOLLGATE_CACHE_TIMEOUT_MS: ["cacheTimeoutMs", "50", "Longest a Redis cache lookup may take; slower (or Redis down) counts as a miss"],
 } as const satisfies Record<string, readonly [keyof Settings, string, string]>;
 
-const NUMERIC = new Set<keyof Settings>(["port", "maxBodyBytes", "drainTimeoutMs", "metricsMaxTenants", "metricsMaxModels", "fsyncMs"]);
+const NUMERIC = new Set<keyof Settings>(["port", "maxBodyBytes", "drainTimeoutMs", "metricsMaxTenants", "metricsMaxModels", "fsyncMs", "cacheMaxBytes", "cacheTimeoutMs"]);
 const LISTS = new Set<keyof Settings>(["corsOrigins", "kafkaBrokers"]);
 
 export class SettingsError extends Error {

@@ -9,6 +9,7 @@ import type { CustomerOverrideIndex } from "../routing/customer-overrides.ts";
 import type { TenancySnapshot } from "./tenancy.ts";
 import type { GuardrailsSnapshot } from "../guardrails/config.ts";
 import type { PluginsSnapshot } from "../projections/config/plugins.ts";
+import type { CachePolicies } from "../cache/policy.ts";
 
 /** A route with its resilience settings (defaults filled in). */
 export interface RouteConfig extends Route {
@@ -63,6 +64,8 @@ export interface ConfigSnapshot {
   guardrails?: GuardrailsSnapshot;
   /** Operator plugin settings: enablement, settings, order (absent: none configured). */
   plugins?: PluginsSnapshot;
+  /** Cache policies, global and per tenant (absent: the defaults). */
+  cache?: CachePolicies;
 }
 
 export function emptySnapshot(): ConfigSnapshot {

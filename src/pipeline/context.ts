@@ -79,6 +79,8 @@ export interface Ctx {
   attempts: number;
   /** Cost of the request in USD, set by whoever knows the price (0 when unknown). */
   costUsd: number;
+  /** What the request did not spend because a cache answered it, USD at today's price. */
+  savedUsd?: number;
   /** Aborted when the client disconnects; pass to upstream calls. */
   readonly signal: AbortSignal;
   /** Per-phase time in ms. */

@@ -160,7 +160,7 @@ function providerLimits(ctx: Ctx): LimitHolder | undefined {
 }
 
 /** `x-ratelimit-limit-*`, `-remaining-*`, `-reset-*` for the tightest request and token limits. */
-function setHeaders(ctx: Ctx, result: AdmissionResult): void {
+export function setHeaders(ctx: Ctx, result: AdmissionResult): void {
   for (const [prefix, label] of [["rpm:", "requests"], ["tpm:", "tokens"]] as const) {
     const states = result.rates.filter((r) => r.key.startsWith(prefix));
     if (!states.length) continue;

@@ -63,7 +63,7 @@ export function analyticsStoreContract(name: string, factory: AnalyticsStoreFact
     test("migrate is idempotent and an empty store answers zeros", async () => {
       await store.migrate();
       const s = await usageSummary(store, RANGE);
-      expect(s).toEqual({ requests: 0, input_tokens: 0, output_tokens: 0, cached_tokens: 0, cost_micros: 0, cost_usd: 0, cache_hit_rate: 0, error_rate: 0, p50_ms: 0, p95_ms: 0, p99_ms: 0 });
+      expect(s).toEqual({ requests: 0, input_tokens: 0, output_tokens: 0, cached_tokens: 0, cost_micros: 0, cost_usd: 0, cache_hit_rate: 0, saved_micros: 0, saved_usd: 0, error_rate: 0, p50_ms: 0, p95_ms: 0, p99_ms: 0 });
       expect(await usageByProvider(store, RANGE)).toEqual([]);
     });
 
@@ -101,6 +101,8 @@ export function analyticsStoreContract(name: string, factory: AnalyticsStoreFact
         cost_micros: 19395,
         cost_usd: 0.019395,
         cache_hit_rate: 1 / 7,
+        saved_micros: 1250,
+        saved_usd: 0.00125,
         error_rate: 1 / 7,
         p50_ms: 300,
         p95_ms: 1080,
@@ -113,7 +115,7 @@ export function analyticsStoreContract(name: string, factory: AnalyticsStoreFact
       await store.insert(rows);
       const got = await usageByProvider(store, RANGE);
       expect(got.map((g) => g.provider)).toEqual(["anthropic", "openai"]);
-      expect(got[0]).toEqual({ provider: "anthropic", requests: 2, input_tokens: 1400, output_tokens: 700, cached_tokens: 0, cost_micros: 14700, cost_usd: 0.0147, cache_hit_rate: 0, error_rate: 0, p50_ms: 1000, p95_ms: 1180, p99_ms: 1196 });
+      expect(got[0]).toEqual({ provider: "anthropic", requests: 2, input_tokens: 1400, output_tokens: 700, cached_tokens: 0, cost_micros: 14700, cost_usd: 0.0147, cache_hit_rate: 0, saved_micros: 0, saved_usd: 0, error_rate: 0, p50_ms: 1000, p95_ms: 1180, p99_ms: 1196 });
       expect(got as unknown[]).toEqual(expectedGroups(counted, "provider", (r) => r.provider));
     });
 

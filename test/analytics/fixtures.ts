@@ -17,13 +17,14 @@ interface Spec {
   cached: boolean;
   status: string;
   errorCode: string | null;
+  savedUsd?: number;
 }
 
 const SPECS: Spec[] = [
   { time: "2025-03-01T10:05:00.000Z", tenant: "acme", provider: "openai", model: "gpt-4o", service: "web", inputTokens: 100, outputTokens: 50, cachedTokens: 0, costUsd: 0.00125, latencyMs: 200, ttftMs: 80, cached: false, status: "ok", errorCode: null },
   { time: "2025-03-01T10:40:00.000Z", tenant: "acme", provider: "openai", model: "gpt-4o", service: "web", inputTokens: 300, outputTokens: 120, cachedTokens: 100, costUsd: 0.0034, latencyMs: 400, ttftMs: 120, cached: false, status: "ok", errorCode: null },
   { time: "2025-03-01T11:10:00.000Z", tenant: "acme", provider: "anthropic", model: "claude-3-5-sonnet", service: "batch", inputTokens: 1000, outputTokens: 500, cachedTokens: 0, costUsd: 0.0105, latencyMs: 1200, ttftMs: 300, cached: false, status: "ok", errorCode: null },
-  { time: "2025-03-01T11:20:00.000Z", tenant: "acme", provider: "openai", model: "gpt-4o", service: "web", inputTokens: 100, outputTokens: 50, cachedTokens: 0, costUsd: 0, latencyMs: 5, ttftMs: null, cached: true, status: "ok", errorCode: null },
+  { time: "2025-03-01T11:20:00.000Z", tenant: "acme", provider: "openai", model: "gpt-4o", service: "web", inputTokens: 100, outputTokens: 50, cachedTokens: 0, costUsd: 0, latencyMs: 5, ttftMs: null, cached: true, status: "ok", errorCode: null, savedUsd: 0.00125 },
   { time: "2025-03-01T12:00:00.000Z", tenant: "globex", provider: "openai", model: "gpt-4o-mini", service: "web", inputTokens: 200, outputTokens: 0, cachedTokens: 0, costUsd: 0, latencyMs: 300, ttftMs: null, cached: false, status: "error", errorCode: "upstream_timeout" },
   { time: "2025-03-02T09:30:00.000Z", tenant: "globex", provider: "anthropic", model: "claude-3-5-sonnet", service: "batch", inputTokens: 400, outputTokens: 200, cachedTokens: 0, costUsd: 0.0042, latencyMs: 800, ttftMs: 200, cached: false, status: "ok", errorCode: null },
   { time: "2025-03-02T23:59:59.999Z", tenant: "globex", provider: "openai", model: "gpt-4o-mini", service: null, inputTokens: 50, outputTokens: 25, cachedTokens: 0, costUsd: 0.000045, latencyMs: 100, ttftMs: 40, cached: false, status: "client_disconnected", errorCode: null },
@@ -46,7 +47,7 @@ export function fixtureEvents(): EventEnvelope[] {
       endpoint: "chat", operation: "chat", stream: false, requestedModel: s.model === "gpt-4o" ? "smart" : s.model,
       provider: s.provider, model: s.model, answeredBy: null, cached: s.cached,
       inputTokens: s.inputTokens, outputTokens: s.outputTokens, cachedTokens: s.cachedTokens,
-      costUsd: s.costUsd, latencyMs: s.latencyMs, ttftMs: s.ttftMs,
+      costUsd: s.costUsd, ...(s.savedUsd ? { savedUsd: s.savedUsd } : {}), latencyMs: s.latencyMs, ttftMs: s.ttftMs,
       service: s.service, user: `user-${i % 3}`, taskType: null, timings: {},
     },
   }));
@@ -85,6 +86,8 @@ export function expectedMetrics(rows: UsageRow[]) {
     cost_micros: cost,
     cost_usd: cost / 1e6,
     cache_hit_rate: n ? rows.filter((r) => r.cached === 1).length / n : 0,
+    saved_micros: sum((r) => r.saved_micros),
+    saved_usd: sum((r) => r.saved_micros) / 1e6,
     error_rate: n ? rows.filter((r) => r.status === "error").length / n : 0,
     p50_ms: quantile(lat, 0.5),
     p95_ms: quantile(lat, 0.95),

@@ -20,6 +20,8 @@ describe("loadSettings", () => {
       clickhouseDatabase: "tollgate",
       drainTimeoutMs: 25000,
       fsyncMs: 5,
+      cacheMaxBytes: 64 * 1024 * 1024,
+      cacheTimeoutMs: 50,
     });
   });
 

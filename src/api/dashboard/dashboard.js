@@ -196,7 +196,7 @@
     card("requests", s.requests, int(s.requests), s.requests ? pct(1 - s.error_rate) + " succeeded" : "");
     card("cost_usd", s.cost_usd, usd(s.cost_usd), s.requests ? usd(s.cost_usd / s.requests) + " per request" : "");
     card("tokens", s.input_tokens + s.output_tokens, tokens(s.input_tokens + s.output_tokens), "in " + tokens(s.input_tokens) + " · out " + tokens(s.output_tokens) + " · cached " + tokens(s.cached_tokens));
-    card("cache_hit_rate", s.cache_hit_rate, pct(s.cache_hit_rate), "of requests answered from cache");
+    card("cache_hit_rate", s.cache_hit_rate, pct(s.cache_hit_rate), "of requests answered from cache · saved " + usd(s.saved_usd || 0));
     card("error_rate", s.error_rate, pct(s.error_rate), s.requests ? int(Math.round(s.error_rate * s.requests)) + " failed" : "");
     card("p95_ms", s.p95_ms, ms(s.p95_ms), "p50 " + ms(s.p50_ms) + " · p99 " + ms(s.p99_ms));
 
@@ -334,7 +334,7 @@
     if (rows.length === 0) {
       var tr = body.insertRow();
       var td = tr.insertCell();
-      td.colSpan = 8;
+      td.colSpan = 9;
       td.className = "empty";
       td.textContent = empty;
       return;
@@ -342,7 +342,7 @@
     rows.forEach(function (r) {
       var tr = body.insertRow();
       tr.dataset.key = r[field];
-      [groupName(r[field]), int(r.requests), int(r.input_tokens), int(r.output_tokens), usd(r.cost_usd), pct(r.cache_hit_rate), pct(r.error_rate), ms(r.p95_ms)].forEach(function (v) {
+      [groupName(r[field]), int(r.requests), int(r.input_tokens), int(r.output_tokens), usd(r.cost_usd), pct(r.cache_hit_rate), usd(r.saved_usd || 0), pct(r.error_rate), ms(r.p95_ms)].forEach(function (v) {
         tr.insertCell().textContent = v;
       });
     });

@@ -25,6 +25,7 @@ import {
 import { GUARDRAILS_ID, GuardrailsFields, guardrailsProblem } from "../../guardrails/config.ts";
 import { checkPlugin, PLUGIN_ID, type PluginCatalog, PluginFields } from "./plugins.ts";
 import { checkCustomerOverride } from "./customer-overrides.ts";
+import { CachePolicyFields, embeddingsModelProblem, GLOBAL_POLICY_ID } from "../../cache/policy.ts";
 
 /** Provider ids are lower-case slugs; aliases look like model names; prices are `<provider>/<model>`. */
 const ID_PATTERNS: Record<EntityKind, RegExp> = {
@@ -39,6 +40,7 @@ const ID_PATTERNS: Record<EntityKind, RegExp> = {
   guardrails: GUARDRAILS_ID,
   plugin: PLUGIN_ID,
   customer_override: /^ovr_[0-9a-z]{10,40}$/,
+  cache_policy: /^(_global|[a-z0-9][a-z0-9_-]{0,63})$/,
 };
 const ID_RULES: Record<EntityKind, string> = {
   provider: "lower-case letters, digits, `_` and `-`",
@@ -52,9 +54,10 @@ const ID_RULES: Record<EntityKind, string> = {
   guardrails: "`global` or `tenant:<tenant id>`",
   plugin: "`<plugin>` or `<tenant>/<plugin>` (lower-case slugs)",
   customer_override: "`ovr_` and 10 to 40 lower-case letters or digits",
+  cache_policy: "`_global` or a tenant id",
 };
 
-const SCHEMAS: Record<EntityKind, TSchema> = { provider: ProviderFields, model_alias: ModelAliasFields, price: PriceFields, route: RouteFields, route_override: RouteFields, breaker: BreakerFields, tenant: TenantFields, key: KeySchema, guardrails: GuardrailsFields, plugin: PluginFields, customer_override: CustomerOverrideFields };
+const SCHEMAS: Record<EntityKind, TSchema> = { provider: ProviderFields, model_alias: ModelAliasFields, price: PriceFields, route: RouteFields, route_override: RouteFields, breaker: BreakerFields, tenant: TenantFields, key: KeySchema, guardrails: GuardrailsFields, plugin: PluginFields, customer_override: CustomerOverrideFields, cache_policy: CachePolicyFields };
 const DEFAULTS: Record<EntityKind, Record<string, unknown>> = {
   provider: { enabled: true, priority: 0, models: [] },
   model_alias: {},
@@ -67,6 +70,7 @@ const DEFAULTS: Record<EntityKind, Record<string, unknown>> = {
   guardrails: {},
   plugin: {},
   customer_override: {},
+  cache_policy: {},
 };
 
 /** Key fields only `rotate` and `revoke` set (and `tenant`, fixed at create). */
@@ -212,6 +216,10 @@ function checkReferences(state: ConfigState, env: DecideEnv, kind: EntityKind, i
   if (kind === "guardrails") checkGuardrails(state, id, fields as GuardrailsFields);
   if (kind === "plugin") checkPlugin(state, env.plugins, id, fields as PluginFields);
   if (kind === "customer_override") checkCustomerOverride(state, id, fields as CustomerOverrideFields, known);
+  if (kind === "cache_policy" && id !== GLOBAL_POLICY_ID && id !== "default" && !state.entities.tenant[id]) {
+    throw invalid(`Unknown tenant \`${id}\``, "unknown_tenant", "tenant_id");
+  }
+  if (kind === "cache_policy") checkSemantic(state, env, fields as CachePolicyFields);
   if (kind === "price") {
     const provider = id.split("/")[0] ?? "";
     if (!id.includes("/") || !known(provider)) {
@@ -241,6 +249,18 @@ function checkKey(state: ConfigState, id: string, f: KeyFields): void {
   if ((f.previous_hash === undefined) !== (f.previous_valid_until === undefined)) {
     throw invalid("`previous_hash` and `previous_valid_until` go together", "invalid_config", "previous_hash");
   }
+}
+
+/** An enabled semantic tier needs a model that resolves to a target offering embeddings. */
+function checkSemantic(state: ConfigState, env: DecideEnv, f: CachePolicyFields): void {
+  const s = f.semantic;
+  if (!s?.enabled) return;
+  if (!s.embeddings_model) throw invalid("The semantic tier needs `embeddings_model`", "invalid_config", "semantic.embeddings_model");
+  const aliases = Object.fromEntries(Object.values(state.entities.model_alias).map((a) => [a.id, { provider: a.fields.provider }]));
+  // Built-in providers (echo, openai from the env) have their id as their kind.
+  const kindOf = (id: string) => state.entities.provider[id]?.fields.kind ?? (env.builtinProviders.has(id) ? id : undefined);
+  const problem = embeddingsModelProblem(s.embeddings_model, aliases, kindOf);
+  if (problem) throw invalid(`\`semantic.embeddings_model\`: ${problem}`, "embeddings_model_invalid", "semantic.embeddings_model");
 }
 
 function existingKey(state: ConfigState, id: string, expected: number | undefined): Entity<"key"> {

@@ -6,6 +6,7 @@ import { Type as T, type Static } from "@sinclair/typebox";
 import type { PluginFields } from "./plugins.ts";
 import { PROVIDER_KINDS } from "../../providers/types.ts";
 import { GuardrailsFields } from "../../guardrails/config.ts";
+import type { CachePolicyFields } from "../../cache/policy.ts";
 
 export const EntityId = T.String({ pattern: "^[a-z0-9][a-z0-9_-]*$", maxLength: 64, description: "Provider id: lower-case letters, digits, `_`, `-`" });
 
@@ -192,9 +193,11 @@ export interface EntityFields {
   plugin: PluginFields;
   /** id = `ovr_<random>`; one per (tenant, service, user_id). */
   customer_override: CustomerOverrideFields;
+  /** id = `_global` or a tenant id (src/cache/policy.ts). */
+  cache_policy: CachePolicyFields;
 }
 export type EntityKind = keyof EntityFields;
-export const ENTITY_KINDS: readonly EntityKind[] = ["provider", "model_alias", "price", "route", "route_override", "breaker", "tenant", "key", "guardrails", "plugin", "customer_override"];
+export const ENTITY_KINDS: readonly EntityKind[] = ["provider", "model_alias", "price", "route", "route_override", "breaker", "tenant", "key", "guardrails", "plugin", "customer_override", "cache_policy"];
 
 export interface Entity<K extends EntityKind = EntityKind> {
   kind: K;
@@ -216,7 +219,7 @@ export interface ConfigState {
 }
 
 export function initialState(): ConfigState {
-  return { version: 0, entities: { provider: {}, model_alias: {}, price: {}, route: {}, route_override: {}, breaker: {}, tenant: {}, key: {}, guardrails: {}, plugin: {}, customer_override: {} }, tombstones: {} };
+  return { version: 0, entities: { provider: {}, model_alias: {}, price: {}, route: {}, route_override: {}, breaker: {}, tenant: {}, key: {}, guardrails: {}, plugin: {}, customer_override: {}, cache_policy: {} }, tombstones: {} };
 }
 
 /** Commands an admin issues. `expectedVersion` enables optimistic concurrency. */

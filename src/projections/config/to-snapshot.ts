@@ -9,6 +9,7 @@ import { tenancySnapshot } from "./tenancy.ts";
 import { guardrailsSnapshot } from "../../guardrails/config.ts";
 import { pluginsSnapshot } from "./plugins.ts";
 import { customerOverrideIndex } from "./customer-overrides.ts";
+import { cachePolicies } from "../../cache/policy.ts";
 
 export interface SecretResolver {
   /** Clear key for a provider entity (decrypt `api_key_enc` or read `api_key_env`). */
@@ -63,7 +64,7 @@ export function toSnapshot(state: ConfigState, builtins: readonly ProviderConfig
   if (b?.failure_rate) breaker.failureRateToOpen = b.failure_rate;
   if (b?.open_ms) breaker.openMs = b.open_ms;
   const customerOverrides = customerOverrideIndex(state, providers);
-  return { version: state.version, providers: ordered, models, prices, routes, breaker, tenancy: tenancySnapshot(state), plugins: pluginsSnapshot(state), ...(Object.keys(state.entities.guardrails).length ? { guardrails: guardrailsSnapshot(state.entities.guardrails) } : {}), ...(customerOverrides.size ? { customerOverrides } : {}) };
+  return { version: state.version, providers: ordered, models, prices, routes, breaker, tenancy: tenancySnapshot(state), plugins: pluginsSnapshot(state), cache: cachePolicies(state.entities.cache_policy), ...(Object.keys(state.entities.guardrails).length ? { guardrails: guardrailsSnapshot(state.entities.guardrails) } : {}), ...(customerOverrides.size ? { customerOverrides } : {}) };
 }
 
 /** Route fields (config) → RouteConfig with defaults. */

@@ -1,0 +1,143 @@
+/**
+ * The Redis cache store (`REDIS_URL`): entries shared by every gateway instance.
+ *
+ * - A lookup is ONE `GET` with a short command timeout (default 50 ms). A Redis that is down
+ *   (no offline queue: the command fails at once) or slow (the timeout) makes the lookup reject,
+ *   which the plugin counts as a miss: never an error, never a stall.
+ * - The connection is made in the background: the gateway starts and serves while Redis is away,
+ *   and the client reconnects by itself.
+ * - Keys: `<prefix>cache:e:<tenant>:<hash>` (value with `PX` expiry), counters in the hash
+ *   `<prefix>cache:s:<tenant>`. Tenant ids are slugs, so a tenant's keys are one SCAN pattern.
+ */
+import { Redis } from "ioredis";
+import { type CacheCounter, type CacheStore, type CacheUsage, emptyCounters } from "./store.ts";
+
+export interface RedisCacheOptions {
+  /** Key prefix (the gateway's `TOLLGATE_REDIS_PREFIX`); `cache:` is appended. */
+  prefix?: string;
+  /** Timeout of every command, ms (default 50). */
+  timeoutMs?: number;
+}
+
+/** A failure this recent makes the store report itself degraded. */
+const DEGRADED_FOR_MS = 5_000;
+
+export class RedisCacheStore implements CacheStore {
+  readonly kind = "redis" as const;
+  private readonly redis: Redis;
+  /** Stats and purge (SCAN over every entry) get a client of their own with a longer timeout. */
+  private admin: Redis | undefined;
+  private readonly url: string;
+  private readonly p: string;
+  private lastFailure: { at: number; message: string } | undefined;
+
+  constructor(url: string, opts: RedisCacheOptions = {}) {
+    this.p = `${opts.prefix ?? "tollgate:"}cache:`;
+    this.url = url;
+    this.redis = new Redis(url, {
+      lazyConnect: true,
+      enableAutoPipelining: true,
+      enableOfflineQueue: false,
+      maxRetriesPerRequest: 0,
+      commandTimeout: opts.timeoutMs ?? 50,
+      connectTimeout: 2_000,
+      retryStrategy: (times) => Math.min(2_000, 25 * 2 ** Math.min(times, 16)),
+    });
+    this.redis.on("error", (err: Error) => this.fail(err));
+    this.redis.connect().catch(() => {}); // keeps retrying by itself
+  }
+
+  private fail(err: unknown): void {
+    this.lastFailure = { at: Date.now(), message: err instanceof Error ? err.message : String(err) };
+  }
+
+  private async run<T>(p: Promise<T>): Promise<T> {
+    try {
+      return await p;
+    } catch (err) {
+      this.fail(err);
+      throw err;
+    }
+  }
+
+  private management(): Redis {
+    if (!this.admin) {
+      this.admin = new Redis(this.url, { enableAutoPipelining: true, maxRetriesPerRequest: 1, commandTimeout: 5_000, connectTimeout: 2_000, retryStrategy: (times) => Math.min(2_000, 25 * 2 ** Math.min(times, 16)) });
+      this.admin.on("error", () => {}); // reported by the lookups' client
+    }
+    return this.admin;
+  }
+
+  private entry(tenant: string, hash: string): string {
+    return `${this.p}e:${tenant}:${hash}`;
+  }
+
+  get(tenant: string, hash: string): Promise<string | null> {
+    return this.run(this.redis.get(this.entry(tenant, hash)));
+  }
+
+  async set(tenant: string, hash: string, value: string, ttlMs: number): Promise<void> {
+    await this.run(this.redis.set(this.entry(tenant, hash), value, "PX", Math.max(1, Math.ceil(ttlMs))));
+  }
+
+  /** Every entry key of a tenant (or all), by SCAN. */
+  private async keys(tenant?: string): Promise<string[]> {
+    const match = `${this.p.replace(/[*?[\]\\]/g, "\\$&")}e:${tenant ?? "*"}:*`;
+    const out: string[] = [];
+    let cursor = "0";
+    do {
+      const [next, batch] = await this.management().scan(cursor, "MATCH", match, "COUNT", 1000);
+      cursor = next;
+      out.push(...batch);
+    } while (cursor !== "0");
+    return out;
+  }
+
+  async purge(tenant?: string): Promise<number> {
+    const keys = await this.keys(tenant);
+    let n = 0;
+    for (let i = 0; i < keys.length; i += 500) n += await this.management().unlink(...keys.slice(i, i + 500));
+    return n;
+  }
+
+  async usage(tenant?: string): Promise<CacheUsage> {
+    const keys = await this.keys(tenant);
+    const sizes = await Promise.all(keys.map((k) => this.management().strlen(k)));
+    return { entries: sizes.filter((s) => s > 0).length, bytes: sizes.reduce((a, b) => a + b, 0) };
+  }
+
+  count(tenant: string, counter: CacheCounter, n = 1): void {
+    this.redis.hincrby(`${this.p}s:${tenant}`, counter, Math.round(n)).catch((err) => this.fail(err));
+  }
+
+  async counters(tenant?: string): Promise<Record<string, number>> {
+    const out = emptyCounters();
+    const keys: string[] = [];
+    if (tenant !== undefined) keys.push(`${this.p}s:${tenant}`);
+    else {
+      let cursor = "0";
+      do {
+        const [next, batch] = await this.management().scan(cursor, "MATCH", `${this.p.replace(/[*?[\]\\]/g, "\\$&")}s:*`, "COUNT", 1000);
+        cursor = next;
+        keys.push(...batch);
+      } while (cursor !== "0");
+    }
+    for (const k of keys) {
+      const h = await this.management().hgetall(k);
+      for (const [c, v] of Object.entries(h)) out[c] = (out[c] ?? 0) + Number(v);
+    }
+    return out;
+  }
+
+  health(): { ok: boolean; detail?: string } {
+    if (this.redis.status !== "ready") return { ok: false, detail: `redis ${this.redis.status}` };
+    const f = this.lastFailure;
+    if (f && Date.now() - f.at < DEGRADED_FOR_MS) return { ok: false, detail: f.message };
+    return { ok: true };
+  }
+
+  async close(): Promise<void> {
+    this.redis.disconnect();
+    this.admin?.disconnect();
+  }
+}

@@ -1,0 +1,216 @@
+/**
+ * cache: the exact response cache (lookup phase). A thin shell over src/cache: the plan (policy,
+ * Cache-Control, key) is pure; this file does the I/O.
+ *
+ *   lookup   plan → bypass? header `bypass`
+ *            one store GET (a slow or down store = a miss, never an error)
+ *            hit  → key and tenant RPM still counted (one admission call, no TPM, no budget)
+ *                 → answer: the stored completion (JSON), or replayed as a stream in pieces
+ *            miss → header `miss`; the request goes on
+ *   respond  (first) keeps the provider's answer before output plugins change it
+ *   onChunk  (first) collects the provider's stream before output plugins change it
+ *   onEnd    only when the request ended normally: stores that answer, after the response
+ *            (never awaited on the request path)
+ *
+ * The entry is the answer as the provider gave it (after input redaction: placeholders, never
+ * restored values); output plugins run again on every hit, for the request at hand.
+ */
+import type { ChatCompletionChunk } from "../canonical/chat.ts";
+import { type CacheEntry, decodeEntry, encodeEntry, replayChunks, StreamCollector } from "../cache/entry.ts";
+import { type CachePlan, fresh, planRequest } from "../cache/plan.ts";
+import { savedUsd } from "../cache/saved.ts";
+import type { CacheStore } from "../cache/store.ts";
+import type { Ctx } from "../pipeline/context.ts";
+import { GatewayError } from "../pipeline/errors.ts";
+import { type Answer, definePlugin } from "../pipeline/plugin.ts";
+import type { StateStore } from "../stores/state-store.ts";
+import { admissionSpecs, type LimitHolder, setHeaders } from "./limits.ts";
+import type { SemanticTier } from "../cache/semantic-store.ts";
+import { semanticLookup } from "./cache-semantic.ts";
+
+export interface CachePluginOptions {
+  store: CacheStore;
+  /** For the RPM a hit still counts (absent: no rate limits on hits). */
+  state?: StateStore;
+  /** Seals entries with AES-256-GCM (`TOLLGATE_MASTER_KEY`). */
+  masterKey?: Buffer;
+  now?: () => number;
+  /** The semantic tier (entries in the StateStore); absent: exact only. */
+  semantic?: SemanticTier;
+  /** Longest an embeddings call may take before the lookup counts a miss (default 2000 ms). */
+  embedTimeoutMs?: number;
+}
+
+interface CacheState {
+  plan: CachePlan;
+  hit?: boolean;
+  /** The provider's JSON answer, before output plugins. */
+  raw?: Answer;
+  /** Semantic miss: the vector to store the answer under. */
+  unit?: Float32Array;
+  /** Cost of the semantic tier's embeddings call, added to the request's cost at the end. */
+  embedCostUsd?: number;
+  collector?: StreamCollector;
+}
+
+const HEADER = "x-tollgate-cache";
+
+/**
+ * @example
+ * new Pipeline([authPlugin(…), cachePlugin({ store: new MemoryCacheStore(), state }), routingPlugin(router), …])
+ */
+export function cachePlugin(opts: CachePluginOptions) {
+  const { store } = opts;
+  const now = opts.now ?? Date.now;
+  const stateOf = (ctx: Ctx) => ctx.state["cache"] as CacheState | undefined;
+
+  async function read(plan: CachePlan): Promise<CacheEntry | undefined> {
+    try {
+      const text = await store.get(plan.tenant, plan.hash!);
+      return text ? decodeEntry(text, opts.masterKey) : undefined;
+    } catch {
+      store.count(plan.tenant, "errors");
+      return undefined;
+    }
+  }
+
+  return definePlugin({
+    name: "cache",
+    version: "1.0.0",
+    // First in every phase: its onChunk and respond hooks must see the provider's answer.
+    enforce: "pre",
+    phases: {
+      async lookup(ctx): Promise<Answer | undefined> {
+        const control = ctx.state["cache.control"];
+        const plan = planRequest({
+          config: ctx.config,
+          tenant: ctx.principal.tenant,
+          ...(ctx.principal.keyId ? { keyId: ctx.principal.keyId } : {}),
+          ...((ctx.meta.service ?? ctx.principal.service) ? { service: (ctx.meta.service ?? ctx.principal.service)! } : {}),
+          operation: ctx.operation,
+          request: ctx.request,
+          ...(ctx.embeddings ? { embeddings: ctx.embeddings } : {}),
+          cacheControl: typeof control === "string" ? control : null,
+        });
+        const s: CacheState = { plan };
+        ctx.state["cache"] = s;
+        if (plan.store && ctx.stream) s.collector = new StreamCollector();
+        if (plan.hash) ctx.responseHeaders["x-tollgate-cache-key"] = plan.hash;
+        if (!plan.lookup) {
+          ctx.responseHeaders[HEADER] = "bypass";
+          return undefined;
+        }
+        let entry = await read(plan);
+        const kindOk = entry && (entry.answer.kind === "embeddings") === (ctx.operation === "embeddings");
+        if (!entry || !kindOk || !fresh(entry.storedAt, now(), plan.directives)) {
+          ctx.responseHeaders[HEADER] = "miss";
+          store.count(plan.tenant, "misses");
+          ctx.emit({ type: "cache.miss", payload: { key: plan.hash } });
+          if (!plan.semantic || !opts.semantic) return undefined;
+          const sem = await semanticLookup(ctx, plan, opts.semantic, store, { ...(opts.masterKey ? { masterKey: opts.masterKey } : {}), timeoutMs: opts.embedTimeoutMs ?? 2000 });
+          s.embedCostUsd = sem.costUsd;
+          if (sem.similarity !== undefined) ctx.responseHeaders["x-tollgate-cache-similarity"] = sem.similarity.toFixed(4);
+          if (!sem.entry || !fresh(sem.entry.storedAt, now(), plan.directives)) {
+            if (sem.unit) s.unit = sem.unit;
+            return undefined;
+          }
+          entry = sem.entry;
+          await admitHit(ctx, opts.state);
+          s.hit = true;
+          delete s.collector;
+          ctx.responseHeaders[HEADER] = "semantic-hit";
+          store.count(plan.tenant, "semantic_hits");
+          return answerFrom(ctx, entry, plan, store, now(), { semantic: true, similarity: sem.similarity! });
+        }
+        await admitHit(ctx, opts.state);
+        s.hit = true;
+        delete s.collector;
+        ctx.responseHeaders[HEADER] = "hit";
+        store.count(plan.tenant, "hits");
+        return answerFrom(ctx, entry, plan, store, now());
+      },
+      respond(ctx) {
+        const s = stateOf(ctx);
+        if (s && !s.hit && ctx.answer && ctx.answer.kind !== "stream") s.raw = ctx.answer;
+      },
+      onChunk(ctx, chunk) {
+        stateOf(ctx)?.collector?.add(chunk);
+      },
+      onEnd(ctx, outcome) {
+        const s = stateOf(ctx);
+        // The semantic tier's embeddings call is part of this request's cost (settled with it).
+        if (s?.embedCostUsd) ctx.costUsd = Math.round((ctx.costUsd + s.embedCostUsd) * 1e6) / 1e6;
+        if (!s || s.hit || !s.plan.store || outcome.status !== "ok" || !ctx.answer || ctx.answer.cached) return;
+        const answer = s.raw ?? ctx.answer;
+        const plan = s.plan;
+        const collector = s.collector;
+        const target = ctx.target;
+        // Never on the request path: encode, seal and write after the response went out.
+        setImmediate(() => {
+          let stored: CacheEntry["answer"] | undefined;
+          if (answer.kind === "response") stored = { kind: "response", response: answer.response };
+          else if (answer.kind === "embeddings") stored = { kind: "embeddings", response: answer.response };
+          else {
+            const r = collector?.result();
+            // Only a stream that ended normally, with a finish reason on every choice.
+            if (r && r.choices.length && r.choices.every((c) => c.finish_reason)) stored = { kind: "response", response: r };
+          }
+          if (!stored) return;
+          const text = encodeEntry({ v: 1, storedAt: now(), provider: target?.provider.id ?? null, model: target?.model ?? null, answer: stored }, opts.masterKey);
+          if (Buffer.byteLength(text) > plan.policy.maxEntryBytes) return;
+          store.set(plan.tenant, plan.hash!, text, plan.policy.ttlSeconds * 1000).catch(() => store.count(plan.tenant, "errors"));
+          if (s.unit && plan.semantic && opts.semantic && stored.kind === "response") {
+            opts.semantic.add(plan.tenant, plan.semantic.scope, s.unit, text, now() + plan.policy.ttlSeconds * 1000).catch(() => store.count(plan.tenant, "errors"));
+          }
+        });
+      },
+    },
+  });
+}
+
+/** The answer of a hit (exact or semantic): headers, target, savings, counters, events. */
+function answerFrom(ctx: Ctx, entry: CacheEntry, plan: CachePlan, store: CacheStore, nowMs: number, semantic?: { semantic: true; similarity: number }): Answer {
+  const ageMs = Math.max(0, nowMs - entry.storedAt);
+  ctx.responseHeaders["age"] = String(Math.floor(ageMs / 1000));
+  const provider = entry.provider ? ctx.providers.get(entry.provider) : undefined;
+  if (provider && entry.model) ctx.target = { provider, model: entry.model, requested: ctx.request.model };
+  const usage = entry.answer.kind === "response" ? entry.answer.response.usage : { ...entry.answer.response.usage, completion_tokens: 0 };
+  const saved = savedUsd(ctx.config, entry.provider, entry.model, usage);
+  ctx.savedUsd = saved;
+  if (saved > 0) store.count(plan.tenant, "saved_micros", Math.round(saved * 1e6));
+  ctx.emit({ type: semantic ? "cache.semantic_hit" : "cache.hit", payload: { key: plan.hash, ageMs, savedUsd: saved, ...(semantic ? { similarity: semantic.similarity } : {}) } });
+  if (entry.answer.kind === "embeddings") return { kind: "embeddings", response: entry.answer.response, cached: true };
+  if (ctx.stream) return { kind: "stream", chunks: replay(entry), cached: true };
+  return { kind: "response", response: entry.answer.response, cached: true };
+}
+
+async function* replay(entry: CacheEntry): AsyncGenerator<ChatCompletionChunk> {
+  if (entry.answer.kind !== "response") return;
+  yield* replayChunks(entry.answer.response);
+}
+
+/**
+ * A hit still takes one request from the key's and the tenant's RPM windows (nobody exceeds
+ * their request rate through the cache); it takes no tokens (TPM) and reserves no budget.
+ * Fails open like the limits plugin when the state store is unreachable.
+ */
+async function admitHit(ctx: Ctx, state: StateStore | undefined): Promise<void> {
+  if (!state) return;
+  const { rates } = admissionSpecs(ctx.state["auth.key"] as LimitHolder | undefined, ctx.state["auth.tenant"] as LimitHolder | undefined, 0);
+  const rpm = rates.filter((r) => r.key.startsWith("rpm:"));
+  if (!rpm.length) return;
+  let result;
+  try {
+    result = await state.admit({ requestId: ctx.requestId, rates: rpm, budgets: [], reserveMicros: 0, reservationTtlMs: 60_000 });
+  } catch (err) {
+    ctx.emit({ type: "ratelimit.failed_open", payload: { detail: (err as Error).message } });
+    return;
+  }
+  setHeaders(ctx, result);
+  if (!result.allowed) {
+    const { key, retryAfterMs } = result.denied;
+    const retry = String(Math.max(1, Math.ceil(retryAfterMs / 1000)));
+    ctx.emit({ type: "ratelimit.exceeded", payload: { limit: key, retryAfterMs } });
+    throw new GatewayError({ status: 429, code: "rate_limit_exceeded", message: `Rate limit ${key} reached; retry in ${retry} s`, headers: { "retry-after": retry } });
+  }
+}

@@ -1,0 +1,104 @@
+/**
+ * The exact cache on Redis: two gateway instances share entries; a Redis that goes away makes
+ * lookups misses (no errors, no stalls), /ready reports the cache degraded, and caching comes
+ * back by itself with Redis.
+ */
+import { afterAll, describe, expect, test } from "bun:test";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { post, startTestGateway, type TestGateway, waitFor } from "../helpers/gateway.ts";
+import { availableOrFail, freePort, servicesOrFail, uniq } from "../helpers/services.ts";
+
+const ask = (gw: TestGateway, content: string, headers: Record<string, string> = {}) =>
+  post(`${gw.url}/v1/chat/completions`, { model: "echo", temperature: 0, messages: [{ role: "user", content }] }, headers);
+const storedIn = (gw: TestGateway, res: Response) => waitFor(async () => (await gw.cache.get("default", res.headers.get("x-tollgate-cache-key")!).catch(() => null)) !== null, 5000, "the entry to be stored");
+
+const services = servicesOrFail(["redis"], "cache on Redis: two instances");
+if (services) {
+  describe("cache on Redis: two instances", () => {
+    const gws: TestGateway[] = [];
+    afterAll(async () => {
+      await gws[0]?.cache.purge().catch(() => {});
+      for (const g of gws) await g.dispose();
+    });
+
+    test("an entry stored through one instance is a hit on the other, byte for byte", async () => {
+      const env = { REDIS_URL: services.redisUrl!, TOLLGATE_REDIS_PREFIX: `tollgate-test:${uniq()}:` };
+      gws.push(await startTestGateway(env), await startTestGateway(env));
+      const [one, two] = gws as [TestGateway, TestGateway];
+      await waitFor(() => one.cache.health().ok && two.cache.health().ok, 5000, "both caches to connect");
+      const q = `shared ${crypto.randomUUID()}`;
+      const miss = await ask(one, q);
+      expect(miss.headers.get("x-tollgate-cache")).toBe("miss");
+      const text = await miss.text();
+      await storedIn(one, miss);
+      const hit = await ask(two, q);
+      expect(hit.headers.get("x-tollgate-cache")).toBe("hit");
+      expect(await hit.text()).toBe(text);
+      const stats = (await (await fetch(`${two.url}/v1/cache/stats`)).json()) as { store: string; hits: number; entries: number };
+      expect(stats.store).toBe("redis");
+      expect(stats.entries).toBeGreaterThanOrEqual(1);
+      await waitFor(async () => ((await (await fetch(`${one.url}/v1/cache/stats`)).json()) as { hits: number }).hits >= 1, 3000, "the shared hit counter");
+    }, 30_000);
+  });
+}
+
+const REDIS_SERVER = Bun.which("redis-server");
+if (availableOrFail("cache: Redis down", "redis-server", REDIS_SERVER ? undefined : "redis-server is not installed: bash scripts/redis.sh install (make test does)")) {
+  const port = freePort();
+  const dir = mkdtempSync(join(tmpdir(), "tollgate-cache-redis-down-"));
+  let redis: ReturnType<typeof Bun.spawn> | undefined;
+  let gw: TestGateway | undefined;
+  const startRedis = async () => {
+    redis = Bun.spawn([REDIS_SERVER!, "--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", dir], { stdout: "ignore", stderr: "ignore" });
+    await waitFor(async () => {
+      try {
+        const sock = await Bun.connect({ hostname: "127.0.0.1", port, socket: { data() {} } });
+        sock.end();
+        return true;
+      } catch {
+        return false;
+      }
+    }, 10_000, "redis-server to listen");
+  };
+  const stopRedis = async () => {
+    redis?.kill("SIGKILL");
+    await redis?.exited;
+  };
+  afterAll(async () => {
+    await gw?.dispose().catch(() => {});
+    await stopRedis();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  describe("cache: Redis down", () => {
+    test("lookups become misses without errors, /ready says the cache is degraded, caching recovers", async () => {
+      await startRedis();
+      gw = await startTestGateway({ REDIS_URL: `redis://127.0.0.1:${port}` });
+      await waitFor(() => gw!.cache.health().ok, 5000, "the cache to connect");
+      const q = `down ${crypto.randomUUID()}`;
+      await storedIn(gw, await ask(gw, q));
+      expect((await ask(gw, q)).headers.get("x-tollgate-cache")).toBe("hit");
+
+      await stopRedis();
+      for (let i = 0; i < 3; i++) {
+        const r = await ask(gw, q);
+        expect(r.status).toBe(200);
+        expect(r.headers.get("x-tollgate-cache")).toBe("miss");
+        expect(((await r.json()) as { choices: Array<{ message: { content: string } }> }).choices[0]!.message.content).toBe(q);
+      }
+      const ready = (await (await fetch(`${gw.url}/ready`)).json()) as { checks: { cache: { kind: string; ok: boolean } } };
+      expect(ready.checks.cache).toMatchObject({ kind: "redis", ok: false });
+
+      await startRedis(); // empty, same port: the client reconnects by itself
+      // health() turns ok once reconnected and the last failure is a few seconds old
+      await waitFor(() => gw!.cache.health().ok, 20_000, "the cache to recover");
+      const again = await ask(gw, q);
+      expect(again.headers.get("x-tollgate-cache")).toBe("miss");
+      await storedIn(gw, again);
+      expect((await ask(gw, q)).headers.get("x-tollgate-cache")).toBe("hit");
+      expect(((await (await fetch(`${gw.url}/ready`)).json()) as { checks: { cache: { ok: boolean } } }).checks.cache.ok).toBe(true);
+    }, 60_000);
+  });
+}
