@@ -17,7 +17,7 @@ import { GatewayError } from "../pipeline/errors.ts";
 import { authenticate, credentialFrom } from "../plugins/auth.ts";
 import { type AdminDeps, checkAdmin } from "./admin.ts";
 import { errorResponse } from "./http.ts";
-import { ErrorBodySchema, errorResponses } from "./schemas.ts";
+import { ADMIN_SECURITY, ErrorBodySchema, errorResponses, KEY_SECURITY } from "./schemas.ts";
 
 export interface CacheRouteDeps {
   cache: CacheStore;
@@ -106,6 +106,7 @@ export function cacheRoutes(deps: CacheRouteDeps) {
     return Response.json(policyView(id));
   };
   const adminDetail = (summary: string, codes: Record<number, string> = {}) => ({
+    security: ADMIN_SECURITY,
     tags: ["Admin: cache"],
     summary,
     responses: { 200: { description: "The policy as set, and the effective one" }, ...errors({ 400: "Invalid policy (`invalid_config`, `unknown_tenant`)", 401: "Admin key missing or wrong", ...codes }) },
@@ -128,7 +129,7 @@ export function cacheRoutes(deps: CacheRouteDeps) {
     }), {
       query: TenantQuery,
       response: { 200: StatsSchema, 400: ErrorBodySchema, 401: ErrorBodySchema, 403: ErrorBodySchema, 503: ErrorBodySchema },
-      detail: { tags: ["Cache"], summary: "Cache statistics of the caller's tenant (admin: `?tenant_id=` or all)", responses: { 200: { description: "Counters and size" }, ...errors({ 401: "No valid key", 403: "Another tenant's statistics", 503: "The cache store is unreachable" }) } },
+      detail: { security: [...KEY_SECURITY, ...ADMIN_SECURITY], tags: ["Cache"], summary: "Cache statistics of the caller's tenant (admin: `?tenant_id=` or all)", responses: { 200: { description: "Counters and size" }, ...errors({ 401: "No valid key", 403: "Another tenant's statistics", 503: "The cache store is unreachable" }) } },
     })
     .delete("/v1/cache", ({ request, query }) => guard(async () => {
       const tenant = scopeOf(caller(deps, request), query.tenant_id);
@@ -137,7 +138,7 @@ export function cacheRoutes(deps: CacheRouteDeps) {
     }), {
       query: TenantQuery,
       response: { 200: PurgedSchema, 400: ErrorBodySchema, 401: ErrorBodySchema, 403: ErrorBodySchema, 503: ErrorBodySchema },
-      detail: { tags: ["Cache"], summary: "Purge the caller's tenant's entries (admin: `?tenant_id=`, or every tenant's)", responses: { 200: { description: "How many entries were deleted" }, ...errors({ 401: "No valid key", 403: "Another tenant's entries", 503: "The cache store is unreachable" }) } },
+      detail: { security: [...KEY_SECURITY, ...ADMIN_SECURITY], tags: ["Cache"], summary: "Purge the caller's tenant's entries (admin: `?tenant_id=`, or every tenant's)", responses: { 200: { description: "How many entries were deleted" }, ...errors({ 401: "No valid key", 403: "Another tenant's entries", 503: "The cache store is unreachable" }) } },
     })
     .get("/api/v1/admin/cache", ({ request }) => guard(() => {
       checkAdmin(deps.admin, request);

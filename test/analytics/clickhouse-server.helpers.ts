@@ -38,6 +38,7 @@ export const portableTable = (db: string) => `CREATE TABLE ${db}.usage_events (
   output_tokens UInt32,
   cached_tokens UInt32,
   cost_micros UInt64,
+  saved_micros UInt64,
   latency_ms Float64,
   ttft_ms Nullable(Float64),
   cached UInt8,
