@@ -58,3 +58,42 @@ test("the entry holds placeholders; a hit is restored with the asking request's 
   expect(second.headers.get("x-tollgate-cache-key")).toBe(first.headers.get("x-tollgate-cache-key"));
   expect(((await second.json()) as any).choices[0].message.content).toBe(`write to carol@example.org about ${tag}`);
 });
+
+test("with the real guardrails plugin in restore mode: no e-mail reaches the cache, hits are restored per request (JSON and stream)", async () => {
+  const real = await startTestGateway();
+  try {
+    const put = await fetch(`${real.url}/api/v1/admin/guardrails`, { method: "PUT", headers: { "content-type": "application/json" }, body: JSON.stringify({ pii: { action: "restore", types: ["email"] } }) });
+    expect(put.status).toBe(200);
+    const tag = crypto.randomUUID();
+    const chat = (content: string, stream = false) => post(`${real.url}/v1/chat/completions`, { model: "echo", temperature: 0, stream, messages: [{ role: "user", content }] });
+    const first = await chat(`mail dave@example.com re ${tag}`);
+    expect(first.headers.get("x-tollgate-cache")).toBe("miss");
+    expect(((await first.json()) as any).choices[0].message.content).toBe(`mail dave@example.com re ${tag}`);
+    const raw = await waitFor(() => real.cache.get("default", first.headers.get("x-tollgate-cache-key")!), 3000, "the entry");
+    expect(raw).not.toContain("dave@example.com");
+    expect(raw).toContain("[EMAIL_1]");
+
+    const hit = await chat(`mail erin@example.net re ${tag}`);
+    expect(hit.headers.get("x-tollgate-cache")).toBe("hit");
+    expect(((await hit.json()) as any).choices[0].message.content).toBe(`mail erin@example.net re ${tag}`);
+
+    const streamed = await chat(`mail frank@example.org re ${tag}`, true);
+    expect(streamed.headers.get("x-tollgate-cache")).toBe("hit");
+    const text = (await streamed.text())
+      .split("\n")
+      .filter((l) => l.startsWith("data: {"))
+      .map((l) => JSON.parse(l.slice(6)).choices?.[0]?.delta?.content ?? "")
+      .join("");
+    expect(text).toBe(`mail frank@example.org re ${tag}`);
+
+    // The real cache and guardrail events feed /metrics (no wiring beyond the events).
+    const metrics = await (await fetch(`${real.url}/metrics`)).text();
+    const value = (re: RegExp) => Number(re.exec(metrics)?.[1] ?? NaN);
+    expect(value(/^llm_cache_requests_total\{[^}]*result="hit"[^}]*\} (\d+)/m)).toBe(2);
+    expect(value(/^llm_cache_requests_total\{[^}]*result="miss"[^}]*\} (\d+)/m)).toBe(1);
+    expect(value(/^llm_guardrail_violations_total\{[^}]*type="email"[^}]*\} (\d+)/m)).toBeGreaterThanOrEqual(3);
+    expect(metrics).not.toContain("example.");
+  } finally {
+    await real.dispose();
+  }
+});
