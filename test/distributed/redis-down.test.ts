@@ -3,40 +3,22 @@
  * with an event), /ready says so, and everything recovers by itself when Redis is back.
  */
 import { afterAll, describe, expect, test } from "bun:test";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { post, startTestGateway, type TestGateway, waitFor } from "../helpers/gateway.ts";
-import { availableOrFail, freePort } from "../helpers/services.ts";
+import { REDIS_MISSING, throwawayRedis } from "../helpers/throwaway-redis.ts";
+import { availableOrFail } from "../helpers/services.ts";
 
-const REDIS_SERVER = Bun.which("redis-server");
 const ADMIN = "redis-down-admin-0123456789";
 
-if (availableOrFail("Redis unavailable", "redis-server", REDIS_SERVER ? undefined : "redis-server is not installed: bash scripts/redis.sh install (make test does)")) {
-  const port = freePort();
-  const dir = mkdtempSync(join(tmpdir(), "tollgate-redis-down-"));
-  let redis: ReturnType<typeof Bun.spawn> | undefined;
+if (availableOrFail("Redis unavailable", "redis-server", REDIS_MISSING)) {
+  const throwaway = throwawayRedis("redis-down");
   let gw: TestGateway | undefined;
-  const startRedis = async () => {
-    redis = Bun.spawn([REDIS_SERVER!, "--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", dir], { stdout: "ignore", stderr: "ignore" });
-    await waitFor(async () => {
-      try {
-        const sock = await Bun.connect({ hostname: "127.0.0.1", port, socket: { data() {} } });
-        sock.end();
-        return true;
-      } catch {
-        return false;
-      }
-    }, 10_000, "redis-server to listen");
-  };
-  const stopRedis = async () => {
-    redis?.kill("SIGKILL");
-    await redis?.exited;
-  };
+  const startRedis = () => throwaway.start();
+  const stopRedis = () => throwaway.stop();
+  const port = new URL(throwaway.url).port;
   afterAll(async () => {
     await gw?.dispose().catch(() => {});
-    await stopRedis();
-    rmSync(dir, { recursive: true, force: true });
+    await throwaway.dispose();
   });
 
   describe("Redis unavailable", () => {
