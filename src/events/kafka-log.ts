@@ -125,8 +125,22 @@ export class KafkaEventLog implements EventLog {
     return results;
   }
 
+  /**
+   * Produces one at a time. kafkajs's idempotent producer numbers each batch when it is sent; two
+   * sends in flight from concurrent callers, one of them retried after a leader change, reach the
+   * broker out of sequence (OUT_OF_ORDER_SEQUENCE_NUMBER, not retriable). Callers batch (the
+   * emitter, the outbox forwarder), so one produce in flight costs little.
+   */
+  private sending: Promise<unknown> = Promise.resolve();
+
   /** One produce; each record's offset = its partition's base offset + its index in that partition. */
-  private async send(topic: string, messages: { key: string; value: string; partition: number }[]): Promise<AppendResult[]> {
+  private send(topic: string, messages: { key: string; value: string; partition: number }[]): Promise<AppendResult[]> {
+    const run = this.sending.then(() => this.produce(topic, messages));
+    this.sending = run.catch(() => {});
+    return run;
+  }
+
+  private async produce(topic: string, messages: { key: string; value: string; partition: number }[]): Promise<AppendResult[]> {
     const metadata = await this.producer.send({ topic, acks: -1, messages });
     const base = new Map<number, number>();
     for (const m of metadata) {
