@@ -9,6 +9,8 @@ ARG BUN_VERSION=1.4.5
 FROM oven/bun:${BUN_VERSION} AS deps
 WORKDIR /app
 COPY package.json bun.lock ./
+# bun install applies patches/ (package.json patchedDependencies: kafkajs's idle 1 ms timer loop)
+COPY patches ./patches
 RUN bun install --frozen-lockfile --production
 
 FROM oven/bun:${BUN_VERSION}

@@ -24,12 +24,20 @@ const FORWARDER = "outbox-forwarder";
 const DEDUP_TAIL = 2000;
 /** Write-ahead: how often the forwarder's progress is stored (and forwarded segments deleted), ms. */
 const PERSIST_MS = 100;
+/**
+ * Write-ahead: how long the forwarder waits after a first append before sending, so one produce
+ * carries every event of that span instead of one produce per request (each costs the gateway
+ * CPU, and at low concurrency nothing else batches them). Events are on local disk meanwhile.
+ */
+const FORWARD_LINGER_MS = 20;
 
 export interface OutboxOptions {
   /** How long a direct append may take before the outbox takes over (default 2000 ms). */
   appendTimeoutMs?: number;
   /** Every append goes through the outbox (see the class doc). Default false: only when the inner log is slow or down. */
   writeAhead?: boolean;
+  /** Write-ahead: ms the forwarder gathers appends before sending (default FORWARD_LINGER_MS). */
+  forwardLingerMs?: number;
   /** Max events forwarded per inner append (default 500). */
   batch?: number;
   onForwardError?: (err: unknown) => void;
@@ -54,6 +62,8 @@ export class OutboxEventLog implements EventLog {
   private readonly unsaved = new Map<string, { stream: StreamName; partition: number; next: number }>();
   private persistTimer: ReturnType<typeof setTimeout> | undefined;
   private lastPersist = 0;
+  /** Ends the forwarder's linger early (close). */
+  private endLinger: (() => void) | undefined;
 
   private constructor(
     private readonly inner: EventLog,
@@ -141,6 +151,7 @@ export class OutboxEventLog implements EventLog {
 
   async close(): Promise<void> {
     this.closed = true;
+    this.endLinger?.(); // what it gathered still goes out in one last pass
     await this.forwarding;
     if (this.persistTimer) clearTimeout(this.persistTimer);
     await this.persist().catch((err) => this.opts.onForwardError?.(err));
@@ -159,7 +170,10 @@ export class OutboxEventLog implements EventLog {
   /** Move everything in the outbox to the inner log, in order, retrying with backoff. */
   private async forward(): Promise<void> {
     let backoff = 100;
-    while (this.backlog > 0 && !this.closed) {
+    for (;;) {
+      // Gather appends first (unless a full batch is waiting); closed while lingering: one last pass.
+      const waited = this.backlog < (this.opts.batch ?? 500) && (await this.linger());
+      if (this.backlog === 0 || (this.closed && !waited)) break;
       let moved = 0;
       try {
         for (const stream of STREAMS) {
@@ -190,6 +204,21 @@ export class OutboxEventLog implements EventLog {
       if (moved === 0 && this.backlog > 0) await Bun.sleep(10); // appends still landing in the outbox
     }
     if (this.backlog === 0) this.alreadySent = undefined; // the backlog found at open is through
+  }
+
+  /** Write-ahead: wait FORWARD_LINGER_MS (or until close); true when it waited. */
+  private async linger(): Promise<boolean> {
+    const ms = this.opts.writeAhead ? (this.opts.forwardLingerMs ?? FORWARD_LINGER_MS) : 0;
+    if (ms <= 0 || this.closed) return false;
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(() => this.endLinger?.(), ms);
+      this.endLinger = () => {
+        clearTimeout(timer);
+        this.endLinger = undefined;
+        resolve();
+      };
+    });
+    return true;
   }
 
   /** The next contiguous records from `from` held in memory, or undefined (read the file). */

@@ -135,7 +135,8 @@ describe("OutboxEventLog", () => {
     const out = await fileLog();
     const { wrapped, mode } = controllable(inner.log);
     mode.value = "down";
-    const first = await OutboxEventLog.open(wrapped, out.log, { writeAhead: true, appendTimeoutMs: 50 });
+    // No linger: its forwarder tries at once (Kafka down) and is in its backoff when the process "dies".
+    const first = await OutboxEventLog.open(wrapped, out.log, { writeAhead: true, appendTimeoutMs: 50, forwardLingerMs: 0 });
     const events = [ev(1, "a"), ev(2, "a"), ev(3, "a")];
     await first.append("requests", events.map((event) => ({ key: "a", event })));
     await out.log.close(); // the process "dies"...
