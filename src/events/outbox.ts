@@ -151,7 +151,10 @@ export class OutboxEventLog implements EventLog {
 
   async close(): Promise<void> {
     this.closed = true;
-    this.endLinger?.(); // what it gathered still goes out in one last pass
+    this.endLinger?.(); // what it gathered still goes out now
+    // Drain what is left while the broker takes it: a stopped instance's outbox may never be
+    // opened again (a replaced pod, a new volume). Only a failing broker leaves it on disk.
+    if (this.backlog > 0) this.kick();
     await this.forwarding;
     if (this.persistTimer) clearTimeout(this.persistTimer);
     await this.persist().catch((err) => this.opts.onForwardError?.(err));
@@ -172,8 +175,8 @@ export class OutboxEventLog implements EventLog {
     let backoff = 100;
     for (;;) {
       // Gather appends first (unless a full batch is waiting); closed while lingering: one last pass.
-      const waited = this.backlog < (this.opts.batch ?? 500) && (await this.linger());
-      if (this.backlog === 0 || (this.closed && !waited)) break;
+      if (this.backlog < (this.opts.batch ?? 500)) await this.linger();
+      if (this.backlog === 0) break;
       let moved = 0;
       try {
         for (const stream of STREAMS) {
@@ -198,10 +201,14 @@ export class OutboxEventLog implements EventLog {
         backoff = 100;
       } catch (err) {
         this.opts.onForwardError?.(err);
+        if (this.closed) break; // the broker fails while we stop: the rest stays in the outbox, forwarded at the next start
         await Bun.sleep(backoff);
         backoff = Math.min(backoff * 2, 2000);
       }
-      if (moved === 0 && this.backlog > 0) await Bun.sleep(10); // appends still landing in the outbox
+      if (moved === 0 && this.backlog > 0) {
+        if (this.closed) break; // nothing more to read while stopping
+        await Bun.sleep(10); // appends still landing in the outbox
+      }
     }
     if (this.backlog === 0) this.alreadySent = undefined; // the backlog found at open is through
   }

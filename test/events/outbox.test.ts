@@ -150,4 +150,21 @@ describe("OutboxEventLog", () => {
     await first.close().catch(() => {});
     await inner.log.close();
   });
+  test("writeAhead: close() forwards everything still in the outbox (a stopped replica's outbox may never be opened again)", async () => {
+    const inner = await fileLog();
+    const outDir = await mkdtemp(join(tmpdir(), "tollgate-outbox-"));
+    dirs.push(outDir);
+    const outLog = await FileEventLog.open({ dir: outDir });
+    const box = await OutboxEventLog.open(inner.log, outLog, { writeAhead: true, forwardLingerMs: 0 });
+    // Appends landing while a forward pass is in flight, then an immediate stop.
+    for (let i = 0; i < 30; i++) void box.append("requests", [{ key: "k", event: ev(i, "k") }]);
+    await box.append("requests", [{ key: "k", event: ev(30, "k") }]);
+    await box.close();
+    const reopened = await FileEventLog.open({ dir: inner.dir });
+    try {
+      expect((await readAll(reopened, "requests")).map((e) => e.payload.i)).toEqual([...Array(31).keys()]);
+    } finally {
+      await reopened.close();
+    }
+  });
 });
