@@ -25,7 +25,7 @@ import { freePort } from "../test/helpers/services.ts";
 import { type Point, ttft, type Ttft, wrk, wrkScript } from "./lib/load.ts";
 import { cpuMs, httpOk, rssMiB, start, stop, waitUntil } from "./lib/proc.ts";
 import { ROOT, SETUPS } from "./lib/setups.ts";
-import { renderMarkdown } from "./lib/report.ts";
+import { renderMarkdown, type SetupResult } from "./lib/report.ts";
 
 const env = process.env;
 const SECONDS = Number(env.BENCH_SECONDS ?? 5);
@@ -34,17 +34,6 @@ const CONCURRENCY = (env.BENCH_CONCURRENCY ?? "1,16,64").split(",").map(Number);
 const ONLY = env.BENCH_SETUPS ? new Set(env.BENCH_SETUPS.split(",")) : undefined;
 const TTFT_N = Number(env.BENCH_TTFT_N ?? 200);
 
-export interface SetupResult {
-  id: string;
-  name: string;
-  skipped?: string;
-  error?: string;
-  notes: string[];
-  points: Point[];
-  ttft?: Ttft;
-  rss_idle_mib?: number;
-  rss_load_mib?: number;
-}
 
 if (spawnSync("wrk", ["--version"]).error) {
   console.error("wrk is missing: run bench/install.sh (apt-get install wrk)");

@@ -1,7 +1,8 @@
 /** The markdown of a `make bench` run: one table per concurrency, TTFT and memory, the machine. */
 import type { Point, Ttft } from "./load.ts";
 
-interface Result {
+/** One set-up's outcome (bench/compare.ts fills it in). */
+export interface SetupResult {
   id: string;
   name: string;
   skipped?: string;
@@ -16,7 +17,7 @@ interface Report {
   date: string;
   machine: Record<string, unknown>;
   params: { seconds: number; concurrency: number[]; ttft_n: number; mock_latency_ms: number; mock_tokens: number };
-  results: Result[];
+  results: SetupResult[];
 }
 
 const ms = (x: number | undefined) => (x === undefined || Number.isNaN(x) ? "–" : x < 1 ? `${(x * 1000).toFixed(0)} µs` : `${x.toFixed(2)} ms`);

@@ -43,6 +43,19 @@ export function checkAdmin(deps: Pick<AdminDeps, "adminKey" | "loopback">, reque
   return "admin";
 }
 
+/**
+ * Run an admin handler: check the admin credential, pass the actor, and turn a GatewayError into
+ * its response (other errors go on to the app's error handler).
+ */
+export async function asAdmin(deps: Pick<AdminDeps, "adminKey" | "loopback">, request: Request, fn: (actor: string) => Promise<Response> | Response): Promise<Response> {
+  try {
+    return await fn(checkAdmin(deps, request));
+  } catch (err) {
+    if (err instanceof GatewayError) return errorResponse(err);
+    throw err;
+  }
+}
+
 /** The public view of an entity: secrets replaced by a masked hint. */
 export function entityView(e: Entity): Record<string, unknown> {
   const { api_key_enc: _enc, api_key_hint, ...fields } = e.fields as Record<string, unknown>;

@@ -14,8 +14,7 @@ import { Type as T } from "@sinclair/typebox";
 import { effectiveFields, GuardrailsFields, tenantGuardrailsId } from "../guardrails/config.ts";
 import { GatewayError } from "../pipeline/errors.ts";
 import type { ConfigCommand, Entity } from "../projections/config/model.ts";
-import { type AdminDeps, checkAdmin } from "./admin.ts";
-import { errorResponse } from "./http.ts";
+import { type AdminDeps, asAdmin } from "./admin.ts";
 import { errorResponses, jsonContent } from "./schemas.ts";
 import { ADMIN_SECURITY } from "./schemas.ts";
 
@@ -37,14 +36,7 @@ export function guardrailsRoutes(deps: AdminDeps) {
     const eff = id === "global" ? effectiveFields(global, undefined) : effectiveFields(global, e?.fields);
     return { id, configured: e?.fields ?? null, effective: eff, version: e?.version ?? 0, config_version: deps.config.state.version };
   };
-  const handle = async (request: Request, fn: (actor: string) => Promise<unknown> | unknown) => {
-    try {
-      return Response.json(await fn(checkAdmin(deps, request)));
-    } catch (err) {
-      if (err instanceof GatewayError) return errorResponse(err);
-      throw err;
-    }
-  };
+  const handle = (request: Request, fn: (actor: string) => Promise<unknown> | unknown) => asAdmin(deps, request, async (actor) => Response.json(await fn(actor)));
   const needTenant = (id: string) => {
     if (!deps.config.state.entities.tenant[id]) throw new GatewayError({ status: 404, code: "not_found", message: `tenant \`${id}\` does not exist` });
   };

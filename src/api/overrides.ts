@@ -9,8 +9,7 @@ import { Type as T } from "@sinclair/typebox";
 import { randomBytes } from "node:crypto";
 import { GatewayError } from "../pipeline/errors.ts";
 import type { Entity } from "../projections/config/model.ts";
-import { type AdminDeps, checkAdmin } from "./admin.ts";
-import { errorResponse } from "./http.ts";
+import { type AdminDeps, asAdmin } from "./admin.ts";
 import { errorResponses, jsonContent } from "./schemas.ts";
 import { ADMIN_SECURITY } from "./schemas.ts";
 
@@ -52,14 +51,7 @@ export const newOverrideId = () => `ovr_${randomBytes(12).toString("hex")}`;
  * app.use(overridesRoutes(deps.admin))
  */
 export function overridesRoutes(deps: AdminDeps) {
-  const handle = async (request: Request, fn: (actor: string) => Promise<Response> | Response): Promise<Response> => {
-    try {
-      return await fn(checkAdmin(deps, request));
-    } catch (err) {
-      if (err instanceof GatewayError) return errorResponse(err);
-      throw err;
-    }
-  };
+  const handle = (request: Request, fn: (actor: string) => Promise<Response> | Response) => asAdmin(deps, request, fn);
   const one = (id: string) => deps.config.state.entities.customer_override?.[id];
   const notFound = (id: string) => new GatewayError({ status: 404, code: "not_found", message: `customer override \`${id}\` does not exist` });
   const tags = ["Admin: overrides"];

@@ -13,8 +13,7 @@ import { GatewayError } from "../pipeline/errors.ts";
 import type { PluginHost } from "../pipeline/operator/host.ts";
 import type { ConfigCommand, Entity } from "../projections/config/model.ts";
 import { PluginFields, pluginsSnapshot } from "../projections/config/plugins.ts";
-import { type AdminDeps, checkAdmin } from "./admin.ts";
-import { errorResponse } from "./http.ts";
+import { type AdminDeps, asAdmin } from "./admin.ts";
 import { errorResponses, jsonContent } from "./schemas.ts";
 import { ADMIN_SECURITY } from "./schemas.ts";
 
@@ -43,14 +42,7 @@ const PluginList = T.Object({
 });
 
 export function pluginAdminRoutes(deps: AdminDeps & { plugins: PluginHost }) {
-  const handle = async (request: Request, fn: (actor: string) => Promise<Response> | Response) => {
-    try {
-      return await fn(checkAdmin(deps, request));
-    } catch (err) {
-      if (err instanceof GatewayError) return errorResponse(err);
-      throw err;
-    }
-  };
+  const handle = (request: Request, fn: (actor: string) => Promise<Response> | Response) => asAdmin(deps, request, fn);
   /** PUT = set the scope to exactly the body (create, or update with absent fields cleared). */
   const put = (request: Request, id: string, body: Record<string, unknown>) =>
     handle(request, async (actor) => {

@@ -10,8 +10,7 @@ import { Type as T } from "@sinclair/typebox";
 import { generateKey, hashKey, keyPrefix, newKeyId } from "../config/keys.ts";
 import { GatewayError } from "../pipeline/errors.ts";
 import type { ConfigCommand, Entity } from "../projections/config/model.ts";
-import { type AdminDeps, checkAdmin } from "./admin.ts";
-import { errorResponse } from "./http.ts";
+import { type AdminDeps, asAdmin } from "./admin.ts";
 import { adminDetail, DeletedSchema, EntitySchema, errorResponses, IdParams, ListOf, okResponse, objectOrNone, OptionalBody, type Responses } from "./schemas.ts";
 
 // Ids are checked after the admin check (see admin.ts): the params schema bounds their length only.
@@ -75,15 +74,7 @@ const RotateBody = OptionalBody(T.Object({ grace_seconds: T.Optional(T.Integer({
  * app.use(tenancyRoutes(deps.admin))
  */
 export function tenancyRoutes(deps: AdminDeps) {
-  /** Admin check, run, render; GatewayErrors become their response. */
-  const handle = async (request: Request, fn: (actor: string) => Promise<Response> | Response): Promise<Response> => {
-    try {
-      return await fn(checkAdmin(deps, request));
-    } catch (err) {
-      if (err instanceof GatewayError) return errorResponse(err);
-      throw err;
-    }
-  };
+  const handle = (request: Request, fn: (actor: string) => Promise<Response> | Response) => asAdmin(deps, request, fn);
   const exec = (cmd: ConfigCommand, actor: string) => deps.config.execute(cmd, actor);
   const tenant = (id: string) => deps.config.state.entities.tenant[id];
   const key = (id: string) => deps.config.state.entities.key[id];
