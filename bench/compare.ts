@@ -93,6 +93,7 @@ for (const setup of SETUPS) {
     await Bun.sleep(500);
     result.rss_idle_mib = rssMiB(pidOf);
     let peak = 0;
+    let peakOwn = 0; // the gateway process alone (its analytics engine process is counted in the tree)
     const script = wrkScript(work, run.target);
     for (const c of CONCURRENCY) {
       if (WARMUP > 0) await wrk(run.target.url, script, c, WARMUP);
@@ -102,6 +103,7 @@ for (const setup of SETUPS) {
       const point = await wrk(run.target.url, script, c, SECONDS, () => {
         const rss = rssMiB(pidOf);
         peak = Math.max(peak, rss);
+        peakOwn = Math.max(peakOwn, rssMiB(pidOf, true));
         if (ticks++ % 20 === 0) series.push(rss); // every 5 s: flat or growing?
       });
       if (SECONDS >= 30) point.rss_series_mib = series;
@@ -110,8 +112,9 @@ for (const setup of SETUPS) {
       console.log(`  c=${c}: ${point.rps} req/s, p50 ${point.p50_ms} ms, p99 ${point.p99_ms} ms, errors ${point.errors}, ${point.cpu_us_per_req} µs CPU/request`);
     }
     result.rss_load_mib = peak;
+    result.rss_load_own_mib = peakOwn;
     result.ttft = await ttft(run.target, TTFT_N);
-    console.log(`  ttft: p50 ${result.ttft.p50_ms.toFixed(3)} ms, p99 ${result.ttft.p99_ms.toFixed(3)} ms (${result.ttft.errors} errors); rss idle ${result.rss_idle_mib} MiB, peak under load ${peak} MiB`);
+    console.log(`  ttft: p50 ${result.ttft.p50_ms.toFixed(3)} ms, p99 ${result.ttft.p99_ms.toFixed(3)} ms (${result.ttft.errors} errors); rss idle ${result.rss_idle_mib} MiB, peak under load ${peak} MiB (the gateway process alone: ${peakOwn} MiB)`);
     if (run.notes.length) console.log(`  notes: ${run.notes.join("; ")}`);
   } catch (err) {
     result.error = (err as Error).message;

@@ -326,9 +326,14 @@ export async function openAnalyticsStore(settings: Settings): Promise<AnalyticsS
       ...(settings.clickhousePassword ? { password: settings.clickhousePassword } : {}),
     });
   }
-  const { ChdbAnalyticsStore } = await import("./analytics/chdb-store.ts"); // the engine loads only when used
   const dir = analyticsDir(settings);
   try {
+    if (settings.analyticsEngine === "process") {
+      // The engine in a child process: its memory, threads and CPU stay off the gateway process.
+      const { ProcessAnalyticsStore } = await import("./analytics/process-store.ts");
+      return await ProcessAnalyticsStore.open(dir, { database: settings.clickhouseDatabase });
+    }
+    const { ChdbAnalyticsStore } = await import("./analytics/chdb-store.ts"); // the engine loads only when used
     return await ChdbAnalyticsStore.open(dir, { database: settings.clickhouseDatabase });
   } catch (err) {
     throw new AnalyticsOpenError(

@@ -90,10 +90,10 @@ function tree(pid: number): number[] {
   return out;
 }
 
-/** Resident memory of a process and all its descendants, MiB. */
-export function rssMiB(pid: number): number {
+/** Resident memory of a process and all its descendants (or of the process alone), MiB. */
+export function rssMiB(pid: number, only = false): number {
   let kb = 0;
-  for (const p of tree(pid)) {
+  for (const p of only ? [pid] : tree(pid)) {
     try {
       kb += Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${p}/status`, "utf8"))?.[1] ?? 0);
     } catch {

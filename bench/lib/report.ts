@@ -12,6 +12,8 @@ export interface SetupResult {
   ttft?: Ttft;
   rss_idle_mib?: number;
   rss_load_mib?: number;
+  /** Peak RSS of the gateway process alone, without child processes (the analytics engine). */
+  rss_load_own_mib?: number;
 }
 interface Report {
   date: string;
@@ -45,16 +47,16 @@ export function renderMarkdown(r: Report): string {
     }
     lines.push("");
   }
-  lines.push(`**Streams and memory** (TTFT: ${r.params.ttft_n} sequential streams, time to the first non-empty content delta)`, "", "| set-up | TTFT p50 | TTFT p99 | added TTFT p50 | RSS idle | RSS peak under load |", "| --- | --- | --- | --- | --- | --- |");
+  lines.push(`**Streams and memory** (TTFT: ${r.params.ttft_n} sequential streams, time to the first non-empty content delta)`, "", "| set-up | TTFT p50 | TTFT p99 | added TTFT p50 | RSS idle | RSS peak under load | of which the gateway process |", "| --- | --- | --- | --- | --- | --- | --- |");
   for (const x of r.results) {
     if (x.skipped || x.error || !x.ttft) continue;
     if (x.ttft.errors >= x.ttft.n) {
-      lines.push(`| ${x.name} | streams failed (${x.ttft.errors}/${x.ttft.n}) | – | – | ${x.rss_idle_mib} MiB | ${x.rss_load_mib} MiB |`);
+      lines.push(`| ${x.name} | streams failed (${x.ttft.errors}/${x.ttft.n}) | – | – | ${x.rss_idle_mib} MiB | ${x.rss_load_mib} MiB | ${own(x)} |`);
       continue;
     }
     const added = x.id === "direct" ? "–" : plus(direct?.ttft ? x.ttft.p50_ms - direct.ttft.p50_ms : undefined);
     const rss = x.id === "direct" ? "(the mock)" : `${x.rss_idle_mib} MiB`;
-    lines.push(`| ${x.name} | ${ms(x.ttft.p50_ms)} | ${ms(x.ttft.p99_ms)} | ${added} | ${rss} | ${x.id === "direct" ? "–" : `${x.rss_load_mib} MiB`} |`);
+    lines.push(`| ${x.name} | ${ms(x.ttft.p50_ms)} | ${ms(x.ttft.p99_ms)} | ${added} | ${rss} | ${x.id === "direct" ? "–" : `${x.rss_load_mib} MiB`} | ${x.id === "direct" ? "–" : own(x)} |`);
   }
   const notes = r.results.flatMap((x) => [
     ...(x.skipped ? [`${x.name}: skipped — ${x.skipped}`] : []),
@@ -64,3 +66,6 @@ export function renderMarkdown(r: Report): string {
   if (notes.length) lines.push("", ...notes.map((n) => `- ${n}`));
   return lines.join("\n");
 }
+
+/** The gateway process's own peak RSS (child processes such as the analytics engine left out). */
+const own = (x: SetupResult) => (x.rss_load_own_mib === undefined ? "–" : `${x.rss_load_own_mib} MiB`);

@@ -118,6 +118,7 @@ export const SETUPS: Setup[] = [
   },
   ...baselines,
   { id: "embedded", name: "Tollgate, embedded defaults", start: (mock) => tollgate(mock, {}, false) },
+  { id: "embedded-inline", name: "Tollgate, embedded defaults, analytics engine inside the gateway process", start: (mock) => tollgate(mock, { TOLLGATE_ANALYTICS_ENGINE: "inline" }, false) },
   { id: "embedded-noanalytics", name: "Tollgate, embedded defaults, analytics off", start: (mock) => tollgate(mock, { TOLLGATE_ANALYTICS: "off" }, false) },
   {
     id: "full",

@@ -56,9 +56,15 @@ export class ChdbAnalyticsStore implements AnalyticsStore {
 
   async insert(rows: readonly UsageRow[], dedupToken?: string): Promise<void> {
     if (rows.length === 0) return;
+    await this.insertText(toJsonEachRow(rows), dedupToken);
+  }
+
+  /** Appends rows already encoded as JSONEachRow text (what `ProcessAnalyticsStore` sends over IPC). */
+  async insertText(text: string, dedupToken?: string): Promise<void> {
+    if (text.length === 0) return;
     await this.#s.insert({
       table: `${this.database}.usage_events`,
-      values: Buffer.from(toJsonEachRow(rows)),
+      values: Buffer.from(text),
       format: "JSONEachRow",
       ...(dedupToken ? { settings: { insert_deduplication_token: dedupToken } } : {}),
     });

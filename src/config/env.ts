@@ -33,6 +33,7 @@ export const Settings = T.Object({
   fsyncMs: T.Integer({ minimum: 0, maximum: 10_000 }),
   cacheMaxBytes: T.Integer({ minimum: 1024 }),
   cacheTimeoutMs: T.Integer({ minimum: 1, maximum: 10_000 }),
+  analyticsEngine: T.Union([T.Literal("process"), T.Literal("inline")]),
 });
 export type Settings = Static<typeof Settings>;
 
@@ -65,6 +66,7 @@ export const ENV_VARS = {
   TOLLGATE_METRICS_MAX_MODELS: ["metricsMaxModels", "", "Distinct model label values in /metrics (default 100); later models are counted as `other`"],
   TOLLGATE_CACHE_MAX_BYTES: ["cacheMaxBytes", "67108864", "Bound of the in-process response cache (LRU), bytes; with REDIS_URL the cache lives in Redis"],
   TOLLGATE_CACHE_TIMEOUT_MS: ["cacheTimeoutMs", "50", "Longest a Redis cache lookup may take; slower (or Redis down) counts as a miss"],
+  TOLLGATE_ANALYTICS_ENGINE: ["analyticsEngine", "process", "process | inline: where the embedded analytics engine (chDB) runs — a child process of its own (its memory and CPU off the gateway process), or inside the gateway process"],
 } as const satisfies Record<string, readonly [keyof Settings, string, string]>;
 
 const NUMERIC = new Set<keyof Settings>(["port", "maxBodyBytes", "drainTimeoutMs", "metricsMaxTenants", "metricsMaxModels", "fsyncMs", "cacheMaxBytes", "cacheTimeoutMs"]);
