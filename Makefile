@@ -22,6 +22,7 @@ run: deps
 
 typecheck: deps
 	$(BUN) x tsc --noEmit -p .
+	$(BUN) x tsc --noEmit -p src/console/ui
 
 # The whole suite, with a real Redis and a real Kafka started for it (scripts/with-services.sh).
 # Writes a JUnit report to .test-artifacts/junit.xml and ends with

@@ -8,6 +8,9 @@ import type { EventLog } from "./events/event-log.ts";
 import { uuidv7 } from "./events/uuidv7.ts";
 import { docsRoutes } from "./api/docs.ts";
 import { dashboardRoutes } from "./api/dashboard.ts";
+import { consoleRoutes } from "./console/routes.ts";
+import { resolutionRoutes } from "./api/resolution.ts";
+import { budgetsRoutes } from "./api/budgets.ts";
 import { generateRoutes } from "./api/generate.ts";
 import { type GatewayDeps, recordRejected } from "./api/gateway.ts";
 import { healthRoutes } from "./api/health.ts";
@@ -127,10 +130,13 @@ export function buildApp(deps: AppDeps) {
     .use(guardrailsRoutes(deps.admin))
     .use(deps.plugins ? pluginAdminRoutes({ ...deps.admin, plugins: deps.plugins }) : new Elysia({ name: "admin-plugins" }))
     .use(overridesRoutes(deps.admin))
+    .use(resolutionRoutes({ ...deps.admin, snapshot: deps.config }))
+    .use(budgetsRoutes({ ...deps.admin, store: deps.store }))
     .use(usageRoutes({ analytics: deps.analytics, config: deps.config, adminKey: deps.admin.adminKey, loopback: deps.admin.loopback }))
     .use(deps.cache ? cacheRoutes({ cache: deps.cache, config: deps.config, admin: deps.admin, ...(deps.semantic ? { semantic: deps.semantic } : {}) }) : new Elysia({ name: "no-cache-routes" }))
     .use(docsRoutes(deps.version))
-    .use(dashboardRoutes());
+    .use(dashboardRoutes())
+    .use(consoleRoutes());
   known.routes = () => app.routes;
   return app;
 }

@@ -4,7 +4,7 @@
  * its script and style (src/api/dashboard/), and Chart.js's UMD build from its npm package — so it
  * works air-gapped. The HTML holds no data: the page asks for a key and calls the API with it.
  *
- *   GET /dashboard                          the page (no-cache, strict CSP: self only)
+ *   GET /console/usage                      the page (no-cache, strict CSP: self only; /dashboard redirects here)
  *   GET /dashboard/assets/<file>?v=<hash>   dashboard.js, dashboard.css, chart.umd.min.js (immutable)
  *
  * Assets are read once per process, on first use, and kept in memory with a gzip copy.
@@ -84,20 +84,20 @@ function send(request: Request, a: Asset, headers: Record<string, string>): Resp
 
 const notFound = () => Response.json({ error: { message: "No such dashboard asset", type: "invalid_request_error", code: "not_found" } }, { status: 404 });
 
+/** The usage page itself (served by the console at /console/usage; /dashboard redirects there). */
+export function dashboardPage(request: Request): Response {
+  return send(request, bundle().html, {
+    "cache-control": "no-cache",
+    "content-security-policy": DASHBOARD_CSP,
+    "referrer-policy": "no-referrer",
+    "x-frame-options": "DENY",
+  });
+}
+
+/** The usage page's assets (the page itself is routed by the console: src/console/routes.ts). */
 export function dashboardRoutes() {
   const b = bundle();
   return new Elysia({ name: "dashboard-routes", normalize: false })
-    .get(
-      "/dashboard",
-      ({ request }) =>
-        send(request, b.html, {
-          "cache-control": "no-cache",
-          "content-security-policy": DASHBOARD_CSP,
-          "referrer-policy": "no-referrer",
-          "x-frame-options": "DENY",
-        }),
-      { detail: { hide: true } },
-    )
     .get(
       `${ASSETS}/:file`,
       ({ request, params, query }) => {

@@ -5,13 +5,16 @@
  *   GET /api/v1/admin/guardrails                 the global settings and the effective policy
  *   PUT /api/v1/admin/tenants/{id}/guardrails    one tenant's settings (over the global ones)
  *   GET /api/v1/admin/tenants/{id}/guardrails    the tenant's settings and its effective policy
+ *   POST /api/v1/admin/guardrails/test           dry run: what the policy (global, or a tenant's) does to a
+ *                                                sentence — nothing is recorded (no event, no log, no metric)
  *
  * Every change is a command → events on the `config` stream (history and `?at=` views come
  * with it). An invalid body is a 400 with `param`, and nothing is appended.
  */
 import { Elysia } from "elysia";
 import { Type as T } from "@sinclair/typebox";
-import { effectiveFields, GuardrailsFields, tenantGuardrailsId } from "../guardrails/config.ts";
+import { compilePolicy, effectiveFields, GuardrailsFields, tenantGuardrailsId } from "../guardrails/config.ts";
+import { Redactor } from "../guardrails/redact.ts";
 import { GatewayError } from "../pipeline/errors.ts";
 import type { ConfigCommand, Entity } from "../projections/config/model.ts";
 import { type AdminDeps, asAdmin } from "./admin.ts";
@@ -78,5 +81,46 @@ export function guardrailsRoutes(deps: AdminDeps) {
       const id = decodeURIComponent(params.id);
       needTenant(id);
       return put(tenantGuardrailsId(id), body as Record<string, unknown>, actor);
-    }), { params: TenantParams, body: GuardrailsFields, detail: detail("Set a tenant's guardrail settings", "Replaces the tenant's settings; fields it leaves out come from the global settings (blocklists and allow lists add up).") });
+    }), { params: TenantParams, body: GuardrailsFields, detail: detail("Set a tenant's guardrail settings", "Replaces the tenant's settings; fields it leaves out come from the global settings (blocklists and allow lists add up).") })
+    .post("/api/v1/admin/guardrails/test", ({ request, body }) => handle(request, () => {
+      const { text, tenant } = body;
+      if (tenant !== undefined) needTenant(tenant);
+      const global = entity("global")?.fields;
+      const policy = compilePolicy(effectiveFields(global, tenant === undefined ? undefined : entity(tenantGuardrailsId(tenant))?.fields));
+      return dryRun(policy, text);
+    }), {
+      body: T.Object({ text: T.String({ maxLength: 100_000, description: "A sentence to try" }), tenant: T.Optional(T.String({ minLength: 1, maxLength: 64, description: "Use this tenant's effective policy (default: the global one)" })) }, { additionalProperties: false }),
+      detail: {
+        security: ADMIN_SECURITY,
+        tags: ["Admin: guardrails"],
+        summary: "Try a sentence: what the effective policy would redact or block (records nothing)",
+        responses: {
+          200: { description: "The text as a provider would receive it, and the detections by type", content: jsonContent(DryRunView) },
+          ...errorResponses({ 400: "Invalid body", 401: "Admin key missing or wrong", 403: "Admin API disabled", 404: "No such tenant" }),
+        },
+      },
+    });
+}
+
+const DryRunView = T.Object({
+  text: T.String({ description: "The text after the input guardrails (placeholders for redacted values)" }),
+  blocked: T.Boolean(),
+  blocked_types: T.Array(T.String()),
+  detected: T.Record(T.String(), T.Integer()),
+  redacted: T.Record(T.String(), T.Integer()),
+  actions: T.Record(T.String(), T.String(), { description: "The action in force per PII type" }),
+});
+
+/** Pure: run a compiled policy over one text, as the input guardrail would (the redactor lives only here). */
+export function dryRun(policy: ReturnType<typeof compilePolicy>, text: string) {
+  const r = new Redactor(policy);
+  const out = r.process(text, "input");
+  return {
+    text: out.text,
+    blocked: r.blocked.input.size > 0,
+    blocked_types: [...r.blocked.input],
+    detected: r.detected.input,
+    redacted: r.redacted.input,
+    actions: Object.fromEntries(policy.actions),
+  };
 }

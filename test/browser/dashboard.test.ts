@@ -1,5 +1,5 @@
 /**
- * /dashboard in a real browser (headless Chromium), with every request outside the gateway
+ * The usage page (/console/usage; /dashboard redirects there) in a real browser (headless Chromium), with every request outside the gateway
  * blocked: the page, its script and style and Chart.js all come from the gateway, and the numbers
  * it draws are the usage API's. History is seeded two ways: real requests through
  * /v1/chat/completions (three tenants, each with a virtual key) and request.completed events
@@ -233,14 +233,14 @@ if (availableOrFail("usage dashboard in a browser", "chromium", chromiumMissing(
 
   describe("usage dashboard in a browser", () => {
     test("serves the page, its script and style and Chart.js itself, with a strict CSP and long-cached assets", async () => {
-      const r = await fetch(`${gw.url}/dashboard`);
+      const r = await fetch(`${gw.url}/console/usage`);
       expect(r.status).toBe(200);
       expect(r.headers.get("content-type")).toBe("text/html; charset=utf-8");
       expect(r.headers.get("content-security-policy")).toBe(DASHBOARD_CSP);
       expect(DASHBOARD_CSP).toContain("default-src 'none'");
       const html = await r.text();
       expect(html).not.toMatch(/https?:\/\//); // nothing from outside, not even a link
-      const assets = [...html.matchAll(/(?:src|href)="([^"]+)"/g)].map((m) => m[1]!);
+      const assets = [...html.matchAll(/<(?:script|link)\b[^>]*(?:src|href)="([^"]+)"/g)].map((m) => m[1]!);
       expect(assets).toHaveLength(3);
       for (const path of assets) {
         expect(path.startsWith("/dashboard/assets/")).toBe(true);
@@ -252,11 +252,16 @@ if (availableOrFail("usage dashboard in a browser", "chromium", chromiumMissing(
         if (path.includes("chart.umd")) expect(body).toContain("Chart.js v4");
       }
       expect((await fetch(`${gw.url}/dashboard/assets/nope.js`)).status).toBe(404);
+      // The usage page is the console's now: its old URL redirects there, and it links back.
+      const old = await fetch(`${gw.url}/dashboard`, { redirect: "manual" });
+      expect(old.status).toBe(308);
+      expect(old.headers.get("location")).toBe("/console/usage");
+      expect(html).toContain('href="/console"');
     });
 
     test("without a key: the form, and no data on the page", async () => {
       const { context, page, outside, errors } = await openPage(gw.url);
-      await page.goto(`${gw.url}/dashboard`, { waitUntil: "load" });
+      await page.goto(`${gw.url}/console/usage`, { waitUntil: "load" });
       await waitState(page, "login");
       expect(await page.locator("#login").isVisible()).toBe(true);
       expect(await page.locator("#content").isVisible()).toBe(false);
@@ -274,7 +279,7 @@ if (availableOrFail("usage dashboard in a browser", "chromium", chromiumMissing(
 
     test("a wrong key: the form again, with the API's error message", async () => {
       const { context, page, outside, errors } = await openPage(gw.url);
-      await page.goto(`${gw.url}/dashboard`, { waitUntil: "load" });
+      await page.goto(`${gw.url}/console/usage`, { waitUntil: "load" });
       await waitState(page, "login");
       await login(page, "not-the-admin-key-at-all");
       await page.locator("#login-error").waitFor({ state: "visible", timeout: 30_000 });
@@ -292,7 +297,7 @@ if (availableOrFail("usage dashboard in a browser", "chromium", chromiumMissing(
 
     test("with the admin key: every chart drawn from the API's numbers, nothing from outside, no console errors", async () => {
       const { context, page, outside, errors, bytes } = await openPage(gw.url);
-      await page.goto(`${gw.url}/dashboard`, { waitUntil: "load" });
+      await page.goto(`${gw.url}/console/usage`, { waitUntil: "load" });
       await waitState(page, "login");
       const beforeLogin = errors.length;
       await login(page, ADMIN);
@@ -382,7 +387,7 @@ if (availableOrFail("usage dashboard in a browser", "chromium", chromiumMissing(
 
     test("with a virtual key: that tenant's usage only, and the page says which tenant", async () => {
       const { context, page, outside, errors } = await openPage(gw.url);
-      await page.goto(`${gw.url}/dashboard`, { waitUntil: "load" });
+      await page.goto(`${gw.url}/console/usage`, { waitUntil: "load" });
       await waitState(page, "login");
       await login(page, keys.acme!);
       await waitState(page, "ready");
@@ -403,7 +408,7 @@ if (availableOrFail("usage dashboard in a browser", "chromium", chromiumMissing(
 
     test("first run on loopback (no admin key): no form; analytics off is said plainly", async () => {
       const { context, page, outside, errors } = await openPage(firstRun.url);
-      await page.goto(`${firstRun.url}/dashboard`, { waitUntil: "load" });
+      await page.goto(`${firstRun.url}/console/usage`, { waitUntil: "load" });
       await waitState(page, "unavailable");
       expect(await page.locator("#login").isVisible()).toBe(false);
       const notice = page.locator("#notice");

@@ -203,6 +203,9 @@ export class PluginHost {
         after: m.after,
         position: order.includes(name) ? order.indexOf(name) : null,
         enabled: { default: m.defaultEnabled, global: snap?.global[name]?.enabled ?? null, tenants },
+        /** The settings' JSON Schema (TypeBox): the console draws its settings form from it. */
+        settings_schema: m.settings ?? null,
+        settings: { global: snap?.global[name]?.settings ?? null },
         breaker: { state: rt.breaker.state, failures_to_open: rt.breaker.failuresToOpen, open_ms: rt.breaker.openMs },
         failures: rt.failures,
         restarts: rt.invoker.restarts ?? 0,
