@@ -73,6 +73,8 @@ export function makeRows(batch: number, count: number): UsageRow[] {
       cached_tokens: i % 4 === 0 ? 20 : 0,
       cost_micros: 1_000 + i * 7 + batch,
       saved_micros: i % 9 === 0 ? 500 : 0,
+      cost_nanos: (1_000 + i * 7 + batch) * 1000,
+      saved_nanos: i % 9 === 0 ? 500_000 : 0,
       latency_ms: 50 + (i % 10) * 0.5,
       ttft_ms: i % 3 === 0 ? null : 20 + (i % 5),
       cached: i % 9 === 0 ? 1 : 0,
