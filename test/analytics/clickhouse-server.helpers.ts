@@ -22,7 +22,10 @@ export async function script(cmd: "start" | "stop" | "kill", env: Record<string,
 export const uniqDb = () => `tollgate_test_${crypto.randomUUID().replaceAll("-", "")}`;
 
 /** `usage_events` with the UsageRow columns in types ClickHouse 18.16 has (the real DDL is in schema.ts). */
-export const portableTable = (db: string) => `CREATE TABLE ${db}.usage_events (
+export const portableTable = (db: string) => `${legacyPortableTable(db).replace(/\) ENGINE/, ",\n  cost_nanos UInt64,\n  saved_nanos UInt64\n) ENGINE")}`;
+
+/** The portable table as it was before the nano-dollar columns (cost in micros only). */
+export const legacyPortableTable = (db: string) => `CREATE TABLE ${db}.usage_events (
   time String,
   event_id String,
   request_id String,
