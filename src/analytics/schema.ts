@@ -149,8 +149,7 @@ export function migrationStatements(db: string): string[] {
  */
 function nanoMigrations(d: string): string[] {
   return [
-    `ALTER TABLE ${d}.usage_events ADD COLUMN IF NOT EXISTS cost_nanos UInt64 DEFAULT cost_micros * 1000`,
-    `ALTER TABLE ${d}.usage_events ADD COLUMN IF NOT EXISTS saved_nanos UInt64 DEFAULT saved_micros * 1000`,
+    ...nanoColumnStatements(d),
     `ALTER TABLE ${d}.usage_hourly ADD COLUMN IF NOT EXISTS cost_nanos UInt64 DEFAULT cost_micros * 1000`,
     `DROP TABLE IF EXISTS ${d}.usage_hourly_mv`,
     `CREATE MATERIALIZED VIEW IF NOT EXISTS ${d}.usage_hourly_nanos_mv TO ${d}.usage_hourly AS
@@ -169,6 +168,15 @@ function customerMigrations(d: string): string[] {
     `ALTER TABLE ${d}.usage_events ADD COLUMN IF NOT EXISTS reasoning_tokens UInt32 DEFAULT 0`,
     `ALTER TABLE ${d}.usage_events ADD COLUMN IF NOT EXISTS price_source LowCardinality(String) DEFAULT ''`,
     `ALTER TABLE ${d}.usage_events ADD INDEX IF NOT EXISTS usage_user_idx user TYPE bloom_filter(0.01) GRANULARITY 1`,
+  ];
+}
+
+/** The `usage_events` half of the nano upgrade (also run by the ClickHouse 18.16 driver test on its portable table). */
+export function nanoColumnStatements(db: string): string[] {
+  const d = checkIdentifier(db);
+  return [
+    `ALTER TABLE ${d}.usage_events ADD COLUMN IF NOT EXISTS cost_nanos UInt64 DEFAULT cost_micros * 1000`,
+    `ALTER TABLE ${d}.usage_events ADD COLUMN IF NOT EXISTS saved_nanos UInt64 DEFAULT saved_micros * 1000`,
   ];
 }
 
