@@ -30,7 +30,7 @@ function rows(from: number, n: number): UsageRow[] {
       event_id: `ev-${i}`, request_id: `req-${i}`, tenant: `t${h % 20}`, service: `svc${h % 7}`, user: `cust-${h % CUSTOMERS}`,
       key_prefix: "tg-abcd", task_type: "", provider, model, route: model,
       input_tokens: 100 + (h % 2000), output_tokens: 10 + (h % 500), cached_tokens: h % 3 === 0 ? 64 : 0,
-      cost_micros: 100 + (h % 20_000), saved_micros: 0, latency_ms: 50 + (h % 900), ttft_ms: null, cached: h % 10 === 0 ? 1 : 0, status: "ok", error_code: "", attempts: 1,
+      cost_micros: 100 + (h % 20_000), saved_micros: 0, cost_nanos: (100 + (h % 20_000)) * 1000, saved_nanos: 0, latency_ms: 50 + (h % 900), ttft_ms: null, cached: h % 10 === 0 ? 1 : 0, status: "ok", error_code: "", attempts: 1,
       cache_write_tokens: 0, reasoning_tokens: 0, price_source: "catalog:@pydantic/genai-prices@0.1.8",
     });
   }

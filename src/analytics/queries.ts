@@ -5,12 +5,19 @@
  * bucket) come from closed whitelists below.
  *
  * Every query reads `usage_events FINAL` (see schema.ts), over the half-open range `[from, to)`,
- * optionally for one tenant. Metrics per row: requests, tokens, cost (exact integer micros and USD),
+ * optionally for one tenant. Metrics per row: requests, tokens, cost (exact integer nanos summed in
+ * UInt64, USD from them, and the legacy micros rounded half-up from the sum),
  * cache hit rate (cached requests / requests), error rate (status `error` / requests), and latency
  * p50/p95/p99 in ms (`quantileExactInclusive`: linear interpolation between the closest ranks,
  * rounded to 3 decimals).
  */
+import { usdFromNanos } from "../pricing/money.ts";
 import { rebuildRollupStatements, toClickHouseTime } from "./schema.ts";
+
+/** The cost column every query sums (integer nano-dollars), in one place. */
+export const COST_COLUMN = "cost_nanos";
+/** The saving column (integer nano-dollars). */
+export const SAVED_COLUMN = "saved_nanos";
 import type { AnalyticsParams, AnalyticsStore } from "./store.ts";
 
 export interface UsageFilter {
@@ -27,11 +34,16 @@ export interface UsageMetrics {
   input_tokens: number;
   output_tokens: number;
   cached_tokens: number;
+  /** Exact: the integer sum of every request's nano-dollar cost. */
+  cost_nanos: number;
+  /** Legacy: `cost_nanos` rounded half-up to micro-dollars. */
   cost_micros: number;
+  /** `cost_nanos` / 10^9 (the double nearest the exact decimal). */
   cost_usd: number;
   /** 0..1; 0 when there are no requests. */
   cache_hit_rate: number;
   /** What cache hits saved (at the price of the day they were served). */
+  saved_nanos: number;
   saved_micros: number;
   saved_usd: number;
   /** 0..1; 0 when there are no requests. */
@@ -44,7 +56,7 @@ export interface UsageMetrics {
 
 /** The metrics of an empty range. */
 export function zeroMetrics(): UsageMetrics {
-  return { requests: 0, input_tokens: 0, output_tokens: 0, cached_tokens: 0, cost_micros: 0, cost_usd: 0, cache_hit_rate: 0, saved_micros: 0, saved_usd: 0, error_rate: 0, p50_ms: 0, p95_ms: 0, p99_ms: 0 };
+  return { requests: 0, input_tokens: 0, output_tokens: 0, cached_tokens: 0, cost_nanos: 0, cost_micros: 0, cost_usd: 0, cache_hit_rate: 0, saved_nanos: 0, saved_micros: 0, saved_usd: 0, error_rate: 0, p50_ms: 0, p95_ms: 0, p99_ms: 0 };
 }
 
 export type UsageDimension = "provider" | "model" | "service" | "tenant" | "user";
@@ -63,9 +75,9 @@ const METRICS = `
   sum(toUInt64(input_tokens)) AS m_input_tokens,
   sum(toUInt64(output_tokens)) AS m_output_tokens,
   sum(toUInt64(cached_tokens)) AS m_cached_tokens,
-  sum(cost_micros) AS m_cost_micros,
+  sum(${COST_COLUMN}) AS m_cost_nanos,
   if(count() = 0, 0, countIf(cached = 1) / count()) AS m_cache_hit_rate,
-  sum(saved_micros) AS m_saved_micros,
+  sum(${SAVED_COLUMN}) AS m_saved_nanos,
   if(count() = 0, 0, countIf(status = 'error') / count()) AS m_error_rate,
   if(count() = 0, [0, 0, 0], arrayMap(x -> round(x, 3), quantilesExactInclusive(0.5, 0.95, 0.99)(latency_ms))) AS m_latency_q`;
 
@@ -103,13 +115,13 @@ export function summaryQuery(f: UsageFilter): BuiltQuery {
 export function groupedQuery(dimension: UsageDimension, f: UsageFilter, limit?: number): BuiltQuery {
   const col = DIMENSIONS[dimension];
   if (!col) throw new RangeError(`unknown dimension: ${String(dimension)}`);
-  const order = "ORDER BY m_cost_micros DESC, m_requests DESC, key ASC LIMIT {limit:UInt32}";
+  const order = "ORDER BY m_cost_nanos DESC, m_requests DESC, key ASC LIMIT {limit:UInt32}";
   const params = { ...filterParams(f), limit: limitOf(limit) };
   if (dimension === "user") {
     return {
       sql: `SELECT ${col} AS key, ${METRICS} FROM usage_events FINAL ${WHERE} AND user != ''
         AND user IN (SELECT user AS key FROM usage_events FINAL ${WHERE} AND user != ''
-                     GROUP BY key ORDER BY sum(cost_micros) DESC, count() DESC, key ASC LIMIT {limit:UInt32})
+                     GROUP BY key ORDER BY sum(${COST_COLUMN}) DESC, count() DESC, key ASC LIMIT {limit:UInt32})
         GROUP BY key ${order}`,
       params,
     };
@@ -121,7 +133,7 @@ export function groupedQuery(dimension: UsageDimension, f: UsageFilter, limit?: 
 export function singlePassCustomerQuery(f: UsageFilter, limit?: number): BuiltQuery {
   return {
     sql: `SELECT user AS key, ${METRICS} FROM usage_events FINAL ${WHERE} AND user != ''
-      GROUP BY key ORDER BY m_cost_micros DESC, m_requests DESC, key ASC LIMIT {limit:UInt32}`,
+      GROUP BY key ORDER BY m_cost_nanos DESC, m_requests DESC, key ASC LIMIT {limit:UInt32}`,
     params: { ...filterParams(f), limit: limitOf(limit) },
   };
 }
@@ -143,28 +155,41 @@ interface RawRow {
   m_input_tokens: number | string;
   m_output_tokens: number | string;
   m_cached_tokens: number | string;
-  m_cost_micros: number | string;
+  m_cost_nanos: number | string;
   m_cache_hit_rate: number | string;
-  m_saved_micros: number | string;
+  m_saved_nanos: number | string;
   m_error_rate: number | string;
   m_latency_q: Array<number | string | null>;
+}
+
+/** Integer nanos (a UInt64, maybe quoted) → micros rounded half-up, in BigInt (exact past 2^53). */
+function microsOf(v: number | string | null | undefined): number {
+  try {
+    const n = BigInt(typeof v === "number" ? Math.round(v) : (v ?? "0"));
+    return Number((n + 500n) / 1000n);
+  } catch {
+    return 0;
+  }
 }
 
 /** Aliases are `m_`-prefixed so none shadows a column inside another aggregate.
  * 64-bit integers may arrive quoted (ClickHouse's JSON default): normalise to numbers. */
 function toMetrics(r: RawRow): UsageMetrics {
   const n = (v: number | string | null | undefined): number => (v === null || v === undefined ? 0 : Number(v));
-  const cost = n(r.m_cost_micros);
+  const cost = n(r.m_cost_nanos);
+  const saved = n(r.m_saved_nanos);
   return {
     requests: n(r.m_requests),
     input_tokens: n(r.m_input_tokens),
     output_tokens: n(r.m_output_tokens),
     cached_tokens: n(r.m_cached_tokens),
-    cost_micros: cost,
-    cost_usd: cost / 1e6,
+    cost_nanos: cost,
+    cost_micros: microsOf(r.m_cost_nanos),
+    cost_usd: usdFromNanos(r.m_cost_nanos ?? 0),
     cache_hit_rate: n(r.m_cache_hit_rate),
-    saved_micros: n(r.m_saved_micros),
-    saved_usd: n(r.m_saved_micros) / 1e6,
+    saved_nanos: saved,
+    saved_micros: microsOf(r.m_saved_nanos),
+    saved_usd: usdFromNanos(r.m_saved_nanos ?? 0),
     error_rate: n(r.m_error_rate),
     p50_ms: n(r.m_latency_q[0]),
     p95_ms: n(r.m_latency_q[1]),
@@ -217,6 +242,7 @@ export async function rebuildHourlyRollup(store: AnalyticsStore): Promise<void> 
 
 export interface RollupTotals {
   requests: number;
+  cost_nanos: number;
   cost_micros: number;
   input_tokens: number;
   output_tokens: number;
@@ -225,7 +251,7 @@ export interface RollupTotals {
 /** Grand totals of the hourly rollup over `[from, to)` (hour buckets), optionally for one tenant. */
 export async function hourlyRollupTotals(store: AnalyticsStore, f: UsageFilter): Promise<RollupTotals> {
   const rows = await store.query<Record<keyof RollupTotals, number | string>>(
-    `SELECT sum(requests) AS requests, sum(cost_micros) AS cost_micros, sum(input_tokens) AS input_tokens, sum(output_tokens) AS output_tokens
+    `SELECT sum(requests) AS requests, sum(cost_nanos) AS cost_nanos, sum(cost_micros) AS cost_micros, sum(input_tokens) AS input_tokens, sum(output_tokens) AS output_tokens
      FROM usage_hourly
      WHERE hour >= toStartOfHour({from:DateTime64(3, 'UTC')}) AND hour < {to:DateTime64(3, 'UTC')}
        AND ({tenant:String} = '' OR tenant = {tenant:String})`,
@@ -234,6 +260,7 @@ export async function hourlyRollupTotals(store: AnalyticsStore, f: UsageFilter):
   const r = rows[0];
   return {
     requests: Number(r?.requests ?? 0),
+    cost_nanos: Number(r?.cost_nanos ?? 0),
     cost_micros: Number(r?.cost_micros ?? 0),
     input_tokens: Number(r?.input_tokens ?? 0),
     output_tokens: Number(r?.output_tokens ?? 0),

@@ -16,6 +16,7 @@
  *   The API never reads the rollup; it is for Grafana / cheap long-range dashboards.
  */
 import type { EventEnvelope } from "../events/envelope.ts";
+import { microsFromNanos, payloadNanos } from "../pricing/money.ts";
 
 /** One row of `usage_events`, column names as in the table. */
 export interface UsageRow {
@@ -35,9 +36,13 @@ export interface UsageRow {
   input_tokens: number;
   output_tokens: number;
   cached_tokens: number;
-  /** Cost in integer micro-dollars (1 USD = 1_000_000). */
+  /** Cost in integer nano-dollars (1 USD = 1_000_000_000): the column every query sums. */
+  cost_nanos: number;
+  /** What a cache hit saved, integer nano-dollars (0 unless answered from the cache). */
+  saved_nanos: number;
+  /** Legacy: the cost rounded half-up to integer micro-dollars (kept for older readers). */
   cost_micros: number;
-  /** What a cache hit saved, integer micro-dollars (0 unless answered from the cache). */
+  /** Legacy: the saving in integer micro-dollars. */
   saved_micros: number;
   latency_ms: number;
   ttft_ms: number | null;
@@ -73,7 +78,8 @@ const ROLLUP_SELECT = `
   sum(toUInt64(output_tokens)) AS output_tokens,
   sum(toUInt64(cached_tokens)) AS cached_tokens,
   sum(cost_micros) AS cost_micros,
-  sum(latency_ms) AS latency_ms_sum`;
+  sum(latency_ms) AS latency_ms_sum,
+  sum(cost_nanos) AS cost_nanos`;
 
 /** DDL statements, in order, for database `db` (idempotent: IF NOT EXISTS everywhere). */
 export function migrationStatements(db: string): string[] {
@@ -127,9 +133,27 @@ export function migrationStatements(db: string): string[] {
     PARTITION BY toYYYYMM(hour)
     ORDER BY (tenant, hour, provider, model, service)
     SETTINGS non_replicated_deduplication_window = 10000`,
-    `CREATE MATERIALIZED VIEW IF NOT EXISTS ${d}.usage_hourly_mv TO ${d}.usage_hourly AS
-      SELECT ${ROLLUP_SELECT} FROM ${d}.usage_events GROUP BY hour, tenant, provider, model, service`,
+    // The rollup's materialized view is created by nanoMigrations (below), after its columns exist.
     ...customerMigrations(d),
+    ...nanoMigrations(d),
+  ];
+}
+
+/**
+ * Cost in nano-dollars (issue 23). Rows written before the upgrade have only `cost_micros` /
+ * `saved_micros`: the new columns' DEFAULT expression (× 1000) is what they read back as (computed
+ * on read for old parts, written out when they merge), so old rows keep their exact value and no
+ * mutation runs. New rows carry their exact nanos. The hourly rollup gains `cost_nanos` the same
+ * way; its view is recreated under a new name to feed it (the old view is dropped first: two views
+ * would count every row twice). Idempotent.
+ */
+function nanoMigrations(d: string): string[] {
+  return [
+    ...nanoColumnStatements(d),
+    `ALTER TABLE ${d}.usage_hourly ADD COLUMN IF NOT EXISTS cost_nanos UInt64 DEFAULT cost_micros * 1000`,
+    `DROP TABLE IF EXISTS ${d}.usage_hourly_mv`,
+    `CREATE MATERIALIZED VIEW IF NOT EXISTS ${d}.usage_hourly_nanos_mv TO ${d}.usage_hourly AS
+      SELECT ${ROLLUP_SELECT} FROM ${d}.usage_events GROUP BY hour, tenant, provider, model, service`,
   ];
 }
 
@@ -144,6 +168,15 @@ function customerMigrations(d: string): string[] {
     `ALTER TABLE ${d}.usage_events ADD COLUMN IF NOT EXISTS reasoning_tokens UInt32 DEFAULT 0`,
     `ALTER TABLE ${d}.usage_events ADD COLUMN IF NOT EXISTS price_source LowCardinality(String) DEFAULT ''`,
     `ALTER TABLE ${d}.usage_events ADD INDEX IF NOT EXISTS usage_user_idx user TYPE bloom_filter(0.01) GRANULARITY 1`,
+  ];
+}
+
+/** The `usage_events` half of the nano upgrade (also run by the ClickHouse 18.16 driver test on its portable table). */
+export function nanoColumnStatements(db: string): string[] {
+  const d = checkIdentifier(db);
+  return [
+    `ALTER TABLE ${d}.usage_events ADD COLUMN IF NOT EXISTS cost_nanos UInt64 DEFAULT cost_micros * 1000`,
+    `ALTER TABLE ${d}.usage_events ADD COLUMN IF NOT EXISTS saved_nanos UInt64 DEFAULT saved_micros * 1000`,
   ];
 }
 
@@ -190,13 +223,16 @@ export function costMicros(costUsd: unknown): number {
 
 /**
  * The `usage_events` row for a `request.completed` event; `undefined` for any other event type.
- * Cost becomes integer micro-dollars (`Math.round(costUsd * 1e6)`); missing strings become "".
+ * Cost is the event's integer `costNanos` (v2), else its `costUsd` converted (v1: micro-rounded, so
+ * exact); the legacy micro columns get it rounded half-up. Missing strings become "".
  */
 export function toUsageRow(event: EventEnvelope): UsageRow | undefined {
   if (event.type !== "request.completed") return undefined;
   const p = event.payload;
   const attempts = Array.isArray(p.attempts) ? p.attempts.length : p.attempts === undefined ? 1 : count(p.attempts, 255);
   const ttft = p.ttftMs;
+  const costNanos = payloadNanos(p, "cost");
+  const savedNanos = payloadNanos(p, "saved");
   return {
     time: event.time,
     event_id: event.id,
@@ -212,8 +248,10 @@ export function toUsageRow(event: EventEnvelope): UsageRow | undefined {
     input_tokens: count(p.inputTokens),
     output_tokens: count(p.outputTokens),
     cached_tokens: count(p.cachedTokens),
-    cost_micros: costMicros(p.costUsd),
-    saved_micros: costMicros(p.savedUsd),
+    cost_nanos: costNanos,
+    saved_nanos: savedNanos,
+    cost_micros: microsFromNanos(costNanos),
+    saved_micros: microsFromNanos(savedNanos),
     latency_ms: ms(p.latencyMs),
     ttft_ms: typeof ttft === "number" && Number.isFinite(ttft) ? Math.max(0, ttft) : null,
     cached: p.cached === true ? 1 : 0,

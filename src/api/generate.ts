@@ -1,6 +1,8 @@
 /**
  * POST /api/v1/generate — the simple form: a prompt in, the text and its cost out.
  */
+import { costNanosOf } from "../pipeline/cost.ts";
+import { usdFromNanos } from "../pricing/money.ts";
 import { Elysia } from "elysia";
 import { authenticate, credentialFrom } from "../plugins/auth.ts";
 import { Type as T, type Static } from "@sinclair/typebox";
@@ -32,7 +34,7 @@ export const GenerateResponse = T.Object({
   model: T.String(),
   input_tokens: T.Integer(),
   output_tokens: T.Integer(),
-  cost_usd: T.Number(),
+  cost_usd: T.Number({ description: "cost_nanos / 10^9 (exact decimal, e.g. 0.0000135)" }),
   cached: T.Boolean(),
   latency_ms: T.Number(),
   request_id: T.String(),
@@ -101,7 +103,7 @@ export function generateRoutes(deps: GatewayDeps & { admin?: { loopback: boolean
           model: out.ctx.target?.model ?? r.model,
           input_tokens: r.usage?.prompt_tokens ?? 0,
           output_tokens: r.usage?.completion_tokens ?? 0,
-          cost_usd: out.ctx.costUsd,
+          cost_usd: usdFromNanos(costNanosOf(out.ctx)),
           cached: out.result.cached,
           latency_ms: Math.round((performance.now() - out.ctx.startedAt) * 100) / 100,
           request_id: out.ctx.requestId,

@@ -6,6 +6,7 @@
  */
 import { Type as T, type Static } from "@sinclair/typebox";
 import { type BlocklistRule, compileRule, type CompiledRule, ruleProblem } from "./blocklist.ts";
+import { DEFAULT_PHONE_OPTIONS, DEFAULT_PHONE_REGIONS, isPhoneRegion, PHONE_CONTEXT_MODES, type PhoneContextMode, type PhoneOptions } from "./phone.ts";
 import { PII_TYPES, type PiiType } from "./types.ts";
 
 export const ACTIONS = ["off", "log", "redact", "restore", "block"] as const;
@@ -23,6 +24,8 @@ export const GuardrailsFields = T.Object(
           types: T.Optional(T.Array(TypeSchema, { uniqueItems: true, description: `Types the default action applies to (default: all of ${PII_TYPES.join(", ")})` })),
           actions: T.Optional(T.Object(Object.fromEntries(PII_TYPES.map((t) => [t, T.Optional(ActionSchema)])), { additionalProperties: false, description: "Per-type action, over `action`" })),
           allow: T.Optional(T.Array(T.String({ minLength: 1, maxLength: 512 }), { maxItems: 1000, description: "Exact values never reported (case-insensitive)" })),
+          phone_regions: T.Optional(T.Array(T.String({ pattern: "^[A-Z]{2}$" }), { uniqueItems: true, maxItems: 250, description: `Regions whose national phone formats are recognised (ISO 3166 alpha-2; default ${DEFAULT_PHONE_REGIONS.join(", ")}); numbers written with + / 00 are recognised for every country` })),
+          phone_context: T.Optional(T.Union(PHONE_CONTEXT_MODES.map((m) => T.Literal(m)), { description: "When a national number needs a word like phone/tel/call nearby: `bare` (a digit run without separators, default), `always`, `never`" })),
         },
         { additionalProperties: false },
       ),
@@ -54,6 +57,9 @@ export const tenantGuardrailsId = (tenant: string) => `tenant:${tenant}`;
 
 /** What a schema cannot check: every blocklist pattern compiles (RE2, non-empty). */
 export function guardrailsProblem(f: GuardrailsFields): { param: string; message: string } | undefined {
+  for (const [i, r] of (f.pii?.phone_regions ?? []).entries()) {
+    if (!isPhoneRegion(r)) return { param: `pii.phone_regions.${i}`, message: `Unknown phone region ${JSON.stringify(r)} (an ISO 3166 alpha-2 code libphonenumber knows, e.g. GB)` };
+  }
   for (const [i, rule] of (f.blocklist ?? []).entries()) {
     const problem = ruleProblem(rule as BlocklistRule);
     if (problem) return { param: `blocklist.${i}.pattern`, message: `Invalid blocklist[${i}] pattern: ${problem}` };
@@ -71,8 +77,10 @@ export interface GuardrailPolicy {
   rules: readonly CompiledRule[];
   maxInputChars: number | undefined;
   failClosed: boolean;
+  /** Phone regions and context rule (compiled once; the detector memoises per this object). */
+  phone: PhoneOptions;
   /** The effective settings, as the admin API shows them. */
-  effective: GuardrailsFields & { pii: { action: Action; types: PiiType[]; actions: Partial<Record<PiiType, Action>>; allow: string[] }; fail_mode: "closed" | "open" };
+  effective: GuardrailsFields & { pii: { action: Action; types: PiiType[]; actions: Partial<Record<PiiType, Action>>; allow: string[]; phone_regions?: string[]; phone_context?: PhoneContextMode }; fail_mode: "closed" | "open" };
 }
 
 /** The effective settings of one scope: the tenant's fields over the global ones (blocklists and allow lists add up). */
@@ -89,6 +97,10 @@ export function effectiveFields(global: GuardrailsFields | undefined, tenant: Gu
     blocklist: [...(g.blocklist ?? []), ...(t.blocklist ?? [])],
     fail_mode: t.fail_mode ?? g.fail_mode ?? "closed",
   };
+  const regions = t.pii?.phone_regions ?? g.pii?.phone_regions;
+  if (regions) out.pii.phone_regions = [...regions];
+  const context = t.pii?.phone_context ?? g.pii?.phone_context;
+  if (context) out.pii.phone_context = context;
   const max = t.max_input_chars ?? g.max_input_chars;
   if (max !== undefined) out.max_input_chars = max;
   return out;
@@ -108,8 +120,14 @@ export function compilePolicy(effective: GuardrailPolicy["effective"]): Guardrai
     rules: (effective.blocklist ?? []).map((r, i) => compileRule(r as BlocklistRule, i)),
     maxInputChars: effective.max_input_chars,
     failClosed: effective.fail_mode !== "open",
+    phone: phoneOptions(effective.pii),
     effective,
   };
+}
+
+function phoneOptions(pii: { phone_regions?: string[]; phone_context?: PhoneContextMode }): PhoneOptions {
+  if (!pii.phone_regions && !pii.phone_context) return DEFAULT_PHONE_OPTIONS;
+  return { regions: (pii.phone_regions ?? DEFAULT_PHONE_REGIONS).filter(isPhoneRegion), context: pii.phone_context ?? "bare" };
 }
 
 /** Policies by tenant, built at each config change. */

@@ -19,35 +19,41 @@ export function luhnOk(digits: string): boolean {
   return sum % 10 === 0;
 }
 
-/** Known issuer ranges: [low prefix, high prefix, allowed lengths]. Prefixes compared at their own length. */
+const ANY = [12, 13, 14, 15, 16, 17, 18, 19] as const;
+const L16_19 = [16, 17, 18, 19] as const;
+/**
+ * Card schemes' IIN ranges: [low prefix, high prefix, allowed lengths], prefixes compared at their
+ * own length. A card is a Luhn-valid number whose prefix and length one of these accepts.
+ */
 const IIN: ReadonlyArray<[string, string, readonly number[]]> = [
   ["4", "4", [13, 16, 19]], // Visa
   ["51", "55", [16]], // Mastercard
   ["2221", "2720", [16]], // Mastercard 2-series
   ["34", "34", [15]], // Amex
   ["37", "37", [15]],
-  ["6011", "6011", [16, 17, 18, 19]], // Discover
-  ["644", "649", [16, 17, 18, 19]],
-  ["65", "65", [16, 17, 18, 19]],
-  ["3528", "3589", [16, 17, 18, 19]], // JCB
+  ["6011", "6011", L16_19], // Discover
+  ["644", "649", L16_19],
+  ["65", "65", L16_19],
+  ["35", "35", L16_19], // JCB (all of 35)
+  ["1800", "1800", [15]], // JCB legacy 15-digit
+  ["2131", "2131", [15]],
   ["300", "305", [14, 15, 16, 17, 18, 19]], // Diners
+  ["3095", "3095", [14, 15, 16, 17, 18, 19]],
   ["36", "36", [14, 15, 16, 17, 18, 19]],
   ["38", "39", [14, 15, 16, 17, 18, 19]],
-  ["62", "62", [16, 17, 18, 19]], // UnionPay
+  ["62", "62", L16_19], // UnionPay
+  ["81", "81", L16_19], // UnionPay (81 series)
+  ["2200", "2204", L16_19], // Mir
   ["9704", "9704", [16, 19]], // Vietnam NAPAS
-  ["5018", "5018", [12, 13, 14, 15, 16, 17, 18, 19]], // Maestro
-  ["5020", "5020", [12, 13, 14, 15, 16, 17, 18, 19]],
-  ["5038", "5038", [12, 13, 14, 15, 16, 17, 18, 19]],
-  ["5893", "5893", [12, 13, 14, 15, 16, 17, 18, 19]],
-  ["6304", "6304", [12, 13, 14, 15, 16, 17, 18, 19]],
-  ["6759", "6759", [12, 13, 14, 15, 16, 17, 18, 19]],
-  ["6761", "6763", [12, 13, 14, 15, 16, 17, 18, 19]],
+  ["50", "50", ANY], // Maestro
+  ["56", "59", ANY],
+  ["60", "69", ANY],
 ];
 
 /** True when the number's prefix and length belong to a known card scheme. */
 export function knownIin(digits: string): boolean {
   const first = digits.charCodeAt(0) - 48;
-  if (first < 2 || first === 7 || first === 8 || first === 1 || digits.length < 12) return false; // no scheme starts with 0, 1, 7 or 8
+  if (first === 0 || first === 7 || digits.length < 12) return false; // no scheme starts with 0 or 7
   return IIN_BY_FIRST[first]!.some(([lo, hi, lengths]) => {
     if (!lengths.includes(digits.length)) return false;
     const p = digits.slice(0, lo.length);
@@ -70,6 +76,8 @@ export function detectCards(text: string): Finding[] {
       if (!sep) sep = c;
       else if (c !== sep) return false;
     }
+    // Separated groups are card-like (4-4-4-4, 4-6-5, …): an IMEI's 2-6-6-1 is not a card.
+    if (sep && s.split(String.fromCharCode(sep)).some((g) => g.length < 3)) return false;
     d = sep ? s.replaceAll(String.fromCharCode(sep), "") : s;
     return knownIin(d) && luhnOk(d);
   });
@@ -78,7 +86,8 @@ export function detectCards(text: string): Finding[] {
 const SPECS = getCountrySpecifications();
 
 /** The country's length and BBAN shape (from ibantools' registry), and the ISO 13616 mod-97 check. */
-export function ibanOk(compact: string): boolean {
+export function ibanOk(iban: string): boolean {
+  const compact = iban.toUpperCase();
   const spec = SPECS[compact.slice(0, 2)];
   if (!spec?.chars || compact.length !== spec.chars) return false;
   if (spec.bban_regexp && !new RegExp(spec.bban_regexp).test(compact.slice(4))) return false;
@@ -91,11 +100,12 @@ export function ibanOk(compact: string): boolean {
   }
   return r === 1;
 }
-const IBAN = /(?<![A-Za-z0-9])[A-Z]{2}\d{2}(?:[ -]?[A-Z0-9]){10,32}/g;
+/** Case-insensitive: people paste IBANs in lower case too. */
+const IBAN = /(?<![A-Za-z0-9])[A-Za-z]{2}\d{2}(?:[ -]?[A-Za-z0-9]){10,32}/g;
 
 export function detectIbans(text: string): Finding[] {
   return collect(IBAN, text, "iban", (m) => {
-    const len = SPECS[m[0].slice(0, 2)]?.chars;
+    const len = SPECS[m[0].slice(0, 2).toUpperCase()]?.chars;
     if (!len) return false;
     // Take exactly the country's number of characters; the next one must not glue on.
     let n = 0;

@@ -61,7 +61,7 @@ export class Redactor {
 
   /** Every PII finding and content-rule match in a text, for one direction. */
   findAll(text: string, dir: Direction): Found {
-    const pii = scanText(text, { types: this.policy.scanTypes, allow: this.policy.allow });
+    const pii = scanText(text, { types: this.policy.scanTypes, allow: this.policy.allow, phone: this.policy.phone });
     const rules: Found["rules"] = [];
     for (const rule of this.policy.rules) {
       if (!(dir === "input" ? rule.input : rule.output)) continue;

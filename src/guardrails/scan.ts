@@ -2,7 +2,8 @@
  * Scan a text with every enabled detector: findings sorted, overlaps resolved (the earlier,
  * then the longer, then the stronger type wins), allow-listed values dropped.
  */
-import { detectEmails, detectPhones } from "./contact.ts";
+import { detectEmails } from "./contact.ts";
+import { detectPhones, type PhoneOptions } from "./phone.ts";
 import { detectCards, detectIbans, detectSsns } from "./financial.ts";
 import { detectIps } from "./network.ts";
 import { detectSecrets } from "./secrets.ts";
@@ -17,7 +18,7 @@ export const DETECTORS: Record<PiiType, Detector> = {
   vn_id: detectVnIds,
   ssn: detectSsns,
   ip: detectIps,
-  phone: detectPhones,
+  phone: (text) => detectPhones(text),
 };
 
 /** Tie-break between overlapping findings of the same start and length. */
@@ -28,13 +29,15 @@ export interface ScanOptions {
   types: ReadonlySet<PiiType>;
   /** Exact values never reported (e.g. the company's support address), compared case-insensitively. */
   allow?: ReadonlySet<string>;
+  /** Phone regions and context rule (default: DEFAULT_PHONE_OPTIONS). */
+  phone?: PhoneOptions;
 }
 
 /** All findings in `text`, non-overlapping, in order. */
 export function scanText(text: string, opts: ScanOptions): Finding[] {
   if (text.length === 0 || opts.types.size === 0) return [];
   const all: Finding[] = [];
-  for (const t of opts.types) all.push(...DETECTORS[t](text));
+  for (const t of opts.types) all.push(...(t === "phone" && opts.phone ? detectPhones(text, opts.phone) : DETECTORS[t](text)));
   return resolveOverlaps(all).filter((f) => !opts.allow?.size || !opts.allow.has(text.slice(f.start, f.end).toLowerCase()));
 }
 

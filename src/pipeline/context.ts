@@ -79,8 +79,12 @@ export interface Ctx {
   attempts: number;
   /** Cost of the request in USD, set by whoever knows the price (0 when unknown). */
   costUsd: number;
+  /** The same cost in integer nano-dollars: the authority when set (see `pipeline/cost.ts` setCostNanos). */
+  costNanos?: number;
   /** What the request did not spend because a cache answered it, USD at today's price. */
   savedUsd?: number;
+  /** The same saving in integer nano-dollars. */
+  savedNanos?: number;
   /** Aborted when the client disconnects; pass to upstream calls. */
   readonly signal: AbortSignal;
   /** Per-phase time in ms. */

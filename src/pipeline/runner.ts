@@ -8,7 +8,8 @@ import { emptyUsage } from "../canonical/chat.ts";
 import { countTextTokens } from "../providers/tokens.ts";
 import { promptTokensOf } from "./prompt-tokens.ts";
 import type { Ctx, Outcome } from "./context.ts";
-import { priceCall } from "./cost.ts";
+import { costNanosOf, priceCall, setCostNanos } from "./cost.ts";
+import { nanosFromUsd } from "../pricing/money.ts";
 import { GatewayError, toGatewayError } from "./errors.ts";
 import { type Answer, type Plugin, type PluginHooks, REQUEST_PHASES, type RequestPhase } from "./plugin.ts";
 import type { PipelineObserver } from "./observer.ts";
@@ -243,7 +244,7 @@ export class Pipeline {
     const cached = ctx.answer?.cached === true;
     if (ctx.target && !cached && ctx.costUsd === 0) {
       const priced = priceCall(ctx.config, ctx.target.provider.id, ctx.target.model, outcome.usage);
-      ctx.costUsd = priced.costUsd;
+      setCostNanos(ctx, priced.costNanos);
       if (priced.source) ctx.state["price.source"] = priced.source;
     }
     for (const h of this.hooks.onEnd) {
@@ -253,12 +254,21 @@ export class Pipeline {
         console.error(`[pipeline] onEnd hook of ${h.plugin} threw:`, hookErr);
       }
     }
-    ctx.emit({ type: "request.completed", payload: completedPayload(ctx, outcome, cached) });
+    ctx.emit({ type: "request.completed", v: COMPLETED_VERSION, payload: completedPayload(ctx, outcome, cached) });
     this.observer?.finished(ctx, outcome);
   }
 }
 
+/**
+ * `request.completed` schema version. v2 adds the integer `costNanos` / `savedNanos` (the
+ * authority; `costUsd` / `savedUsd` are the same amounts as numbers, kept for older readers).
+ * Readers of v1 events (costUsd only) convert with `payloadNanos` (src/pricing/money.ts).
+ */
+export const COMPLETED_VERSION = 2;
+
 function completedPayload(ctx: Ctx, o: Outcome, cached: boolean): Record<string, unknown> {
+  const costNanos = costNanosOf(ctx);
+  const savedNanos = ctx.savedNanos ?? nanosFromUsd(ctx.savedUsd);
   return {
     status: o.status,
     httpStatus: o.httpStatus,
@@ -278,6 +288,8 @@ function completedPayload(ctx: Ctx, o: Outcome, cached: boolean): Record<string,
     cacheWriteTokens: o.usage.prompt_tokens_details?.cache_write_tokens ?? 0,
     reasoningTokens: o.usage.completion_tokens_details?.reasoning_tokens ?? 0,
     priceSource: (ctx.state["price.source"] as string | undefined) ?? null,
+    costNanos,
+    savedNanos,
     costUsd: ctx.costUsd,
     savedUsd: ctx.savedUsd ?? 0,
     latencyMs: o.latencyMs,

@@ -19,6 +19,8 @@ import type { ChatCompletionChunk } from "../canonical/chat.ts";
 import { type CacheEntry, decodeEntry, encodeEntry, replayChunks, StreamCollector } from "../cache/entry.ts";
 import { type CachePlan, fresh, planRequest } from "../cache/plan.ts";
 import { savedUsd } from "../cache/saved.ts";
+import { costNanosOf, setCostNanos } from "../pipeline/cost.ts";
+import { nanosFromUsd } from "../pricing/money.ts";
 import type { CacheStore } from "../cache/store.ts";
 import type { Ctx } from "../pipeline/context.ts";
 import { GatewayError } from "../pipeline/errors.ts";
@@ -139,7 +141,7 @@ export function cachePlugin(opts: CachePluginOptions) {
       onEnd(ctx, outcome) {
         const s = stateOf(ctx);
         // The semantic tier's embeddings call is part of this request's cost (settled with it).
-        if (s?.embedCostUsd) ctx.costUsd = Math.round((ctx.costUsd + s.embedCostUsd) * 1e6) / 1e6;
+        if (s?.embedCostUsd) setCostNanos(ctx, costNanosOf(ctx) + nanosFromUsd(s.embedCostUsd));
         if (!s || s.hit || !s.plan.store || outcome.status !== "ok" || !ctx.answer || ctx.answer.cached) return;
         const answer = s.raw ?? ctx.answer;
         const plan = s.plan;
@@ -177,6 +179,7 @@ function answerFrom(ctx: Ctx, entry: CacheEntry, plan: CachePlan, store: CacheSt
   const usage = entry.answer.kind === "response" ? entry.answer.response.usage : { ...entry.answer.response.usage, completion_tokens: 0 };
   const saved = savedUsd(ctx.config, entry.provider, entry.model, usage);
   ctx.savedUsd = saved;
+  ctx.savedNanos = nanosFromUsd(saved);
   if (saved > 0) store.count(plan.tenant, "saved_micros", Math.round(saved * 1e6));
   ctx.emit({ type: semantic ? "cache.semantic_hit" : "cache.hit", payload: { key: plan.hash, ageMs, savedUsd: saved, ...(semantic ? { similarity: semantic.similarity } : {}) } });
   if (entry.answer.kind === "embeddings") return { kind: "embeddings", response: entry.answer.response, cached: true };

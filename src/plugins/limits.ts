@@ -13,6 +13,8 @@ import type { Ctx } from "../pipeline/context.ts";
 import { GatewayError } from "../pipeline/errors.ts";
 import { definePlugin } from "../pipeline/plugin.ts";
 import { promptTokensOf } from "../pipeline/prompt-tokens.ts";
+import { costNanosOf } from "../pipeline/cost.ts";
+import { microsFromNanos } from "../pricing/money.ts";
 import { maxRates, priceFor } from "../pricing/price.ts";
 import type { AdmissionResult, BudgetSpec, RateLimitSpec, StateStore } from "../stores/state-store.ts";
 
@@ -139,7 +141,7 @@ export function limitsPlugin(store: StateStore, opts: LimitsOptions = {}) {
           await store.settle({
             requestId: ctx.requestId,
             budgets: held.budgets,
-            actualMicros: Math.round(ctx.costUsd * 1e6),
+            actualMicros: microsFromNanos(costNanosOf(ctx)),
             ...(held.tpm.length && completion > 0 ? { rates: held.tpm.map((r) => ({ ...r, cost: completion })) } : {}),
           });
         } catch (err) {

@@ -2,8 +2,8 @@
  * Pure pricing decisions: which price applies to a provider/model (an operator's `price`
  * config entity, else the bundled catalog), and what a call's usage costs at that price.
  *
- * The cost is exact to the micro-dollar: per-1M-token rates × tokens are micro-dollars, summed
- * and rounded once. Token classes follow the catalog's (genai-prices') model: `prompt_tokens`
+ * The cost is exact to the nano-dollar: per-1M-token rates (read as exact decimals) × tokens are
+ * summed in integer arithmetic and rounded once, half-up, to the nano-dollar (see money.ts). Token classes follow the catalog's (genai-prices') model: `prompt_tokens`
  * is the whole input, of which `cached_tokens` were cache reads and `cache_write_tokens` cache
  * writes; `completion_tokens` includes reasoning tokens (billed as output). A tiered rate's
  * tier is chosen by the whole input's size and applies to every token of its class.
@@ -15,6 +15,7 @@
 import type { Usage } from "../canonical/chat.ts";
 import type { ConfigSnapshot, Price } from "../config/snapshot.ts";
 import { CATALOG_VERSION, type CatalogPrice, catalogPrice } from "./catalog.ts";
+import { microsFromNanos, nanosOfTokens, usdFromNanos } from "./money.ts";
 
 /** USD per 1M tokens: flat, or tiered by the request's input size (`price` once input > `start`). */
 export type Rate = number | { base: number; tiers: ReadonlyArray<{ start: number; price: number }> };
@@ -95,17 +96,26 @@ export function tokenClasses(usage: Usage): { uncached: number; cacheRead: numbe
   return { input, uncached: input - cacheRead - cacheWrite, cacheRead, cacheWrite, output: Math.max(0, usage.completion_tokens || 0) };
 }
 
-/** Cost in micro-dollars (integer) of `usage` at `price`. */
-export function costMicros(usage: Usage, price: Omit<EffectivePrice, "source">): number {
+/** Cost in integer nano-dollars of `usage` at `price`: exact, rounded once half-up to the nano. */
+export function costNanos(usage: Usage, price: Omit<EffectivePrice, "source">): number {
   const t = tokenClasses(usage);
   const at = (r: Rate | undefined, fallback: Rate) => rateAt(r ?? fallback, t.input);
-  const micro = t.uncached * at(price.input, 0) + t.cacheRead * at(price.cachedInput, price.input) + t.cacheWrite * at(price.cacheWrite, price.input) + t.output * at(price.output, 0);
-  return Math.round(micro);
+  return nanosOfTokens([
+    [t.uncached, at(price.input, 0)],
+    [t.cacheRead, at(price.cachedInput, price.input)],
+    [t.cacheWrite, at(price.cacheWrite, price.input)],
+    [t.output, at(price.output, 0)],
+  ]);
 }
 
-/** Cost in USD of `usage` at `price` (0 without a price), exact to the micro-dollar. */
+/** Cost in integer micro-dollars (the nano cost rounded half-up; budgets count in micros). */
+export function costMicros(usage: Usage, price: Omit<EffectivePrice, "source">): number {
+  return microsFromNanos(costNanos(usage, price));
+}
+
+/** Cost in USD of `usage` at `price` (0 without a price): the exact nano cost as a number. */
 export function costOf(usage: Usage, price: Omit<EffectivePrice, "source"> | undefined): number {
-  return price ? costMicros(usage, price) / 1_000_000 : 0;
+  return price ? usdFromNanos(costNanos(usage, price)) : 0;
 }
 
 /** The flat (base-tier) rates of a price, for estimates (budget reservations, lowest-cost routing). */

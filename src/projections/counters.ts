@@ -9,7 +9,7 @@
  * spend (a shared Redis) would change nothing; the gateway only runs it for the memory store.
  * Rate windows (a minute long) are not rebuilt; holds of requests cut short by the stop expire.
  */
-import { costMicros } from "../analytics/schema.ts";
+import { microsFromNanos, payloadNanos } from "../pricing/money.ts";
 import { type EventLog, readBatches } from "../events/event-log.ts";
 import { periodOf } from "../stores/admission.ts";
 import type { StateStore } from "../stores/state-store.ts";
@@ -45,7 +45,7 @@ export async function rebuildBudgetCounters(log: EventLog, store: StateStore, no
           const budgets = admitted.get(id);
           if (!budgets) continue;
           admitted.delete(id);
-          const actualMicros = costMicros(event.payload.costUsd);
+          const actualMicros = microsFromNanos(payloadNanos(event.payload, "cost"));
           await store.settle({ requestId: id, budgets, actualMicros });
           out.requests++;
           out.micros += actualMicros;

@@ -4,6 +4,7 @@
  * that emits the documented events (cache, guardrails, limits…) feeds the counters with no
  * wiring of its own. The payload fields read are listed in docs/observability.md.
  */
+import { NANOS_PER_USD, payloadNanos } from "../pricing/money.ts";
 import { Counter, Gauge, Histogram, Registry } from "prom-client";
 import type { EventEnvelope } from "../events/envelope.ts";
 import { LabelCap } from "./label-cap.ts";
@@ -139,7 +140,8 @@ export class GatewayMetrics {
         const status = String(num(p.httpStatus) || (p.status === "ok" ? 200 : 0));
         this.requests.inc({ tenant, provider, model, status, code: str(p.errorCode) ?? "ok" });
         this.duration.observe({ provider, model, status }, num(p.latencyMs) / 1000);
-        if (num(p.savedUsd) > 0) this.saved.inc(num(p.savedUsd));
+        const savedNanos = payloadNanos(p, "saved");
+        if (savedNanos > 0) this.saved.inc(savedNanos / NANOS_PER_USD);
         if (p.cached === true) return; // a cache hit spent no tokens and cost nothing upstream
         const input = num(p.inputTokens);
         const output = num(p.outputTokens);
@@ -147,7 +149,8 @@ export class GatewayMetrics {
         if (input) this.tokens.inc({ type: "input", tenant, provider, model }, input);
         if (output) this.tokens.inc({ type: "output", tenant, provider, model }, output);
         if (cachedTokens) this.tokens.inc({ type: "cached_input", tenant, provider, model }, cachedTokens);
-        if (num(p.costUsd) > 0) this.cost.inc({ tenant, provider, model }, num(p.costUsd));
+        const costNanos = payloadNanos(p, "cost");
+        if (costNanos > 0) this.cost.inc({ tenant, provider, model }, costNanos / NANOS_PER_USD);
         if (str(p.provider)) {
           const labels = { gen_ai_operation_name: op, gen_ai_provider_name: genaiProvider(str(p.provider)), gen_ai_request_model: model };
           if (input || output) {

@@ -4,6 +4,7 @@
  * request's span id when tracing is on. Never the prompt, the completion, a key or an error
  * message (upstream messages may echo input): the error `code` says what went wrong.
  */
+import { payloadNanos, usdFromNanos } from "../pricing/money.ts";
 import type { EventEnvelope } from "../events/envelope.ts";
 
 export interface RequestLogLine {
@@ -55,7 +56,7 @@ export function requestLogLine(event: EventEnvelope, spanId?: string): RequestLo
     ttft_ms: n(p.ttftMs),
     input_tokens: n(p.inputTokens) ?? 0,
     output_tokens: n(p.outputTokens) ?? 0,
-    cost_usd: n(p.costUsd) ?? 0,
+    cost_usd: usdFromNanos(payloadNanos(p, "cost")),
     cached: p.cached === true,
     attempts: n(p.attempts) ?? 0,
   };

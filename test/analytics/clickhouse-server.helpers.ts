@@ -22,7 +22,10 @@ export async function script(cmd: "start" | "stop" | "kill", env: Record<string,
 export const uniqDb = () => `tollgate_test_${crypto.randomUUID().replaceAll("-", "")}`;
 
 /** `usage_events` with the UsageRow columns in types ClickHouse 18.16 has (the real DDL is in schema.ts). */
-export const portableTable = (db: string) => `CREATE TABLE ${db}.usage_events (
+export const portableTable = (db: string) => `${legacyPortableTable(db).replace(/\) ENGINE/, ",\n  cost_nanos UInt64,\n  saved_nanos UInt64\n) ENGINE")}`;
+
+/** The portable table as it was before the nano-dollar columns (cost in micros only). */
+export const legacyPortableTable = (db: string) => `CREATE TABLE ${db}.usage_events (
   time String,
   event_id String,
   request_id String,
@@ -73,6 +76,8 @@ export function makeRows(batch: number, count: number): UsageRow[] {
       cached_tokens: i % 4 === 0 ? 20 : 0,
       cost_micros: 1_000 + i * 7 + batch,
       saved_micros: i % 9 === 0 ? 500 : 0,
+      cost_nanos: (1_000 + i * 7 + batch) * 1000,
+      saved_nanos: i % 9 === 0 ? 500_000 : 0,
       latency_ms: 50 + (i % 10) * 0.5,
       ttft_ms: i % 3 === 0 ? null : 20 + (i % 5),
       cached: i % 9 === 0 ? 1 : 0,

@@ -22,8 +22,8 @@
 import { afterAll, afterEach, beforeAll, describe, expect, test } from "bun:test";
 import { servicesOrFail } from "../helpers/services.ts";
 import { AnalyticsUnavailableError, ClickHouseAnalyticsStore } from "../../src/analytics/clickhouse-store.ts";
-import { toClickHouseTime } from "../../src/analytics/schema.ts";
-import { TOTALS_SQL, type Totals, countSql, expectedTotals, makeRows, portableTable, spySleep, uniqDb } from "./clickhouse-server.helpers.ts";
+import { nanoColumnStatements, toClickHouseTime } from "../../src/analytics/schema.ts";
+import { TOTALS_SQL, type Totals, countSql, expectedTotals, legacyPortableTable, makeRows, portableTable, spySleep, uniqDb } from "./clickhouse-server.helpers.ts";
 
 const NAME = "ClickHouseAnalyticsStore against a real ClickHouse server";
 
@@ -81,6 +81,31 @@ if (SHARED_URL) {
       expect(back).toEqual({ ...sample, time: toClickHouseTime(sample.time) });
       expect((await store.query<{ n: number }>(`SELECT count() AS n FROM ${db}.usage_events WHERE ttft_ms IS NULL`))[0]!.n).toBe(all.filter((r) => r.ttft_ms === null).length);
     }, 30_000);
+
+    test("upgrade on this server: micro-dollar rows written before the nano columns read back ×1000 after the real migration statements; new rows keep their nanos", async () => {
+      const legacyDb = uniqDb();
+      await admin.exec(`CREATE DATABASE ${legacyDb}`);
+      const legacy = await ClickHouseAnalyticsStore.connect({ url: SHARED_URL, database: legacyDb });
+      try {
+        await legacy.exec(legacyPortableTable(legacyDb));
+        const old = makeRows(7, 50).map(({ cost_nanos: _c, saved_nanos: _s, ...r }) => r);
+        await legacy.exec(`INSERT INTO ${legacyDb}.usage_events FORMAT JSONEachRow\n${old.map((r) => JSON.stringify({ ...r, time: toClickHouseTime(r.time) })).join("\n")}`);
+        // 18.16 has no `ADD COLUMN IF NOT EXISTS` (newer servers and chDB run the statements as they
+        // are: the contract's upgrade test); the column DEFAULT (× 1000) that reads old rows is the same.
+        for (const sql of nanoColumnStatements(legacyDb)) await legacy.exec(sql.replace(" IF NOT EXISTS", ""));
+        const sumOld = old.reduce((n, r) => n + r.cost_micros, 0);
+        const [a] = await legacy.query<{ nanos: number; micros: number; saved: number }>(`SELECT sum(cost_nanos) AS nanos, sum(cost_micros) AS micros, sum(saved_nanos) AS saved FROM ${legacyDb}.usage_events`);
+        expect(a).toEqual({ nanos: sumOld * 1000, micros: sumOld, saved: old.reduce((n, r) => n + r.saved_micros, 0) * 1000 });
+        // New rows: exact nanos below the micro-dollar (13,500 = gpt-4o-mini, 10 in / 20 out).
+        const fresh = makeRows(8, 20).map((r) => ({ ...r, cost_nanos: 13_500, cost_micros: 14 }));
+        await legacy.insert(fresh);
+        const [b] = await legacy.query<{ nanos: number }>(`SELECT sum(cost_nanos) AS nanos FROM ${legacyDb}.usage_events`);
+        expect(b!.nanos).toBe(sumOld * 1000 + 20 * 13_500);
+      } finally {
+        await admin.exec(`DROP DATABASE IF EXISTS ${legacyDb}`);
+        await legacy.close();
+      }
+    });
 
     test("an empty batch sends nothing and succeeds", async () => {
       const before = await store.query<{ n: number }>(countSql(db));

@@ -30,8 +30,34 @@ function groupBy(rows: UsageRow[], key: (r: UsageRow) => string): Map<string, Us
 function expectedGroups(rows: UsageRow[], name: string, key: (r: UsageRow) => string): unknown[] {
   return [...groupBy(rows, key)]
     .map(([k, rs]) => ({ k, m: expectedMetrics(rs) }))
-    .sort((a, b) => b.m.cost_micros - a.m.cost_micros || b.m.requests - a.m.requests || (a.k < b.k ? -1 : a.k > b.k ? 1 : 0))
+    .sort((a, b) => b.m.cost_nanos - a.m.cost_nanos || b.m.requests - a.m.requests || (a.k < b.k ? -1 : a.k > b.k ? 1 : 0))
     .map(({ k, m }) => ({ [name]: k, ...m }));
+}
+
+/** The analytics DDL of the version before nano-dollar columns (cost in micros, rollup view `usage_hourly_mv`). */
+function legacyStatements(d: string): string[] {
+  return [
+    `CREATE TABLE IF NOT EXISTS ${d}.usage_events (
+      time DateTime64(3, 'UTC'), event_id String, request_id String, tenant LowCardinality(String), service LowCardinality(String),
+      user String, key_prefix String, task_type LowCardinality(String), provider LowCardinality(String), model LowCardinality(String),
+      route LowCardinality(String), input_tokens UInt32, output_tokens UInt32, cached_tokens UInt32, cost_micros UInt64,
+      saved_micros UInt64 DEFAULT 0, latency_ms Float64, ttft_ms Nullable(Float64), cached UInt8, status LowCardinality(String),
+      error_code String, attempts UInt8
+    ) ENGINE = ReplacingMergeTree PARTITION BY toYYYYMM(time) ORDER BY (tenant, time, event_id) SETTINGS non_replicated_deduplication_window = 10000`,
+    `CREATE TABLE IF NOT EXISTS ${d}.usage_hourly (
+      hour DateTime('UTC'), tenant LowCardinality(String), provider LowCardinality(String), model LowCardinality(String),
+      service LowCardinality(String), requests UInt64, cached_requests UInt64, error_requests UInt64, input_tokens UInt64,
+      output_tokens UInt64, cached_tokens UInt64, cost_micros UInt64, latency_ms_sum Float64
+    ) ENGINE = SummingMergeTree PARTITION BY toYYYYMM(hour) ORDER BY (tenant, hour, provider, model, service) SETTINGS non_replicated_deduplication_window = 10000`,
+    `CREATE MATERIALIZED VIEW IF NOT EXISTS ${d}.usage_hourly_mv TO ${d}.usage_hourly AS
+      SELECT toStartOfHour(time) AS hour, tenant, provider, model, service, count() AS requests, countIf(cached = 1) AS cached_requests,
+        countIf(status = 'error') AS error_requests, sum(toUInt64(input_tokens)) AS input_tokens, sum(toUInt64(output_tokens)) AS output_tokens,
+        sum(toUInt64(cached_tokens)) AS cached_tokens, sum(cost_micros) AS cost_micros, sum(latency_ms) AS latency_ms_sum
+      FROM ${d}.usage_events GROUP BY hour, tenant, provider, model, service`,
+    `ALTER TABLE ${d}.usage_events ADD COLUMN IF NOT EXISTS cache_write_tokens UInt32 DEFAULT 0`,
+    `ALTER TABLE ${d}.usage_events ADD COLUMN IF NOT EXISTS reasoning_tokens UInt32 DEFAULT 0`,
+    `ALTER TABLE ${d}.usage_events ADD COLUMN IF NOT EXISTS price_source LowCardinality(String) DEFAULT ''`,
+  ];
 }
 
 export function analyticsStoreContract(name: string, factory: AnalyticsStoreFactory): void {
@@ -63,7 +89,7 @@ export function analyticsStoreContract(name: string, factory: AnalyticsStoreFact
     test("migrate is idempotent and an empty store answers zeros", async () => {
       await store.migrate();
       const s = await usageSummary(store, RANGE);
-      expect(s).toEqual({ requests: 0, input_tokens: 0, output_tokens: 0, cached_tokens: 0, cost_micros: 0, cost_usd: 0, cache_hit_rate: 0, saved_micros: 0, saved_usd: 0, error_rate: 0, p50_ms: 0, p95_ms: 0, p99_ms: 0 });
+      expect(s).toEqual({ requests: 0, input_tokens: 0, output_tokens: 0, cached_tokens: 0, cost_nanos: 0, cost_micros: 0, cost_usd: 0, cache_hit_rate: 0, saved_nanos: 0, saved_micros: 0, saved_usd: 0, error_rate: 0, p50_ms: 0, p95_ms: 0, p99_ms: 0 });
       expect(await usageByProvider(store, RANGE)).toEqual([]);
     });
 
@@ -98,9 +124,11 @@ export function analyticsStoreContract(name: string, factory: AnalyticsStoreFact
         input_tokens: 2150,
         output_tokens: 945,
         cached_tokens: 100,
+        cost_nanos: 19395000,
         cost_micros: 19395,
         cost_usd: 0.019395,
         cache_hit_rate: 1 / 7,
+        saved_nanos: 1250000,
         saved_micros: 1250,
         saved_usd: 0.00125,
         error_rate: 1 / 7,
@@ -115,7 +143,7 @@ export function analyticsStoreContract(name: string, factory: AnalyticsStoreFact
       await store.insert(rows);
       const got = await usageByProvider(store, RANGE);
       expect(got.map((g) => g.provider)).toEqual(["anthropic", "openai"]);
-      expect(got[0]).toEqual({ provider: "anthropic", requests: 2, input_tokens: 1400, output_tokens: 700, cached_tokens: 0, cost_micros: 14700, cost_usd: 0.0147, cache_hit_rate: 0, saved_micros: 0, saved_usd: 0, error_rate: 0, p50_ms: 1000, p95_ms: 1180, p99_ms: 1196 });
+      expect(got[0]).toEqual({ provider: "anthropic", requests: 2, input_tokens: 1400, output_tokens: 700, cached_tokens: 0, cost_nanos: 14700000, cost_micros: 14700, cost_usd: 0.0147, cache_hit_rate: 0, saved_nanos: 0, saved_micros: 0, saved_usd: 0, error_rate: 0, p50_ms: 1000, p95_ms: 1180, p99_ms: 1196 });
       expect(got as unknown[]).toEqual(expectedGroups(counted, "provider", (r) => r.provider));
     });
 
@@ -201,7 +229,7 @@ export function analyticsStoreContract(name: string, factory: AnalyticsStoreFact
       const half = Math.ceil(rows.length / 2);
       await store.insert(rows.slice(0, half), "requests:0:0-3");
       await store.insert(rows.slice(half), "requests:0:4-7");
-      const want = { requests: 7, cost_micros: 19395, input_tokens: 2150, output_tokens: 945 };
+      const want = { requests: 7, cost_nanos: 19_395_000, cost_micros: 19395, input_tokens: 2150, output_tokens: 945 };
       expect(await hourlyRollupTotals(store, RANGE)).toEqual(want);
       await store.insert(rows.slice(0, half), "requests:0:0-3");
       await store.insert(rows.slice(half), "requests:0:4-7");
@@ -216,8 +244,32 @@ export function analyticsStoreContract(name: string, factory: AnalyticsStoreFact
       await rebuildHourlyRollup(store);
       const rebuilt = await hourlyRollupTotals(store, RANGE);
       const s = await usageSummary(store, RANGE);
-      expect(rebuilt).toEqual({ requests: s.requests, cost_micros: s.cost_micros, input_tokens: s.input_tokens, output_tokens: s.output_tokens });
+      expect(rebuilt).toEqual({ requests: s.requests, cost_nanos: s.cost_nanos, cost_micros: s.cost_micros, input_tokens: s.input_tokens, output_tokens: s.output_tokens });
       expect(rebuilt.requests).toBe(7);
+    });
+
+    test("upgrade: rows written in micro-dollars before the nano columns existed read back exactly (×1000); new rows keep their nanos; the rollup counts each row once", async () => {
+      const d = store.database;
+      // The schema as the previous version left it (cost in micros only, the old rollup view).
+      for (const sql of [`DROP TABLE IF EXISTS ${d}.usage_hourly_nanos_mv`, `DROP TABLE IF EXISTS ${d}.usage_hourly`, `DROP TABLE IF EXISTS ${d}.usage_events`, ...legacyStatements(d)]) await store.exec(sql);
+      const old = [["2025-03-01 10:00:00.000", "old-1", "acme", 14, 0], ["2025-03-01 10:30:00.000", "old-2", "acme", 1250, 500], ["2025-03-02 09:00:00.000", "old-3", "globex", 45, 0]] as const;
+      const values = old.map(([t, id, tenant, cost, saved]) => `('${t}', '${id}', 'req-${id}', '${tenant}', 'openai', 'gpt-4o-mini', 10, 20, 0, ${cost}, ${saved}, 5, ${saved ? 1 : 0}, 'ok', '', 1)`).join(", ");
+      await store.exec(`INSERT INTO ${d}.usage_events (time, event_id, request_id, tenant, provider, model, input_tokens, output_tokens, cached_tokens, cost_micros, saved_micros, latency_ms, cached, status, error_code, attempts) VALUES ${values}`);
+      await store.migrate(); // the upgrade
+      await store.migrate(); // idempotent
+      const s = await usageSummary(store, RANGE);
+      expect(s).toMatchObject({ requests: 3, cost_nanos: 1_309_000, cost_micros: 1309, cost_usd: 0.001309, saved_nanos: 500_000, saved_usd: 0.0005 });
+      const [oldRow] = await store.query<{ n: number | string }>("SELECT cost_nanos AS n FROM usage_events FINAL WHERE event_id = 'old-1'");
+      expect(Number(oldRow!.n)).toBe(14_000);
+      expect(await hourlyRollupTotals(store, RANGE)).toMatchObject({ requests: 3, cost_nanos: 1_309_000, cost_micros: 1309 });
+      // A new row priced below the micro-dollar (gpt-4o-mini, 10 in / 20 out = 13,500 nanos).
+      const fresh = { ...rows[0]!, event_id: "new-1", request_id: "req-new-1", cost_nanos: 13_500, cost_micros: 14, saved_nanos: 0, saved_micros: 0 };
+      await store.insert([fresh]);
+      const after = await usageSummary(store, RANGE);
+      expect(after).toMatchObject({ requests: 4, cost_nanos: 1_322_500, cost_usd: 0.0013225 });
+      expect(await hourlyRollupTotals(store, RANGE)).toMatchObject({ requests: 4, cost_nanos: 1_322_500 });
+      await rebuildHourlyRollup(store);
+      expect(await hourlyRollupTotals(store, RANGE)).toMatchObject({ requests: 4, cost_nanos: 1_322_500 });
     });
 
     test("drop removes everything; migrate recreates an empty store", async () => {

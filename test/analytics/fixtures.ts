@@ -77,17 +77,20 @@ export function expectedMetrics(rows: UsageRow[]) {
   const n = rows.length;
   const sum = (f: (r: UsageRow) => number) => rows.reduce((acc, r) => acc + f(r), 0);
   const lat = rows.map((r) => r.latency_ms);
-  const cost = sum((r) => r.cost_micros);
+  const cost = sum((r) => r.cost_nanos);
+  const saved = sum((r) => r.saved_nanos);
   return {
     requests: n,
     input_tokens: sum((r) => r.input_tokens),
     output_tokens: sum((r) => r.output_tokens),
     cached_tokens: sum((r) => r.cached_tokens),
-    cost_micros: cost,
-    cost_usd: cost / 1e6,
+    cost_nanos: cost,
+    cost_micros: Math.floor((cost + 500) / 1000),
+    cost_usd: cost / 1e9,
     cache_hit_rate: n ? rows.filter((r) => r.cached === 1).length / n : 0,
-    saved_micros: sum((r) => r.saved_micros),
-    saved_usd: sum((r) => r.saved_micros) / 1e6,
+    saved_nanos: saved,
+    saved_micros: Math.floor((saved + 500) / 1000),
+    saved_usd: saved / 1e9,
     error_rate: n ? rows.filter((r) => r.status === "error").length / n : 0,
     p50_ms: quantile(lat, 0.5),
     p95_ms: quantile(lat, 0.95),

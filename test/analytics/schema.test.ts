@@ -11,7 +11,7 @@ test("maps a request.completed event, cost to integer micros", () => {
   expect(toUsageRow(e)).toEqual({
     time: "2025-03-01T10:00:00.123Z", event_id: e.id, request_id: "r1", tenant: "acme", service: "web", user: "", key_prefix: "tg_ab12",
     task_type: "chat", provider: "openai", model: "gpt-4o", route: "smart", input_tokens: 10, output_tokens: 5, cached_tokens: 2,
-    cost_micros: 3400, saved_micros: 0, latency_ms: 12.5, ttft_ms: null, cached: 0, status: "error", error_code: "rate_limited", attempts: 1,
+    cost_nanos: 3_400_000, saved_nanos: 0, cost_micros: 3400, saved_micros: 0, latency_ms: 12.5, ttft_ms: null, cached: 0, status: "error", error_code: "rate_limited", attempts: 1,
     cache_write_tokens: 0, reasoning_tokens: 0, price_source: "",
   });
   const priced = toUsageRow(makeEvent({ type: "request.completed", tenant: "t", payload: { cacheWriteTokens: 7, reasoningTokens: 9, priceSource: "catalog:@pydantic/genai-prices@0.1.8" } }));
@@ -28,6 +28,15 @@ test("other event types map to nothing; garbage fields become zeros", () => {
   expect(row?.status).toBe("ok");
   expect(toUsageRow(makeEvent({ type: "request.completed", tenant: "t", payload: { costUsd: 0.000045 } }))?.cost_micros).toBe(45);
   expect(toUsageRow(makeEvent({ type: "request.completed", tenant: "t", payload: { cached: true, costUsd: 0, savedUsd: 0.0021 } }))?.saved_micros).toBe(2100);
+});
+
+test("v2 events carry integer nanos (the authority); v1 events' costUsd converts exactly", () => {
+  const v2 = toUsageRow(makeEvent({ type: "request.completed", v: 2, tenant: "t", payload: { costNanos: 13_500, costUsd: 0.0000135, savedNanos: 600, savedUsd: 6e-7 } }));
+  expect(v2).toMatchObject({ cost_nanos: 13_500, cost_micros: 14, saved_nanos: 600, saved_micros: 1 });
+  // A v1 event (micro-rounded float) and garbage nanos fall back to costUsd.
+  expect(toUsageRow(makeEvent({ type: "request.completed", tenant: "t", payload: { costUsd: 0.000014 } }))).toMatchObject({ cost_nanos: 14_000, cost_micros: 14 });
+  expect(toUsageRow(makeEvent({ type: "request.completed", tenant: "t", payload: { costNanos: -5, costUsd: 0.0034 } }))).toMatchObject({ cost_nanos: 3_400_000 });
+  expect(toUsageRow(makeEvent({ type: "request.completed", tenant: "t", payload: { costNanos: 1.5 } }))).toMatchObject({ cost_nanos: 0 });
 });
 
 test("times and identifiers for ClickHouse", () => {

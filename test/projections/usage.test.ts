@@ -72,12 +72,13 @@ const direct = (tenant?: string) => {
     requests: rows.length,
     input_tokens: rows.reduce((n, p) => n + p.inputTokens!, 0),
     output_tokens: rows.reduce((n, p) => n + p.outputTokens!, 0),
+    cost_nanos: rows.reduce((n, p) => n + Math.round(p.costUsd! * 1e6) * 1000, 0),
     cost_micros: rows.reduce((n, p) => n + Math.round(p.costUsd! * 1e6), 0),
   };
 };
 const totals = async (s: AnalyticsStore, tenant?: string) => {
   const m = await usageSummary(s, { ...RANGE, ...(tenant ? { tenant } : {}) });
-  return { requests: m.requests, input_tokens: m.input_tokens, output_tokens: m.output_tokens, cost_micros: m.cost_micros };
+  return { requests: m.requests, input_tokens: m.input_tokens, output_tokens: m.output_tokens, cost_nanos: m.cost_nanos, cost_micros: m.cost_micros };
 };
 
 describe("usage projection", () => {
