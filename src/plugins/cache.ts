@@ -17,7 +17,7 @@
  */
 import type { ChatCompletionChunk } from "../canonical/chat.ts";
 import { type CacheEntry, decodeEntry, encodeEntry, replayChunks, StreamCollector } from "../cache/entry.ts";
-import { type CachePlan, fresh, planRequest } from "../cache/plan.ts";
+import { type BypassReason, type CachePlan, fresh, planRequest } from "../cache/plan.ts";
 import { savedUsd } from "../cache/saved.ts";
 import type { CacheStore } from "../cache/store.ts";
 import type { Ctx } from "../pipeline/context.ts";
@@ -54,6 +54,14 @@ interface CacheState {
 }
 
 const HEADER = "x-tollgate-cache";
+/** `x-tollgate-cache-reason` on a bypass: why the cache stayed out of the way. */
+export const BYPASS_HEADER: Readonly<Record<BypassReason, string>> = {
+  mode_off: "mode-off",
+  ttl_zero: "ttl-zero",
+  not_deterministic: "nondeterministic",
+  no_store: "no-store",
+  no_cache: "no-cache",
+};
 
 /**
  * @example
@@ -98,6 +106,7 @@ export function cachePlugin(opts: CachePluginOptions) {
         if (plan.hash) ctx.responseHeaders["x-tollgate-cache-key"] = plan.hash;
         if (!plan.lookup) {
           ctx.responseHeaders[HEADER] = "bypass";
+          if (plan.bypass) ctx.responseHeaders[`${HEADER}-reason`] = BYPASS_HEADER[plan.bypass];
           return undefined;
         }
         let entry = await read(plan);
