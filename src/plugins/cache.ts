@@ -150,6 +150,8 @@ export function cachePlugin(opts: CachePluginOptions) {
         // The semantic tier's embeddings call is part of this request's cost (settled with it).
         if (s?.embedCostUsd) ctx.costUsd = Math.round((ctx.costUsd + s.embedCostUsd) * 1e6) / 1e6;
         if (!s || s.hit || !s.plan.store || outcome.status !== "ok" || !ctx.answer || ctx.answer.cached) return;
+        // The budget capped max_tokens (limits plugin): a shortened answer must not serve the uncapped request later.
+        if (ctx.state["limits.capped_max_tokens"] !== undefined) return;
         const answer = s.raw ?? ctx.answer;
         const plan = s.plan;
         const collector = s.collector;
