@@ -2,13 +2,11 @@
  * Example operator plugin: refuses requests whose last user message contains a blocked word,
  * with a stable error code, and records the fact. Copy it to `plugins/` to enable it.
  */
-import { contentText } from "../../src/canonical/chat.ts";
-import { GatewayError } from "../../src/pipeline/errors.ts";
-import { definePlugin } from "../../src/pipeline/plugin.ts";
+import { contentText, definePipelinePlugin, GatewayError } from "tollgate/pipeline";
 
 const BLOCKED = ["forbidden-word"];
 
-export default definePlugin({
+export default definePipelinePlugin({
   name: "block-words",
   version: "1.0.0",
   phases: {

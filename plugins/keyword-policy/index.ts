@@ -1,4 +1,4 @@
-import { definePlugin, refuse } from "../../src/pipeline/operator/api.ts";
+import { definePlugin, refuse } from "tollgate/plugin";
 
 export default definePlugin<{ words: string[] }>({
   hooks: {

@@ -1,4 +1,4 @@
-import { defineManifest, Type } from "../../src/pipeline/operator/api.ts";
+import { defineManifest, Type } from "tollgate/plugin";
 
 export default defineManifest({
   name: "keyword-policy",

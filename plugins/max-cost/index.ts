@@ -2,7 +2,7 @@
  * max-cost: runs in `route` (the target and its price are known, nothing is reserved yet) and
  * refuses with 400 `request_too_expensive` when the worst case is over the tenant's cap.
  */
-import { definePlugin, refuse } from "../../src/pipeline/operator/api.ts";
+import { definePlugin, refuse } from "tollgate/plugin";
 import { worstCaseUsd } from "./estimate.ts";
 
 interface Settings {

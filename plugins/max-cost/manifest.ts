@@ -1,4 +1,4 @@
-import { defineManifest, Type } from "../../src/pipeline/operator/api.ts";
+import { defineManifest, Type } from "tollgate/plugin";
 
 /** Refuse a request whose worst-case cost (prompt + max output, at the target's price) is over a per-tenant cap. */
 export default defineManifest({

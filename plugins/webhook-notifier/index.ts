@@ -3,7 +3,7 @@
  * POSTed to the tenant's URL, signed (sign.ts), through a durable outbox (outbox.ts). The hook
  * only writes to the outbox; delivery runs beside the request path and never delays a response.
  */
-import { definePlugin } from "../../src/pipeline/operator/api.ts";
+import { definePlugin } from "tollgate/plugin";
 import { Outbox, type OutboxSettings } from "./outbox.ts";
 
 interface Settings extends OutboxSettings {

@@ -1,4 +1,4 @@
-import { defineManifest, Type } from "../../src/pipeline/operator/api.ts";
+import { defineManifest, Type } from "tollgate/plugin";
 
 /** POST budget and guardrail events to a URL per tenant, signed, retried, never lost. */
 export default defineManifest({

@@ -5,7 +5,7 @@
  * pending deliveries are picked up again with its next event. Delivery is at least once: the
  * `x-tollgate-delivery` id lets a receiver drop duplicates.
  */
-import type { PluginKv } from "../../src/pipeline/operator/api.ts";
+import type { PluginKv } from "tollgate/plugin";
 import { SIGNATURE_HEADER, signatureHeader } from "./sign.ts";
 
 export interface Delivery {

@@ -217,8 +217,12 @@ export async function usageByModel(store: AnalyticsStore, f: UsageFilter, limit?
   return grouped(store, groupedQuery("model", f, limit), "model");
 }
 
+/** The by-service row of requests that named no service (the dashboard shows the same label). */
+export const NO_SERVICE = "(none)";
+
 export async function usageByService(store: AnalyticsStore, f: UsageFilter, limit?: number): Promise<GroupedMetrics<"service">[]> {
-  return grouped(store, groupedQuery("service", f, limit), "service");
+  const rows = await grouped(store, groupedQuery("service", f, limit), "service");
+  return rows.map((r) => (r.service === "" ? { ...r, service: NO_SERVICE } : r));
 }
 
 /** End customers (`user_id`; requests without one left out), most expensive first. */

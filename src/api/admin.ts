@@ -15,6 +15,9 @@ import { toGatewayError } from "../pipeline/errors.ts";
 import { AnyObject, adminDetail, DeletedSchema, EntitySchema, errorResponses, IdParams, jsonContent, ListOf, okResponse, objectOrNone, OptionalBody, type Responses } from "./schemas.ts";
 import type { ConfigSnapshot } from "../config/snapshot.ts";
 import { EffectivePriceList, effectivePrices, PriceQuery } from "./prices.ts";
+import { entityView, page, parseAt, parsePage, stateView } from "./config-view.ts";
+
+export { entityView, stateView };
 
 export interface AdminDeps {
   config: ConfigService;
@@ -54,12 +57,6 @@ export async function asAdmin(deps: Pick<AdminDeps, "adminKey" | "loopback">, re
     if (err instanceof GatewayError) return errorResponse(err);
     throw err;
   }
-}
-
-/** The public view of an entity: secrets replaced by a masked hint. */
-export function entityView(e: Entity): Record<string, unknown> {
-  const { api_key_enc: _enc, api_key_hint, ...fields } = e.fields as Record<string, unknown>;
-  return { id: e.id, ...fields, ...(api_key_hint ? { api_key: api_key_hint } : {}), version: e.version, updated_at: e.updatedAt, updated_by: e.updatedBy };
 }
 
 function historyView(h: HistoryEntry): HistoryEntry {
@@ -157,25 +154,6 @@ function entityRoutes(deps: AdminDeps, kind: EntityKind, path: string, tag: stri
     }), { params, detail: detail(`Delete a ${kind}`, okResponse(DeletedSchema, `The ${kind} is deleted`)) });
 }
 
-/** The configuration state as an API view. */
-export function stateView(state: ConfigState, at?: string): Record<string, unknown> {
-  const list = (k: EntityKind) => Object.values(state.entities[k]).map((e) => entityView(e as Entity));
-  return {
-    config_version: state.version,
-    ...(at ? { at } : {}),
-    providers: list("provider"),
-    models: list("model_alias"),
-    prices: list("price"),
-    routes: list("route"),
-    route_overrides: list("route_override"),
-    breakers: list("breaker"),
-    tenants: list("tenant"),
-    // Keys: never a secret nor a hash in this view, the prefix identifies them.
-    keys: list("key").map(({ hash: _h, previous_hash: _p, ...k }) => k),
-    guardrails: list("guardrails"),
-  };
-}
-
 export function adminRoutes(deps: AdminDeps) {
   const guard = async (request: Request, fn: () => Promise<unknown> | unknown) => {
     try {
@@ -217,22 +195,28 @@ export function adminRoutes(deps: AdminDeps) {
       }),
     })
     .get("/api/v1/admin/config/history", ({ request, query }) => guard(request, async () => {
-      const limit = query.limit ? Number(query.limit) : undefined;
-      if (limit !== undefined && (!Number.isInteger(limit) || limit < 1)) throw new GatewayError({ status: 400, code: "invalid_request", message: "`limit` must be a positive integer", param: "limit" });
+      const p = parsePage(query);
       const kind = query.entity ?? query.kind;
-      const data = await deps.config.history({ ...(kind ? { kind } : {}), ...(query.id ? { id: query.id } : {}), ...(limit ? { limit } : {}) });
-      return { object: "list", data: data.map(historyView) };
+      const data = await deps.config.history({ ...(kind ? { kind } : {}), ...(query.id ? { id: query.id } : {}) });
+      const out = page(data, p);
+      return { ...out, data: out.data.map(historyView) };
     }), {
-      query: T.Object({ entity: T.Optional(T.String()), kind: T.Optional(T.String()), id: T.Optional(T.String()), limit: T.Optional(T.String()) }),
-      detail: adminDetail("Admin: config", "Who changed what, when (filter by `entity` kind and `id`)", { ...okResponse(ListOf(AnyObject), "History entries, oldest first"), ...errorResponses({ 400: "Invalid `limit` (`invalid_request`)" }) }),
+      query: T.Object({
+        entity: T.Optional(T.String()),
+        kind: T.Optional(T.String()),
+        id: T.Optional(T.String()),
+        limit: T.Optional(T.String({ description: "How many entries: the newest `limit` (1–1000, default 100) before `before`, returned oldest first" })),
+        before: T.Optional(T.String({ description: "A log `position`: only entries before it (pass `next_before` of the previous page)" })),
+      }),
+      detail: adminDetail("Admin: config", "Who changed what, when (filter by `entity` kind and `id`), paginated newest-first by `limit` + `before`", { ...okResponse(ListOf(AnyObject), "History entries, oldest first; `has_more` and `next_before` for the older page"), ...errorResponses({ 400: "Invalid `limit` or `before` (`invalid_request`)" }) }),
     })
     .get("/api/v1/admin/config", ({ request, query }) => guard(request, async () => {
-      if (!query.at) return stateView(deps.config.state);
-      const at = new Date(query.at);
-      if (Number.isNaN(at.getTime())) throw new GatewayError({ status: 400, code: "invalid_request", message: "`at` must be an ISO-8601 time", param: "at" });
-      return stateView(await deps.config.stateAt(at), at.toISOString());
+      if (query.at === undefined) return stateView(deps.config.state);
+      const point = parseAt(query.at, deps.config.state.version);
+      const state = await deps.config.stateAt(point);
+      return stateView(state, "time" in point ? { time: point.time.toISOString() } : { version: point.version });
     }), {
-      query: T.Object({ at: T.Optional(T.String({ description: "ISO-8601 time: the configuration as it was then" })) }),
-      detail: adminDetail("Admin: config", "The current configuration, or as it was `at` a time", { ...okResponse(T.Object({ config_version: T.Integer() }, { additionalProperties: true }), "Every entity by kind"), ...errorResponses({ 400: "Invalid `at` (`invalid_request`)" }) }),
+      query: T.Object({ at: T.Optional(T.String({ description: "A config version (integer, as in `config_version`) or an RFC 3339 time: the configuration as it was then" })) }),
+      detail: adminDetail("Admin: config", "The current configuration, or as it was `at` a version or time: every entity kind of the config model", { ...okResponse(T.Object({ config_version: T.Integer() }, { additionalProperties: true }), "Every entity by kind"), ...errorResponses({ 400: "Invalid `at` (`invalid_request`, `param: at`)" }) }),
     });
 }

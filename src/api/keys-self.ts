@@ -28,7 +28,8 @@ export function keysSelfRoutes(deps: KeysSelfDeps) {
       const key = decision.key;
       const tenant = decision.tenant;
       const { rates, budgets } = admissionSpecs(key as LimitHolder | undefined, tenant as LimitHolder | undefined, 0);
-      const budgetStates = await Promise.all(budgets.map(async (b) => ({ scope: b.key.split(":")[1], ...(await deps.store.peekBudget(b.key, b.period)) })));
+      // The limit is the configured one (the store only learns it on the first admission).
+      const budgetStates = await Promise.all(budgets.map(async (b) => ({ scope: b.key.split(":")[1], ...(await deps.store.peekBudget(b.key, b.period)), limitMicros: b.limitMicros })));
       const rateStates = await Promise.all(rates.map(async (r) => ({ scope: r.key.split(":")[1], kind: r.key.split(":")[0], ...(await deps.store.peekRate(r.key, r.limit, r.windowMs)) })));
       return Response.json({
         tenant_id: decision.tenantId,

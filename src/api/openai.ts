@@ -5,10 +5,11 @@ import { Elysia } from "elysia";
 import { Type as T } from "@sinclair/typebox";
 import { ChatCompletionRequest, type ChatCompletionChunk } from "../canonical/chat.ts";
 import type { Ctx } from "../pipeline/context.ts";
-import type { GatewayError } from "../pipeline/errors.ts";
+import { GatewayError as GatewayErrorClass, type GatewayError } from "../pipeline/errors.ts";
+import { listModels } from "./models-list.ts";
 import { errorResponse } from "./http.ts";
 import { type GatewayDeps, runGateway, sseResponse } from "./gateway.ts";
-import { errorResponses, jsonOrSse, KEY_SECURITY, Loose, MODEL_CALL_ERRORS } from "./schemas.ts";
+import { errorResponses, jsonOrSse, KEY_SECURITY, Loose, MODEL_CALL_ERRORS, okResponse } from "./schemas.ts";
 
 /** Request attributes a service may send as headers (or in the body's `metadata`). */
 export function metaFrom(request: Request, body: ChatCompletionRequest): Ctx["meta"] {
@@ -28,6 +29,11 @@ export function responseHeaders(ctx: Ctx): Record<string, string> {
   if (ctx.target) {
     headers["x-tollgate-provider"] = ctx.target.provider.id;
     headers["x-tollgate-model"] = ctx.target.model;
+    // The quick check of what routing did (the request explorer has the whole story): upstream
+    // attempts made (retries included, 0 for a cache hit) and whether a later target served it.
+    headers["x-tollgate-attempts"] = String(ctx.attempts);
+    const first = ctx.targets?.[0];
+    headers["x-tollgate-fallback"] = String(first !== undefined && (first.provider.id !== ctx.target.provider.id || first.model !== ctx.target.model));
   }
   return headers;
 }
@@ -76,26 +82,36 @@ export function openaiRoutes(deps: GatewayDeps) {
     )
     .get(
       "/v1/models",
-      () => {
-        const created = Math.floor(Date.now() / 1000);
-        const seen = new Set<string>();
-        const data: Array<{ id: string; object: "model"; created: number; owned_by: string }> = [];
-        const add = (id: string, owner: string) => {
-          if (seen.has(id)) return;
-          seen.add(id);
-          data.push({ id, object: "model", created, owned_by: owner });
-        };
-        const cfg = deps.config();
-        for (const m of cfg.models) add(m.alias, m.provider);
-        for (const p of deps.providers.list()) for (const id of p.models) add(id, p.id);
-        return { object: "list" as const, data };
+      () => ({ object: "list" as const, data: listModels(deps.config(), deps.providers.list()) }),
+      {
+        response: T.Object({ object: T.Literal("list"), data: T.Array(ModelEntrySchema) }),
+        detail: { tags: ["OpenAI-compatible"], summary: "List every name a client may send as `model`: routes, aliases, provider models (bare and `provider/model`)" },
+      },
+    )
+    .get(
+      "/v1/models/*",
+      ({ params }) => {
+        const id = params["*"];
+        const hit = listModels(deps.config(), deps.providers.list()).find((m) => m.id === id);
+        if (hit) return Response.json(hit);
+        return errorResponse(new GatewayErrorClass({ status: 404, code: "model_not_found", message: `The model \`${id}\` does not exist or is not routed by this gateway`, param: "model" }));
       },
       {
-        response: T.Object({
-          object: T.Literal("list"),
-          data: T.Array(T.Object({ id: T.String(), object: T.Literal("model"), created: T.Integer(), owned_by: T.String() })),
-        }),
-        detail: { tags: ["OpenAI-compatible"], summary: "List the models and aliases this gateway routes" },
+        detail: {
+          tags: ["OpenAI-compatible"],
+          summary: "One model, route or alias by the name a client sends as `model`",
+          responses: { ...okResponse(ModelEntrySchema, "The model"), ...errorResponses({ 404: "Not a name this gateway routes (`model_not_found`)" }) },
+        },
       },
     );
 }
+
+const ModelEntrySchema = T.Object(
+  {
+    id: T.String(),
+    object: T.Literal("model"),
+    created: T.Integer(),
+    owned_by: T.String({ description: "`tollgate:route`, `tollgate:alias`, or the provider id" }),
+    tollgate: T.Object({ kind: T.String(), strategy: T.Optional(T.String()), targets: T.Array(T.Object({ provider: T.String(), model: T.String() })) }),
+  },
+);

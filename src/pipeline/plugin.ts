@@ -63,10 +63,13 @@ export interface Plugin<C = unknown> {
 }
 
 /**
- * Define a plugin. Identity function that gives type checking and validates the shape.
+ * Define a pipeline plugin (built-ins and single-file operator plugins: hooks get the full ctx).
+ * Identity function that gives type checking and validates the shape. Operators import it as
+ * `definePipelinePlugin` from "tollgate/pipeline"; folder plugins use `definePlugin({ hooks })`
+ * from "tollgate/plugin" instead (a restricted ctx).
  *
  * @example
- * export default definePlugin({
+ * export default definePipelinePlugin({
  *   name: "tag-service",
  *   version: "1.0.0",
  *   phases: {
@@ -74,7 +77,7 @@ export interface Plugin<C = unknown> {
  *   },
  * });
  */
-export function definePlugin<C = unknown>(plugin: Plugin<C>): Plugin<C> {
+export function definePipelinePlugin<C = unknown>(plugin: Plugin<C>): Plugin<C> {
   if (!plugin || typeof plugin.name !== "string" || !/^[a-z0-9][a-z0-9._-]*$/i.test(plugin.name)) {
     throw new TypeError("definePlugin: `name` must be a non-empty identifier");
   }
@@ -91,3 +94,6 @@ export function definePlugin<C = unknown>(plugin: Plugin<C>): Plugin<C> {
   }
   return plugin;
 }
+
+/** The built-ins' name for {@link definePipelinePlugin} (same function). */
+export const definePlugin = definePipelinePlugin;

@@ -71,7 +71,9 @@ export function authenticate(tenancy: TenancySnapshot | undefined, credential: u
     return { ok: true, tenantId: DEFAULT_TENANT, ...(tenant ? { tenant } : {}) };
   }
   if (typeof credential !== "string" || credential === "") {
-    return { ok: false, status: 401, code: "missing_api_key", message: "An API key is required: `Authorization: Bearer tg-…`, `x-api-key: tg-…` or `X-Service-Key: tg-…`" };
+    // On loopback a keyless client worked until the first virtual key was created: say why it no longer does.
+    const why = opts.loopback && tenancy?.anyKeys ? "This gateway now requires a key (a virtual key was created): keyless first-run mode has ended. " : "";
+    return { ok: false, status: 401, code: "missing_api_key", message: `${why}An API key is required: \`Authorization: Bearer tg-…\`, \`x-api-key: tg-…\` or \`X-Service-Key: tg-…\`` };
   }
   if (!isWellFormedKey(credential)) return { ok: false, status: 401, code: "malformed_api_key", message: "The API key is malformed: a gateway key is `tg-` and 32 letters or digits" };
   const prefix = keyPrefix(credential);

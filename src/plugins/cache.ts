@@ -17,7 +17,7 @@
  */
 import type { ChatCompletionChunk } from "../canonical/chat.ts";
 import { type CacheEntry, decodeEntry, encodeEntry, replayChunks, StreamCollector } from "../cache/entry.ts";
-import { type CachePlan, fresh, planRequest } from "../cache/plan.ts";
+import { type BypassReason, type CachePlan, fresh, planRequest } from "../cache/plan.ts";
 import { savedUsd } from "../cache/saved.ts";
 import { costNanosOf, setCostNanos } from "../pipeline/cost.ts";
 import { nanosFromUsd } from "../pricing/money.ts";
@@ -56,6 +56,14 @@ interface CacheState {
 }
 
 const HEADER = "x-tollgate-cache";
+/** `x-tollgate-cache-reason` on a bypass: why the cache stayed out of the way. */
+export const BYPASS_HEADER: Readonly<Record<BypassReason, string>> = {
+  mode_off: "mode-off",
+  ttl_zero: "ttl-zero",
+  not_deterministic: "nondeterministic",
+  no_store: "no-store",
+  no_cache: "no-cache",
+};
 
 /**
  * @example
@@ -100,6 +108,7 @@ export function cachePlugin(opts: CachePluginOptions) {
         if (plan.hash) ctx.responseHeaders["x-tollgate-cache-key"] = plan.hash;
         if (!plan.lookup) {
           ctx.responseHeaders[HEADER] = "bypass";
+          if (plan.bypass) ctx.responseHeaders[`${HEADER}-reason`] = BYPASS_HEADER[plan.bypass];
           return undefined;
         }
         let entry = await read(plan);
@@ -143,6 +152,8 @@ export function cachePlugin(opts: CachePluginOptions) {
         // The semantic tier's embeddings call is part of this request's cost (settled with it).
         if (s?.embedCostUsd) setCostNanos(ctx, costNanosOf(ctx) + nanosFromUsd(s.embedCostUsd));
         if (!s || s.hit || !s.plan.store || outcome.status !== "ok" || !ctx.answer || ctx.answer.cached) return;
+        // The budget capped max_tokens (limits plugin): a shortened answer must not serve the uncapped request later.
+        if (ctx.state["limits.capped_max_tokens"] !== undefined) return;
         const answer = s.raw ?? ctx.answer;
         const plan = s.plan;
         const collector = s.collector;

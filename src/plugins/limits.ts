@@ -16,6 +16,7 @@ import { promptTokensOf } from "../pipeline/prompt-tokens.ts";
 import { costNanosOf } from "../pipeline/cost.ts";
 import { microsFromNanos } from "../pricing/money.ts";
 import { maxRates, priceFor } from "../pricing/price.ts";
+import { budgetDeniedMessage, cappedOutputTokens, planReserve } from "./budget-reserve.ts";
 import type { AdmissionResult, BudgetSpec, RateLimitSpec, StateStore } from "../stores/state-store.ts";
 
 /** Limits of a key or a tenant, as the auth plugin puts them in `ctx.state`. */
@@ -31,7 +32,7 @@ export interface LimitsOptions {
   rateLimitsFailOpen?: boolean;
   /** Refuse requests that have a budget when the store is unreachable (default true). */
   budgetsFailClosed?: boolean;
-  /** Output tokens assumed for the reservation when the request sets no max_tokens (default 4096). */
+  /** Output tokens assumed for the reservation when the request sets no max_tokens and the catalog does not know the model's context window (default 4096). */
   defaultMaxTokens?: number;
   /** How long an unsettled reservation holds budget (default 10 min). */
   reservationTtlMs?: number;
@@ -98,10 +99,18 @@ export function limitsPlugin(store: StateStore, opts: LimitsOptions = {}) {
         const maxTokens = ctx.request.max_completion_tokens ?? ctx.request.max_tokens ?? opts.defaultMaxTokens ?? 4096;
         const { rates, budgets } = admissionSpecs(key, tenant, promptTokens + (ctx.operation === "chat" ? maxTokens : 0), provider);
         if (rates.length === 0 && budgets.length === 0) return;
-        const reserveMicros = budgets.length ? maxCostMicros(ctx, promptTokens, ctx.operation === "chat" ? maxTokens : 0) : 0;
+        const plan = budgets.length ? planReserve(ctx, promptTokens, opts.defaultMaxTokens ?? 4096) : undefined;
+        const reserveMicros = plan?.reserveMicros ?? 0;
         let result: AdmissionResult;
         try {
-          result = await store.admit({ requestId: ctx.requestId, rates, budgets, reserveMicros, reservationTtlMs: opts.reservationTtlMs ?? 600_000 });
+          result = await store.admit({
+            requestId: ctx.requestId,
+            rates,
+            budgets,
+            reserveMicros,
+            ...(plan?.minReserveMicros !== undefined ? { minReserveMicros: plan.minReserveMicros } : {}),
+            reservationTtlMs: opts.reservationTtlMs ?? 600_000,
+          });
         } catch (err) {
           const detail = (err as Error).message;
           if (budgets.length && failClosed) {
@@ -117,15 +126,25 @@ export function limitsPlugin(store: StateStore, opts: LimitsOptions = {}) {
           const { kind, key: which, retryAfterMs } = result.denied;
           const retry = String(Math.max(1, Math.ceil(retryAfterMs / 1000)));
           if (kind === "budget") {
-            ctx.emit({ type: "budget.exceeded", payload: { budget: which, reserveMicros } });
-            throw new GatewayError({ status: 429, code: "budget_exceeded", message: `Budget ${which} cannot fit this request`, headers: { "retry-after": retry } });
+            const state = result.budgets.find((b) => b.key === which);
+            const remainingMicros = state ? Math.max(0, state.limitMicros - state.spentMicros - state.reservedMicros) : undefined;
+            ctx.emit({ type: "budget.exceeded", payload: { budget: which, reserveMicros: plan?.minReserveMicros ?? reserveMicros, ...(remainingMicros !== undefined ? { remainingMicros } : {}) } });
+            const period = budgets.find((b) => b.key === which)?.period;
+            throw new GatewayError({ status: 429, code: "budget_exceeded", message: budgetDeniedMessage(plan!, state, which, period), param: "max_tokens", headers: { "retry-after": retry } });
           }
           ctx.emit({ type: "ratelimit.exceeded", payload: { limit: which, retryAfterMs } });
           throw new GatewayError({ status: 429, code: "rate_limit_exceeded", message: `Rate limit ${which} reached; retry in ${retry} s`, headers: { "retry-after": retry } });
         }
         const held: Held = { budgets: result.budgets.map((b) => ({ key: b.key, period: b.period })), tpm: rates.filter((r) => r.key.startsWith("tpm:")).map((r) => ({ key: r.key, windowMs: r.windowMs })) };
         ctx.state["limits.held"] = held;
-        if (budgets.length) ctx.emit({ type: "budget.reserved", payload: { reserveMicros, budgets: result.budgets.map((b) => ({ key: b.key, period: b.period, spentMicros: b.spentMicros, reservedMicros: b.reservedMicros, limitMicros: b.limitMicros })) } });
+        // Reserved less than the worst case (a flexible reservation): cap the output to what it covers.
+        const capped = plan ? cappedOutputTokens(plan, result.reservedMicros) : undefined;
+        if (capped !== undefined) {
+          ctx.request.max_tokens = capped;
+          ctx.state["limits.capped_max_tokens"] = capped; // the cache does not store a capped answer
+          ctx.responseHeaders["x-tollgate-max-tokens"] = String(capped);
+        }
+        if (budgets.length) ctx.emit({ type: "budget.reserved", payload: { reserveMicros: result.reservedMicros, ...(capped !== undefined ? { cappedMaxTokens: capped } : {}), budgets: result.budgets.map((b) => ({ key: b.key, period: b.period, spentMicros: b.spentMicros, reservedMicros: b.reservedMicros, limitMicros: b.limitMicros })) } });
         for (const b of result.budgets) {
           if (b.crossedThreshold) ctx.emit({ type: "budget.threshold_crossed", payload: { budget: b.key, period: b.period, thresholdPct: THRESHOLD_PCT, spentMicros: b.spentMicros, reservedMicros: b.reservedMicros, limitMicros: b.limitMicros } });
         }

@@ -42,6 +42,8 @@ export interface CatalogPrice {
   output: Rate;
   cachedInput?: Rate;
   cacheWrite?: Rate;
+  /** The model's context window in tokens, when the catalog knows it (input + output). */
+  contextWindow?: number;
 }
 
 export interface CatalogQuery {
@@ -81,7 +83,11 @@ function lookup(q: CatalogQuery, at: Date): CatalogPrice | undefined {
     } catch {
       r = null;
     }
-    if (r) return toCatalogPrice(r.provider.id, r.model.id, r.model_price);
+    if (r) {
+      const price = toCatalogPrice(r.provider.id, r.model.id, r.model_price);
+      if (price && typeof r.model.context_window === "number" && r.model.context_window > 0) price.contextWindow = r.model.context_window;
+      return price;
+    }
   }
   return undefined;
 }

@@ -141,3 +141,13 @@ export function targetPrices(snapshot: Pick<ConfigSnapshot, "prices" | "provider
   }
   return out;
 }
+
+/**
+ * The model's context window from the bundled catalog (tokens), or undefined when unknown. What a
+ * request without `max_tokens` may produce is at most this minus its prompt (budget reservations).
+ */
+export function contextWindowFor(snapshot: Pick<ConfigSnapshot, "providers">, providerId: string, model: string): number | undefined {
+  const provider = snapshot.providers.find((p) => p.id === providerId);
+  if (!provider) return undefined;
+  return catalogPrice({ kind: provider.kind, model, ...(provider.baseUrl ? { baseUrl: provider.baseUrl } : {}) })?.contextWindow;
+}

@@ -245,7 +245,8 @@ end
 local prefix, grace = ARGV[2], tonumber(ARGV[3])
 
 -- Returns { allowed 1|0, now, denied kind ("" | "rate" | "budget"), denied index (1-based),
---           retry after ms, per rate: used, reset ms, per budget: period, spent, reserved, crossed 1|0 }
+--           retry after ms, per rate: used, reset ms, per budget: period, spent, reserved, crossed 1|0,
+--           the reservation made (micros, 0 when denied) }
 local function admit()
   local request_id, reserve, ttl = ARGV[4], tonumber(ARGV[5]), tonumber(ARGV[6])
   local n_rates, n_budgets = tonumber(ARGV[7]), tonumber(ARGV[8])
@@ -281,8 +282,16 @@ local function admit()
     local b = budget_load(bkey, hkey, now, request_id)
     b.period, b.ends, b.bkey, b.hkey = period, ends, bkey, hkey
     b.limit, b.pct, b.hit = tonumber(ARGV[a + 2]), tonumber(ARGV[a + 3]), false
-    if b.spent + b.reserved + reserve > b.limit then deny('budget', j, ends - now) end
     budgets[j] = b
+  end
+  -- A flexible reservation (min reserve < reserve): what every budget can still fit, at least the minimum.
+  local min_reserve = tonumber(ARGV[first + n_budgets * 4]) or reserve
+  if min_reserve < reserve then
+    for _, b in ipairs(budgets) do reserve = math.min(reserve, math.max(0, b.limit - b.spent - b.reserved)) end
+    reserve = math.max(reserve, min_reserve)
+  end
+  for j, b in ipairs(budgets) do
+    if b.spent + b.reserved + reserve > b.limit then deny('budget', j, b.ends - now) end
   end
 
   -- 3. Everything fits: record every rate entry and every hold.
@@ -326,6 +335,7 @@ local function admit()
     out[#out + 1] = b.reserved
     out[#out + 1] = b.hit and 1 or 0
   end
+  out[#out + 1] = denied_kind == '' and reserve or 0
   return out
 end
 

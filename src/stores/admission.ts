@@ -72,7 +72,12 @@ export function normalizeAdmission(req: AdmissionRequest): AdmissionRequest {
   if (!Number.isFinite(req.reserveMicros)) throw new RangeError(`reserveMicros must be finite, got ${req.reserveMicros}`);
   const reserveMicros = Math.max(0, Math.ceil(req.reserveMicros));
   if (!Number.isSafeInteger(reserveMicros)) throw new RangeError(`reserveMicros is too large: ${req.reserveMicros}`);
-  return { requestId: req.requestId, rates, budgets, reserveMicros, reservationTtlMs: positiveMs(req.reservationTtlMs, "reservationTtlMs") };
+  const out: AdmissionRequest = { requestId: req.requestId, rates, budgets, reserveMicros, reservationTtlMs: positiveMs(req.reservationTtlMs, "reservationTtlMs") };
+  if (req.minReserveMicros !== undefined) {
+    if (!Number.isFinite(req.minReserveMicros)) throw new RangeError(`minReserveMicros must be finite, got ${req.minReserveMicros}`);
+    out.minReserveMicros = Math.min(reserveMicros, Math.max(0, Math.ceil(req.minReserveMicros)));
+  }
+  return out;
 }
 
 /** A settle request checked and rounded (periods must be names an admission returned). */

@@ -88,9 +88,16 @@ export class MemoryAdmission {
       const budget = this.liveBudget(id, now);
       const spent = budget?.spent ?? 0;
       const reserved = budget?.reserved ?? 0;
-      if (spent + reserved + req.reserveMicros > spec.limitMicros) deny("budget", spec.key, period.endMs - now);
-      return { spec, period, id, budget };
+      return { spec, period, id, budget, available: spec.limitMicros - spent - reserved };
     });
+    // A flexible reservation (minReserveMicros < reserveMicros): what every budget can still fit, at least the minimum.
+    let reserve = req.reserveMicros;
+    const minReserve = req.minReserveMicros ?? reserve;
+    if (minReserve < reserve) {
+      for (const b of budgets) reserve = Math.min(reserve, Math.max(0, b.available));
+      reserve = Math.max(reserve, minReserve);
+    }
+    for (const b of budgets) if (reserve > b.available) deny("budget", b.spec.key, b.period.endMs - now);
 
     if (denied) {
       return {
@@ -116,13 +123,13 @@ export class MemoryAdmission {
     });
     const budgetStates = budgets.map(({ spec, period, id, budget }): BudgetState => {
       const b = budget ?? this.newBudget(id);
-      if (req.reserveMicros > 0) {
+      if (reserve > 0) {
         // One hold per request id (a repeated admit adds to it and keeps the later expiry).
         const hold = b.holds.get(req.requestId);
         const expiresAt = Math.max(now + req.reservationTtlMs, hold?.expiresAt ?? 0);
-        b.holds.set(req.requestId, { amount: (hold?.amount ?? 0) + req.reserveMicros, expiresAt });
+        b.holds.set(req.requestId, { amount: (hold?.amount ?? 0) + reserve, expiresAt });
         if (expiresAt !== hold?.expiresAt) b.expiries.push(expiresAt, req.requestId);
-        b.reserved += req.reserveMicros;
+        b.reserved += reserve;
       }
       b.limit = spec.limitMicros;
       b.expiresAt = Math.max(b.expiresAt, Math.max(period.endMs, now + req.reservationTtlMs) + BUDGET_GRACE_MS);
@@ -134,7 +141,7 @@ export class MemoryAdmission {
       }
       return { key: spec.key, period: period.name, limitMicros: spec.limitMicros, spentMicros: b.spent, reservedMicros: b.reserved, crossedThreshold };
     });
-    return { allowed: true, nowMs: now, rates: rateStates, budgets: budgetStates };
+    return { allowed: true, nowMs: now, rates: rateStates, budgets: budgetStates, reservedMicros: reserve };
   }
 
   settle(input: SettleRequest): { settled: boolean } {

@@ -40,6 +40,7 @@ export class RedisAdmission {
     for (const b of req.budgets) {
       args.push(b.key, b.period, String(b.limitMicros), b.thresholdPct === undefined ? "" : String(b.thresholdPct));
     }
+    args.push(String(req.minReserveMicros ?? req.reserveMicros));
     const reply = await this.run(keys.length, ...keys, ...args);
 
     const nowMs = num(reply, 1);
@@ -57,7 +58,7 @@ export class RedisAdmission {
       reservedMicros: num(reply, at++),
       crossedThreshold: num(reply, at++) === 1,
     }));
-    if (num(reply, 0) === 1) return { allowed: true, nowMs, rates, budgets };
+    if (num(reply, 0) === 1) return { allowed: true, nowMs, rates, budgets, reservedMicros: num(reply, at) };
 
     const kind = str(reply, 2);
     const index = num(reply, 3) - 1;

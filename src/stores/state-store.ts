@@ -43,6 +43,12 @@ export interface AdmissionRequest {
   budgets: BudgetSpec[];
   /** The most the request can cost, micro-USD (rounded up; a negative value counts as 0). */
   reserveMicros: number;
+  /**
+   * Flexible reservation: when set below `reserveMicros`, reserve what every budget can still
+   * fit, between this and `reserveMicros` (the result's `reservedMicros` says how much); denied
+   * only when not even this much fits. Absent: exactly `reserveMicros` (all or nothing).
+   */
+  minReserveMicros?: number;
   /** How long the hold lives if never settled. */
   reservationTtlMs: number;
 }
@@ -71,7 +77,7 @@ export interface BudgetState {
 }
 
 export type AdmissionResult =
-  | { allowed: true; nowMs: number; rates: RateState[]; budgets: BudgetState[] }
+  | { allowed: true; nowMs: number; rates: RateState[]; budgets: BudgetState[]; /** The reservation made per budget, micro-USD. */ reservedMicros: number }
   | {
       allowed: false;
       nowMs: number;

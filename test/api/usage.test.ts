@@ -107,6 +107,10 @@ describe("usage API", () => {
 
     const services = await json<{ data: Array<Record<string, number | string>> }>(await usage("by-service?days=1"));
     expect(services.data.find((r) => r.service === "web")).toMatchObject({ requests: 3, cost_micros: sums(events, "t1").cost_micros });
+    // Requests without a service are one named row, never a `""` one.
+    expect(services.data.some((r) => r.service === "")).toBe(false);
+    const unnamed = events.filter((e) => e.type === "request.completed" && !e.payload.service).length;
+    if (unnamed > 0) expect(services.data.find((r) => r.service === "(none)")).toMatchObject({ requests: unnamed });
     const providers = await json<{ data: Array<Record<string, number | string>> }>(await usage("by-provider?days=1"));
     const echo = providers.data.find((r) => r.provider === "echo")!;
     const all = sums(events);

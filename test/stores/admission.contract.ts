@@ -310,6 +310,35 @@ export function admissionContract(h: AdmissionHarness): void {
       expect((await reserve("race", 50 * X, 1)).allowed).toBe(false);
     });
 
+    test("flexible reservation: reserves what still fits (≥ the minimum), denies below the minimum", async () => {
+      const flex = (key: string, limitMicros: number, reserveMicros: number, minReserveMicros: number, budgets = [{ key, limitMicros, period: "day" as const }]) =>
+        h.store().admit({ requestId: rid(), rates: [], budgets, reserveMicros, minReserveMicros, reservationTtlMs: 60_000 });
+      // Untouched 50_000 budget, a 200_000 worst case: the first call gets all that fits.
+      const first = await flex("flex", 50_000, 200_000, 1_000);
+      expect(first).toMatchObject({ allowed: true, reservedMicros: 50_000 });
+      // Nothing left: below the minimum → denied, nothing recorded.
+      const none = await flex("flex", 50_000, 200_000, 1_000);
+      expect(none.allowed).toBe(false);
+      if (!none.allowed) expect(none.denied).toMatchObject({ kind: "budget", key: "flex" });
+      expect(await h.store().peekBudget("flex", "day")).toMatchObject({ reservedMicros: 50_000 });
+      // When the worst case fits it is reserved in full; the tightest of several budgets caps it.
+      expect(await flex("roomy", 1_000_000, 200_000, 1_000)).toMatchObject({ allowed: true, reservedMicros: 200_000 });
+      const two = await flex("a", 0, 90_000, 10, [{ key: "wide", limitMicros: 1_000_000, period: "day" }, { key: "tight", limitMicros: 30_000, period: "day" }]);
+      expect(two).toMatchObject({ allowed: true, reservedMicros: 30_000 });
+      // Without minReserveMicros it stays all or nothing.
+      expect((await reserve("strict", 50_000, 200_000)).allowed).toBe(false);
+    });
+
+    test("200 concurrent flexible reservations never reserve past the limit", async () => {
+      const L = 1_000_000;
+      const results = await Promise.all(Array.from({ length: 200 }, () => h.store().admit({ requestId: rid(), rates: [], budgets: [{ key: "flexrace", limitMicros: L, period: "day" }], reserveMicros: 30_000, minReserveMicros: 7_000, reservationTtlMs: 60_000 })));
+      const granted = results.reduce((sum, r) => sum + (r.allowed ? r.reservedMicros : 0), 0);
+      for (const r of results) if (r.allowed) expect(r.reservedMicros).toBeGreaterThanOrEqual(7_000);
+      expect(granted).toBeLessThanOrEqual(L);
+      expect(granted).toBeGreaterThan(L - 7_000); // filled up to less than one minimum
+      expect((await h.store().peekBudget("flexrace", "day")).reservedMicros).toBe(granted);
+    });
+
     test("peekBudget on an unused key: zeros", async () => {
       const peek = await h.store().peekBudget("never", "day");
       expect(peek).toMatchObject({ key: "never", limitMicros: 0, spentMicros: 0, reservedMicros: 0, crossedThreshold: false });

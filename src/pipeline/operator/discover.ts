@@ -15,6 +15,7 @@ import { HOST_NAME, type PluginHost } from "./host.ts";
 import { InlineInvoker } from "./inline.ts";
 import { parseManifest } from "./manifest.ts";
 import { WorkerInvoker } from "./worker-host.ts";
+import { explainLoadError, registerPluginSpecifiers } from "./specifier.ts";
 
 const SKIP = (name: string) => name.startsWith("_") || name.startsWith(".") || /\.test\.[cm]?[jt]s$/.test(name) || name.endsWith(".d.ts");
 const RESERVED = new Set([HOST_NAME, "auth", "routing", "limits", "provider-call"]);
@@ -26,6 +27,7 @@ const RESERVED = new Set([HOST_NAME, "auth", "routing", "limits", "provider-call
 export async function discoverPlugins(dir: string, host: PluginHost, store: StateStore): Promise<Plugin[]> {
   const root = resolve(dir);
   if (!existsSync(root)) return [];
+  registerPluginSpecifiers(); // `tollgate/plugin`, `tollgate/pipeline` resolve from any folder
   const files: Plugin[] = [];
   const seen = new Set<string>();
   const claim = (name: string, source: string): boolean => {
@@ -54,7 +56,7 @@ export async function discoverPlugins(dir: string, host: PluginHost, store: Stat
       const plugin = defineFilePlugin(exported as Plugin);
       if (claim(plugin.name, entry)) files.push(guardFilePlugin(host, plugin, entry));
     } catch (err) {
-      host.failed(basename(name).replace(/\.[cm]?[jt]s$/, ""), entry, (err as Error)?.message ?? String(err));
+      host.failed(basename(name).replace(/\.[cm]?[jt]s$/, ""), entry, explainLoadError(err));
     }
   }
   return files;
@@ -66,7 +68,7 @@ async function loadFolder(dir: string, manifestFile: string, host: PluginHost, s
     const mod = (await import(manifestFile)) as { default?: unknown };
     manifest = parseManifest(mod.default);
   } catch (err) {
-    host.failed(basename(dir), manifestFile, (err as Error)?.message ?? String(err));
+    host.failed(basename(dir), manifestFile, explainLoadError(err));
     return;
   }
   if (!claim(manifest.name, dir)) return;
@@ -94,6 +96,6 @@ async function loadFolder(dir: string, manifestFile: string, host: PluginHost, s
     if (missing.length) throw new Error(`the manifest lists hooks the entry does not define: ${missing.join(", ")}`);
     host.add(manifest, new InlineInvoker(manifest.name, def, store), dir);
   } catch (err) {
-    host.failed(manifest.name, dir, (err as Error)?.message ?? String(err));
+    host.failed(manifest.name, dir, explainLoadError(err));
   }
 }

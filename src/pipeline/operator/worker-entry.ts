@@ -6,6 +6,9 @@
 import { parentPort, workerData } from "node:worker_threads";
 import type { OperatorPluginDefinition, PluginContext } from "./api.ts";
 import type { ViewData } from "./view.ts";
+import { explainLoadError, registerPluginSpecifiers } from "./specifier.ts";
+
+registerPluginSpecifiers(); // virtual modules are per thread: the entry may import "tollgate/plugin"
 
 const port = parentPort!;
 const { entry } = workerData as { entry: string };
@@ -86,5 +89,5 @@ try {
   def = d;
   port.postMessage({ t: "ready", hooks: Object.keys(d.hooks).filter((k) => typeof (d.hooks as Record<string, unknown>)[k] === "function") });
 } catch (err) {
-  port.postMessage({ t: "load_error", message: String((err as Error)?.message ?? err) });
+  port.postMessage({ t: "load_error", message: explainLoadError(err) });
 }

@@ -120,11 +120,12 @@ export class ConfigService {
     return filter.limit ? out.slice(-filter.limit) : out;
   }
 
-  /** The configuration as it was at `at` (events with time ≤ at). */
-  async stateAt(at: Date): Promise<ConfigState> {
+  /** The configuration as it was at `at`: a time (events with time ≤ at) or a config version (events at positions < version). */
+  async stateAt(at: Date | { version: number } | { time: Date }): Promise<ConfigState> {
+    const time = at instanceof Date ? at : "time" in at ? at.time : undefined;
     let state = initialState();
     for (const r of await this.readAll()) {
-      if (Date.parse(r.event.time) > at.getTime()) break;
+      if (time ? Date.parse(r.event.time) > time.getTime() : r.offset >= (at as { version: number }).version) break;
       state = evolve(state, { type: r.event.type as ConfigEvent["type"], payload: r.event.payload as never }, { time: r.event.time, actor: r.event.actor ?? "unknown", position: r.offset });
     }
     return state;
