@@ -58,7 +58,7 @@ export interface Gateway {
   settings: Settings;
   /** The admin key in force: TOLLGATE_ADMIN_KEY, or the one in <data dir>/admin.key. */
   adminKey: string;
-  /** The HTTP server's own cap on a request body (= TOLLGATE_MAX_BODY_BYTES). */
+  /** The HTTP server's own cap on a request body (TOLLGATE_MAX_BODY_BYTES + 64 KiB). */
   maxRequestBodySize: number;
   log: EventLog;
   emitter: BatchingEmitter;
@@ -222,9 +222,10 @@ async function wire(settings: Settings, opts: StartOptions, { file, masterKey, l
   const server = Bun.serve({
     port: settings.port,
     hostname: settings.host,
-    // Bun's own cap is the configured limit (its default, 128 MiB–1 GiB, would let any body be
-    // buffered before auth); our parser counts the bytes of every body too and answers 413.
-    maxRequestBodySize: settings.maxBodyBytes,
+    // Bun's own cap is the configured limit (its default, 128 MiB, let any body in before auth)
+    // plus a small margin, so a body just past the limit still meets our parser, which counts the
+    // bytes of every body and answers a JSON 413 (Bun's own 413 has an empty body).
+    maxRequestBodySize: serverBodyCap(settings.maxBodyBytes),
     idleTimeout: 255,
     fetch: (req) => app.handle(req),
   });
@@ -242,7 +243,7 @@ async function wire(settings: Settings, opts: StartOptions, { file, masterKey, l
     port,
     settings,
     adminKey: settings.adminKey!,
-    maxRequestBodySize: settings.maxBodyBytes,
+    maxRequestBodySize: serverBodyCap(settings.maxBodyBytes),
     log,
     emitter,
     outbox,
@@ -279,6 +280,9 @@ async function wire(settings: Settings, opts: StartOptions, { file, masterKey, l
     },
   };
 }
+
+/** The HTTP server's hard cap on a body: the configured limit and a 64 KiB margin (see Bun.serve above). */
+export const serverBodyCap = (limit: number) => limit + 64 * 1024;
 
 /** Outbox segments are deleted once forwarded: keep them small. */
 const OUTBOX_SEGMENT_BYTES = 16 * 1024 * 1024;

@@ -21,7 +21,7 @@ export async function readJsonBody(request: Request, limit: number): Promise<unk
   const text = Number.isFinite(declared) ? decodeUtf8(await request.arrayBuffer()) : await readTextLimited(request, limit);
   if (text.trim() === "") {
     // No body and no content type: a bodiless POST (e.g. an action). Routes that need a body still refuse it.
-    if (!request.headers.get("content-type")) return undefined;
+    if (!request.headers.get("content-type") || request.method === "DELETE") return undefined;
     throw errors.invalidJson("the body is empty");
   }
   if (!type) throw unsupportedMediaType(null);

@@ -119,9 +119,12 @@ describe("body size: every body is counted, the server refuses past the limit", 
     expect((await fetch(`${gw.url}/health`)).status).toBe(200);
   });
 
-  test("the server's own cap is the configured limit", () => {
+  test("the server's own cap is the configured limit (+64 KiB margin), not Bun's 128 MiB default", async () => {
     expect(gw.settings.maxBodyBytes).toBe(65536);
-    expect(gw.maxRequestBodySize).toBe(65536);
+    expect(gw.maxRequestBodySize).toBe(65536 + 65536);
+    // Past the cap the server itself refuses, whatever the content type.
+    const res = await fetch(`${gw.url}/v1/chat/completions`, { method: "POST", headers: { "content-type": "application/octet-stream" }, body: new Uint8Array(4 << 20) });
+    expect(res.status).toBe(413);
   });
 });
 
