@@ -150,6 +150,7 @@ async function wire(settings: Settings, opts: StartOptions, { file, masterKey, l
   const outbox = log.kind === "kafka" ? await OutboxEventLog.open(log, await FileEventLog.open({ dir: join(settings.dataDir, "outbox"), fsyncIntervalMs: settings.fsyncMs, segmentBytes: OUTBOX_SEGMENT_BYTES }), {
     writeAhead: true,
     onForwardError: (err) => console.warn("[events] outbox forward failed, will retry:", (err as Error).message),
+    onDeadLetter: (d) => console.error(`[events] the broker refused a ${d.bytes}-byte ${d.stream} event for good (${d.reason}): sent to the dead-letter stream, the outbox moves on`),
   }) : undefined;
   if (outbox) track({ outbox });
   const emitter = new BatchingEmitter(outbox ?? log, {
