@@ -16,6 +16,7 @@ import { type GatewayDeps, recordRejected } from "./api/gateway.ts";
 import { healthRoutes } from "./api/health.ts";
 import { errorResponse, fromElysiaError, readJsonBody } from "./api/http.ts";
 import { checkPath, checkQuery } from "./api/path-guard.ts";
+import { checkHost } from "./api/request-guard.ts";
 import { allowedMethods, methodNotAllowed } from "./api/method-guard.ts";
 import { openaiRoutes } from "./api/openai.ts";
 import { anthropicErrorResponse, anthropicRoutes } from "./api/anthropic.ts";
@@ -43,8 +44,10 @@ export interface AppDeps extends GatewayDeps {
   log: EventLog;
   version: string;
   maxBodyBytes: number;
-  /** Allowed browser origins; `["*"]` allows any (without credentials). */
+  /** Allowed browser origins; `["*"]` allows any (without credentials); empty: no CORS headers. */
   corsOrigins: string[];
+  /** On a loopback bind: the `Host` names answered (DNS-rebinding guard); undefined: any. */
+  allowedHosts?: ReadonlySet<string>;
   admin: AdminDeps;
   store: StateStore;
   /** Present when events pass through a local outbox (broker mode). */
@@ -81,7 +84,9 @@ export function buildApp(deps: AppDeps) {
   const known: { routes: () => ReadonlyArray<{ method: string; path: string }> } = { routes: () => [] };
   const app = new Elysia({ name: "tollgate", normalize: false })
     .use(
-      cors({
+      // Default: no origin at all (no CORS headers, so a page elsewhere can read nothing). Only an
+      // explicit TOLLGATE_CORS_ORIGINS list turns it on.
+      deps.corsOrigins.length === 0 ? new Elysia({ name: "no-cors" }) : cors({
         origin: anyOrigin ? "*" : deps.corsOrigins,
         credentials: false,
         methods: ["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"],
@@ -92,15 +97,14 @@ export function buildApp(deps: AppDeps) {
     )
     .onRequest(({ request }) => {
       // Thrown, so onError renders it like any error of the route (and records rejected model calls).
-      const bad = checkPath(request.url) ?? checkQuery(request.url);
+      const bad = checkHost(request.headers.get("host") ?? new URL(request.url).host, deps.allowedHosts) ?? checkPath(request.url) ?? checkQuery(request.url);
       if (bad) throw bad;
     })
     .onParse(async ({ request }) => {
       const method = request.method;
-      if (method !== "POST" && method !== "PUT" && method !== "PATCH") return;
-      const type = request.headers.get("content-type") ?? "";
-      // Every body this API takes is JSON, whatever the client labelled it (curl -d sends a form type).
-      if (type.startsWith("multipart/")) return;
+      if (method === "GET" || method === "HEAD" || method === "OPTIONS") return;
+      // Every body this API takes is JSON: any other content type is a 415 before a byte is read
+      // (nothing falls through to the framework's form/multipart parsers), and bytes are counted.
       return readJsonBody(request, deps.maxBodyBytes);
     })
     .onError(({ code, error, request, body }) => {

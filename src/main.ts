@@ -13,6 +13,8 @@ import { rebuildBudgetCounters } from "./projections/counters.ts";
 import { toSnapshot } from "./projections/config/to-snapshot.ts";
 import { MemoryStateStore } from "./stores/memory-state-store.ts";
 import type { StateStore } from "./stores/state-store.ts";
+import { AdminKeyError, resolveAdminKey } from "./config/admin-key.ts";
+import { loopbackHostNames } from "./api/request-guard.ts";
 import { isLoopback, loadSettings, type Settings, SettingsError } from "./config/env.ts";
 import type { ConfigSnapshot } from "./config/snapshot.ts";
 import { BatchingEmitter } from "./events/emitter.ts";
@@ -54,6 +56,10 @@ export interface Gateway {
   url: string;
   port: number;
   settings: Settings;
+  /** The admin key in force: TOLLGATE_ADMIN_KEY, or the one in <data dir>/admin.key. */
+  adminKey: string;
+  /** The HTTP server's own cap on a request body (TOLLGATE_MAX_BODY_BYTES + 64 KiB). */
+  maxRequestBodySize: number;
   log: EventLog;
   emitter: BatchingEmitter;
   outbox: OutboxEventLog | undefined;
@@ -103,6 +109,12 @@ export async function startGateway(settings: Settings, opts: StartOptions = {}):
   const file = settings.configFile ? readBootstrapFile(settings.configFile) : undefined;
   if (file) checkEnvKeys(file);
   const masterKey = settings.masterKey ? deriveKey(settings.masterKey) : undefined;
+  // There is never an admin API without a key: unset, it lives in the data dir (generated once).
+  const admin = resolveAdminKey(settings.adminKey, settings.dataDir);
+  if (admin.source === "generated") {
+    console.log(`[tollgate] generated the admin key (shown once; stored in ${admin.file}, mode 0600):\n\n    TOLLGATE_ADMIN_KEY=${admin.key}\n`);
+  } else if (admin.source === "file" && !opts.quiet) console.log(`[tollgate] admin key: read from ${admin.file}`);
+  settings = { ...settings, adminKey: admin.key };
   const log = opts.log ?? (await openEventLog(settings));
   let store: StateStore | undefined;
   let outbox: OutboxEventLog | undefined;
@@ -138,6 +150,7 @@ async function wire(settings: Settings, opts: StartOptions, { file, masterKey, l
   const outbox = log.kind === "kafka" ? await OutboxEventLog.open(log, await FileEventLog.open({ dir: join(settings.dataDir, "outbox"), fsyncIntervalMs: settings.fsyncMs, segmentBytes: OUTBOX_SEGMENT_BYTES }), {
     writeAhead: true,
     onForwardError: (err) => console.warn("[events] outbox forward failed, will retry:", (err as Error).message),
+    onDeadLetter: (d) => console.error(`[events] the broker refused a ${d.bytes}-byte ${d.stream} event for good (${d.reason}): sent to the dead-letter stream, the outbox moves on`),
   }) : undefined;
   if (outbox) track({ outbox });
   const emitter = new BatchingEmitter(outbox ?? log, {
@@ -194,7 +207,8 @@ async function wire(settings: Settings, opts: StartOptions, { file, masterKey, l
     log,
     version: pkg.version,
     maxBodyBytes: settings.maxBodyBytes,
-    corsOrigins: settings.corsOrigins,
+    corsOrigins: settings.corsOrigins ?? [],
+    allowedHosts: isLoopback(settings.host) ? loopbackHostNames(settings.host, settings.allowedHosts) : undefined,
     admin: { config, adminKey: settings.adminKey, loopback: isLoopback(settings.host), masterKey, providers },
     ...(outbox ? { outbox } : {}),
     store,
@@ -209,9 +223,10 @@ async function wire(settings: Settings, opts: StartOptions, { file, masterKey, l
   const server = Bun.serve({
     port: settings.port,
     hostname: settings.host,
-    // Bun's own hard cap sits far above ours so our parser (which stops reading at the limit)
-    // answers with a proper 413 body.
-    maxRequestBodySize: Math.max(settings.maxBodyBytes * 4, 1 << 30),
+    // Bun's own cap is the configured limit (its default, 128 MiB, let any body in before auth)
+    // plus a small margin, so a body just past the limit still meets our parser, which counts the
+    // bytes of every body and answers a JSON 413 (Bun's own 413 has an empty body).
+    maxRequestBodySize: serverBodyCap(settings.maxBodyBytes),
     idleTimeout: 255,
     fetch: (req) => app.handle(req),
   });
@@ -228,6 +243,8 @@ async function wire(settings: Settings, opts: StartOptions, { file, masterKey, l
     url,
     port,
     settings,
+    adminKey: settings.adminKey!,
+    maxRequestBodySize: serverBodyCap(settings.maxBodyBytes),
     log,
     emitter,
     outbox,
@@ -264,6 +281,9 @@ async function wire(settings: Settings, opts: StartOptions, { file, masterKey, l
     },
   };
 }
+
+/** The HTTP server's hard cap on a body: the configured limit and a 64 KiB margin (see Bun.serve above). */
+export const serverBodyCap = (limit: number) => limit + 64 * 1024;
 
 /** Outbox segments are deleted once forwarded: keep them small. */
 const OUTBOX_SEGMENT_BYTES = 16 * 1024 * 1024;
@@ -365,7 +385,7 @@ async function main(): Promise<void> {
     applyLogLevel(settings.logLevel);
     gateway = await startGateway(settings);
   } catch (err) {
-    if (err instanceof SettingsError || err instanceof BootstrapError || err instanceof PluginLoadError || err instanceof SecretError || err instanceof AnalyticsOpenError || err instanceof DirLockedError) {
+    if (err instanceof SettingsError || err instanceof AdminKeyError || err instanceof BootstrapError || err instanceof PluginLoadError || err instanceof SecretError || err instanceof AnalyticsOpenError || err instanceof DirLockedError) {
       console.error(`[tollgate] ${err.message}`);
       process.exit(2);
     }

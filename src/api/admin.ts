@@ -4,7 +4,7 @@
  */
 import { Elysia } from "elysia";
 import { Type as T } from "@sinclair/typebox";
-import { timingSafeEqual } from "node:crypto";
+import { createHash, timingSafeEqual } from "node:crypto";
 import { encryptSecret, maskKey } from "../config/secrets.ts";
 import { GatewayError } from "../pipeline/errors.ts";
 import type { ConfigCommand, ConfigState, Entity, EntityKind } from "../projections/config/model.ts";
@@ -21,7 +21,7 @@ export { entityView, stateView };
 
 export interface AdminDeps {
   config: ConfigService;
-  /** The admin key; undefined = admin API open only on a loopback bind (first-run mode). */
+  /** The admin key; undefined = admin API disabled (main.ts always sets one). */
   adminKey: string | undefined;
   loopback: boolean;
   /** Master key for provider API keys (undefined: literal keys are refused). */
@@ -32,17 +32,21 @@ export interface AdminDeps {
   snapshot?: () => ConfigSnapshot;
 }
 
+/** The one constant-time comparison of a credential with the admin key (digests: equal lengths, no length leak). */
+export function matchesAdminKey(adminKey: string | undefined, given: string | undefined): boolean {
+  if (!adminKey || given === undefined) return false;
+  const digest = (s: string) => createHash("sha256").update(s).digest();
+  return timingSafeEqual(digest(given), digest(adminKey));
+}
+
 /** Check the admin credential (`Authorization: Bearer …` or `X-Service-Key`). Returns the actor name. */
 export function checkAdmin(deps: Pick<AdminDeps, "adminKey" | "loopback">, request: Request): string {
   const given = request.headers.get("x-service-key") ?? /^Bearer\s+(.+)$/i.exec(request.headers.get("authorization") ?? "")?.[1]?.trim();
-  if (!deps.adminKey) {
-    if (deps.loopback) return "admin@loopback";
-    throw new GatewayError({ status: 403, code: "admin_disabled", message: "The admin API is disabled: set TOLLGATE_ADMIN_KEY" });
-  }
+  // Never an admin API without a key, loopback or not (issue 22): main.ts always resolves one
+  // (TOLLGATE_ADMIN_KEY or the generated <data dir>/admin.key); no key here means disabled.
+  if (!deps.adminKey) throw new GatewayError({ status: 403, code: "admin_disabled", message: "The admin API is disabled: set TOLLGATE_ADMIN_KEY" });
   if (!given) throw new GatewayError({ status: 401, code: "missing_admin_key", message: "The admin API needs the admin key (Authorization: Bearer … or X-Service-Key)" });
-  const a = Buffer.from(given);
-  const b = Buffer.from(deps.adminKey);
-  if (a.length !== b.length || !timingSafeEqual(a, b)) throw new GatewayError({ status: 401, code: "invalid_admin_key", message: "Invalid admin key" });
+  if (!matchesAdminKey(deps.adminKey, given)) throw new GatewayError({ status: 401, code: "invalid_admin_key", message: "Invalid admin key" });
   return "admin";
 }
 

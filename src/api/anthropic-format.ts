@@ -13,6 +13,7 @@
  * overwrites its snapshot with them).
  */
 import { Type as T, type Static } from "@sinclair/typebox";
+import { MAX_ID_CHARS } from "../canonical/limits.ts";
 import type {
   ChatCompletion,
   ChatCompletionRequest,
@@ -76,7 +77,7 @@ const ToolChoice = T.Union([
 
 export const AnthropicMessagesRequest = T.Object(
   {
-    model: T.String({ minLength: 1, description: "A model id or alias routed by the gateway, e.g. `echo`" }),
+    model: T.String({ minLength: 1, maxLength: MAX_ID_CHARS, description: "A model id or alias routed by the gateway, e.g. `echo`" }),
     max_tokens: T.Integer({ minimum: 1 }),
     messages: T.Array(Message, { minItems: 1 }),
     system: T.Optional(T.Union([T.String(), T.Array(TextBlock)])),
@@ -87,7 +88,7 @@ export const AnthropicMessagesRequest = T.Object(
     stream: T.Optional(T.Boolean()),
     tools: T.Optional(T.Array(Tool)),
     tool_choice: T.Optional(ToolChoice),
-    metadata: T.Optional(T.Object({ user_id: T.Optional(T.Union([T.String(), T.Null()])) }, open)),
+    metadata: T.Optional(T.Object({ user_id: T.Optional(T.Union([T.String({ maxLength: MAX_ID_CHARS }), T.Null()])) }, open)),
   },
   // Other Anthropic fields (`thinking`, `service_tier`, …) are accepted and ignored.
   open,

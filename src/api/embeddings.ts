@@ -9,6 +9,7 @@ import { errorResponse } from "./http.ts";
 import { type GatewayDeps, runGateway } from "./gateway.ts";
 import { responseHeaders } from "./openai.ts";
 import { errorResponses, jsonContent, KEY_SECURITY, Loose, MODEL_CALL_ERRORS } from "./schemas.ts";
+import { checkIdentifier } from "../canonical/limits.ts";
 import { Type as T } from "@sinclair/typebox";
 
 /** Pure: the canonical (chat-shaped) view of an embeddings request: one user message per text input. */
@@ -21,6 +22,7 @@ export function embeddingsRoutes(deps: GatewayDeps) {
   return new Elysia({ name: "embeddings-routes", normalize: false }).post(
     "/v1/embeddings",
     async ({ body, request }) => {
+      checkIdentifier("x-tollgate-service", request.headers.get("x-tollgate-service"));
       const meta = { ...(request.headers.get("x-tollgate-service") ? { service: request.headers.get("x-tollgate-service")! } : {}), ...(body.user ? { user: body.user } : {}) };
       const out = await runGateway(deps, request, { endpoint: "embeddings", request: embeddingsAsChat(body), embeddings: body, meta });
       const headers = responseHeaders(out.ctx);

@@ -10,6 +10,7 @@ import { makeEvent } from "../events/envelope.ts";
 import { uuidv7 } from "../events/uuidv7.ts";
 import type { Ctx, ProviderLookup } from "../pipeline/context.ts";
 import { errors, GatewayError, toGatewayError } from "../pipeline/errors.ts";
+import { boundIdentifier } from "../canonical/limits.ts";
 import { credentialFrom } from "../plugins/auth.ts";
 import type { Pipeline, PipelineResult } from "../pipeline/runner.ts";
 import type { Telemetry } from "../telemetry/telemetry.ts";
@@ -113,7 +114,8 @@ function traceIdOf(req: Request): string | undefined {
  */
 export function recordRejected(deps: Pick<GatewayDeps, "emitter" | "telemetry">, requestId: string, model: unknown, endpoint: string, error: GatewayError): void {
   const base = { tenant: "default", requestId };
-  const requestedModel = typeof model === "string" ? model : null;
+  // Never trust the size of what was refused: the identifier is cut before it reaches an event.
+  const requestedModel = typeof model === "string" ? boundIdentifier(model) : null;
   deps.emitter.emit("requests", "default", makeEvent({ ...base, type: "request.received", payload: { endpoint, model: requestedModel, rejected: true } }));
   const completed = makeEvent({
     ...base,

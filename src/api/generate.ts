@@ -6,6 +6,7 @@ import { usdFromNanos } from "../pricing/money.ts";
 import { Elysia } from "elysia";
 import { authenticate, credentialFrom } from "../plugins/auth.ts";
 import { Type as T, type Static } from "@sinclair/typebox";
+import { MAX_ID_CHARS } from "../canonical/limits.ts";
 import type { ChatCompletionRequest, ChatMessage } from "../canonical/chat.ts";
 import type { ConfigSnapshot } from "../config/snapshot.ts";
 import { errorResponse } from "./http.ts";
@@ -20,11 +21,11 @@ export const GenerateRequest = T.Object({
   temperature: T.Optional(T.Number({ minimum: 0, maximum: 2 })),
   max_tokens: T.Optional(T.Integer({ minimum: 1 })),
   json_mode: T.Optional(T.Boolean()),
-  model: T.Optional(T.String({ minLength: 1, description: "Model or alias; default: the alias `default` if configured, else `echo`" })),
+  model: T.Optional(T.String({ minLength: 1, maxLength: MAX_ID_CHARS, description: "Model or alias; default: the alias `default` if configured, else `echo`" })),
   provider: T.Optional(T.String({ minLength: 1, maxLength: 64, description: "Pick a provider by id: `model` is then that provider's model id (default: its first listed model)" })),
-  service: T.Optional(T.String()),
-  task_type: T.Optional(T.String()),
-  user_id: T.Optional(T.String()),
+  service: T.Optional(T.String({ maxLength: MAX_ID_CHARS })),
+  task_type: T.Optional(T.String({ maxLength: MAX_ID_CHARS })),
+  user_id: T.Optional(T.String({ maxLength: MAX_ID_CHARS })),
 });
 export type GenerateRequest = Static<typeof GenerateRequest>;
 

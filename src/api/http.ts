@@ -4,9 +4,16 @@
  */
 import { errors, GatewayError } from "../pipeline/errors.ts";
 import { checkJsonText, checkJsonValue, decodeUtf8 } from "./json-guard.ts";
+import { isJsonType, unsupportedMediaType } from "./request-guard.ts";
 
-/** Read a request body as JSON, refusing more than `limit` bytes (by header and by count). */
+/**
+ * Read a request body as JSON, refusing more than `limit` bytes (by header and by count).
+ * Every body this API takes is JSON: another declared content type (form, multipart,
+ * text/plain) is a 415 before a byte is read, and so is a body sent without a content type.
+ */
 export async function readJsonBody(request: Request, limit: number): Promise<unknown> {
+  const type = request.headers.get("content-type");
+  if (type !== null && type.trim() !== "" && !isJsonType(type)) throw unsupportedMediaType(type);
   const header = request.headers.get("content-length");
   const declared = header === null ? NaN : Number(header);
   if (Number.isFinite(declared) && declared > limit) throw errors.payloadTooLarge(limit);
@@ -14,9 +21,10 @@ export async function readJsonBody(request: Request, limit: number): Promise<unk
   const text = Number.isFinite(declared) ? decodeUtf8(await request.arrayBuffer()) : await readTextLimited(request, limit);
   if (text.trim() === "") {
     // No body and no content type: a bodiless POST (e.g. an action). Routes that need a body still refuse it.
-    if (!request.headers.get("content-type")) return undefined;
+    if (!request.headers.get("content-type") || request.method === "DELETE") return undefined;
     throw errors.invalidJson("the body is empty");
   }
+  if (!type) throw unsupportedMediaType(null);
   const seen = checkJsonText(text);
   let value: unknown;
   try {

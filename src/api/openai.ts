@@ -10,6 +10,7 @@ import { listModels } from "./models-list.ts";
 import { errorResponse } from "./http.ts";
 import { type GatewayDeps, runGateway, sseResponse } from "./gateway.ts";
 import { errorResponses, jsonOrSse, KEY_SECURITY, Loose, MODEL_CALL_ERRORS, okResponse } from "./schemas.ts";
+import { checkIdentifier } from "../canonical/limits.ts";
 
 /** Request attributes a service may send as headers (or in the body's `metadata`). */
 export function metaFrom(request: Request, body: ChatCompletionRequest): Ctx["meta"] {
@@ -18,6 +19,9 @@ export function metaFrom(request: Request, body: ChatCompletionRequest): Ctx["me
   const service = h.get("x-tollgate-service") ?? body.metadata?.service;
   const taskType = h.get("x-tollgate-task-type") ?? body.metadata?.task_type;
   const user = h.get("x-tollgate-user") ?? body.user;
+  checkIdentifier(h.get("x-tollgate-service") !== null ? "x-tollgate-service" : "metadata.service", service);
+  checkIdentifier(h.get("x-tollgate-task-type") !== null ? "x-tollgate-task-type" : "metadata.task_type", taskType);
+  checkIdentifier("x-tollgate-user", user);
   if (service) meta.service = service;
   if (taskType) meta.taskType = taskType;
   if (user) meta.user = user;

@@ -21,7 +21,7 @@ import type { ConfigSnapshot } from "../config/snapshot.ts";
 import { GatewayError } from "../pipeline/errors.ts";
 import { authenticate, credentialFrom } from "../plugins/auth.ts";
 import { isWellFormedKey } from "../config/keys.ts";
-import { checkAdmin } from "./admin.ts";
+import { checkAdmin, matchesAdminKey } from "./admin.ts";
 import { errorResponse } from "./http.ts";
 import { ADMIN_SECURITY, adminDetail, errorResponses, KEY_SECURITY, Loose, okResponse } from "./schemas.ts";
 
@@ -119,7 +119,7 @@ export function bucketStarts(from: Date, to: Date, interval: UsageInterval): str
  */
 function scope(deps: UsageRoutesDeps, request: Request, requested: string | undefined): string | undefined {
   const credential = credentialFrom(request.headers);
-  const isAdminKey = deps.adminKey !== undefined && credential === deps.adminKey;
+  const isAdminKey = matchesAdminKey(deps.adminKey, credential);
   if (!isAdminKey && credential !== undefined && isWellFormedKey(credential)) {
     const d = authenticate(deps.config().tenancy, credential, { loopback: false, now: Date.now() });
     if (!d.ok) throw new GatewayError({ status: d.status, code: d.code, message: d.message });

@@ -6,6 +6,7 @@
  * plain types because the gateway produces them itself.
  */
 import { Type as T, type Static } from "@sinclair/typebox";
+import { MAX_ID_CHARS, MAX_METADATA_PAIRS, MAX_METADATA_VALUE_CHARS } from "./limits.ts";
 
 const TextPart = T.Object({ type: T.Literal("text"), text: T.String() });
 const ImagePart = T.Object({
@@ -54,7 +55,7 @@ export const ChatTool = T.Object({
 
 export const ChatCompletionRequest = T.Object(
   {
-    model: T.String({ minLength: 1, description: "A model id or alias, e.g. `echo`" }),
+    model: T.String({ minLength: 1, maxLength: MAX_ID_CHARS, description: "A model id or alias, e.g. `echo`" }),
     messages: T.Array(ChatMessage, { minItems: 1 }),
     stream: T.Optional(T.Union([T.Boolean(), T.Null()])),
     stream_options: T.Optional(
@@ -69,14 +70,14 @@ export const ChatCompletionRequest = T.Object(
     presence_penalty: T.Optional(T.Union([T.Number(), T.Null()])),
     frequency_penalty: T.Optional(T.Union([T.Number(), T.Null()])),
     seed: T.Optional(T.Union([T.Integer(), T.Null()])),
-    user: T.Optional(T.String()),
+    user: T.Optional(T.String({ maxLength: MAX_ID_CHARS })),
     tools: T.Optional(T.Array(ChatTool)),
     tool_choice: T.Optional(T.Unknown()),
     parallel_tool_calls: T.Optional(T.Boolean()),
     response_format: T.Optional(
       T.Object({ type: T.String() }, { additionalProperties: true }),
     ),
-    metadata: T.Optional(T.Record(T.String(), T.String())),
+    metadata: T.Optional(T.Record(T.String(), T.String({ maxLength: MAX_METADATA_VALUE_CHARS }), { maxProperties: MAX_METADATA_PAIRS })),
   },
   { additionalProperties: true },
 );

@@ -12,7 +12,10 @@ export const Settings = T.Object({
   adminKey: T.Optional(T.String({ minLength: 16 })),
   configFile: T.Optional(T.String({ minLength: 1 })),
   maxBodyBytes: T.Integer({ minimum: 1024 }),
-  corsOrigins: T.Array(T.String({ minLength: 1 }), { minItems: 1 }),
+  /** Allowed browser origins (none when unset: no CORS headers at all). */
+  corsOrigins: T.Optional(T.Array(T.String({ minLength: 1 }), { minItems: 1 })),
+  /** Extra `Host` names accepted on a loopback bind (DNS-rebinding guard). */
+  allowedHosts: T.Optional(T.Array(T.String({ pattern: "^[A-Za-z0-9.:\\[\\]_-]+$" }), { minItems: 1 })),
   openaiApiKey: T.Optional(T.String({ minLength: 1 })),
   openaiBaseUrl: T.String({ pattern: "^https?://" }),
   pluginsDir: T.String({ minLength: 1 }),
@@ -42,10 +45,11 @@ export const ENV_VARS = {
   PORT: ["port", "8200", "HTTP port"],
   HOST: ["host", "127.0.0.1", "Interface to bind (0.0.0.0 for all)"],
   TOLLGATE_DATA_DIR: ["dataDir", "./data", "Event log, outbox and embedded analytics (chDB) directory"],
-  TOLLGATE_ADMIN_KEY: ["adminKey", "", "Admin API key (at least 16 characters)"],
+  TOLLGATE_ADMIN_KEY: ["adminKey", "", "Admin API key (at least 16 characters); unset: the key in <data dir>/admin.key, generated (mode 0600) and printed once on the first run"],
   TOLLGATE_CONFIG: ["configFile", "", "Bootstrap file (JSON or YAML): providers, model aliases, prices"],
   TOLLGATE_MAX_BODY_BYTES: ["maxBodyBytes", "4194304", "Largest accepted request body"],
-  TOLLGATE_CORS_ORIGINS: ["corsOrigins", "*", "Comma-separated allowed browser origins, or *"],
+  TOLLGATE_CORS_ORIGINS: ["corsOrigins", "", "Comma-separated allowed browser origins (e.g. https://app.example.com), or *; unset: none (no CORS headers)"],
+  TOLLGATE_ALLOWED_HOSTS: ["allowedHosts", "", "On a loopback bind, `Host` names accepted besides localhost, 127.0.0.1, ::1 and HOST (DNS-rebinding guard); comma-separated"],
   OPENAI_API_KEY: ["openaiApiKey", "", "Registers provider `openai` when set"],
   OPENAI_BASE_URL: ["openaiBaseUrl", "https://api.openai.com/v1", "Base URL of the `openai` provider"],
   TOLLGATE_PLUGINS_DIR: ["pluginsDir", "./plugins", "Operators' plugins loaded at start"],
@@ -70,7 +74,7 @@ export const ENV_VARS = {
 } as const satisfies Record<string, readonly [keyof Settings, string, string]>;
 
 const NUMERIC = new Set<keyof Settings>(["port", "maxBodyBytes", "drainTimeoutMs", "metricsMaxTenants", "metricsMaxModels", "fsyncMs", "cacheMaxBytes", "cacheTimeoutMs"]);
-const LISTS = new Set<keyof Settings>(["corsOrigins", "kafkaBrokers"]);
+const LISTS = new Set<keyof Settings>(["corsOrigins", "kafkaBrokers", "allowedHosts"]);
 
 export class SettingsError extends Error {
   override name = "SettingsError";

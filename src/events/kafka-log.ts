@@ -19,13 +19,15 @@ import {
   type Subscription,
 } from "./event-log.ts";
 import { createKafka } from "./kafka-client.ts";
+import { RecordRefusedError, refusedRecordType } from "./refused.ts";
 import { KafkaGroupConsumer, type ConsumerTuning } from "./kafka-consumer.ts";
 import { RawKafka } from "./kafka-raw.ts";
 import { DEFAULT_TOPIC_PREFIX, ensureTopics, topicNames, type TopicNames } from "./kafka-topics.ts";
 
 /** Broker default `message.max.bytes` is 1 MiB per record batch: stay well below it. */
 const MAX_REQUEST_BYTES = 512 * 1024;
-const MAX_RECORD_BYTES = 1000 * 1024;
+/** The cap on one event's encoded size on Kafka (larger ones are dead-lettered by the outbox). */
+export const MAX_RECORD_BYTES = 1000 * 1024;
 const RECORD_OVERHEAD_BYTES = 32;
 
 export interface KafkaEventLogOptions {
@@ -104,15 +106,19 @@ export class KafkaEventLog implements EventLog {
     const topic = this.topics[stream];
     const n = this.partitions(stream);
     const messages = records.map((r) => ({ key: r.key, value: JSON.stringify(r.event), partition: partitionFor(r.key, n) }));
+    // The cap on an event's encoded size, checked for the whole batch before anything is sent:
+    // retrying cannot help such an event (the outbox dead-letters it, see RecordRefusedError).
+    const sizes = messages.map((m, i) => {
+      const size = Buffer.byteLength(m.value) + Buffer.byteLength(m.key) + RECORD_OVERHEAD_BYTES;
+      if (size > MAX_RECORD_BYTES) throw new RecordRefusedError(`event too large for Kafka: ${size} bytes (limit ${MAX_RECORD_BYTES}, broker message.max.bytes)`, "event_too_large", i);
+      return size;
+    });
     // One produce per call — split only where a request would pass the broker's size limit.
     const results: AppendResult[] = [];
     let chunk: typeof messages = [];
     let bytes = 0;
-    for (const m of messages) {
-      const size = Buffer.byteLength(m.value) + Buffer.byteLength(m.key) + RECORD_OVERHEAD_BYTES;
-      if (size > MAX_RECORD_BYTES) {
-        throw new RangeError(`event too large for Kafka: ${size} bytes (limit ${MAX_RECORD_BYTES}, broker message.max.bytes)`);
-      }
+    for (const [i, m] of messages.entries()) {
+      const size = sizes[i]!;
       if (chunk.length > 0 && bytes + size > MAX_REQUEST_BYTES) {
         results.push(...(await this.send(topic, chunk)));
         chunk = [];
@@ -141,7 +147,16 @@ export class KafkaEventLog implements EventLog {
   }
 
   private async produce(topic: string, messages: { key: string; value: string; partition: number }[]): Promise<AppendResult[]> {
-    const metadata = await this.producer.send({ topic, acks: -1, messages });
+    let metadata;
+    try {
+      metadata = await this.producer.send({ topic, acks: -1, messages });
+    } catch (err) {
+      // The broker refused a record for good (e.g. a topic's lower max.message.bytes): say so, so
+      // the outbox dead-letters it instead of retrying it forever.
+      const type = refusedRecordType(err);
+      if (type) throw new RecordRefusedError(`the broker refused the record(s): ${type}`, type.toLowerCase(), messages.length === 1 ? 0 : undefined);
+      throw err;
+    }
     const base = new Map<number, number>();
     for (const m of metadata) {
       if (m.topicName !== topic || m.errorCode !== 0 || m.baseOffset === undefined) {

@@ -18,6 +18,8 @@ import type { StreamName } from "./envelope.ts";
 import { STREAMS } from "./envelope.ts";
 import type { AppendInput, AppendResult, ConsumeOptions, EventLog, StoredEvent, Subscription } from "./event-log.ts";
 import type { FileEventLog } from "./file-log.ts";
+import { deadLetterRecord } from "./deadletter.ts";
+import { RecordRefusedError } from "./refused.ts";
 
 const FORWARDER = "outbox-forwarder";
 /** Records per inner partition read back at open to recognise a batch sent just before a crash. */
@@ -41,6 +43,8 @@ export interface OutboxOptions {
   /** Max events forwarded per inner append (default 500). */
   batch?: number;
   onForwardError?: (err: unknown) => void;
+  /** A record the broker refused for good went to the dead-letter stream (the outbox moved on). */
+  onDeadLetter?: (info: { stream: StreamName; reason: string; bytes: number }) => void;
 }
 
 export class OutboxEventLog implements EventLog {
@@ -48,7 +52,7 @@ export class OutboxEventLog implements EventLog {
   /** Events in the outbox not yet forwarded. */
   backlog = 0;
   /** Counters for /metrics. */
-  readonly stats = { direct: 0, outboxed: 0, forwarded: 0, fallbacks: 0 };
+  readonly stats = { direct: 0, outboxed: 0, forwarded: 0, fallbacks: 0, deadLettered: 0 };
   private forwarding: Promise<void> | undefined;
   private closed = false;
   /** Ids of events already in the inner log's tail when the outbox opened with a backlog. */
@@ -187,9 +191,7 @@ export class OutboxEventLog implements EventLog {
             if (batch.length === 0) continue;
             const sent = this.alreadySent;
             const todo = sent ? batch.filter((r) => !sent.has(r.event.id)) : batch;
-            if (todo.length > 0) {
-              await withTimeout(this.inner.append(stream, todo.map((r) => ({ key: r.key, event: r.event }))), this.opts.appendTimeoutMs ?? 2000);
-            }
+            if (todo.length > 0) await this.send(stream, todo);
             const next = batch.at(-1)!.offset + 1;
             if (this.opts.writeAhead) this.saveSoon(stream, p, next);
             else await this.outbox.commit(stream, FORWARDER, p, next);
@@ -211,6 +213,46 @@ export class OutboxEventLog implements EventLog {
       }
     }
     if (this.backlog === 0) this.alreadySent = undefined; // the backlog found at open is through
+  }
+
+  /**
+   * Send records to the inner log, in order. A record the broker refuses for good (too large,
+   * invalid: RecordRefusedError) goes to the dead-letter stream instead, and the rest go on: it
+   * must not hold back every later event forever. Other errors (broker down) throw: retried.
+   */
+  private async send(stream: StreamName, records: StoredEvent[]): Promise<void> {
+    const timeout = this.opts.appendTimeoutMs ?? 2000;
+    try {
+      await withTimeout(this.inner.append(stream, records.map((r) => ({ key: r.key, event: r.event }))), timeout);
+      return;
+    } catch (err) {
+      if (!(err instanceof RecordRefusedError)) throw err;
+      if (records.length === 1) return this.deadLetter(stream, records[0]!, err);
+      if (err.index === undefined) {
+        // Refused as a whole: find the culprit(s) one by one.
+        for (const r of records) await this.send(stream, [r]);
+        return;
+      }
+      // Nothing of the batch was sent (the size check runs first): before, the refused one, after.
+      if (err.index > 0) await this.send(stream, records.slice(0, err.index));
+      await this.deadLetter(stream, records[err.index]!, err);
+      if (err.index + 1 < records.length) await this.send(stream, records.slice(err.index + 1));
+    }
+  }
+
+  private async deadLetter(stream: StreamName, r: StoredEvent, err: RecordRefusedError): Promise<void> {
+    const timeout = this.opts.appendTimeoutMs ?? 2000;
+    const raw = JSON.stringify(r.event);
+    const input = { reason: `the broker refused the record (${err.reason}): ${err.message}`, source: { stream, partition: r.partition, offset: r.offset }, raw, key: r.key };
+    try {
+      await withTimeout(this.inner.append("deadletter", [deadLetterRecord(input)]), timeout);
+    } catch (again) {
+      if (!(again instanceof RecordRefusedError)) throw again;
+      // Even the dead letter (raw cut at DEADLETTER_MAX_RAW_BYTES) is too much for this broker: record it without the raw value.
+      await withTimeout(this.inner.append("deadletter", [deadLetterRecord({ ...input, raw: null })]), timeout);
+    }
+    this.stats.deadLettered++;
+    this.opts.onDeadLetter?.({ stream, reason: err.reason, bytes: Buffer.byteLength(raw) });
   }
 
   /** Write-ahead: wait FORWARD_LINGER_MS (or until close); true when it waited. */

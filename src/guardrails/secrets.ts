@@ -31,21 +31,37 @@ function jwtHeaderOk(token: string): boolean {
 const PEM_BEGIN = /-----BEGIN (?:[A-Z0-9]+ ){0,3}PRIVATE KEY(?: BLOCK)?-----/g;
 const PEM_END = /-----END (?:[A-Z0-9]+ ){0,3}PRIVATE KEY(?: BLOCK)?-----/g;
 
-/** PEM private key blocks; an unterminated block is redacted to the end of its base64 body. */
+const PEM_BODY = /[\sA-Za-z0-9+/=:,-]*/y;
+
+/**
+ * PEM private key blocks; an unterminated block is redacted to the end of its base64 body.
+ * One pass (issue 22: a text repeating the BEGIN marker made it rescan the rest of the text for
+ * each marker): the END marker found (or known absent) from one position is reused for every
+ * later BEGIN before it, and the body is matched in place, without copying the rest of the text.
+ */
 function detectPem(text: string): Finding[] {
   const out: Finding[] = [];
+  // The first END at or after `endFrom`: null = none from there to the end of the text.
+  let end: { index: number; stop: number } | null | undefined;
+  let endFrom = -1;
   PEM_BEGIN.lastIndex = 0;
   for (let m = PEM_BEGIN.exec(text); m; m = PEM_BEGIN.exec(text)) {
-    PEM_END.lastIndex = m.index + m[0].length;
-    const end = PEM_END.exec(text);
+    const from = m.index + m[0].length;
+    if (end === undefined || (end !== null && end.index < from) || endFrom > from) {
+      PEM_END.lastIndex = from;
+      const e = PEM_END.exec(text);
+      end = e ? { index: e.index, stop: e.index + e[0].length } : null;
+      endFrom = from;
+    }
     let stop: number;
-    if (end) stop = end.index + end[0].length;
+    if (end) stop = end.stop;
     else {
-      const body = /^[\sA-Za-z0-9+/=:,-]*/.exec(text.slice(m.index + m[0].length));
-      stop = m.index + m[0].length + (body?.[0].length ?? 0);
+      PEM_BODY.lastIndex = from;
+      PEM_BODY.exec(text);
+      stop = PEM_BODY.lastIndex;
     }
     out.push({ type: "secret", start: m.index, end: stop });
-    PEM_BEGIN.lastIndex = stop;
+    PEM_BEGIN.lastIndex = Math.max(stop, from);
   }
   return out;
 }

@@ -56,8 +56,18 @@ export function statsOf(tracker: HealthTracker, key: string): TargetStats {
     : { latencySamples: 0, outcomes: [], breaker: initialBreakerState() };
 }
 
+/**
+ * At most this many targets are tracked (least recently updated dropped first): clients choose
+ * model names (`provider/<anything>`), and every decision walks the snapshot (issue 22).
+ */
+export const MAX_TRACKED_TARGETS = 512;
+
 function withStats(tracker: HealthTracker, key: string, stats: TargetStats): HealthTracker {
-  return { settings: tracker.settings, targets: { ...tracker.targets, [key]: stats } };
+  // Insertion order is recency: the updated key goes last, the oldest go first when full.
+  const entries = Object.entries(tracker.targets).filter(([k]) => k !== key);
+  entries.splice(0, Math.max(0, entries.length - (MAX_TRACKED_TARGETS - 1)));
+  entries.push([key, stats]);
+  return { settings: tracker.settings, targets: Object.fromEntries(entries) }; // own properties, also for `__proto__`
 }
 
 /** Fold one latency sample (ms) into the EWMA: `ewma = alpha·x + (1 − alpha)·ewma`; the first sample is taken as is. */

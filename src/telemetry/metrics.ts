@@ -12,7 +12,7 @@ import { LabelCap } from "./label-cap.ts";
 /** Live values read at scrape time. */
 export interface MetricsSources {
   emitter?: { stats: { emitted: number; appended: number; appendErrors: number }; pending: number };
-  outbox?: { backlog: number; stats: { forwarded: number } } | undefined;
+  outbox?: { backlog: number; stats: { forwarded: number; deadLettered?: number } } | undefined;
   /** Breaker state per target (`provider/model`). */
   circuits?: () => Iterable<[string, { state: "closed" | "open" | "half_open" }]>;
   /** Projections' lag in events, by projection name. */
@@ -103,6 +103,7 @@ export class GatewayMetrics {
     if (o) {
       new Gauge({ name: "tollgate_outbox_backlog", help: "Events in the local outbox waiting for the broker.", registers, collect() { this.set(o.backlog); } });
       counter("tollgate_outbox_forwarded_total", "Events forwarded from the outbox to the broker.", () => o.stats.forwarded);
+      counter("tollgate_outbox_deadlettered_total", "Events the broker refused for good (too large, invalid), sent to the dead-letter stream instead.", () => o.stats.deadLettered ?? 0);
     }
     if (s.lags) {
       const lags = s.lags;

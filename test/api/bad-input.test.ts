@@ -15,7 +15,8 @@ const ok = { model: "echo", messages: [{ role: "user", content: "hi" }] };
 const cases: Array<{ name: string; body: unknown; headers?: Record<string, string>; status: number; code: string; param?: string | null }> = [
   { name: "malformed JSON", body: '{"model": "echo", "messages": [', status: 400, code: "invalid_json" },
   { name: "an empty body", body: "", status: 400, code: "invalid_json" },
-  { name: "JSON labelled as a form (curl -d) still parses, and bad JSON is still invalid_json", body: "{oops", headers: { "content-type": "application/x-www-form-urlencoded" }, status: 400, code: "invalid_json" },
+  { name: "JSON labelled as a form (curl -d without a content type) is refused", body: JSON.stringify(ok), headers: { "content-type": "application/x-www-form-urlencoded" }, status: 415, code: "unsupported_media_type" },
+  { name: "bad JSON", body: "{oops", status: 400, code: "invalid_json" },
   { name: "wrong type for model", body: { ...ok, model: 42 }, status: 400, code: "invalid_request", param: "model" },
   { name: "missing messages", body: { model: "echo" }, status: 400, code: "invalid_request", param: "messages" },
   { name: "messages not an array", body: { model: "echo", messages: "hi" }, status: 400, code: "invalid_request", param: "messages" },

@@ -5,7 +5,7 @@
  */
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { definePlugin } from "../../src/pipeline/plugin.ts";
-import { post, startTestGateway, type TestGateway, waitFor } from "../helpers/gateway.ts";
+import { adminHeaders, post, startTestGateway, type TestGateway, waitFor } from "../helpers/gateway.ts";
 
 const EMAIL = /[\w.+-]+@[\w-]+\.[\w.]+/g;
 /** Redacts e-mail addresses to <EMAIL_n> on the way in, restores them on the way out (JSON and stream). */
@@ -62,7 +62,7 @@ test("the entry holds placeholders; a hit is restored with the asking request's 
 test("with the real guardrails plugin in restore mode: no e-mail reaches the cache, hits are restored per request (JSON and stream)", async () => {
   const real = await startTestGateway();
   try {
-    const put = await fetch(`${real.url}/api/v1/admin/guardrails`, { method: "PUT", headers: { "content-type": "application/json" }, body: JSON.stringify({ pii: { action: "restore", types: ["email"] } }) });
+    const put = await fetch(`${real.url}/api/v1/admin/guardrails`, { method: "PUT", headers: adminHeaders(), body: JSON.stringify({ pii: { action: "restore", types: ["email"] } }) });
     expect(put.status).toBe(200);
     const tag = crypto.randomUUID();
     const chat = (content: string, stream = false) => post(`${real.url}/v1/chat/completions`, { model: "echo", temperature: 0, stream, messages: [{ role: "user", content }] });

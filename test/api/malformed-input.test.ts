@@ -98,7 +98,7 @@ describe("query strings", () => {
 });
 
 describe("bodies", () => {
-  const bodies: Array<{ name: string; body: string | Uint8Array; type?: string; code: string }> = [
+  const bodies: Array<{ name: string; body: string | Uint8Array; type?: string; code: string; status?: number }> = [
     { name: "JSON nested 10,000 levels deep", body: deep(10_000), code: "json_too_deep" },
     { name: "a 10,000-deep value inside a valid request", body: chatBody(`,"metadata":${deep(10_000)}`), code: "json_too_deep" },
     { name: "a whole number beyond 2^53", body: chatBody(`,"max_tokens":9007199254740993`), code: "number_out_of_range" },
@@ -107,18 +107,21 @@ describe("bodies", () => {
     { name: "a lone continuation byte", body: new Uint8Array([...enc('{"model":"'), 0x80, ...enc('"}')]), code: "invalid_encoding" },
     { name: "a NUL escaped in a string", body: chatBody().replace('"hi"', '"h\\u0000i"'), code: "invalid_characters" },
     { name: "a raw NUL byte", body: chatBody().replace('"hi"', '"h\u0000i"'), code: "invalid_characters" },
-    { name: "XML labelled as XML", body: "<chat/>", type: "application/xml", code: "invalid_json" },
-    { name: "binary labelled as octet-stream", body: new Uint8Array([0xff, 0xfe, 0x00, 0x01]), type: "application/octet-stream", code: "invalid_encoding" },
-    { name: "multipart without a boundary", body: "model=echo", type: "multipart/form-data", code: "invalid_json" },
-    { name: "a form with the fields as form fields", body: "--b\r\ncontent-disposition: form-data; name=\"model\"\r\n\r\necho\r\n--b--\r\n", type: "multipart/form-data; boundary=b", code: "invalid_request" },
+    { name: "binary labelled as JSON", body: new Uint8Array([0xff, 0xfe, 0x00, 0x01]), code: "invalid_encoding" },
+    // Every body must be JSON: anything else is refused before it is read (issue 22).
+    { name: "XML labelled as XML", body: "<chat/>", type: "application/xml", code: "unsupported_media_type", status: 415 },
+    { name: "binary labelled as octet-stream", body: new Uint8Array([0xff, 0xfe, 0x00, 0x01]), type: "application/octet-stream", code: "unsupported_media_type", status: 415 },
+    { name: "multipart without a boundary", body: "model=echo", type: "multipart/form-data", code: "unsupported_media_type", status: 415 },
+    { name: "a form with the fields as form fields", body: "--b\r\ncontent-disposition: form-data; name=\"model\"\r\n\r\necho\r\n--b--\r\n", type: "multipart/form-data; boundary=b", code: "unsupported_media_type", status: 415 },
   ];
   for (const c of bodies) {
-    test(`POST /v1/chat/completions with ${c.name} → 400 ${c.code}, recorded`, async () => {
+    const status = c.status ?? 400;
+    test(`POST /v1/chat/completions with ${c.name} → ${status} ${c.code}, recorded`, async () => {
       const res = await fetch(`${gw.url}/v1/chat/completions`, { method: "POST", headers: { "content-type": c.type ?? "application/json" }, body: c.body });
-      await expectError(res, 400, c.code);
+      await expectError(res, status, c.code);
       const id = res.headers.get("x-request-id");
       const done = (await gw.events()).find((e) => e.requestId === id && e.type === "request.completed");
-      expect(done?.payload).toMatchObject({ status: "error", httpStatus: 400, errorCode: c.code });
+      expect(done?.payload).toMatchObject({ status: "error", httpStatus: status, errorCode: c.code });
     });
   }
 

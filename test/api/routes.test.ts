@@ -64,15 +64,29 @@ describe("operations", () => {
 });
 
 describe("CORS", () => {
-  test("a preflight from any origin is allowed by default, without credentials", async () => {
+  test("no origin is allowed by default: a preflight gets no CORS headers", async () => {
     const res = await fetch(`${gw.url}/v1/chat/completions`, {
       method: "OPTIONS",
       headers: { origin: "https://app.example", "access-control-request-method": "POST", "access-control-request-headers": "content-type,authorization" },
     });
-    expect(res.status).toBeLessThan(300);
-    expect(res.headers.get("access-control-allow-origin")).toBe("*");
-    expect(res.headers.get("access-control-allow-credentials")).toBeNull();
-    expect(res.headers.get("access-control-allow-methods")).toContain("POST");
+    expect(res.headers.get("access-control-allow-origin")).toBeNull();
+    expect(res.headers.get("access-control-allow-methods")).toBeNull();
+  });
+
+  test("TOLLGATE_CORS_ORIGINS=* allows a preflight from any origin, without credentials", async () => {
+    const open = await startTestGateway({ TOLLGATE_CORS_ORIGINS: "*" });
+    try {
+      const res = await fetch(`${open.url}/v1/chat/completions`, {
+        method: "OPTIONS",
+        headers: { origin: "https://app.example", "access-control-request-method": "POST", "access-control-request-headers": "content-type,authorization" },
+      });
+      expect(res.status).toBeLessThan(300);
+      expect(res.headers.get("access-control-allow-origin")).toBe("*");
+      expect(res.headers.get("access-control-allow-credentials")).toBeNull();
+      expect(res.headers.get("access-control-allow-methods")).toContain("POST");
+    } finally {
+      await open.dispose();
+    }
   });
 
   test("a configured origin list allows only those origins", async () => {

@@ -108,14 +108,14 @@ describe("streaming through an OpenAI-compatible upstream", () => {
 describe("POST /api/v1/providers/{id}/test", () => {
   test("ok with latency against a healthy upstream; the normalized error against a failing one", async () => {
     fake.setBehavior({ kind: "ok", content: "pong" });
-    const ok = (await (await fetch(`${gw.url}/api/v1/providers/local/test`, { method: "POST" })).json()) as Record<string, unknown>;
+    const ok = (await (await fetch(`${gw.url}/api/v1/providers/local/test`, { method: "POST", headers: { authorization: `Bearer ${gw.adminKey}` } })).json()) as Record<string, unknown>;
     expect(ok).toMatchObject({ ok: true, provider: "local", model: "small-model" });
     expect(typeof ok.latency_ms).toBe("number");
     expect(fake.requests.at(-1)!.body.max_tokens).toBe(1);
     fake.setBehavior({ kind: "error", status: 401 });
-    const bad = (await (await fetch(`${gw.url}/api/v1/providers/local/test`, { method: "POST" })).json()) as { ok: boolean; error: { code: string } };
+    const bad = (await (await fetch(`${gw.url}/api/v1/providers/local/test`, { method: "POST", headers: { authorization: `Bearer ${gw.adminKey}` } })).json()) as { ok: boolean; error: { code: string } };
     expect(bad.ok).toBe(false);
     expect(bad.error.code).toBe("upstream_auth_failed");
-    expect((await fetch(`${gw.url}/api/v1/providers/ghost/test`, { method: "POST" })).status).toBe(404);
+    expect((await fetch(`${gw.url}/api/v1/providers/ghost/test`, { method: "POST", headers: { authorization: `Bearer ${gw.adminKey}` } })).status).toBe(404);
   });
 });

@@ -4,7 +4,7 @@
  */
 import { afterAll, describe, expect, test } from "bun:test";
 import { startFakeEmbeddings, towards } from "../fakes/embeddings-upstream.ts";
-import { post, startTestGateway, type TestGateway, waitFor, writeConfigFile } from "../helpers/gateway.ts";
+import { adminHeaders, post, startTestGateway, type TestGateway, waitFor, writeConfigFile } from "../helpers/gateway.ts";
 import { servicesOrFail, uniq } from "../helpers/services.ts";
 
 const services = servicesOrFail(["redis"], "semantic cache on Redis");
@@ -25,7 +25,7 @@ if (services) {
       const start = async () => {
         const gw = await startTestGateway(env);
         gws.push(gw);
-        const put = await fetch(`${gw.url}/api/v1/admin/cache`, { method: "PUT", headers: { "content-type": "application/json" }, body: JSON.stringify({ semantic: { enabled: true, embeddings_model: "emb/emb-1", threshold: 0.95 } }) });
+        const put = await fetch(`${gw.url}/api/v1/admin/cache`, { method: "PUT", headers: adminHeaders(), body: JSON.stringify({ semantic: { enabled: true, embeddings_model: "emb/emb-1", threshold: 0.95 } }) });
         expect(put.status).toBe(200);
         await waitFor(() => gw.snapshot.cache?.global?.semantic?.enabled, 3000, "the policy");
         return gw;

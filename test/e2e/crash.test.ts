@@ -89,7 +89,7 @@ async function crashRun(env: Record<string, string>, readLog: () => Promise<Even
   // The usage projection catches up on the restarted gateway, then a clean stop.
   await waitFor(
     async () => {
-      const r = await fetch(`http://127.0.0.1:${port}/api/v1/usage/summary`);
+      const r = await fetch(`http://127.0.0.1:${port}/api/v1/usage/summary`, { headers: { authorization: `Bearer ${env.TOLLGATE_ADMIN_KEY}` } });
       return r.ok && ((await r.json()) as { data: { requests: number } }).data.requests >= answered.size;
     },
     // On Kafka the restarted instance rejoins its consumer group: the killed members' sessions
@@ -121,7 +121,7 @@ const baseEnv = async () => {
     TOLLGATE_ANALYTICS: "on",
     TOLLGATE_PLUGINS_DIR: join(dataDir, "no-plugins"),
     TOLLGATE_CONFIG: "",
-    TOLLGATE_ADMIN_KEY: "",
+    TOLLGATE_ADMIN_KEY: "crash-test-admin-key-0123456789",
     OPENAI_API_KEY: "",
     KAFKA_BROKERS: "",
     REDIS_URL: "",

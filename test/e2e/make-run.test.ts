@@ -4,7 +4,8 @@
  */
 import { afterAll, describe, expect, test } from "bun:test";
 import { type ChildProcess, spawn } from "node:child_process";
-import { mkdtemp, rm } from "node:fs/promises";
+import { statSync } from "node:fs";
+import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import OpenAI from "openai";
@@ -22,7 +23,7 @@ async function makeRun(port: number): Promise<{ child: ChildProcess; output: () 
     cwd: ROOT,
     detached: true,
     // The embedded defaults, whatever services the test run itself has (KAFKA_BROKERS, REDIS_URL).
-    env: { ...process.env, PORT: String(port), TOLLGATE_DATA_DIR: dataDir, OPENAI_API_KEY: "", TOLLGATE_CONFIG: "", KAFKA_BROKERS: "", REDIS_URL: "" },
+    env: { ...process.env, PORT: String(port), TOLLGATE_DATA_DIR: dataDir, OPENAI_API_KEY: "", TOLLGATE_CONFIG: "", TOLLGATE_ADMIN_KEY: "", KAFKA_BROKERS: "", REDIS_URL: "" },
     stdio: ["ignore", "pipe", "pipe"],
   });
   children.push(child);
@@ -84,6 +85,18 @@ describe("make run", () => {
     expect(text).toBe("stream me, please");
     expect(chunks).toBeGreaterThan(2);
 
+    // No TOLLGATE_ADMIN_KEY: the first run generated one, printed it once, stored it 0600, and
+    // the admin API takes that key and nothing else (never keyless, even on loopback).
+    const printed = /TOLLGATE_ADMIN_KEY=(tga-[A-Za-z0-9_-]{43})/.exec(first.output())?.[1];
+    expect(printed).toBeDefined();
+    const keyFile = join(dataDir, "admin.key");
+    expect((await readFile(keyFile, "utf8")).trim()).toBe(printed!);
+    expect(statSync(keyFile).mode & 0o777).toBe(0o600);
+    const config = `http://127.0.0.1:${port}/api/v1/admin/config`;
+    expect((await fetch(config)).status).toBe(401);
+    expect((await fetch(config, { headers: { authorization: "Bearer not-the-admin-key-at-all" } })).status).toBe(401);
+    expect((await fetch(config, { headers: { authorization: `Bearer ${printed}` } })).status).toBe(200);
+
     await stop(first.child); // SIGTERM: drain the emitter, close the log
     expect(first.output()).toContain("listening on");
     expect(first.output()).toContain("[tollgate] stopped");
@@ -102,6 +115,8 @@ describe("make run", () => {
     expect(again.choices[0]!.message.content).toBe("after restart");
     await stop(second.child);
     expect(second.output()).toContain("[tollgate] stopped");
+    expect(second.output()).not.toContain(printed!); // printed once: the restart reads the file
+    expect((await readFile(keyFile, "utf8")).trim()).toBe(printed!);
     const log2 = await FileEventLog.open({ dir: join(dataDir, "log") });
     const after = await readAll(log2, "requests");
     await log2.close();

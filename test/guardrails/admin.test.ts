@@ -4,7 +4,7 @@
  * and a 4 MiB prompt.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { post, startTestGateway, type TestGateway } from "../helpers/gateway.ts";
+import { adminHeaders, post, startTestGateway, type TestGateway } from "../helpers/gateway.ts";
 
 let gw: TestGateway;
 beforeAll(async () => {
@@ -12,8 +12,8 @@ beforeAll(async () => {
 });
 afterAll(() => gw?.dispose());
 
-const put = (path: string, body: unknown) => fetch(`${gw.url}${path}`, { method: "PUT", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
-const get = async (path: string) => (await fetch(`${gw.url}${path}`)).json() as Promise<Record<string, any>>;
+const put = (path: string, body: unknown) => fetch(`${gw.url}${path}`, { method: "PUT", headers: adminHeaders(), body: JSON.stringify(body) });
+const get = async (path: string) => (await fetch(`${gw.url}${path}`, { headers: adminHeaders() })).json() as Promise<Record<string, any>>;
 const chat = (content: string) => post(`${gw.url}/v1/chat/completions`, { model: "echo", messages: [{ role: "user", content }] });
 const echoed = async (res: Response) => ((await res.json()) as { choices: Array<{ message: { content: string } }> }).choices[0]!.message.content;
 const configEvents = async () => (await gw.events("config")).length;
@@ -69,13 +69,13 @@ describe("configuration", () => {
 
   test("tenant settings override the global ones; GET shows the effective policy; unknown tenant → 404", async () => {
     await put("/api/v1/admin/guardrails", { pii: { action: "redact", allow: ["support@acme.test"] }, max_input_chars: 1000 });
-    expect((await fetch(`${gw.url}/api/v1/admin/tenants`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ id: "acme", name: "Acme" }) })).status).toBe(201);
+    expect((await fetch(`${gw.url}/api/v1/admin/tenants`, { method: "POST", headers: adminHeaders(), body: JSON.stringify({ id: "acme", name: "Acme" }) })).status).toBe(201);
     const res = await put("/api/v1/admin/tenants/acme/guardrails", { pii: { actions: { email: "block" } }, fail_mode: "open" });
     expect(res.status).toBe(200);
     const t = await get("/api/v1/admin/tenants/acme/guardrails");
     expect(t.effective).toMatchObject({ pii: { action: "redact", actions: { email: "block" }, allow: ["support@acme.test"] }, max_input_chars: 1000, fail_mode: "open" });
     expect((await put("/api/v1/admin/tenants/nope/guardrails", {})).status).toBe(404);
-    expect((await fetch(`${gw.url}/api/v1/admin/tenants/nope/guardrails`)).status).toBe(404);
+    expect((await fetch(`${gw.url}/api/v1/admin/tenants/nope/guardrails`, { headers: adminHeaders() })).status).toBe(404);
     // The default tenant follows the global settings: allow-listed values stay.
     expect(await echoed(await chat("write support@acme.test or bob@example.com"))).toBe("write support@acme.test or [EMAIL_1]");
   });

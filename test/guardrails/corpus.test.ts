@@ -7,7 +7,7 @@ import { afterAll, beforeAll, expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { PII_TYPES } from "../../src/guardrails/types.ts";
-import { post, startTestGateway, type TestGateway } from "../helpers/gateway.ts";
+import { adminHeaders, post, startTestGateway, type TestGateway } from "../helpers/gateway.ts";
 import { alignPlaceholders } from "./align.ts";
 
 interface Row { text: string; lang: string; spans: Array<{ start: number; end: number; type: string }>; negative?: boolean }
@@ -16,7 +16,7 @@ const rows: Row[] = readFileSync(join(import.meta.dir, "../fixtures/pii-corpus.j
 let gw: TestGateway;
 beforeAll(async () => {
   gw = await startTestGateway();
-  const res = await fetch(`${gw.url}/api/v1/admin/guardrails`, { method: "PUT", headers: { "content-type": "application/json" }, body: JSON.stringify({ pii: { action: "redact" } }) });
+  const res = await fetch(`${gw.url}/api/v1/admin/guardrails`, { method: "PUT", headers: adminHeaders(), body: JSON.stringify({ pii: { action: "redact" } }) });
   expect(res.status).toBe(200);
 });
 afterAll(() => gw?.dispose());

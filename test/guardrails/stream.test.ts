@@ -10,7 +10,7 @@ import type { Ctx } from "../../src/pipeline/context.ts";
 import { definePlugin } from "../../src/pipeline/plugin.ts";
 import type { GuardrailsState } from "../../src/plugins/guardrails.ts";
 import { type FakeOpenAI, startFakeOpenAI } from "../fakes/openai-upstream.ts";
-import { post, startTestGateway, type TestGateway, writeConfigFile } from "../helpers/gateway.ts";
+import { adminHeaders, post, startTestGateway, type TestGateway, writeConfigFile } from "../helpers/gateway.ts";
 
 const EMAIL = "jane.doe@example.com";
 const CARD = "4111 1111 1111 1111";
@@ -44,7 +44,7 @@ afterAll(async () => {
 beforeEach(() => fake.reset());
 
 const setGuardrails = async (body: unknown) => {
-  const res = await fetch(`${gw.url}/api/v1/admin/guardrails`, { method: "PUT", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
+  const res = await fetch(`${gw.url}/api/v1/admin/guardrails`, { method: "PUT", headers: adminHeaders(), body: JSON.stringify(body) });
   expect(res.status).toBe(200);
 };
 

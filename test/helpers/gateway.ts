@@ -8,8 +8,13 @@ import { readBatches } from "../../src/events/event-log.ts";
 import { FileEventLog } from "../../src/events/file-log.ts";
 import { type Gateway, startGateway, type StartOptions } from "../../src/main.ts";
 
+/** The admin key test gateways get unless a test passes its own TOLLGATE_ADMIN_KEY. */
+export const TEST_ADMIN_KEY = "test-admin-key-0123456789abcdef";
+
 export interface TestGateway extends Gateway {
   dataDir: string;
+  /** `Authorization: Bearer <admin key>` plus a JSON content type, for admin calls. */
+  adminHeaders: Record<string, string>;
   /** Flush the emitter and return every event of a stream (all partitions). */
   events(stream?: StreamName): Promise<EventEnvelope[]>;
   /** Stop and delete the data dir. */
@@ -23,11 +28,12 @@ export async function startTestGateway(
   const dataDir = opts.dataDir ?? (await mkdtemp(join(tmpdir(), "tollgate-test-")));
   // Analytics is off unless a test turns it on: chDB holds one data directory per process, and most
   // tests start several gateways (each with its own data dir).
-  const settings: Settings = loadSettings({ PORT: "0", TOLLGATE_DATA_DIR: dataDir, TOLLGATE_PLUGINS_DIR: join(dataDir, "no-plugins"), TOLLGATE_ANALYTICS: opts.analytics ? "on" : "off", ...env });
+  const settings: Settings = loadSettings({ PORT: "0", TOLLGATE_DATA_DIR: dataDir, TOLLGATE_PLUGINS_DIR: join(dataDir, "no-plugins"), TOLLGATE_ANALYTICS: opts.analytics ? "on" : "off", TOLLGATE_ADMIN_KEY: TEST_ADMIN_KEY, ...env });
   const gw = await startGateway(settings, { quiet: true, ...opts });
   // Inherit from the gateway (not a spread copy) so live getters such as `snapshot` stay live.
   const extra = {
     dataDir,
+    adminHeaders: adminHeaders(gw.adminKey),
     async events(stream: StreamName = "requests") {
       await gw.emitter.flush();
       return readAll(gw.log as FileEventLog, stream);
@@ -65,6 +71,9 @@ export async function writeConfigFile(lines: string[]): Promise<string> {
   await writeFile(file, lines.join("\n"));
   return file;
 }
+
+/** Headers for an admin call with `key` (default: the test gateways' key). */
+export const adminHeaders = (key: string = TEST_ADMIN_KEY): Record<string, string> => ({ authorization: `Bearer ${key}`, "content-type": "application/json" });
 
 export const post = (url: string, body: unknown, headers: Record<string, string> = {}) =>
   fetch(url, { method: "POST", headers: { "content-type": "application/json", ...headers }, body: typeof body === "string" ? body : JSON.stringify(body) });

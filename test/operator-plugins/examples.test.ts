@@ -2,18 +2,18 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { resolve } from "node:path";
 import { worstCaseUsd } from "../../plugins/max-cost/estimate.ts";
-import { startTestGateway, type TestGateway } from "../helpers/gateway.ts";
+import { adminHeaders, startTestGateway, type TestGateway } from "../helpers/gateway.ts";
 import { chatBody } from "./fixtures.ts";
 
 let gw: TestGateway;
 beforeAll(async () => {
   gw = await startTestGateway({ TOLLGATE_PLUGINS_DIR: resolve(import.meta.dir, "../../plugins") });
-  const price = await fetch(`${gw.url}/api/v1/prices`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ id: "echo/echo", input: 1000, output: 2000 }) });
+  const price = await fetch(`${gw.url}/api/v1/prices`, { method: "POST", headers: adminHeaders(), body: JSON.stringify({ id: "echo/echo", input: 1000, output: 2000 }) });
   expect(price.status).toBe(201);
 }, 60_000);
 afterAll(() => gw?.dispose());
 
-const put = (body: unknown) => fetch(`${gw.url}/api/v1/admin/tenants/default/plugins/max-cost`, { method: "PUT", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
+const put = (body: unknown) => fetch(`${gw.url}/api/v1/admin/tenants/default/plugins/max-cost`, { method: "PUT", headers: adminHeaders(), body: JSON.stringify(body) });
 async function chat(extra: Record<string, unknown>) {
   const res = await fetch(`${gw.url}/v1/chat/completions`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ ...chatBody("how much is this"), ...extra }) });
   return { status: res.status, body: (await res.json()) as { error?: { code: string; param: string } } };
@@ -21,7 +21,7 @@ async function chat(extra: Record<string, unknown>) {
 
 describe("max-cost", () => {
   test("the repo's example plugins load", async () => {
-    const names = ((await (await fetch(`${gw.url}/api/v1/admin/plugins`)).json()) as { data: { name: string }[]; failed: unknown[] });
+    const names = ((await (await fetch(`${gw.url}/api/v1/admin/plugins`, { headers: adminHeaders() })).json()) as { data: { name: string }[]; failed: unknown[] });
     expect(names.data.map((p) => p.name).sort()).toEqual(["keyword-policy", "max-cost", "webhook-notifier"]);
     expect(names.failed).toEqual([]);
   });
@@ -48,7 +48,7 @@ describe("max-cost", () => {
 });
 
 describe("keyword-policy (the docs/plugins.md tutorial)", () => {
-  const putKw = (tenant: string, body: unknown) => fetch(`${gw.url}/api/v1/admin/tenants/${tenant}/plugins/keyword-policy`, { method: "PUT", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
+  const putKw = (tenant: string, body: unknown) => fetch(`${gw.url}/api/v1/admin/tenants/${tenant}/plugins/keyword-policy`, { method: "PUT", headers: adminHeaders(), body: JSON.stringify(body) });
   const say = async (content: string) => {
     const res = await fetch(`${gw.url}/v1/chat/completions`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(chatBody(content)) });
     return { status: res.status, body: (await res.json()) as { error?: { code: string } } };

@@ -6,7 +6,7 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { rmSync } from "node:fs";
-import { startTestGateway, type TestGateway, waitFor } from "../helpers/gateway.ts";
+import { adminHeaders, startTestGateway, type TestGateway, waitFor } from "../helpers/gateway.ts";
 import { chatBody, folderPlugin, LEGACY_API, pluginsDir, rawFile } from "./fixtures.ts";
 
 const dir = pluginsDir();
@@ -56,7 +56,7 @@ async function chat(content: string) {
   return { status: res.status, text: body.choices?.[0]?.message.content, code: body.error?.code };
 }
 async function listing() {
-  const res = await fetch(`${gw.url}/api/v1/admin/plugins`);
+  const res = await fetch(`${gw.url}/api/v1/admin/plugins`, { headers: adminHeaders() });
   return (await res.json()) as { data: Record<string, any>[]; failed: { name: string; reason: string }[] };
 }
 const failedEvents = async (plugin: string) => (await gw.events()).filter((e) => e.type === "plugin.failed" && e.payload.plugin === plugin);

@@ -5,7 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { rmSync } from "node:fs";
-import { startTestGateway, type TestGateway } from "../helpers/gateway.ts";
+import { adminHeaders, startTestGateway, type TestGateway } from "../helpers/gateway.ts";
 import { chatBody, folderPlugin, LEGACY_API, pluginsDir, rawFile } from "./fixtures.ts";
 
 const dir = pluginsDir();
@@ -42,7 +42,7 @@ afterAll(async () => {
 });
 
 async function admin(method: string, path: string, body?: unknown) {
-  const res = await fetch(`${gw.url}${path}`, { method, headers: { "content-type": "application/json" }, ...(body ? { body: JSON.stringify(body) } : {}) });
+  const res = await fetch(`${gw.url}${path}`, { method, headers: adminHeaders(), ...(body ? { body: JSON.stringify(body) } : {}) });
   return { status: res.status, body: (await res.json()) as Record<string, any> };
 }
 async function chat(tenant: string, content: string): Promise<string> {

@@ -8,7 +8,7 @@ import { rmSync, symlinkSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { verifySignature } from "../../plugins/webhook-notifier/sign.ts";
 import { backoffMs } from "../../plugins/webhook-notifier/outbox.ts";
-import { startTestGateway, type TestGateway, waitFor } from "../helpers/gateway.ts";
+import { adminHeaders, startTestGateway, type TestGateway, waitFor } from "../helpers/gateway.ts";
 import { chatBody, pluginsDir, rawFile } from "./fixtures.ts";
 
 const SECRET = "whsec-test-0123456789abcdef";
@@ -60,7 +60,7 @@ export default definePlugin({ name: "tiny-guardrail", version: "1", phases: { in
   gw = await startTestGateway({ TOLLGATE_PLUGINS_DIR: dir });
   const put = await fetch(`${gw.url}/api/v1/admin/tenants/default/plugins/webhook-notifier`, {
     method: "PUT",
-    headers: { "content-type": "application/json" },
+    headers: adminHeaders(),
     body: JSON.stringify({ enabled: true, settings: { url: `http://127.0.0.1:${port}/hook`, secret_env: "TEST_WEBHOOK_SECRET", backoff_base_ms: 50, backoff_max_ms: 200 } }),
   });
   expect(put.status).toBe(201);
@@ -117,11 +117,11 @@ describe("webhook-notifier", () => {
   });
 
   test("a budget crossing its threshold is sent too", async () => {
-    const admin = (path: string, body: unknown) => fetch(`${gw.url}${path}`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) }).then(async (r) => ({ status: r.status, body: (await r.json()) as Record<string, unknown> }));
+    const admin = (path: string, body: unknown) => fetch(`${gw.url}${path}`, { method: "POST", headers: adminHeaders(), body: JSON.stringify(body) }).then(async (r) => ({ status: r.status, body: (await r.json()) as Record<string, unknown> }));
     expect((await admin("/api/v1/admin/tenants", { id: "acme", name: "Acme", budget: { amount_usd: 0.1, period: "month" } })).status).toBe(201);
     expect((await admin("/api/v1/prices", { id: "echo/echo", input: 1000, output: 2000 })).status).toBe(201);
     const key = String((await admin("/api/v1/admin/keys", { tenant_id: "acme" })).body.key);
-    const put = await fetch(`${gw.url}/api/v1/admin/tenants/acme/plugins/webhook-notifier`, { method: "PUT", headers: { "content-type": "application/json" }, body: JSON.stringify({ enabled: true, settings: { url: `http://127.0.0.1:${port}/acme`, secret_env: "TEST_WEBHOOK_SECRET", backoff_base_ms: 50 } }) });
+    const put = await fetch(`${gw.url}/api/v1/admin/tenants/acme/plugins/webhook-notifier`, { method: "PUT", headers: adminHeaders(), body: JSON.stringify({ enabled: true, settings: { url: `http://127.0.0.1:${port}/acme`, secret_env: "TEST_WEBHOOK_SECRET", backoff_base_ms: 50 } }) });
     expect(put.status).toBe(201);
     received.length = 0;
     // ~8 prompt tokens × 1000 + 40 × 2000 micro-USD reserved: 88 % of the $0.10 budget at once.

@@ -14,7 +14,7 @@ import { CATALOG_VERSION } from "../../src/pricing/catalog.ts";
 import { type FakeAnthropic, startFakeAnthropic } from "../fakes/anthropic-upstream.ts";
 import { type FakeGemini, startFakeGemini } from "../fakes/gemini-upstream.ts";
 import { type FakeOpenAI, startFakeOpenAI } from "../fakes/openai-upstream.ts";
-import { post, startTestGateway, type TestGateway, writeConfigFile } from "../helpers/gateway.ts";
+import { adminHeaders, post, startTestGateway, type TestGateway, writeConfigFile } from "../helpers/gateway.ts";
 
 /** Usage in the catalog's terms: input_tokens is the whole input, cache reads/writes are part of it. */
 interface CatalogUsage {
@@ -172,13 +172,13 @@ describe("cost accuracy against the bundled catalog", () => {
 
   test("an operator's price overrides the catalog for new requests only; GET /api/v1/prices shows the source", async () => {
     const c = CASES[0]!;
-    const before = await (await fetch(`${gw.url}/api/v1/prices?provider=oai&model=gpt-4o`)).json() as { data: Array<{ input: number; source: { kind: string; label: string } }> };
+    const before = await (await fetch(`${gw.url}/api/v1/prices?provider=oai&model=gpt-4o`, { headers: adminHeaders() })).json() as { data: Array<{ input: number; source: { kind: string; label: string } }> };
     expect(before.data[0]).toMatchObject({ input: 2.5, output: 10, cached_input: 1.25, source: { kind: "catalog", label: `catalog:${CATALOG_VERSION}`, catalog_model: "gpt-4o" } });
     const usage = c.arrange();
     const old = await call(c);
-    const created = await post(`${gw.url}/api/v1/prices`, { id: "oai/gpt-4o", input: 5, output: 20, cached_input: 1 });
+    const created = await post(`${gw.url}/api/v1/prices`, { id: "oai/gpt-4o", input: 5, output: 20, cached_input: 1 }, adminHeaders());
     expect(created.status).toBe(201);
-    const after = await (await fetch(`${gw.url}/api/v1/prices?provider=oai&model=gpt-4o`)).json() as { data: Array<Record<string, unknown>> };
+    const after = await (await fetch(`${gw.url}/api/v1/prices?provider=oai&model=gpt-4o`, { headers: adminHeaders() })).json() as { data: Array<Record<string, unknown>> };
     expect(after.data[0]).toMatchObject({ input: 5, output: 20, cached_input: 1, cache_write: null, source: { kind: "config", label: "config:price/oai/gpt-4o@v1", version: 1 } });
     const fresh = await call(c);
     const oldP = (await completed(old.requestId)).payload;
@@ -199,9 +199,9 @@ describe("cost accuracy against the bundled catalog", () => {
     const events = await gw.events();
     expect(events.some((e) => e.type === "price.missing" && e.requestId === id)).toBe(true);
     expect((await completed(id)).payload).toMatchObject({ costUsd: 0, priceSource: null });
-    const p = await fetch(`${gw.url}/api/v1/prices?provider=oai&model=my-finetune-nobody-knows`);
+    const p = await fetch(`${gw.url}/api/v1/prices?provider=oai&model=my-finetune-nobody-knows`, { headers: adminHeaders() });
     expect(p.status).toBe(404);
     expect(((await p.json()) as { error: { code: string } }).error.code).toBe("price_not_found");
-    expect((await fetch(`${gw.url}/api/v1/prices?provider=nope&model=x`)).status).toBe(404);
+    expect((await fetch(`${gw.url}/api/v1/prices?provider=nope&model=x`, { headers: adminHeaders() })).status).toBe(404);
   });
 });
