@@ -34,6 +34,7 @@ import { tenancyRoutes } from "./api/tenancy.ts";
 import { guardrailsRoutes } from "./api/guardrails.ts";
 import { overridesRoutes } from "./api/overrides.ts";
 import { usageRoutes } from "./api/usage.ts";
+import { explorerRoutes } from "./api/explorer.ts";
 import type { AnalyticsRuntime } from "./analytics/runtime.ts";
 import type { Lifecycle } from "./lifecycle/drain.ts";
 import { cacheRoutes } from "./api/cache.ts";
@@ -137,6 +138,7 @@ export function buildApp(deps: AppDeps) {
     .use(resolutionRoutes({ ...deps.admin, snapshot: deps.config }))
     .use(budgetsRoutes({ ...deps.admin, store: deps.store }))
     .use(usageRoutes({ analytics: deps.analytics, config: deps.config, adminKey: deps.admin.adminKey, loopback: deps.admin.loopback }))
+    .use(explorerRoutes({ analytics: deps.analytics, config: deps.config, configService: deps.admin.config, log: deps.log, adminKey: deps.admin.adminKey, loopback: deps.admin.loopback }))
     .use(deps.cache ? cacheRoutes({ cache: deps.cache, config: deps.config, admin: deps.admin, ...(deps.semantic ? { semantic: deps.semantic } : {}) }) : new Elysia({ name: "no-cache-routes" }))
     .use(docsRoutes(deps.version))
     .use(dashboardRoutes())

@@ -12,6 +12,7 @@
 import { drainPending, Session } from "chdb";
 import { mkdirSync } from "node:fs";
 import { migrationStatements, toJsonEachRow, checkIdentifier, type UsageRow } from "./schema.ts";
+import { migrateExplorer } from "./explorer-columns.ts";
 import { parseJsonEachRow, type AnalyticsHealth, type AnalyticsParams, type AnalyticsStore } from "./store.ts";
 
 export interface ChdbStoreOptions {
@@ -51,6 +52,7 @@ export class ChdbAnalyticsStore implements AnalyticsStore {
 
   async migrate(): Promise<void> {
     for (const sql of migrationStatements(this.database)) await this.#s.queryAsync(sql);
+    await migrateExplorer(this, this.database);
     await this.#s.queryAsync(`USE ${this.database}`);
   }
 

@@ -10,6 +10,7 @@
  */
 import { ClickHouseError, createClient, type ClickHouseClient } from "@clickhouse/client";
 import { checkIdentifier, migrationStatements, toClickHouseTime, type UsageRow } from "./schema.ts";
+import { migrateExplorer } from "./explorer-columns.ts";
 import { parseJsonEachRow, type AnalyticsHealth, type AnalyticsParams, type AnalyticsStore } from "./store.ts";
 
 export interface ClickHouseStoreOptions {
@@ -119,6 +120,7 @@ export class ClickHouseAnalyticsStore implements AnalyticsStore {
     const [createDb, ...rest] = migrationStatements(this.database);
     await this.#retry("migrate", () => this.#admin.command({ query: createDb! }));
     for (const query of rest) await this.#retry("migrate", () => this.#client.command({ query }));
+    await migrateExplorer(this, this.database);
   }
 
   async insert(rows: readonly UsageRow[], dedupToken?: string): Promise<void> {

@@ -13,6 +13,7 @@ import { setTimeout as pauseFor } from "node:timers/promises";
 import type { EventLog, Subscription } from "../events/event-log.ts";
 import { rebuildUsage, startUsageProjection, USAGE_GROUP } from "../projections/usage.ts";
 import type { AnalyticsStore } from "./store.ts";
+import { LOG_INDEX_GROUP, replayLogIndex, startLogIndexProjection } from "../explorer/log-index.ts";
 
 export type AnalyticsState = "starting" | "ready" | "rebuilding" | "stopped";
 
@@ -78,7 +79,12 @@ export function startAnalytics(events: EventLog, store: AnalyticsStore, opts: An
   })();
   started.catch(() => {}); // observed through ready()/status()
 
+  // The request explorer's request-id → log-position index, projected beside usage (same store).
+  let indexSubscription: Subscription | undefined;
+  const indexGroup = group.replace(USAGE_GROUP, LOG_INDEX_GROUP);
+
   function project(): void {
+    indexSubscription = startLogIndexProjection(events, store, { group: indexGroup, onError: (err) => (lastError = (err as Error).message) });
     subscription = startUsageProjection(events, store, {
       group,
       onError: (err) => {
@@ -111,7 +117,10 @@ export function startAnalytics(events: EventLog, store: AnalyticsStore, opts: An
         state = "rebuilding";
         try {
           await subscription?.stop();
-          return await rebuildUsage(events, store);
+          await indexSubscription?.stop();
+          const replayed = await rebuildUsage(events, store);
+          await replayLogIndex(events, store); // the drop took the index table too
+          return replayed;
         } finally {
           if (!stopped()) {
             if (projecting) project();
@@ -129,6 +138,7 @@ export function startAnalytics(events: EventLog, store: AnalyticsStore, opts: An
       await started.catch(() => {});
       await rebuilding?.catch(() => {});
       await subscription?.stop();
+      await indexSubscription?.stop();
       await store.close();
     },
   };

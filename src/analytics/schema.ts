@@ -17,9 +17,10 @@
  */
 import type { EventEnvelope } from "../events/envelope.ts";
 import { microsFromNanos, payloadNanos } from "../pricing/money.ts";
+import { type ExplorerColumns, explorerColumns } from "./explorer-columns.ts";
 
-/** One row of `usage_events`, column names as in the table. */
-export interface UsageRow {
+/** One row of `usage_events`, column names as in the table (the request explorer's columns: explorer-columns.ts). */
+export interface UsageRow extends Partial<ExplorerColumns> {
   /** ISO-8601 time of the event (stored as DateTime64(3, 'UTC')). */
   time: string;
   event_id: string;
@@ -261,5 +262,6 @@ export function toUsageRow(event: EventEnvelope): UsageRow | undefined {
     cache_write_tokens: count(p.cacheWriteTokens),
     reasoning_tokens: count(p.reasoningTokens),
     price_source: str(p.priceSource),
+    ...explorerColumns(event),
   };
 }

@@ -215,3 +215,6 @@ export function usageRoutes(deps: UsageRoutesDeps) {
       detail("Usage per hour or day, oldest first; buckets without requests are zeros"),
     );
 }
+
+/** Shared with the request explorer's routes (src/api/explorer.ts): who is asking, the store, errors. */
+export { analyticsIn, failure as analyticsFailure, scope as callerTenant };

@@ -63,3 +63,23 @@ export function fresh(storedAt: number, now: number, directives: CacheDirectives
   if (directives.maxAgeSeconds === undefined) return true;
   return now - storedAt <= directives.maxAgeSeconds * 1000;
 }
+
+/**
+ * Pure: the exact-cache key this request has (or would have, with the cache on), for the
+ * request explorer's cache-opportunity analysis. The plan's own hash when it has one; else the
+ * same derivation under the tenant's scope. Undefined when the request cannot be serialized.
+ */
+export function observedKeyHash(input: PlanInput, plan: CachePlan): string | undefined {
+  if (plan.hash) return plan.hash;
+  try {
+    return cacheKey({
+      scope: scopeOf(input.tenant, input.keyId, plan.policy.scope),
+      operation: input.operation,
+      request: input.request,
+      ...(input.embeddings ? { embeddings: input.embeddings } : {}),
+      route: routeDefinition(input.request.model, input.config, input.tenant, input.service),
+    });
+  } catch {
+    return undefined;
+  }
+}

@@ -13,6 +13,7 @@ import { nanosFromUsd } from "../pricing/money.ts";
 import { GatewayError, toGatewayError } from "./errors.ts";
 import { type Answer, type Plugin, type PluginHooks, REQUEST_PHASES, type RequestPhase } from "./plugin.ts";
 import type { PipelineObserver } from "./observer.ts";
+import { requestFacts } from "./request-facts.ts";
 
 /** What the HTTP layer renders. A stream's first chunk has already arrived (errors before it throw). */
 export type PipelineResult =
@@ -302,6 +303,8 @@ function completedPayload(ctx: Ctx, o: Outcome, cached: boolean): Record<string,
     taskType: ctx.meta.taskType ?? null,
     timings: ctx.timings,
     guardrails: (ctx.state["guardrails"] as { counts?: unknown } | undefined)?.counts ?? null,
+    // The request explorer's facts (cache key hash, route level, guardrail action): src/explorer.
+    ...requestFacts(ctx, o),
   };
 }
 

@@ -17,7 +17,8 @@
  */
 import type { ChatCompletionChunk } from "../canonical/chat.ts";
 import { type CacheEntry, decodeEntry, encodeEntry, replayChunks, StreamCollector } from "../cache/entry.ts";
-import { type BypassReason, type CachePlan, fresh, planRequest } from "../cache/plan.ts";
+import { type BypassReason, type CachePlan, fresh, observedKeyHash, planRequest, type PlanInput } from "../cache/plan.ts";
+import { CACHE_BYPASS_STATE, CACHE_KEY_STATE } from "../pipeline/request-facts.ts";
 import { savedUsd } from "../cache/saved.ts";
 import { costNanosOf, setCostNanos } from "../pipeline/cost.ts";
 import { nanosFromUsd } from "../pricing/money.ts";
@@ -92,7 +93,7 @@ export function cachePlugin(opts: CachePluginOptions) {
     phases: {
       async lookup(ctx): Promise<Answer | undefined> {
         const control = ctx.state["cache.control"];
-        const plan = planRequest({
+        const input: PlanInput = {
           config: ctx.config,
           tenant: ctx.principal.tenant,
           ...(ctx.principal.keyId ? { keyId: ctx.principal.keyId } : {}),
@@ -101,7 +102,13 @@ export function cachePlugin(opts: CachePluginOptions) {
           request: ctx.request,
           ...(ctx.embeddings ? { embeddings: ctx.embeddings } : {}),
           cacheControl: typeof control === "string" ? control : null,
-        });
+        };
+        const plan = planRequest(input);
+        // Recorded on request.completed whether the cache is on or off (the explorer's cache-opportunity
+        // analysis); a hash computed in-process, no store round trip.
+        const observed = observedKeyHash(input, plan);
+        if (observed) ctx.state[CACHE_KEY_STATE] = observed;
+        if (plan.bypass) ctx.state[CACHE_BYPASS_STATE] = plan.bypass;
         const s: CacheState = { plan };
         ctx.state["cache"] = s;
         if (plan.store && ctx.stream) s.collector = new StreamCollector();

@@ -13,6 +13,8 @@ test("maps a request.completed event, cost to integer micros", () => {
     task_type: "chat", provider: "openai", model: "gpt-4o", route: "smart", input_tokens: 10, output_tokens: 5, cached_tokens: 2,
     cost_nanos: 3_400_000, saved_nanos: 0, cost_micros: 3400, saved_micros: 0, latency_ms: 12.5, ttft_ms: null, cached: 0, status: "error", error_code: "rate_limited", attempts: 1,
     cache_write_tokens: 0, reasoning_tokens: 0, price_source: "",
+    // the request explorer's columns (src/analytics/explorer-columns.ts)
+    key_id: "", http_status: 0, config_version: 0, cache_key_hash: "", cache_result: "", route_level: "", route_override: "", guardrail_action: "", guardrail_detections: 0,
   });
   const priced = toUsageRow(makeEvent({ type: "request.completed", tenant: "t", payload: { cacheWriteTokens: 7, reasoningTokens: 9, priceSource: "catalog:@pydantic/genai-prices@0.1.8" } }));
   expect(priced).toMatchObject({ cache_write_tokens: 7, reasoning_tokens: 9, price_source: "catalog:@pydantic/genai-prices@0.1.8" });
