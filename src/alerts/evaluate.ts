@@ -146,9 +146,10 @@ function* readings(w: AlertWindows, f: AlertRuleFields, ctx: EvalContext): Gener
         const [tenant, service] = scope.split("/");
         if (f.tenant && tenant !== f.tenant) continue;
         if (f.service ? service !== f.service : service !== undefined) continue;
-        const { lastHour, medianHour } = w.spend(scope, ctx.nowMs);
+        const { lastHour, medianHour, baselineComplete } = w.spend(scope, ctx.nowMs);
         const threshold = Math.max(d.factor * medianHour, d.minUsd);
-        yield { scope, tenant: tenant!, firing: lastHour > threshold, value: lastHour, threshold: round(threshold), unit: "usd", windowS: 3600 };
+        // Without 7 days behind it there is no baseline: undecided (a new tenant is not a spike).
+        yield { scope, tenant: tenant!, firing: baselineComplete ? lastHour > threshold : undefined, value: lastHour, threshold: round(threshold), unit: "usd", windowS: 3600 };
       }
       return;
     }

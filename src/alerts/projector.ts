@@ -106,12 +106,21 @@ export class AlertProjector {
     while (!this.stopped) {
       let busy = false;
       try {
-        if (await this.lead()) busy = await this.step();
+        // No enabled rule: nothing to evaluate, nothing read (the first rule replays the window from the committed offsets).
+        if (!this.opts.rules().some((r) => r.fields.enabled)) await this.resign();
+        else if (await this.lead()) busy = await this.step();
       } catch (err) {
         this.opts.onError?.(err);
       }
       if (!busy && !this.stopped) await new Promise<void>((r) => ((this.wake = r), setTimeout(r, tick)));
     }
+  }
+
+  private async resign(): Promise<void> {
+    if (!this.token) return;
+    const token = this.token;
+    this.token = null;
+    await this.store.releaseLock(LOCK_KEY, token);
   }
 
   /** Take or keep the lease; on taking it, rebuild from the log. */

@@ -94,6 +94,8 @@ export class AlertWindows {
   /** Spend in minute buckets (for the last hour) and hour buckets (baseline); scope `<tenant>` and `<tenant>/<service>`. */
   readonly spendMinutes = new Map<string, Map<number, number>>();
   readonly spendHours = new Map<string, Map<number, number>>();
+  /** First hour with spend per scope (never pruned): a spike needs 7 days of baseline behind it. */
+  readonly spendSince = new Map<string, number>();
   readonly budgets = new Map<string, BudgetReading>();
   /** Circuit state per target `<provider>/<model>`: true = open. */
   readonly circuits = new Map<string, boolean>();
@@ -179,11 +181,13 @@ export class AlertWindows {
 
   private addSpend(scope: string, t: number, usd: number): void {
     bump(this.spendMinutes, scope, Math.floor(t / MINUTE), usd);
-    bump(this.spendHours, scope, Math.floor(t / HOUR), usd);
+    const hour = Math.floor(t / HOUR);
+    bump(this.spendHours, scope, hour, usd);
+    if (hour < (this.spendSince.get(scope) ?? Infinity)) this.spendSince.set(scope, hour);
   }
 
   /** Spend in (now - 1 h, now] and the median of the 168 full hours before the current hour. */
-  spend(scope: string, nowMs: number): { lastHour: number; medianHour: number } {
+  spend(scope: string, nowMs: number): { lastHour: number; medianHour: number; baselineComplete: boolean } {
     const minutes = this.spendMinutes.get(scope);
     let lastHour = 0;
     const from = Math.floor((nowMs - HOUR) / MINUTE) + 1;
@@ -195,7 +199,7 @@ export class AlertWindows {
     for (let h = current - 168; h < current; h++) baseline.push(hours?.get(h) ?? 0);
     baseline.sort((a, b) => a - b);
     const medianHour = (baseline[83]! + baseline[84]!) / 2;
-    return { lastHour, medianHour };
+    return { lastHour, medianHour, baselineComplete: (this.spendSince.get(scope) ?? Infinity) <= current - 168 };
   }
 
   /** Drop what no window needs any more. */
