@@ -35,6 +35,8 @@ import { guardrailsRoutes } from "./api/guardrails.ts";
 import { overridesRoutes } from "./api/overrides.ts";
 import { usageRoutes } from "./api/usage.ts";
 import { explorerRoutes } from "./api/explorer.ts";
+import { alertsRoutes } from "./api/alerts.ts";
+import { slaRoutes } from "./api/sla.ts";
 import type { AnalyticsRuntime } from "./analytics/runtime.ts";
 import type { Lifecycle } from "./lifecycle/drain.ts";
 import { cacheRoutes } from "./api/cache.ts";
@@ -137,6 +139,8 @@ export function buildApp(deps: AppDeps) {
     .use(overridesRoutes(deps.admin))
     .use(resolutionRoutes({ ...deps.admin, snapshot: deps.config }))
     .use(budgetsRoutes({ ...deps.admin, store: deps.store }))
+    .use(alertsRoutes({ ...deps.admin, log: deps.log })) // alerts (issue 29)
+    .use(slaRoutes({ analytics: deps.analytics, config: deps.config, adminKey: deps.admin.adminKey, loopback: deps.admin.loopback })) // provider SLA (issue 29)
     .use(usageRoutes({ analytics: deps.analytics, config: deps.config, adminKey: deps.admin.adminKey, loopback: deps.admin.loopback }))
     .use(explorerRoutes({ analytics: deps.analytics, config: deps.config, configService: deps.admin.config, log: deps.log, adminKey: deps.admin.adminKey, loopback: deps.admin.loopback }))
     .use(deps.cache ? cacheRoutes({ cache: deps.cache, config: deps.config, admin: deps.admin, ...(deps.semantic ? { semantic: deps.semantic } : {}) }) : new Elysia({ name: "no-cache-routes" }))

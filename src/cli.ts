@@ -5,6 +5,8 @@
  *   bun run tollgate projections rebuild usage    drop the usage tables in the AnalyticsStore and replay the requests stream
  *   bun run tollgate projections run usage        run the usage projection on its own (until SIGINT/SIGTERM),
  *                                                 for gateways started with TOLLGATE_ANALYTICS=query
+ *   bun run tollgate projections run alerts       run the alert evaluator + notifier on its own (until SIGINT/SIGTERM),
+ *                                                 for gateways started with TOLLGATE_ALERTS=off (docs/alerts.md)
  *   bun run tollgate config history [kind] [id]    print every config change, oldest first
  */
 import { loadSettings, SettingsError } from "./config/env.ts";
@@ -14,11 +16,13 @@ import { rebuildUsage } from "./projections/usage.ts";
 import { startAnalytics } from "./analytics/runtime.ts";
 import { ENTITY_KINDS } from "./projections/config/model.ts";
 import { ConfigService, entityKey, VERSION_KEY } from "./projections/config/service.ts";
+import { runAlertsProjector } from "./alerts/cli.ts";
 
 const USAGE = `usage:
   tollgate projections rebuild config
   tollgate projections rebuild usage
   tollgate projections run usage
+  tollgate projections run alerts
   tollgate config history [kind] [id]`;
 
 async function main(args: string[]): Promise<number> {
@@ -84,6 +88,7 @@ async function main(args: string[]): Promise<number> {
     console.log(`usage projection stopped (${signal})`);
     return 0;
   }
+  if (area === "projections" && verb === "run" && target === "alerts") return runAlertsProjector(settings);
   if (area === "config" && verb === "history") {
     const log = await openEventLog(settings);
     const store = await openStateStore(settings);

@@ -51,6 +51,7 @@ import type { AnalyticsStore } from "./analytics/store.ts";
 import { type AnalyticsRuntime, startAnalytics } from "./analytics/runtime.ts";
 import pkg from "../package.json" with { type: "json" };
 import { type DrainOutcome, drainServer, Lifecycle } from "./lifecycle/drain.ts";
+import { type AlertsRuntime, startAlerts } from "./alerts/runtime.ts";
 
 export interface Gateway {
   url: string;
@@ -75,6 +76,8 @@ export interface Gateway {
   analytics: AnalyticsRuntime | undefined;
   /** Traces (when OTEL_EXPORTER_OTLP_ENDPOINT is set), metrics, request log. */
   telemetry: Telemetry;
+  /** Alert evaluation and delivery (absent with TOLLGATE_ALERTS=off). */
+  alerts: AlertsRuntime | undefined;
   /**
    * Stop accepting, let in-flight requests and streams finish (up to `drainMs`, default
    * TOLLGATE_DRAIN_TIMEOUT_MS), flush every queued event, close the log.
@@ -194,6 +197,7 @@ async function wire(settings: Settings, opts: StartOptions, { file, masterKey, l
   // Analytics is a projection: it runs beside the request path, never in it.
   const analytics = settings.analytics !== "off" ? startAnalytics(log, opts.analytics ?? (await openAnalyticsStore(settings)), { project: settings.analytics === "on", group: usageGroupFor(settings) }) : undefined;
   track({ analytics });
+  const alerts = startAlertsFor(settings, log, store, config, masterKey, opts.quiet);
   const lifecycle = new Lifecycle();
   const telemetry = await gatewayTelemetry({ version: pkg.version, emitter, outbox, router, analytics, maxTenants: settings.metricsMaxTenants, maxModels: settings.metricsMaxModels, requestLog: opts.requestLog ?? (opts.quiet || !logsInfo(settings) ? undefined : (line) => console.info(line)) });
   const cache = openCacheStore(settings);
@@ -261,6 +265,7 @@ async function wire(settings: Settings, opts: StartOptions, { file, masterKey, l
     cache,
     analytics,
     telemetry,
+    alerts,
     stop(stopOpts) {
       // Idempotent: a second call (a second signal) waits for the same drain, never cuts it short.
       stopping ??= (async () => {
@@ -270,6 +275,7 @@ async function wire(settings: Settings, opts: StartOptions, { file, masterKey, l
         await operator.host.stop();
         await telemetry.flush().catch(() => {});
         await cache.close();
+        await alerts?.stop();
         await config.stop();
         await emitter.close();
         await analytics?.stop();
@@ -284,6 +290,18 @@ async function wire(settings: Settings, opts: StartOptions, { file, masterKey, l
 
 /** The HTTP server's hard cap on a body: the configured limit and a 64 KiB margin (see Bun.serve above). */
 export const serverBodyCap = (limit: number) => limit + 64 * 1024;
+
+/**
+ * Alerts off the request path (src/alerts): one evaluator at a time through a lock in the state
+ * store, so with Kafka it needs Redis (else only the notifier runs here: start
+ * `tollgate projections run alerts` with REDIS_URL for the evaluation).
+ */
+function startAlertsFor(settings: Settings, log: EventLog, store: StateStore, config: ConfigService, masterKey: Buffer | undefined, quiet?: boolean): AlertsRuntime | undefined {
+  if (settings.alerts === "off") return undefined;
+  const evaluate = !(log.kind === "kafka" && store.kind === "memory");
+  if (!evaluate && !quiet) console.warn("[alerts] Kafka without REDIS_URL: this instance only delivers alerts; the evaluator needs a shared lock (REDIS_URL)");
+  return startAlerts({ log, store, config: () => config.state, masterKey, evaluate });
+}
 
 /** Outbox segments are deleted once forwarded: keep them small. */
 const OUTBOX_SEGMENT_BYTES = 16 * 1024 * 1024;

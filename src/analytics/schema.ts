@@ -137,6 +137,7 @@ export function migrationStatements(db: string): string[] {
     // The rollup's materialized view is created by nanoMigrations (below), after its columns exist.
     ...customerMigrations(d),
     ...nanoMigrations(d),
+    ...attemptMigrations(d),
   ];
 }
 
@@ -157,6 +158,75 @@ function nanoMigrations(d: string): string[] {
       SELECT ${ROLLUP_SELECT} FROM ${d}.usage_events GROUP BY hour, tenant, provider, model, service`,
   ];
 }
+
+// --- provider attempts (issue 29: provider SLA report) -------------------------------------
+/**
+ * One row per provider attempt (`provider.attempt.succeeded|failed`): availability, latency and
+ * error codes per provider and model, and which failures made the request fall back. A table of
+ * its own (not columns of `usage_events`): a request has any number of attempts. Replay-safe like
+ * `usage_events` (ReplacingMergeTree on event_id, read with FINAL; rows already stored are skipped).
+ */
+function attemptMigrations(d: string): string[] {
+  return [
+    `CREATE TABLE IF NOT EXISTS ${d}.provider_attempts (
+      time DateTime64(3, 'UTC'),
+      event_id String,
+      request_id String,
+      tenant LowCardinality(String),
+      provider LowCardinality(String),
+      model LowCardinality(String),
+      ok UInt8,
+      client_error UInt8,
+      http_status UInt16,
+      error_code String,
+      latency_ms Float64,
+      fallback UInt8
+    ) ENGINE = ReplacingMergeTree
+    PARTITION BY toYYYYMM(time)
+    ORDER BY (provider, model, time, event_id)`,
+  ];
+}
+
+/** A `provider_attempts` row, column names as in the table. */
+export interface AttemptRow {
+  time: string;
+  event_id: string;
+  request_id: string;
+  tenant: string;
+  provider: string;
+  model: string;
+  ok: 0 | 1;
+  /** A 4xx other than 408/429: the request's fault, left out of availability. */
+  client_error: 0 | 1;
+  http_status: number;
+  error_code: string;
+  latency_ms: number;
+  /** 1 when this failure sent the request on to another target. */
+  fallback: 0 | 1;
+}
+
+/** The `provider_attempts` row of an attempt event; undefined for any other event. */
+export function toAttemptRow(event: EventEnvelope): AttemptRow | undefined {
+  if (event.type !== "provider.attempt.succeeded" && event.type !== "provider.attempt.failed") return undefined;
+  const p = event.payload;
+  const ok = event.type === "provider.attempt.succeeded";
+  const status = typeof p.status === "number" && Number.isInteger(p.status) && p.status > 0 && p.status < 1000 ? p.status : ok ? 200 : 0;
+  return {
+    time: event.time,
+    event_id: event.id,
+    request_id: event.requestId ?? "",
+    tenant: event.tenant,
+    provider: str(p.provider),
+    model: str(p.model),
+    ok: ok ? 1 : 0,
+    client_error: !ok && status >= 400 && status < 500 && status !== 408 && status !== 429 ? 1 : 0,
+    http_status: status,
+    error_code: ok ? "" : str(p.code) || "unknown",
+    latency_ms: ms(p.latencyMs),
+    fallback: !ok && p.next === "fallback" ? 1 : 0,
+  };
+}
+// --- end provider attempts ---
 
 /**
  * Added for end customers and prices (issue 12); idempotent, so tables created by an older

@@ -66,8 +66,8 @@ export async function asAdmin(deps: Pick<AdminDeps, "adminKey" | "loopback">, re
 function historyView(h: HistoryEntry): HistoryEntry {
   const scrub = (o?: Record<string, unknown>) => {
     if (!o) return o;
-    const { api_key_enc, ...rest } = o;
-    return api_key_enc ? { ...rest, api_key: "(encrypted)" } : rest;
+    const { api_key_enc, secret_enc, ...rest } = o;
+    return { ...rest, ...(api_key_enc ? { api_key: "(encrypted)" } : {}), ...(secret_enc ? { secret: "(encrypted)" } : {}) };
   };
   const out = { ...h };
   if (h.fields) out.fields = scrub(h.fields)!;
@@ -96,8 +96,12 @@ function expectedVersion(request: Request, body: Record<string, unknown>): numbe
 
 const Body = T.Record(T.String(), T.Unknown());
 
-/** CRUD routes for one entity kind at `path`. */
-function entityRoutes(deps: AdminDeps, kind: EntityKind, path: string, tag: string) {
+/**
+ * CRUD routes for one entity kind at `path`. `prepare` turns the body's write-only fields into
+ * what the decider stores (e.g. a secret into ciphertext) before create / update.
+ */
+export function entityRoutes(deps: AdminDeps, kind: EntityKind, path: string, tag: string, prepare?: (fields: Record<string, unknown>) => Record<string, unknown>) {
+  const seal = (fields: Record<string, unknown>) => (kind === "provider" ? sealKey(deps, fields) : prepare ? prepare(fields) : fields);
   const run = async (request: Request, build: (actor: string) => ConfigCommand, status = 200) => {
     try {
       const actor = checkAdmin(deps, request);
@@ -145,12 +149,12 @@ function entityRoutes(deps: AdminDeps, kind: EntityKind, path: string, tag: stri
     .get(`${path}/:id`, ({ request, params }) => getOne(request, params.id), { params, detail: detail(`Get one ${kind}`, one) })
     .post(path, ({ request, body }) => run(request, () => {
       const { id, expected_version: _ev, ...fields } = body as Record<string, unknown>;
-      return { type: "create", kind, id: String(id ?? ""), fields: kind === "provider" ? sealKey(deps, fields) : fields };
+      return { type: "create", kind, id: String(id ?? ""), fields: seal(fields) };
     }, 201), { body: Body, detail: detail(`Create a ${kind}`, okResponse(EntitySchema, `The ${kind} created`, 201)) })
     .patch(`${path}/:id`, ({ request, params, body }) => run(request, () => {
       const { id: _id, expected_version: _ev, ...changes } = body as Record<string, unknown>;
       const ev = expectedVersion(request, body as Record<string, unknown>);
-      return { type: "update", kind, id: params.id, changes: kind === "provider" ? sealKey(deps, changes) : changes, ...(ev ? { expectedVersion: ev } : {}) };
+      return { type: "update", kind, id: params.id, changes: seal(changes), ...(ev ? { expectedVersion: ev } : {}) };
     }), { params, body: Body, detail: detail(`Change a ${kind}`, one) })
     .delete(`${path}/:id`, ({ request, params }) => run(request, () => {
       const ev = expectedVersion(request, {});

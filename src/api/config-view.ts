@@ -25,9 +25,10 @@ const HIDDEN = (name: string) => name === "hash" || name === "previous_hash" || 
 
 /** The public view of an entity: secrets left out (a provider key shown by its masked hint). */
 export function entityView(e: Entity): Record<string, unknown> {
-  const { api_key_hint, ...fields } = e.fields as Record<string, unknown>;
+  // Write-only secrets (a provider's API key, an alert destination's secret) show as their masked hint.
+  const { api_key_hint, secret_hint, ...fields } = e.fields as Record<string, unknown>;
   const shown = Object.fromEntries(Object.entries(fields).filter(([k]) => !HIDDEN(k)));
-  return { id: e.id, ...shown, ...(api_key_hint ? { api_key: api_key_hint } : {}), version: e.version, updated_at: e.updatedAt, updated_by: e.updatedBy };
+  return { id: e.id, ...shown, ...(api_key_hint ? { api_key: api_key_hint } : {}), ...(secret_hint ? { secret: secret_hint } : {}), version: e.version, updated_at: e.updatedAt, updated_by: e.updatedBy };
 }
 
 /** The configuration state as an API view: every entity kind of the model, by its list name. */

@@ -133,7 +133,7 @@ function scope(deps: UsageRoutesDeps, request: Request, requested: string | unde
 const unavailable = (message: string) => new GatewayError({ status: 503, code: "analytics_unavailable", message, headers: { "retry-after": "5" } });
 
 /** The analytics runtime when it is in one of the `usable` states, else the 503 to answer. */
-function analyticsIn(deps: UsageRoutesDeps, usable: readonly AnalyticsState[]): AnalyticsRuntime {
+export function analyticsIn(deps: UsageRoutesDeps, usable: readonly AnalyticsState[]): AnalyticsRuntime {
   const analytics = deps.analytics;
   if (!analytics) throw new GatewayError({ status: 503, code: "analytics_disabled", message: "Analytics is off on this gateway (TOLLGATE_ANALYTICS=off)" });
   const { state, error } = analytics.status();
@@ -141,7 +141,7 @@ function analyticsIn(deps: UsageRoutesDeps, usable: readonly AnalyticsState[]): 
   return analytics;
 }
 
-function failure(err: unknown): Response {
+export function failure(err: unknown): Response {
   if (err instanceof GatewayError) return errorResponse(err);
   if (err instanceof RangeError) return errorResponse(bad("query", err.message));
   // AnalyticsUnavailableError, matched by code: the ClickHouse store is loaded only when used.
@@ -217,4 +217,4 @@ export function usageRoutes(deps: UsageRoutesDeps) {
 }
 
 /** Shared with the request explorer's routes (src/api/explorer.ts): who is asking, the store, errors. */
-export { analyticsIn, failure as analyticsFailure, scope as callerTenant };
+export { failure as analyticsFailure, scope as callerTenant };

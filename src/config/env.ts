@@ -26,6 +26,8 @@ export const Settings = T.Object({
   kafkaTopicPrefix: T.String({ pattern: "^[A-Za-z0-9._-]*$" }),
   redisPrefix: T.String({ minLength: 1 }),
   analytics: T.Union([T.Literal("on"), T.Literal("off"), T.Literal("query")]),
+  /** Alert projection + notifier in this process (issue 29). */
+  alerts: T.Optional(T.Union([T.Literal("on"), T.Literal("off")])),
   clickhouseUrl: T.Optional(T.String({ pattern: "^https?://" })),
   clickhouseUser: T.Optional(T.String({ minLength: 1 })),
   clickhousePassword: T.Optional(T.String()),
@@ -59,6 +61,7 @@ export const ENV_VARS = {
   TOLLGATE_KAFKA_TOPIC_PREFIX: ["kafkaTopicPrefix", "tollgate.", "Prefix of the Kafka topics (requests, config, deadletter)"],
   TOLLGATE_REDIS_PREFIX: ["redisPrefix", "tollgate:", "Prefix of every Redis key"],
   TOLLGATE_ANALYTICS: ["analytics", "on", "on | off | query: the usage projection and the /api/v1/usage API; `query` serves the API without running the projection (with CLICKHOUSE_URL). Store: ClickHouse when CLICKHOUSE_URL is set, else embedded chDB under the data dir"],
+  TOLLGATE_ALERTS: ["alerts", "", "on (default) | off: run the alert projection and notifier in this process (one evaluator at a time through a lock in the state store; docs/alerts.md)"],
   CLICKHOUSE_URL: ["clickhouseUrl", "", "http(s):// URL of a ClickHouse server for analytics (else embedded chDB)"],
   CLICKHOUSE_USER: ["clickhouseUser", "", "ClickHouse user (default: the server's `default`)"],
   CLICKHOUSE_PASSWORD: ["clickhousePassword", "", "ClickHouse password"],

@@ -25,7 +25,8 @@ export const EventEnvelope = T.Object({
 export type EventEnvelope = Static<typeof EventEnvelope>;
 
 /** The streams of the log. */
-export const STREAMS = ["requests", "config", "deadletter"] as const;
+/** `alerts`: `alert.fired` / `alert.resolved` from the alert projection (src/alerts, issue 29). */
+export const STREAMS = ["requests", "config", "deadletter", "alerts"] as const;
 export type StreamName = (typeof STREAMS)[number];
 
 export interface NewEvent {

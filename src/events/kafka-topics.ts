@@ -7,19 +7,20 @@ import type { Admin, ITopicConfig } from "kafkajs";
 import { STREAMS, type StreamName } from "./envelope.ts";
 
 export const DEFAULT_TOPIC_PREFIX = "tollgate.";
-export const DEFAULT_PARTITIONS: Record<StreamName, number> = { requests: 6, config: 1, deadletter: 1 };
+export const DEFAULT_PARTITIONS: Record<StreamName, number> = { requests: 6, config: 1, deadletter: 1, alerts: 1 };
 
 /** Topic-level settings per stream. Events are the source of truth: nothing expires by age. */
 const TOPIC_CONFIG: Record<StreamName, Record<string, string>> = {
   requests: { "cleanup.policy": "delete", "retention.ms": "-1" },
   config: { "cleanup.policy": "compact" },
   deadletter: { "cleanup.policy": "delete", "retention.ms": "-1" },
+  alerts: { "cleanup.policy": "delete", "retention.ms": "-1" },
 };
 
 export type TopicNames = Record<StreamName, string>;
 
 export function topicNames(prefix: string): TopicNames {
-  return { requests: `${prefix}requests`, config: `${prefix}config`, deadletter: `${prefix}deadletter` };
+  return { requests: `${prefix}requests`, config: `${prefix}config`, deadletter: `${prefix}deadletter`, alerts: `${prefix}alerts` };
 }
 
 /**

@@ -83,7 +83,6 @@ export function providerCallPlugin(router: Router, opts: { sleep?: (ms: number, 
                 const transition = router.record(key, false);
                 if (transition) circuit(ctx, key, transition);
               }
-              report(ctx, "failed", target, attempt, latency, error);
               attempts.push({ provider: target.provider.id, model: target.model, attempt, status: error.status, code: error.code, message: error.message, latency_ms: round(latency) });
               const plan = planRetry({
                 attempt,
@@ -93,6 +92,9 @@ export function providerCallPlugin(router: Router, opts: { sleep?: (ms: number, 
                 ...(route ? { backoff: route.backoff } : {}),
                 rand: router.rand,
               });
+              // `next` (issue 29, provider SLA "fallbacks caused"): what this failure led to.
+              const isLast = target === targets[targets.length - 1];
+              report(ctx, "failed", target, attempt, latency, error, plan.action === "retry" ? "retry" : plan.action === "fail" || isLast ? "fail" : "fallback");
               if (plan.action === "fail") throw withAttempts(error, attempts);
               if (plan.action === "retry") {
                 await sleep(plan.delayMs, ctx.signal);
@@ -178,7 +180,7 @@ function withAttempts(error: GatewayError, attempts: AttemptRecord[]): GatewayEr
   });
 }
 
-function report(ctx: Ctx, result: "succeeded" | "failed", target: Target, attempt: number, latencyMs: number, error?: GatewayError): void {
+function report(ctx: Ctx, result: "succeeded" | "failed", target: Target, attempt: number, latencyMs: number, error?: GatewayError, next?: "retry" | "fallback" | "fail"): void {
   ctx.emit({
     type: `provider.attempt.${result}`,
     payload: {
@@ -187,6 +189,7 @@ function report(ctx: Ctx, result: "succeeded" | "failed", target: Target, attemp
       attempt,
       latencyMs: round(latencyMs),
       ...(error ? { status: error.status, code: error.code, message: error.message, retryable: error instanceof ProviderError && error.retryable } : {}),
+      ...(next ? { next } : {}),
     },
   });
 }

@@ -19,6 +19,7 @@ import { setTimeout as pauseFor } from "node:timers/promises";
 import type { AnalyticsStore } from "../analytics/store.ts";
 import { rebuildHourlyRollup } from "../analytics/queries.ts";
 import { toClickHouseTime, toUsageRow, type UsageRow } from "../analytics/schema.ts";
+import { ATTEMPT_TYPES, writeAttempts } from "./attempts.ts";
 import { type EventLog, readBatches, type StoredEvent, type Subscription } from "../events/event-log.ts";
 
 export const USAGE_GROUP = "usage-projection";
@@ -57,6 +58,7 @@ export async function unseenRows(store: AnalyticsStore, rows: UsageRow[]): Promi
 
 /** Write one batch exactly once (see the module comment); returns its usage rows and those inserted now. */
 async function writeBatch(store: AnalyticsStore, batch: readonly StoredEvent[]): Promise<{ rows: number; inserted: number }> {
+  await writeAttempts(store, batch); // provider attempts (issue 29): their own table, before the usage rows
   const { rows, token } = usageBatch(batch);
   const fresh = await unseenRows(store, rows);
   if (fresh.length) await store.insert(fresh, token);
@@ -91,8 +93,8 @@ export function startUsageProjection(log: EventLog, store: AnalyticsStore, opts:
       const span = batch.length ? batch[batch.length - 1]!.offset - batch[0]!.offset + 1 : 0;
       if (span < maxBatch * 0.9 && lingerMs > 0) await pauseFor(lingerMs, undefined, { signal: halt.signal }).catch(() => {});
     },
-    // Only request.completed makes usage rows: the file log skips the rest without parsing it.
-    { maxBatch, types: ["request.completed"], ...(opts.onError ? { onError: opts.onError } : {}) },
+    // Only request.completed (usage rows) and provider attempts (SLA rows): the file log skips the rest without parsing it.
+    { maxBatch, types: ["request.completed", ...ATTEMPT_TYPES], ...(opts.onError ? { onError: opts.onError } : {}) },
   );
   return {
     stop() {

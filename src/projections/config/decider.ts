@@ -26,6 +26,8 @@ import { GUARDRAILS_ID, GuardrailsFields, guardrailsProblem } from "../../guardr
 import { checkPlugin, PLUGIN_ID, type PluginCatalog, PluginFields } from "./plugins.ts";
 import { checkCustomerOverride } from "./customer-overrides.ts";
 import { CachePolicyFields, embeddingsModelProblem, GLOBAL_POLICY_ID } from "../../cache/policy.ts";
+import { ALERT_ID, AlertDestinationFields, AlertRuleFields } from "../../alerts/config.ts";
+import { checkAlertEntity } from "../../alerts/check.ts";
 
 /** Provider ids are lower-case slugs; aliases look like model names; prices are `<provider>/<model>`. */
 const ID_PATTERNS: Record<EntityKind, RegExp> = {
@@ -41,6 +43,8 @@ const ID_PATTERNS: Record<EntityKind, RegExp> = {
   plugin: PLUGIN_ID,
   customer_override: /^ovr_[0-9a-z]{10,40}$/,
   cache_policy: /^(_global|[a-z0-9][a-z0-9_-]{0,63})$/,
+  alert_rule: ALERT_ID, // alerts (issue 29)
+  alert_destination: ALERT_ID,
 };
 const ID_RULES: Record<EntityKind, string> = {
   provider: "lower-case letters, digits, `_` and `-`",
@@ -55,9 +59,11 @@ const ID_RULES: Record<EntityKind, string> = {
   plugin: "`<plugin>` or `<tenant>/<plugin>` (lower-case slugs)",
   customer_override: "`ovr_` and 10 to 40 lower-case letters or digits",
   cache_policy: "`_global` or a tenant id",
+  alert_rule: "a slug: lower-case letters, digits, `_` and `-`", // alerts (issue 29)
+  alert_destination: "a slug: lower-case letters, digits, `_` and `-`",
 };
 
-const SCHEMAS: Record<EntityKind, TSchema> = { provider: ProviderFields, model_alias: ModelAliasFields, price: PriceFields, route: RouteFields, route_override: RouteFields, breaker: BreakerFields, tenant: TenantFields, key: KeySchema, guardrails: GuardrailsFields, plugin: PluginFields, customer_override: CustomerOverrideFields, cache_policy: CachePolicyFields };
+const SCHEMAS: Record<EntityKind, TSchema> = { provider: ProviderFields, model_alias: ModelAliasFields, price: PriceFields, route: RouteFields, route_override: RouteFields, breaker: BreakerFields, tenant: TenantFields, key: KeySchema, guardrails: GuardrailsFields, plugin: PluginFields, customer_override: CustomerOverrideFields, cache_policy: CachePolicyFields, alert_rule: AlertRuleFields, alert_destination: AlertDestinationFields };
 const DEFAULTS: Record<EntityKind, Record<string, unknown>> = {
   provider: { enabled: true, priority: 0, models: [] },
   model_alias: {},
@@ -71,6 +77,8 @@ const DEFAULTS: Record<EntityKind, Record<string, unknown>> = {
   plugin: {},
   customer_override: {},
   cache_policy: {},
+  alert_rule: { enabled: true }, // alerts (issue 29)
+  alert_destination: { enabled: true },
 };
 
 /** Key fields only `rotate` and `revoke` set (and `tenant`, fixed at create). */
@@ -220,6 +228,7 @@ function checkReferences(state: ConfigState, env: DecideEnv, kind: EntityKind, i
     throw invalid(`Unknown tenant \`${id}\``, "unknown_tenant", "tenant_id");
   }
   if (kind === "cache_policy") checkSemantic(state, env, fields as CachePolicyFields);
+  if (kind === "alert_rule" || kind === "alert_destination") checkAlertEntity(state, kind, fields); // alerts (issue 29)
   if (kind === "price") {
     const provider = id.split("/")[0] ?? "";
     if (!id.includes("/") || !known(provider)) {

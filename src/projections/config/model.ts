@@ -7,6 +7,7 @@ import type { PluginFields } from "./plugins.ts";
 import { PROVIDER_KINDS } from "../../providers/types.ts";
 import { GuardrailsFields } from "../../guardrails/config.ts";
 import type { CachePolicyFields } from "../../cache/policy.ts";
+import type { AlertDestinationFields, AlertRuleFields } from "../../alerts/config.ts";
 
 export const EntityId = T.String({ pattern: "^[a-z0-9][a-z0-9_-]*$", maxLength: 64, description: "Provider id: lower-case letters, digits, `_`, `-`" });
 
@@ -195,9 +196,15 @@ export interface EntityFields {
   customer_override: CustomerOverrideFields;
   /** id = `_global` or a tenant id (src/cache/policy.ts). */
   cache_policy: CachePolicyFields;
+  // --- alerts (issue 29): src/alerts/config.ts ---
+  /** id = a slug. */
+  alert_rule: AlertRuleFields;
+  /** id = a slug; the signing secret is write-only (sealed into `secret_enc`). */
+  alert_destination: AlertDestinationFields;
+  // --- end alerts ---
 }
 export type EntityKind = keyof EntityFields;
-export const ENTITY_KINDS: readonly EntityKind[] = ["provider", "model_alias", "price", "route", "route_override", "breaker", "tenant", "key", "guardrails", "plugin", "customer_override", "cache_policy"];
+export const ENTITY_KINDS: readonly EntityKind[] = ["provider", "model_alias", "price", "route", "route_override", "breaker", "tenant", "key", "guardrails", "plugin", "customer_override", "cache_policy", /* alerts (issue 29) */ "alert_rule", "alert_destination"];
 
 export interface Entity<K extends EntityKind = EntityKind> {
   kind: K;
@@ -219,7 +226,7 @@ export interface ConfigState {
 }
 
 export function initialState(): ConfigState {
-  return { version: 0, entities: { provider: {}, model_alias: {}, price: {}, route: {}, route_override: {}, breaker: {}, tenant: {}, key: {}, guardrails: {}, plugin: {}, customer_override: {}, cache_policy: {} }, tombstones: {} };
+  return { version: 0, entities: { provider: {}, model_alias: {}, price: {}, route: {}, route_override: {}, breaker: {}, tenant: {}, key: {}, guardrails: {}, plugin: {}, customer_override: {}, cache_policy: {}, /* alerts (issue 29) */ alert_rule: {}, alert_destination: {} }, tombstones: {} };
 }
 
 /** Commands an admin issues. `expectedVersion` enables optimistic concurrency. */
