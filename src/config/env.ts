@@ -33,6 +33,7 @@ export const Settings = T.Object({
   fsyncMs: T.Integer({ minimum: 0, maximum: 10_000 }),
   cacheMaxBytes: T.Integer({ minimum: 1024 }),
   cacheTimeoutMs: T.Integer({ minimum: 1, maximum: 10_000 }),
+  responsesTtlSeconds: T.Integer({ minimum: 60, maximum: 31_536_000 }),
 });
 export type Settings = Static<typeof Settings>;
 
@@ -65,9 +66,11 @@ export const ENV_VARS = {
   TOLLGATE_METRICS_MAX_MODELS: ["metricsMaxModels", "", "Distinct model label values in /metrics (default 100); later models are counted as `other`"],
   TOLLGATE_CACHE_MAX_BYTES: ["cacheMaxBytes", "67108864", "Bound of the in-process response cache (LRU), bytes; with REDIS_URL the cache lives in Redis"],
   TOLLGATE_CACHE_TIMEOUT_MS: ["cacheTimeoutMs", "50", "Longest a Redis cache lookup may take; slower (or Redis down) counts as a miss"],
+  // issue 27: stored Responses API conversations
+  TOLLGATE_RESPONSES_TTL_SECONDS: ["responsesTtlSeconds", "2592000", "How long a stored /v1/responses response and its input items live in the state store (default 30 days); the only place the gateway keeps conversation text"],
 } as const satisfies Record<string, readonly [keyof Settings, string, string]>;
 
-const NUMERIC = new Set<keyof Settings>(["port", "maxBodyBytes", "drainTimeoutMs", "metricsMaxTenants", "metricsMaxModels", "fsyncMs", "cacheMaxBytes", "cacheTimeoutMs"]);
+const NUMERIC = new Set<keyof Settings>(["port", "maxBodyBytes", "drainTimeoutMs", "metricsMaxTenants", "metricsMaxModels", "fsyncMs", "cacheMaxBytes", "cacheTimeoutMs", "responsesTtlSeconds"]);
 const LISTS = new Set<keyof Settings>(["corsOrigins", "kafkaBrokers"]);
 
 export class SettingsError extends Error {
