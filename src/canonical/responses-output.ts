@@ -39,14 +39,14 @@ export function responseShell(req: ResponsesRequest, o: ShellOptions): ResponseO
     tools: (req.tools as unknown[] | undefined) ?? [],
     top_p: req.top_p ?? 1,
     truncation: "disabled",
-    usage: null,
-    user: req.user ?? null,
+    ...(req.user !== undefined ? { user: req.user } : {}),
     metadata: req.metadata ?? {},
   };
 }
 
 export function messageItem(id: string, text: string, refusal: string, status: "in_progress" | "completed"): ResponseItem {
   const content: Record<string, unknown>[] = [];
+  if (status === "in_progress") return { type: "message", id, status, role: "assistant", content }; // parts follow as events
   if (text || !refusal) content.push({ type: "output_text", text, annotations: [], logprobs: [] });
   if (refusal) content.push({ type: "refusal", refusal });
   return { type: "message", id, status, role: "assistant", content };

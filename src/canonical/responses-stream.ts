@@ -77,7 +77,6 @@ export class ResponsesStreamWriter {
       ...this.shell,
       status: "failed",
       error: { code: error.status === 429 ? "rate_limit_exceeded" : "server_error", message: `${error.message} (${error.code})` },
-      usage: null,
     };
     this.final = response;
     return this.start() + this.event("response.failed", { response });

@@ -74,8 +74,9 @@ export interface ResponseObject {
   tools: unknown[];
   top_p: number | null;
   truncation: "disabled";
-  usage: ResponsesUsage | null;
-  user: string | null;
+  /** Absent until the response is finished (the published schema has no null here). */
+  usage?: ResponsesUsage;
+  user?: string;
   metadata: Record<string, string>;
 }
 

@@ -56,11 +56,49 @@ let cached: OpenAISpecValidators | undefined;
 export function openaiSpecValidators(): OpenAISpecValidators {
   if (cached) return cached;
   const doc = parseYaml(openaiSpecText()) as { components: { schemas: Record<string, unknown> } };
+  relaxDiscriminatedOneOf(doc.components);
   const ajv = new Ajv2020({ strict: false, allErrors: true, validateFormats: false });
   ajv.addSchema({ $id: "openai", components: doc.components }, "openai");
   const at = (name: string) => ajv.compile({ $ref: `openai#/components/schemas/${name}` });
-  cached = { createResponse: at("CreateResponse"), streamEvent: at("ResponseStreamEvent"), response: at("Response") };
+  // One validator per event type (from the `type` enum of each ResponseStreamEvent member): precise errors.
+  const byType = new Map<string, ValidateFunction>();
+  const members = (doc.components.schemas.ResponseStreamEvent as { anyOf: Array<{ $ref: string }> }).anyOf;
+  for (const m of members) {
+    const name = m.$ref.split("/").at(-1)!;
+    const type = (doc.components.schemas[name] as { properties?: { type?: { enum?: string[] } } }).properties?.type?.enum?.[0];
+    if (type) byType.set(type, at(name));
+  }
+  const streamEvent = ((value: unknown) => {
+    const type = (value as { type?: unknown })?.type;
+    const v = typeof type === "string" ? byType.get(type) : undefined;
+    if (!v) {
+      streamEvent.errors = [{ instancePath: "/type", message: `is not a ResponseStreamEvent type: ${String(type)}`, params: {}, keyword: "enum", schemaPath: "" }];
+      return false;
+    }
+    const ok = v(value) as boolean;
+    streamEvent.errors = v.errors ?? null;
+    return ok;
+  }) as ValidateFunction;
+  cached = { createResponse: at("CreateResponse"), streamEvent, response: at("Response") };
   return cached;
+}
+
+/**
+ * OpenAPI picks a `oneOf` member by its `discriminator`; plain JSON Schema demands exactly one
+ * match. The published document's `InputItem` lists `EasyInputMessage` and `Item`
+ * (→ `InputMessage`), which both accept a user message with a content list under the same
+ * discriminator value `message` (the SDK sends exactly that), so a discriminated `oneOf` is
+ * checked as `anyOf`: still a real validation against every member's schema.
+ */
+function relaxDiscriminatedOneOf(node: unknown): void {
+  if (Array.isArray(node)) return node.forEach(relaxDiscriminatedOneOf);
+  if (typeof node !== "object" || node === null) return;
+  const o = node as Record<string, unknown>;
+  if (Array.isArray(o.oneOf) && o.discriminator) {
+    o.anyOf = o.oneOf;
+    delete o.oneOf;
+  }
+  for (const v of Object.values(o)) relaxDiscriminatedOneOf(v);
 }
 
 /** A readable list of what failed (empty when valid). */
