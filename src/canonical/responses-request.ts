@@ -27,6 +27,9 @@ export interface TranslatedRequest {
   checks: TargetCheck[];
 }
 
+/** Canonical field holding the native-only parts of a Responses request (keyed by the cache, never sent). */
+export const PASSTHROUGH_FIELD = "x_responses_passthrough";
+
 /** The kinds that speak Responses natively: the request passes through in Responses format. */
 export const NATIVE_RESPONSES_KINDS = ["openai", "azure"] as const;
 
@@ -91,11 +94,15 @@ export function toCanonical(req: ResponsesRequest, history: ResponseItem[] = [])
   if (req.parallel_tool_calls != null) chat.parallel_tool_calls = req.parallel_tool_calls;
 
   const checks: TargetCheck[] = [];
-  const nativeOnly = (param: string, message: string) => checks.push({ param, message, honouredBy: NATIVE_RESPONSES_KINDS });
+  const passthrough: Record<string, unknown> = {};
+  const nativeOnly = (param: string, message: string, value: unknown) => {
+    checks.push({ param, message, honouredBy: NATIVE_RESPONSES_KINDS });
+    passthrough[param] = value;
+  };
   const tools: NonNullable<ChatCompletionRequest["tools"]> = [];
   (req.tools ?? []).forEach((tool, i) => {
     const t = tool as Record<string, unknown>;
-    if (t.type !== "function") return nativeOnly(`tools[${i}].type`, `Tool type \`${String(t.type)}\` needs a provider that speaks the Responses API`);
+    if (t.type !== "function") return nativeOnly(`tools[${i}].type`, `Tool type \`${String(t.type)}\` needs a provider that speaks the Responses API`, t);
     if (typeof t.name !== "string" || t.name === "") throw bad(`tools[${i}].name`, "A function tool needs a `name`");
     const fn: Record<string, unknown> = { name: t.name };
     if (typeof t.description === "string") fn.description = t.description;
@@ -108,7 +115,7 @@ export function toCanonical(req: ResponsesRequest, history: ResponseItem[] = [])
     const c = req.tool_choice as unknown;
     if (c === "auto" || c === "none" || c === "required") chat.tool_choice = c;
     else if (isObject(c) && c.type === "function" && typeof c.name === "string") chat.tool_choice = { type: "function", function: { name: c.name } };
-    else nativeOnly("tool_choice", "This `tool_choice` needs a provider that speaks the Responses API");
+    else nativeOnly("tool_choice", "This `tool_choice` needs a provider that speaks the Responses API", c);
   }
   const format = req.text?.format as Record<string, unknown> | undefined;
   if (format && format.type !== "text") {
@@ -128,8 +135,11 @@ export function toCanonical(req: ResponsesRequest, history: ResponseItem[] = [])
   }
   for (const [key, value] of Object.entries(req)) {
     if (KNOWN.has(key) || HARMLESS[key]?.(value)) continue;
-    nativeOnly(key, `\`${key}\` needs a provider that speaks the Responses API`);
+    nativeOnly(key, `\`${key}\` needs a provider that speaks the Responses API`, value);
   }
+  // What only a native provider receives changes the answer: it is part of the canonical request
+  // (so of the cache key). No adapter sends it: a request that has it is refused by every other kind.
+  if (checks.some((c) => c.honouredBy === NATIVE_RESPONSES_KINDS)) (chat as Record<string, unknown>)[PASSTHROUGH_FIELD] = passthrough;
   return { chat, items, checks };
 }
 
