@@ -43,11 +43,16 @@ function tenantOf(deps: { config: () => ConfigSnapshot; loopback: boolean }, req
   return d.ok ? { ok: true, tenant: d.tenantId } : { ok: false, error: new GatewayError({ status: d.status, code: d.code, message: d.message }) };
 }
 
-const ListQuery = T.Object({
-  limit: T.Optional(T.Integer({ minimum: 1, maximum: 100, default: 20 })),
-  order: T.Optional(T.Union([T.Literal("asc"), T.Literal("desc")])),
-  after: T.Optional(T.String({ maxLength: 256 })),
-});
+/** Query strings, checked in the handler after the key (a bad value is 400 `invalid_request` with `param`). */
+const ListQuery = T.Object(
+  {
+    limit: T.Optional(T.String({ description: "Items, 1–100 (default 20)" })),
+    order: T.Optional(T.String({ description: "`asc` or `desc` (default)" })),
+    after: T.Optional(T.String({ maxLength: 256, description: "An item id: list the items after it" })),
+  },
+  { additionalProperties: true },
+);
+const badQuery = (param: string, message: string) => new GatewayError({ status: 400, code: "invalid_request", message, param });
 const ResponseSchema = Loose({ id: T.String(), object: T.Literal("response"), status: T.String() });
 
 export function responsesRoutes(deps: ResponsesDeps) {
@@ -165,14 +170,16 @@ export function responsesRoutes(deps: ResponsesDeps) {
         if (!who.ok) return errorResponse(who.error);
         const record = await deps.responses.get(who.tenant, params.id);
         if (!record) return errorResponse(notFound(params.id));
+        const limit = query.limit === undefined ? 20 : Number(query.limit);
+        if (!Number.isInteger(limit) || limit < 1 || limit > 100) return errorResponse(badQuery("limit", "`limit` is an integer from 1 to 100"));
+        if (query.order !== undefined && query.order !== "asc" && query.order !== "desc") return errorResponse(badQuery("order", "`order` is `asc` or `desc`"));
         let items = [...record.history, ...record.input];
         if (query.order !== "asc") items.reverse();
         if (query.after) {
           const at = items.findIndex((i) => i.id === query.after);
-          if (at < 0) return errorResponse(new GatewayError({ status: 400, code: "invalid_request", message: "`after` names no item of this response", param: "after" }));
+          if (at < 0) return errorResponse(badQuery("after", "`after` names no item of this response"));
           items = items.slice(at + 1);
         }
-        const limit = query.limit ?? 20;
         const data = items.slice(0, limit);
         return Response.json({ object: "list", data, first_id: data[0]?.id ?? null, last_id: data.at(-1)?.id ?? null, has_more: items.length > limit });
       },
