@@ -227,7 +227,7 @@ describe("native pass-through and translation limits", () => {
     expect(usage.input_tokens_details.cached_tokens).toBe(3);
     expect(usage.output_tokens_details.reasoning_tokens).toBe(2);
     const done = await waitFor(async () => (await gw.events()).findLast((e) => e.type === "request.completed" && (e.payload as any).endpoint === "responses" && (e.payload as any).stream === true), 5000, "request.completed");
-    expect(done.payload).toMatchObject({ status: "ok", provider: "oai", cachedTokens: 3 });
+    expect(done.payload).toMatchObject({ status: "ok", provider: "oai", cachedTokens: 3, reasoningTokens: 2 });
   });
 
   test("an unknown previous_response_id, input item type or malformed item is a 4xx with param", async () => {
