@@ -90,6 +90,10 @@ export function responsesRoutes(deps: ResponsesDeps) {
         const result = out.result;
         if (result.kind === "stream") {
           const w = new ResponsesStreamWriter(shell);
+          const write = (c: Parameters<typeof w.write>[0]) => w.write(c);
+          const error = (e: GatewayError) => w.error(e);
+          if (!store) return sseResponse(out.ctx, result.chunks, { write, end: () => w.end(), error }, headers);
+          // Stored: the Response is kept before `response.completed` goes out (a client may GET it right after).
           let closing = "";
           const chunks = result.chunks;
           async function* stored() {
@@ -98,8 +102,7 @@ export function responsesRoutes(deps: ResponsesDeps) {
             const final = w.result();
             if (final) await keep(final);
           }
-          const writer = { write: (c: Parameters<typeof w.write>[0]) => w.write(c), end: () => closing, error: (e: GatewayError) => w.error(e) };
-          return sseResponse(out.ctx, stored(), writer, headers);
+          return sseResponse(out.ctx, stored(), { write, end: () => closing, error }, headers);
         }
         if (result.kind !== "response") throw new Error(`/v1/responses cannot render a \`${result.kind}\` answer`);
         const response = fromCanonical(result.response, shell);

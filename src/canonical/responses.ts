@@ -108,6 +108,7 @@ export function fromResponsesUsage(u: Record<string, unknown> | null | undefined
   return usage;
 }
 
-const hex = () => crypto.randomUUID().replaceAll("-", "");
-/** Gateway ids: `resp_…`, `msg_…`, `fc_…` (48 hex chars after the prefix, unguessable). */
-export const newId = (prefix: "resp" | "msg" | "fc"): string => `${prefix}_${hex()}${hex().slice(0, 16)}`;
+/** Gateway ids: `resp_…`, `msg_…`, `fc_…` (48 hex chars, 192 random bits: unguessable). */
+export function newId(prefix: "resp" | "msg" | "fc"): string {
+  return `${prefix}_${Buffer.from(crypto.getRandomValues(new Uint8Array(24))).toString("hex")}`;
+}
