@@ -20,6 +20,8 @@ import { checkHost } from "./api/request-guard.ts";
 import { allowedMethods, methodNotAllowed } from "./api/method-guard.ts";
 import { openaiRoutes } from "./api/openai.ts";
 import { anthropicErrorResponse, anthropicRoutes } from "./api/anthropic.ts";
+import { responsesRoutes } from "./api/responses.ts";
+import { ResponsesStore } from "./api/responses-store.ts";
 import type { GatewayError } from "./pipeline/errors.ts";
 import { embeddingsRoutes } from "./api/embeddings.ts";
 import { type AdminDeps, adminRoutes } from "./api/admin.ts";
@@ -65,6 +67,8 @@ export interface AppDeps extends GatewayDeps {
   /** The response cache's store (absent: no cache routes). */
   cache?: CacheStore;
   semantic?: SemanticTier;
+  /** Stored /v1/responses conversations live this long (ms); default 30 days. */
+  responsesTtlMs?: number;
 }
 
 /**
@@ -75,6 +79,7 @@ const MODEL_ROUTES = new Map<string, { endpoint: string; render: (error: Gateway
   ["/v1/chat/completions", { endpoint: "chat.completions", render: openaiError }],
   ["/api/v1/generate", { endpoint: "generate", render: openaiError }],
   ["/v1/embeddings", { endpoint: "embeddings", render: openaiError }],
+  ["/v1/responses", { endpoint: "responses", render: openaiError }],
   ["/v1/messages", { endpoint: "messages", render: (e, id) => anthropicErrorResponse(e, { "x-request-id": id }, id) }],
 ]);
 
@@ -128,6 +133,7 @@ export function buildApp(deps: AppDeps) {
     .use(healthRoutes({ ...deps, metrics: deps.telemetry?.metrics }))
     .use(openaiRoutes(deps))
     .use(anthropicRoutes(deps))
+    .use(responsesRoutes({ ...deps, responses: new ResponsesStore(deps.store, deps.responsesTtlMs ?? 30 * 86_400_000), loopback: deps.admin.loopback, adminKey: deps.admin.adminKey }))
     .use(generateRoutes(deps))
     .use(embeddingsRoutes(deps))
     .use(providerRoutes(deps))

@@ -223,6 +223,7 @@ async function wire(settings: Settings, opts: StartOptions, { file, masterKey, l
     telemetry,
     cache,
     semantic,
+    responsesTtlMs: settings.responsesTtlSeconds * 1000,
   });
   const server = Bun.serve({
     port: settings.port,

@@ -32,6 +32,8 @@ export interface GatewayInput {
   meta?: Ctx["meta"];
   /** For embeddings: the original request (`request.messages` then holds its text inputs). */
   embeddings?: EmbeddingsRequest;
+  /** For /v1/responses: the client's Responses request and the checks a target must pass. */
+  responses?: Ctx["responses"];
 }
 
 export type GatewayOutcome =
@@ -80,6 +82,7 @@ function createCtx(deps: GatewayDeps, httpRequest: Request, input: GatewayInput)
     request: input.request,
     operation: input.embeddings ? "embeddings" : "chat",
     ...(input.embeddings ? { embeddings: input.embeddings } : {}),
+    ...(input.responses ? { responses: input.responses } : {}),
     stream: input.request.stream === true,
     principal: { tenant: "default" },
     meta: input.meta ?? {},

@@ -39,6 +39,7 @@ export const Settings = T.Object({
   cacheMaxBytes: T.Integer({ minimum: 1024 }),
   cacheTimeoutMs: T.Integer({ minimum: 1, maximum: 10_000 }),
   analyticsEngine: T.Union([T.Literal("process"), T.Literal("inline")]),
+  responsesTtlSeconds: T.Integer({ minimum: 60, maximum: 31_536_000 }),
 });
 export type Settings = Static<typeof Settings>;
 
@@ -74,9 +75,11 @@ export const ENV_VARS = {
   TOLLGATE_CACHE_MAX_BYTES: ["cacheMaxBytes", "67108864", "Bound of the in-process response cache (LRU), bytes; with REDIS_URL the cache lives in Redis"],
   TOLLGATE_CACHE_TIMEOUT_MS: ["cacheTimeoutMs", "50", "Longest a Redis cache lookup may take; slower (or Redis down) counts as a miss"],
   TOLLGATE_ANALYTICS_ENGINE: ["analyticsEngine", "process", "process | inline: where the embedded analytics engine (chDB) runs — a child process of its own (its memory and CPU off the gateway process), or inside the gateway process"],
+  // issue 27: stored Responses API conversations
+  TOLLGATE_RESPONSES_TTL_SECONDS: ["responsesTtlSeconds", "2592000", "How long a stored /v1/responses response and its input items live in the state store (default 30 days); the only place the gateway keeps conversation text"],
 } as const satisfies Record<string, readonly [keyof Settings, string, string]>;
 
-const NUMERIC = new Set<keyof Settings>(["port", "maxBodyBytes", "drainTimeoutMs", "metricsMaxTenants", "metricsMaxModels", "fsyncMs", "cacheMaxBytes", "cacheTimeoutMs"]);
+const NUMERIC = new Set<keyof Settings>(["port", "maxBodyBytes", "drainTimeoutMs", "metricsMaxTenants", "metricsMaxModels", "fsyncMs", "cacheMaxBytes", "cacheTimeoutMs", "responsesTtlSeconds"]);
 const LISTS = new Set<keyof Settings>(["corsOrigins", "kafkaBrokers", "allowedHosts"]);
 
 export class SettingsError extends Error {

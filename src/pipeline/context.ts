@@ -3,6 +3,8 @@
  */
 import type { ChatCompletionRequest, Usage } from "../canonical/chat.ts";
 import type { EmbeddingsRequest } from "../canonical/embeddings.ts";
+import type { ResponsesRequest } from "../canonical/responses.ts";
+import type { TargetCheck } from "../canonical/responses-request.ts";
 import type { ConfigSnapshot, RouteConfig } from "../config/snapshot.ts";
 import type { NewEvent } from "../events/envelope.ts";
 import type { ProviderAdapter } from "../providers/types.ts";
@@ -60,6 +62,11 @@ export interface Ctx {
    */
   readonly operation: "chat" | "embeddings";
   embeddings?: EmbeddingsRequest;
+  /**
+   * `/v1/responses`: the client's Responses request (passed through to providers that speak
+   * Responses) and the fields only some provider kinds can honour (others answer 400).
+   */
+  responses?: { request: ResponsesRequest; checks: readonly TargetCheck[] };
   readonly stream: boolean;
   principal: Principal;
   /** Free-form request attributes (service, task type, user id) from the client. */

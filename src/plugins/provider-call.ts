@@ -5,6 +5,7 @@
  * the next target is tried. A stream falls back only before its first chunk. An upstream 4xx
  * is returned as is. When every target failed: 503 `all_targets_failed` with the attempts.
  */
+import { checkTarget, toUpstreamResponses } from "../canonical/responses-request.ts";
 import { type ChatCompletionChunk, contentText } from "../canonical/chat.ts";
 import type { EmbeddingsRequest } from "../canonical/embeddings.ts";
 import type { Ctx, Target } from "../pipeline/context.ts";
@@ -126,9 +127,16 @@ async function callOnce(ctx: Ctx, target: Target, opts: ProviderCallOptions): Pr
     if (!embed) throw new GatewayError({ status: 400, code: "embeddings_not_supported", message: `Provider \`${provider.id}\` does not offer embeddings`, param: "model" });
     return { kind: "embeddings", response: await embed(embeddingsRequest(ctx), opts) };
   }
-  if (!ctx.stream) return { kind: "response", response: await provider.complete(ctx.request, opts) };
+  // /v1/responses: a provider that speaks Responses gets it in Responses format; any other must honour every field.
+  const native = ctx.responses && provider.responses;
+  if (ctx.responses && !native) {
+    const refused = checkTarget(ctx.responses.checks, provider.kind);
+    if (refused) throw refused;
+  }
+  const body = native ? toUpstreamResponses(ctx.request, ctx.responses!.request, opts.model, ctx.stream) : undefined;
+  if (!ctx.stream) return { kind: "response", response: await (native && body ? native.complete(body, opts) : provider.complete(ctx.request, opts)) };
   const started = performance.now();
-  const it = provider.stream(ctx.request, opts)[Symbol.asyncIterator]();
+  const it = (native && body ? native.stream(body, opts) : provider.stream(ctx.request, opts))[Symbol.asyncIterator]();
   const first = await firstChunk(it, Math.max(1, (opts.timeoutMs ?? 60_000) - (performance.now() - started)), provider.id);
   return { kind: "stream", chunks: rest(first, it) };
 }

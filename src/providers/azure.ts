@@ -40,10 +40,13 @@ export function azureProvider(cfg: ProviderConfig): ProviderAdapter {
   const keepsStreamOptions = !/^\d{4}-\d{2}-\d{2}/.test(apiVersion) || apiVersion >= STREAM_OPTIONS_SINCE;
 
   return openaiWireAdapter(cfg, {
+    // Responses is not per deployment: `POST {base}/openai/responses`, the deployment named as `model`.
     url: (op: OpenAIOperation, model: string) =>
-      `${base}/openai/deployments/${encodeURIComponent(cfg.deployments?.[model] ?? model)}/${op}?${query}`,
+      op === "responses" ? `${base}/openai/responses?${query}` : `${base}/openai/deployments/${encodeURIComponent(cfg.deployments?.[model] ?? model)}/${op}?${query}`,
+    nativeResponses: true,
     headers: cfg.apiKey ? { "api-key": cfg.apiKey } : {},
-    fixBody: (body: Json) => {
+    fixBody: (body: Json, op: OpenAIOperation) => {
+      if (op === "responses") return { ...body, model: cfg.deployments?.[String(body.model)] ?? body.model };
       const { model: _deploymentDecides, stream_options, ...rest } = body;
       return keepsStreamOptions && stream_options !== undefined ? { ...rest, stream_options } : rest;
     },

@@ -55,7 +55,8 @@ export function openaiCompatibleProvider(cfg: ProviderConfig): ProviderAdapter {
   const profile = PROFILES[cfg.kind];
   const baseUrl = cfg.baseUrl ?? profile.defaultBaseUrl;
   if (!baseUrl) throw new Error(`provider ${cfg.id}: kind "${cfg.kind}" needs a baseUrl`);
-  return openaiWireAdapter(cfg, bearerWire(cfg, baseUrl, profile.fixBody));
+  // Only OpenAI itself speaks the Responses API; the others get /v1/responses translated through chat.
+  return openaiWireAdapter(cfg, { ...bearerWire(cfg, baseUrl, profile.fixBody), ...(cfg.kind === "openai" ? { nativeResponses: true } : {}) });
 }
 
 /** The base URL a kind uses when the config names none (undefined: `baseUrl` is required). */

@@ -14,12 +14,13 @@ import { type Attempt, startAttempt } from "./attempt.ts";
 import { ProviderError, providerHttpError } from "./errors.ts";
 import { errorInBody, type Json, normalizeCompletion, normalizeEmbeddings, parseErrorBody, parseJson, StreamState } from "./openai-parse.ts";
 import { parseSSE } from "./sse.ts";
+import { responsesCalls } from "./openai-responses.ts";
 import type { ProviderAdapter, ProviderCallOptions, ProviderConfig } from "./types.ts";
 
 export const OPENAI_BASE_URL = "https://api.openai.com/v1";
 
 /** The two endpoints an OpenAI-style provider offers, as path suffixes. */
-export type OpenAIOperation = "chat/completions" | "embeddings";
+export type OpenAIOperation = "chat/completions" | "embeddings" | "responses";
 
 /** How one OpenAI-style vendor is called: where, with which credentials, and body fixes. */
 export interface OpenAIWire {
@@ -29,6 +30,8 @@ export interface OpenAIWire {
   headers: Record<string, string>;
   /** Last change to the outgoing JSON body (fields a vendor rejects or names differently). */
   fixBody?(body: Json, op: OpenAIOperation): Json;
+  /** The vendor speaks the Responses API (`url("responses", model)`): /v1/responses passes through. */
+  nativeResponses?: boolean;
 }
 
 /**
@@ -53,7 +56,7 @@ export function bearerWire(cfg: ProviderConfig, baseUrl: string, fixBody?: OpenA
  * const answer = await openai.complete(req, { model: "gpt-4o-mini", signal });
  */
 export function openaiProvider(cfg: ProviderConfig): ProviderAdapter {
-  return openaiWireAdapter(cfg, bearerWire(cfg, cfg.baseUrl ?? OPENAI_BASE_URL));
+  return openaiWireAdapter(cfg, { ...bearerWire(cfg, cfg.baseUrl ?? OPENAI_BASE_URL), nativeResponses: true });
 }
 
 /**
@@ -124,10 +127,21 @@ export function openaiWireAdapter(cfg: ProviderConfig, wire: OpenAIWire): Provid
     }
   }
 
+  const responses = wire.nativeResponses
+    ? responsesCalls({
+        cfg,
+        post: (model, body, attempt, stream) => post("responses", model, body, attempt, stream),
+        classify: (err, attempt, opts, streamed) => classify(err, attempt, opts, "responses", streamed),
+        fail: (status, code, message, retryable) => fail(status, code, message, retryable),
+        invalid,
+      })
+    : undefined;
+
   return {
     id: cfg.id,
     kind: cfg.kind,
     models: cfg.models,
+    ...(responses ? { responses } : {}),
 
     async complete(req: ChatCompletionRequest, opts: ProviderCallOptions): Promise<ChatCompletion> {
       const { stream_options: _notForJson, ...rest } = req;

@@ -36,6 +36,14 @@ export interface ProviderAdapter {
   stream(req: ChatCompletionRequest, opts: ProviderCallOptions): AsyncIterable<ChatCompletionChunk>;
   /** Embeddings, for providers that offer them (absent = not supported). */
   embed?(req: EmbeddingsRequest, opts: ProviderCallOptions): Promise<EmbeddingsResponse>;
+  /** Providers that speak the OpenAI Responses API (OpenAI, Azure OpenAI): absent = translated through chat. */
+  responses?: ResponsesCalls;
+}
+
+/** A Responses request body in (the gateway sets `model`, `stream`), the answer in canonical form. */
+export interface ResponsesCalls {
+  complete(body: Record<string, unknown>, opts: ProviderCallOptions): Promise<ChatCompletion>;
+  stream(body: Record<string, unknown>, opts: ProviderCallOptions): AsyncIterable<ChatCompletionChunk>;
 }
 
 export const PROVIDER_KINDS = ["openai", "echo", "anthropic", "gemini", "mistral", "together", "azure", "custom"] as const;

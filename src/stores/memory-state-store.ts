@@ -168,6 +168,17 @@ export class MemoryStateStore implements StateStore {
     return true;
   }
 
+  async deletePrefix(prefix: string): Promise<number> {
+    this.open();
+    let n = 0;
+    for (const key of [...this.entries.keys()]) {
+      if (!key.startsWith(prefix)) continue;
+      this.remove(key);
+      n++;
+    }
+    return n;
+  }
+
   async flushAll(): Promise<void> {
     this.open();
     this.entries.clear();

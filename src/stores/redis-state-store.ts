@@ -219,6 +219,19 @@ export class RedisStateStore implements StateStore {
     return (await this.redis.tgReleaseLock(this.k(key), token)) === 1;
   }
 
+  /** SCAN + UNLINK over `{storePrefix}{prefix}*` (never KEYS): not atomic, keys written meanwhile may stay. */
+  async deletePrefix(prefix: string): Promise<number> {
+    const match = `${escapeGlob(this.k(prefix))}*`;
+    let cursor = "0";
+    let n = 0;
+    do {
+      const [next, keys] = await this.redis.scan(cursor, "MATCH", match, "COUNT", 1000);
+      cursor = next;
+      if (keys.length > 0) n += await this.redis.unlink(...keys);
+    } while (cursor !== "0");
+    return n;
+  }
+
   async flushAll(): Promise<void> {
     const match = `${escapeGlob(this.prefix)}*`;
     let cursor = "0";

@@ -122,6 +122,9 @@ export interface StateStore {
   /** Release a lock only if `token` still holds it. Returns whether it released. */
   releaseLock(key: string, token: string): Promise<boolean>;
 
+  /** Delete every key that starts with `prefix` (e.g. one tenant's stored responses); returns how many. */
+  deletePrefix(prefix: string): Promise<number>;
+
   /** Delete every key this store owns (its prefix), e.g. to rebuild a projection. */
   flushAll(): Promise<void>;
 

@@ -22,6 +22,7 @@ describe("loadSettings", () => {
       cacheMaxBytes: 64 * 1024 * 1024,
       cacheTimeoutMs: 50,
       analyticsEngine: "process",
+      responsesTtlSeconds: 2592000,
     });
   });
 

@@ -88,6 +88,22 @@ export function stateStoreContract(name: string, factory: StateStoreFactory): vo
         for (const k of keys) expect(await store.get(k)).toBe(`v-${k}`);
         expect(await store.get("star")).toBeNull();
       });
+
+      test("deletePrefix removes exactly the keys under the prefix (glob characters are literal)", async () => {
+        await store.set("resp:t1:a", "1", { ttlMs: 60_000 });
+        await store.set("resp:t1:b", "2");
+        await store.set("resp:t10:a", "3");
+        await store.set("resp:t*:c", "4");
+        await store.set("other", "5");
+        expect(await store.deletePrefix("resp:t1:")).toBe(2);
+        expect(await store.get("resp:t1:a")).toBeNull();
+        expect(await store.get("resp:t1:b")).toBeNull();
+        expect(await store.get("resp:t10:a")).toBe("3");
+        expect(await store.deletePrefix("resp:t*")).toBe(1);
+        expect(await store.get("resp:t10:a")).toBe("3");
+        expect(await store.get("other")).toBe("5");
+        expect(await store.deletePrefix("nothing:")).toBe(0);
+      });
     });
 
     describe("TTL", () => {

@@ -1,0 +1,133 @@
+/**
+ * /v1/responses through the whole pipeline: tenant isolation of stored responses (GET,
+ * DELETE, input_items and previous_response_id with another tenant's id are 404), the
+ * per-tenant purge, guardrail restore across a placeholder split between
+ * `response.output_text.delta` events, and a cache hit replayed as a valid Responses stream.
+ */
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { ResponsesStore } from "../../src/api/responses-store.ts";
+import { MemoryStateStore } from "../../src/stores/memory-state-store.ts";
+import { type FakeOpenAIResponses, startFakeOpenAIResponses } from "../fakes/openai-responses-upstream.ts";
+import { startTestGateway, type TestGateway, waitFor, writeConfigFile } from "../helpers/gateway.ts";
+import { openaiSpecValidators, schemaErrors } from "../helpers/openai-spec.ts";
+
+const ADMIN = "responses-admin-key-0123456789";
+let gw: TestGateway;
+let oai: FakeOpenAIResponses;
+const keys: Record<string, string> = {};
+const spec = openaiSpecValidators();
+
+const admin = (method: string, path: string, body?: unknown) =>
+  fetch(`${gw.url}${path}`, { method, headers: { "content-type": "application/json", authorization: `Bearer ${ADMIN}` }, ...(body === undefined ? {} : { body: JSON.stringify(body) }) });
+const as = (tenant: string, method: string, path: string, body?: unknown) =>
+  fetch(`${gw.url}${path}`, { method, headers: { "content-type": "application/json", authorization: `Bearer ${keys[tenant]}` }, ...(body === undefined ? {} : { body: JSON.stringify(body) }) });
+
+beforeAll(async () => {
+  oai = startFakeOpenAIResponses();
+  process.env.RESP_PIPE_OAI_KEY = "sk-oai-test";
+  const file = await writeConfigFile(["providers:", "  - id: oai", "    kind: openai", `    base_url: ${oai.url}`, "    api_key_env: RESP_PIPE_OAI_KEY", "    models: [gpt-up]"]);
+  gw = await startTestGateway({ TOLLGATE_ADMIN_KEY: ADMIN, TOLLGATE_CONFIG: file });
+  for (const tenant of ["acme", "globex"]) {
+    expect((await admin("POST", "/api/v1/admin/tenants", { id: tenant, name: tenant })).status).toBe(201);
+    const res = await admin("POST", "/api/v1/admin/keys", { tenant_id: tenant, name: "ci" });
+    expect(res.status).toBe(201);
+    keys[tenant] = String(((await res.json()) as any).key);
+  }
+});
+afterAll(async () => {
+  await gw.dispose();
+  await oai.close();
+});
+
+async function sse(res: Response): Promise<any[]> {
+  expect(res.status).toBe(200);
+  const events = (await res.text()).split("\n\n").filter((b) => b.includes("data: ")).map((b) => JSON.parse(b.slice(b.indexOf("data: ") + 6)));
+  events.forEach((e, i) => {
+    expect(e.sequence_number).toBe(i);
+    expect(schemaErrors(spec.streamEvent, e)).toBe("");
+  });
+  return events;
+}
+const deltas = (events: any[]) => events.filter((e) => e.type === "response.output_text.delta").map((e) => e.delta);
+
+describe("stored responses are per tenant", () => {
+  test("another tenant's id is 404 on GET, input_items, DELETE and previous_response_id; the owner still has it", async () => {
+    const created = await as("acme", "POST", "/v1/responses", { model: "echo", input: "acme's secret plan" });
+    expect(created.status).toBe(200);
+    const id = ((await created.json()) as any).id as string;
+    for (const [method, path, body] of [
+      ["GET", `/v1/responses/${id}`],
+      ["GET", `/v1/responses/${id}/input_items`],
+      ["DELETE", `/v1/responses/${id}`],
+      ["POST", "/v1/responses", { model: "echo", input: "continue", previous_response_id: id }],
+    ] as const) {
+      const res = await as("globex", method, path, body);
+      expect(res.status).toBe(404);
+      expect(((await res.json()) as any).error.code).toBe("response_not_found");
+    }
+    const own = await as("acme", "GET", `/v1/responses/${id}`);
+    expect(own.status).toBe(200);
+    expect(((await own.json()) as any).output[0].content[0].text).toBe("acme's secret plan");
+    // without a key: 401, not the response
+    expect((await fetch(`${gw.url}/v1/responses/${id}`)).status).toBe(401);
+
+    const next = await as("acme", "POST", "/v1/responses", { model: "echo", input: "continue", previous_response_id: id });
+    expect(next.status).toBe(200);
+    expect((await as("acme", "DELETE", `/v1/responses/${id}`)).status).toBe(200);
+    expect((await as("acme", "GET", `/v1/responses/${id}`)).status).toBe(404);
+    expect((await as("acme", "DELETE", `/v1/responses/${id}`)).status).toBe(404);
+  });
+
+  test("store: false keeps nothing; the admin purge erases one tenant's responses only", async () => {
+    const unstored = (await (await as("acme", "POST", "/v1/responses", { model: "echo", input: "x", store: false })).json()) as any;
+    expect(unstored.store).toBe(false);
+    expect((await as("acme", "GET", `/v1/responses/${unstored.id}`)).status).toBe(404);
+
+    const a = (await (await as("acme", "POST", "/v1/responses", { model: "echo", input: "a" })).json()) as any;
+    const g = (await (await as("globex", "POST", "/v1/responses", { model: "echo", input: "g" })).json()) as any;
+    expect((await as("acme", "DELETE", "/api/v1/admin/tenants/acme/responses")).status).toBe(401); // a virtual key is not the admin key
+    const purge = await admin("DELETE", "/api/v1/admin/tenants/acme/responses");
+    expect(purge.status).toBe(200);
+    expect(((await purge.json()) as any).purged).toBeGreaterThanOrEqual(1);
+    expect((await as("acme", "GET", `/v1/responses/${a.id}`)).status).toBe(404);
+    expect((await as("globex", "GET", `/v1/responses/${g.id}`)).status).toBe(200);
+  });
+
+  test("the store's TTL expires a response", async () => {
+    const store = new ResponsesStore(new MemoryStateStore(), 40);
+    const response = { id: "resp_t", object: "response" } as never;
+    await store.put("acme", { response, input: [], history: [] });
+    expect(await store.get("acme", "resp_t")).not.toBeNull();
+    expect(await store.get("globex", "resp_t")).toBeNull();
+    await Bun.sleep(80);
+    expect(await store.get("acme", "resp_t")).toBeNull();
+  });
+});
+
+describe("pipeline steps on /v1/responses", () => {
+  test("guardrail restore: a placeholder split across output_text.delta events comes back whole; the upstream never sees the e-mail", async () => {
+    expect((await admin("PUT", "/api/v1/admin/tenants/acme/guardrails", { pii: { action: "restore", types: ["email"] } })).status).toBeLessThan(300);
+    oai.reset();
+    const text = "write to dave@example.com today ✓";
+    const events = await sse(await as("acme", "POST", "/v1/responses", { model: "gpt-up", input: text, stream: true }));
+    expect(JSON.stringify(oai.requests[0]!.body)).not.toContain("dave@example.com");
+    const upstreamText = oai.requests[0]!.body.input[0].content as string;
+    expect(upstreamText).toMatch(/\[EMAIL_1\]/);
+    expect(deltas(events).join("")).toBe(text);
+    expect(deltas(events).some((d: string) => d.includes("[") && !d.includes("]"))).toBe(false); // no half placeholder leaks
+    expect(events.at(-1).response.output[0].content[0].text).toBe(text);
+  });
+
+  test("a cache hit is replayed as a valid Responses stream with the exact text", async () => {
+    const input = `cache me ✓ ${crypto.randomUUID()}`;
+    const first = await as("globex", "POST", "/v1/responses", { model: "echo", input, temperature: 0 });
+    expect(first.headers.get("x-tollgate-cache")).toBe("miss");
+    const hit = await as("globex", "POST", "/v1/responses", { model: "echo", input, temperature: 0, stream: true });
+    expect(hit.headers.get("x-tollgate-cache")).toBe("hit");
+    const events = await sse(hit);
+    expect(deltas(events).join("")).toBe(input);
+    expect(events.at(-1).type).toBe("response.completed");
+    const done = await waitFor(async () => (await gw.events()).findLast((e) => e.type === "request.completed" && (e.payload as any).endpoint === "responses" && (e.payload as any).cached === true), 5000, "cached request.completed");
+    expect(done.tenant).toBe("globex");
+  });
+});
