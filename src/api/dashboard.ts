@@ -75,7 +75,8 @@ function bundle(): Bundle {
   return loaded;
 }
 
-function send(request: Request, a: Asset, headers: Record<string, string>): Response {
+/** A static asset, gzipped when the client takes it (the dashboard's and the console's). */
+export function sendAsset(request: Request, a: Pick<Asset, "body" | "gzip" | "type">, headers: Record<string, string>): Response {
   const gzip = /\bgzip\b/.test(request.headers.get("accept-encoding") ?? "");
   const h: Record<string, string> = { "content-type": a.type, "x-content-type-options": "nosniff", vary: "accept-encoding", ...headers };
   if (gzip) h["content-encoding"] = "gzip";
@@ -86,7 +87,7 @@ const notFound = () => Response.json({ error: { message: "No such dashboard asse
 
 /** The usage page itself (served by the console at /console/usage; /dashboard redirects there). */
 export function dashboardPage(request: Request): Response {
-  return send(request, bundle().html, {
+  return sendAsset(request, bundle().html, {
     "cache-control": "no-cache",
     "content-security-policy": DASHBOARD_CSP,
     "referrer-policy": "no-referrer",
@@ -104,7 +105,7 @@ export function dashboardRoutes() {
         const a = b.files.get(params.file);
         if (!a) return notFound();
         // Cached for good only under its current hash (an old or missing `v` is revalidated).
-        return send(request, a, { "cache-control": query.v === a.hash ? "public, max-age=31536000, immutable" : "no-cache" });
+        return sendAsset(request, a, { "cache-control": query.v === a.hash ? "public, max-age=31536000, immutable" : "no-cache" });
       },
       { detail: { hide: true } },
     );

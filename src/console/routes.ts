@@ -9,8 +9,8 @@
  *   GET /dashboard                        → 308 /console/usage
  */
 import { Elysia } from "elysia";
-import { DASHBOARD_CSP, dashboardPage } from "../api/dashboard.ts";
-import { type ConsoleAsset, consoleBundle } from "./bundle.ts";
+import { DASHBOARD_CSP, dashboardPage, sendAsset } from "../api/dashboard.ts";
+import { consoleBundle } from "./bundle.ts";
 
 /** Self only: no inline script or style, no outside origin (the same policy as the usage page). */
 export const CONSOLE_CSP = DASHBOARD_CSP;
@@ -22,23 +22,18 @@ const PAGE_HEADERS = {
   "x-frame-options": "DENY",
 };
 
-function send(request: Request, a: ConsoleAsset, headers: Record<string, string>): Response {
-  const gzip = /\bgzip\b/.test(request.headers.get("accept-encoding") ?? "");
-  const h: Record<string, string> = { "content-type": a.type, "x-content-type-options": "nosniff", vary: "accept-encoding", ...headers };
-  if (gzip) h["content-encoding"] = "gzip";
-  return new Response(gzip ? a.gzip : a.body, { headers: h });
-}
+
 
 const notFound = () => Response.json({ error: { message: "No such console asset", type: "invalid_request_error", code: "not_found" } }, { status: 404 });
 
 export function consoleRoutes() {
   return new Elysia({ name: "console-routes", normalize: false })
-    .get("/console", async ({ request }) => send(request, (await consoleBundle()).html, PAGE_HEADERS), { detail: { hide: true } })
+    .get("/console", async ({ request }) => sendAsset(request, (await consoleBundle()).html, PAGE_HEADERS), { detail: { hide: true } })
     .get(
       "/console/assets/:file",
       async ({ request, params }) => {
         const a = (await consoleBundle()).files.get(params.file);
-        return a ? send(request, a, { "cache-control": "public, max-age=31536000, immutable" }) : notFound();
+        return a ? sendAsset(request, a, { "cache-control": "public, max-age=31536000, immutable" }) : notFound();
       },
       { detail: { hide: true } },
     )

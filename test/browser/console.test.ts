@@ -78,7 +78,10 @@ if (availableOrFail("operator console in a browser", "chromium", chromiumMissing
     page.on("response", (r) => {
       if (r.status() >= 400 && !allow(r.url(), r.status())) problems.push(`${r.status()}: ${r.request().method()} ${r.url()}`);
     });
+    // A confirm() (delete, revoke) is the operator saying yes; any other dialog (an alert from
+    // injected markup) is recorded and fails the test that checks.
     page.on("dialog", async (d) => {
+      if (d.type() === "confirm") return d.accept();
       dialogs.push(d.message());
       await d.dismiss();
     });
@@ -224,7 +227,6 @@ if (availableOrFail("operator console in a browser", "chromium", chromiumMissing
 
       // 9. Revoke the key: the SDK is refused.
       await go(page, "tenants");
-      page.once("dialog", (d) => void d.accept());
       await page.locator('[data-collection="keys"] tr', { hasText: "web" }).locator("button", { hasText: "Revoke" }).click();
       await page.locator('[data-collection="keys"] .status-revoked').waitFor();
       await waitFor(async () => (await client.chat.completions.create({ model: "chat", messages: [{ role: "user", content: "x" }] }).then(() => 200, (e: { status?: number }) => e.status)) === 401, 5000, "the key refused");
@@ -274,7 +276,8 @@ if (availableOrFail("operator console in a browser", "chromium", chromiumMissing
     test("markup in a tenant name, a model alias and a plugin error renders as text", async () => {
       expect((await admin("POST", "/api/v1/admin/tenants", { id: "xss", name: XSS })).status).toBe(201);
       expect((await admin("POST", "/api/v1/models", { id: "xss-alias", provider: "echo", model: XSS })).status).toBe(201);
-      await fetch(`${gw.url}/v1/chat/completions`, { method: "POST", headers: { "content-type": "application/json", authorization: `Bearer ${ADMIN}` }, body: JSON.stringify({ model: "echo", messages: [{ role: "user", content: "trigger-plugin-error" }] }) });
+      const caller = (await admin("POST", "/api/v1/admin/keys", { tenant_id: "xss", name: "caller" })).body.key as string;
+      await fetch(`${gw.url}/v1/chat/completions`, { method: "POST", headers: { "content-type": "application/json", authorization: `Bearer ${caller}` }, body: JSON.stringify({ model: "echo", messages: [{ role: "user", content: "trigger-plugin-error" }] }) });
       await waitFor(async () => JSON.stringify((await admin("GET", "/api/v1/admin/plugins")).body).includes("onerror"), 5000, "the plugin error recorded");
       const { page, dialogs, context } = await openTab();
       await signIn(page, ADMIN);
