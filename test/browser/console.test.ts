@@ -74,7 +74,8 @@ if (availableOrFail("operator console in a browser", "chromium", chromiumMissing
       if (m.type() === "error" && !/status of (4\d\d)/.test(m.text())) problems.push(`console: ${m.text()}`);
     });
     page.on("pageerror", (e) => problems.push(`pageerror: ${e.message}`));
-    page.on("requestfailed", (r) => problems.push(`failed: ${r.url()} ${r.failure()?.errorText}`));
+    // ERR_ABORTED: a fetch cut short by the test's own reload/navigation, not a failure.
+    page.on("requestfailed", (r) => r.failure()?.errorText !== "net::ERR_ABORTED" && problems.push(`failed: ${r.url()} ${r.failure()?.errorText}`));
     page.on("response", (r) => {
       if (r.status() >= 400 && !allow(r.url(), r.status())) problems.push(`${r.status()}: ${r.request().method()} ${r.url()}`);
     });
