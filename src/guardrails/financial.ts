@@ -66,19 +66,24 @@ const CARD = /(?<![\d.,\-/])\d(?:[ -]?\d){11,18}(?![\d]|[.,\-/]\d)/g;
 
 export function detectCards(text: string): Finding[] {
   return collect(CARD, text, "card", (m) => {
-    // One pass: the digits, and one kind of separator at most.
+    // One pass: one kind of separator at most, and separated groups of ≥ 3 digits (4-4-4-4,
+    // 4-6-5, …; an IMEI's 2-6-6-1 is not a card).
     const s = m[0];
-    let d = "";
     let sep = 0;
+    let group = 0;
     for (let i = 0; i < s.length; i++) {
       const c = s.charCodeAt(i);
-      if (c >= 48 && c <= 57) continue;
+      if (c >= 48 && c <= 57) {
+        group++;
+        continue;
+      }
       if (!sep) sep = c;
       else if (c !== sep) return false;
+      if (group < 3) return false;
+      group = 0;
     }
-    // Separated groups are card-like (4-4-4-4, 4-6-5, …): an IMEI's 2-6-6-1 is not a card.
-    if (sep && s.split(String.fromCharCode(sep)).some((g) => g.length < 3)) return false;
-    d = sep ? s.replaceAll(String.fromCharCode(sep), "") : s;
+    if (sep && group < 3) return false;
+    const d = sep ? s.replaceAll(String.fromCharCode(sep), "") : s;
     return knownIin(d) && luhnOk(d);
   });
 }
