@@ -1,9 +1,9 @@
 /**
  * Money as integer nano-dollars (1 USD = 1_000_000_000 nanos), end to end.
  *
- * The rounding rule (docs/pricing.md): a request's cost is computed exactly (prices are decimal
- * USD per 1M tokens, read from their shortest decimal form, × integer token counts, in BigInt) and
- * rounded ONCE, half-up, to the nano-dollar. Every sum after that (budgets rebuilt from the log,
+ * The rounding rule (docs/analytics.md, "Money"): a request's cost is computed exactly (prices are
+ * decimal USD per 1M tokens, read from their shortest decimal form, × integer token counts, in
+ * integer arithmetic) and rounded ONCE, half-up, to the nano-dollar. Every sum after that (budgets rebuilt from the log,
  * analytics, dashboards) adds integers. USD figures shown to clients are that integer divided by
  * 10^9: the double nearest to the exact decimal (e.g. 13_500 nanos → 0.0000135).
  */
@@ -86,15 +86,7 @@ export function nanosOfTokens(terms: ReadonlyArray<readonly [tokens: number, usd
     safe = Number.isSafeInteger(term) && Number.isSafeInteger(sum + 10 ** digits);
   }
   if (safe) {
-    if (digits === 0) return sum;
-    // Half-up integer division, exact: a float quotient can be off by one near an integer, so fix it by the remainder.
-    const unit = 10 ** digits;
-    const x = sum + unit / 2;
-    let q = Math.floor(x / unit);
-    const rem = x - q * unit;
-    if (rem < 0) q--;
-    else if (rem >= unit) q++;
-    return q;
+    return digits === 0 ? sum : divHalfUp(sum, 10 ** digits);
   }
   let big = 0n;
   for (let i = 0; i < terms.length; i++) {
@@ -104,6 +96,16 @@ export function nanosOfTokens(terms: ReadonlyArray<readonly [tokens: number, usd
   }
   const unit = POW10[digits]!;
   return Number((big + unit / 2n) / unit);
+}
+
+/** `x / unit` rounded half-up, for non-negative safe integers, exact (a float quotient can be one off near an integer: the remainder fixes it). */
+function divHalfUp(x: number, unit: number): number {
+  const y = x + Math.floor(unit / 2);
+  let q = Math.floor(y / unit);
+  const rem = y - q * unit;
+  if (rem < 0) q--;
+  else if (rem >= unit) q++;
+  return q;
 }
 
 /**
@@ -138,7 +140,7 @@ export function nanosFromUsd(usd: unknown): number {
 
 /** Integer nanos → integer micro-dollars, half-up (budgets count in micros). */
 export function microsFromNanos(nanos: number): number {
-  return nanos > 0 ? Math.floor((nanos + 500) / 1000) : 0;
+  return nanos > 0 ? divHalfUp(nanos, 1000) : 0;
 }
 
 /**
