@@ -118,6 +118,7 @@ export function recordRejected(deps: Pick<GatewayDeps, "emitter" | "telemetry">,
   const completed = makeEvent({
     ...base,
     type: "request.completed",
+    v: 2, // request.completed v2: integer costNanos (see COMPLETED_VERSION in pipeline/runner.ts)
     payload: {
       status: "error",
       httpStatus: error.status,
@@ -130,6 +131,7 @@ export function recordRejected(deps: Pick<GatewayDeps, "emitter" | "telemetry">,
       inputTokens: 0,
       outputTokens: 0,
       cachedTokens: 0,
+      costNanos: 0,
       costUsd: 0,
       attempts: 0,
       cached: false,
