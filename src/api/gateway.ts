@@ -11,7 +11,7 @@ import { uuidv7 } from "../events/uuidv7.ts";
 import type { Ctx, ProviderLookup } from "../pipeline/context.ts";
 import { errors, GatewayError, toGatewayError } from "../pipeline/errors.ts";
 import { credentialFrom } from "../plugins/auth.ts";
-import type { Pipeline, PipelineResult } from "../pipeline/runner.ts";
+import { COMPLETED_VERSION, type Pipeline, type PipelineResult } from "../pipeline/runner.ts";
 import type { Telemetry } from "../telemetry/telemetry.ts";
 import { requestTraceOf } from "../telemetry/genai-span.ts";
 
@@ -118,7 +118,7 @@ export function recordRejected(deps: Pick<GatewayDeps, "emitter" | "telemetry">,
   const completed = makeEvent({
     ...base,
     type: "request.completed",
-    v: 2, // request.completed v2: integer costNanos (see COMPLETED_VERSION in pipeline/runner.ts)
+    v: COMPLETED_VERSION,
     payload: {
       status: "error",
       httpStatus: error.status,
