@@ -64,8 +64,8 @@ try {
   ];
   // Same answer both ways.
   const top = await usageByCustomer(idx, f, 10);
-  const base = await idx.query<{ key: string; m_cost_micros: number }>(single.sql, single.params);
-  if (top.length !== 10 || JSON.stringify(base.map((r) => [r.key, Number(r.m_cost_micros)])) !== JSON.stringify(top.map((r) => [r.user_id, r.cost_micros]))) throw new Error("the two forms disagree");
+  const base = await idx.query<{ key: string; m_cost_nanos: number }>(single.sql, single.params);
+  if (top.length !== 10 || JSON.stringify(base.map((r) => [r.key, Number(r.m_cost_nanos)])) !== JSON.stringify(top.map((r) => [r.user_id, r.cost_nanos]))) throw new Error("the two forms disagree");
   const RUNS = 7;
   const times = new Map<string, number[]>();
   for (let r = 0; r < RUNS; r++) {

@@ -287,7 +287,10 @@ function ms(v: unknown): number {
   return typeof v === "number" && Number.isFinite(v) && v > 0 ? v : 0;
 }
 
-/** A recorded `costUsd` as integer micro-dollars (0 for anything that is not a positive number). */
+/**
+ * A recorded `costUsd` as integer micro-dollars (0 for anything that is not a positive number).
+ * @deprecated since issue 23 cost is nano-dollars: use `payloadNanos` (src/pricing/money.ts). Kept for callers on other branches.
+ */
 export function costMicros(costUsd: unknown): number {
   return typeof costUsd === "number" && Number.isFinite(costUsd) && costUsd > 0 ? Math.round(costUsd * 1e6) : 0;
 }

@@ -12,7 +12,7 @@ import type { Ctx, ProviderLookup } from "../pipeline/context.ts";
 import { errors, GatewayError, toGatewayError } from "../pipeline/errors.ts";
 import { boundIdentifier } from "../canonical/limits.ts";
 import { credentialFrom } from "../plugins/auth.ts";
-import type { Pipeline, PipelineResult } from "../pipeline/runner.ts";
+import { COMPLETED_VERSION, type Pipeline, type PipelineResult } from "../pipeline/runner.ts";
 import type { Telemetry } from "../telemetry/telemetry.ts";
 import { requestTraceOf } from "../telemetry/genai-span.ts";
 
@@ -123,6 +123,7 @@ export function recordRejected(deps: Pick<GatewayDeps, "emitter" | "telemetry">,
   const completed = makeEvent({
     ...base,
     type: "request.completed",
+    v: COMPLETED_VERSION,
     payload: {
       status: "error",
       httpStatus: error.status,
@@ -135,6 +136,7 @@ export function recordRejected(deps: Pick<GatewayDeps, "emitter" | "telemetry">,
       inputTokens: 0,
       outputTokens: 0,
       cachedTokens: 0,
+      costNanos: 0,
       costUsd: 0,
       attempts: 0,
       cached: false,

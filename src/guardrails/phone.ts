@@ -1,7 +1,8 @@
 /**
  * Phone numbers, validated with `libphonenumber-js` (its full metadata), not by counting digits:
  * - written with `+` or `00` and a country code: any number libphonenumber says is valid for that
- *   country;
+ *   country (with `+`: of a possible length for it, which also takes reserved ranges such as the
+ *   UK's fictional +44 7700 900xxx);
  * - written nationally: valid for one of the configured regions (default {@link DEFAULT_PHONE_REGIONS},
  *   settable globally and per tenant: `pii.phone_regions`);
  * - an extension after it (`x4587`, `ext. 12`, `extension 3`) is part of the finding;
@@ -54,10 +55,15 @@ export function validPhone(candidate: string, opts: PhoneOptions = DEFAULT_PHONE
 
 function check(candidate: string, opts: PhoneOptions): boolean {
   if (DATE_LIKE.test(candidate) || IPV4_LIKE.test(candidate) || ZIP4.test(candidate)) return false;
-  const digits = candidate.replace(/\D/g, "");
-  if (digits.length < 8 || digits.length > 15) return false;
   const intl = candidate.startsWith("+") ? candidate : candidate.startsWith("00") ? `+${candidate.slice(2)}` : undefined;
-  if (intl) return parsePhoneNumberFromString(intl)?.isValid() === true;
+  const digits = (intl ?? candidate).replace(/\D/g, "");
+  if (digits.length < 8 || digits.length > 15) return false;
+  if (intl) {
+    const p = parsePhoneNumberFromString(intl);
+    // Valid for its country; with an explicit `+`, a number of a possible length for that country
+    // is enough (ranges reserved for fiction, e.g. UK +44 7700 900123, are still someone's format).
+    return p !== undefined && (p.isValid() || (candidate[0] === "+" && p.isPossible()));
+  }
   if (/\s{2,}/.test(candidate)) return false;
   if (/^\d+\.\d+$/.test(candidate)) return false; // a decimal number (49285.679)
   if (/[^\d]\d$/.test(candidate)) return false; // ends in a one-digit group: an IMEI / check digit, not a phone

@@ -1,17 +1,15 @@
 /**
  * Money as integer nano-dollars (1 USD = 1_000_000_000 nanos), end to end.
  *
- * The rounding rule (docs/pricing.md): a request's cost is computed exactly (prices are decimal
- * USD per 1M tokens, read from their shortest decimal form, × integer token counts, in BigInt) and
- * rounded ONCE, half-up, to the nano-dollar. Every sum after that (budgets rebuilt from the log,
+ * The rounding rule (docs/analytics.md, "Money"): a request's cost is computed exactly (prices are
+ * decimal USD per 1M tokens, read from their shortest decimal form, × integer token counts, in
+ * integer arithmetic) and rounded ONCE, half-up, to the nano-dollar. Every sum after that (budgets rebuilt from the log,
  * analytics, dashboards) adds integers. USD figures shown to clients are that integer divided by
  * 10^9: the double nearest to the exact decimal (e.g. 13_500 nanos → 0.0000135).
  */
 
 export const NANOS_PER_USD = 1_000_000_000;
 
-/** Scale of a parsed rate: units of 10^-12 USD per 1M tokens. */
-const RATE_SCALE = 12;
 const POW10: bigint[] = Array.from({ length: 40 }, (_, i) => 10n ** BigInt(i));
 
 /**
@@ -31,13 +29,33 @@ export function decimalToScaled(x: number, scale: number): bigint {
   return (digits + div / 2n) / div;
 }
 
-const rateCache = new Map<number, bigint>();
+/** Decimal places a rate needs below the nano-dollar per token (rates beyond 10^-9 nano are rounded there). */
+const MAX_SUBNANO_DIGITS = 9;
 
-/** A USD-per-1M-token rate in 10^-12 USD per 1M tokens (memoised: prices are few). */
-export function scaledRate(usdPerMillion: number): bigint {
+/**
+ * A USD-per-1M-token rate as an exact integer per token: `units` of 10^-`digits` nano-dollars
+ * ($0.15/M = 150 nanos per token, digits 0; $0.0375/M = 375 tenths of a nano, digits 1).
+ */
+interface NanoRate {
+  units: bigint;
+  /** `units` as a number (exact when `units` ≤ 2^53 - 1; else NaN, which sends the sum to BigInt). */
+  unitsNumber: number;
+  digits: number;
+}
+const rateCache = new Map<number, NanoRate>();
+
+export function nanoRate(usdPerMillion: number): NanoRate {
   let r = rateCache.get(usdPerMillion);
   if (r === undefined) {
-    r = decimalToScaled(usdPerMillion, RATE_SCALE);
+    // $/1M tokens × 10^9 nanos/$ ÷ 10^6 tokens = × 10^3 nanos per token; find the digits it needs.
+    const exact = decimalToScaled(usdPerMillion, 3 + MAX_SUBNANO_DIGITS);
+    let digits = MAX_SUBNANO_DIGITS;
+    let units = exact;
+    while (digits > 0 && units % 10n === 0n) {
+      units /= 10n;
+      digits--;
+    }
+    r = { units, unitsNumber: units <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(units) : Number.NaN, digits };
     if (rateCache.size > 4096) rateCache.clear();
     rateCache.set(usdPerMillion, r);
   }
@@ -45,19 +63,57 @@ export function scaledRate(usdPerMillion: number): bigint {
 }
 
 /**
- * Σ tokens × rate (USD per 1M tokens) in integer nano-dollars, rounded once, half-up.
- * tokens × rate·10^12 is USD·10^18; a nano-dollar is USD·10^9, hence the 10^9 divisor.
+ * Σ tokens × rate (USD per 1M tokens) in integer nano-dollars, rounded once, half-up. Exact:
+ * integer arithmetic in units of the finest rate's sub-nano digits (plain numbers while they are
+ * safe integers — the usual case, a few ns — else BigInt).
  */
 export function nanosOfTokens(terms: ReadonlyArray<readonly [tokens: number, usdPerMillion: number]>): number {
-  let sum = 0n;
-  for (const [tokens, rate] of terms) {
-    if (tokens > 0 && Number.isFinite(tokens)) sum += BigInt(Math.floor(tokens)) * scaledRate(rate);
+  let digits = 0;
+  const rates: NanoRate[] = [];
+  for (const [, rate] of terms) {
+    const r = nanoRate(rate);
+    rates.push(r);
+    if (r.digits > digits) digits = r.digits;
   }
-  return Number((sum + 500_000_000n) / 1_000_000_000n);
+  let sum = 0;
+  let safe = true;
+  for (let i = 0; i < terms.length && safe; i++) {
+    const tokens = terms[i]![0];
+    if (!(tokens > 0) || !Number.isFinite(tokens)) continue;
+    const r = rates[i]!;
+    const term = Math.floor(tokens) * r.unitsNumber * 10 ** (digits - r.digits);
+    sum += term;
+    safe = Number.isSafeInteger(term) && Number.isSafeInteger(sum + 10 ** digits);
+  }
+  if (safe) {
+    return digits === 0 ? sum : divHalfUp(sum, 10 ** digits);
+  }
+  let big = 0n;
+  for (let i = 0; i < terms.length; i++) {
+    const tokens = terms[i]![0];
+    if (!(tokens > 0) || !Number.isFinite(tokens)) continue;
+    big += BigInt(Math.floor(tokens)) * rates[i]!.units * POW10[digits - rates[i]!.digits]!;
+  }
+  const unit = POW10[digits]!;
+  return Number((big + unit / 2n) / unit);
 }
 
-/** Integer nano-dollars → USD, the double nearest the exact decimal (13_500 → 0.0000135). */
+/** `x / unit` rounded half-up, for non-negative safe integers, exact (a float quotient can be one off near an integer: the remainder fixes it). */
+function divHalfUp(x: number, unit: number): number {
+  const y = x + Math.floor(unit / 2);
+  let q = Math.floor(y / unit);
+  const rem = y - q * unit;
+  if (rem < 0) q--;
+  else if (rem >= unit) q++;
+  return q;
+}
+
+/**
+ * Integer nano-dollars → USD, the double nearest the exact decimal (13_500 → 0.0000135). For a safe
+ * integer, `n / 1e9` is that double (IEEE division of two exact values is correctly rounded).
+ */
 export function usdFromNanos(nanos: number | bigint | string): number {
+  if (typeof nanos === "number" && Number.isSafeInteger(nanos)) return nanos / NANOS_PER_USD;
   return Number(usdString(nanos));
 }
 
@@ -84,7 +140,7 @@ export function nanosFromUsd(usd: unknown): number {
 
 /** Integer nanos → integer micro-dollars, half-up (budgets count in micros). */
 export function microsFromNanos(nanos: number): number {
-  return nanos > 0 ? Math.floor((nanos + 500) / 1000) : 0;
+  return nanos > 0 ? divHalfUp(nanos, 1000) : 0;
 }
 
 /**

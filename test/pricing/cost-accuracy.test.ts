@@ -4,7 +4,7 @@
  * and `completion_tokens_details.reasoning_tokens`; Anthropic `cache_read_input_tokens` /
  * `cache_creation_input_tokens`; Gemini `cachedContentTokenCount` / `thoughtsTokenCount`), and the
  * cost recorded on `request.completed` equals what `@pydantic/genai-prices` itself computes for
- * that usage, to the micro-dollar. No price is configured: the catalog is matched by provider kind.
+ * that usage, to the nano-dollar. No price is configured: the catalog is matched by provider kind.
  * Then an operator's `price` entity overrides one model for new requests only.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
@@ -91,15 +91,15 @@ const CASES: Case[] = [
 ];
 
 /**
- * The recorded cost is the micro-dollar nearest the catalog's exact price: at most half a micro
- * away (a price exactly half-way, e.g. 20622.5 µ$, rounds up; the library's float sum may land a
- * hair below it).
+ * The recorded cost (`costNanos`, an integer) is the nano-dollar nearest the catalog's exact price:
+ * at most half a nano away (the library sums floats, so its figure may sit a hair off the exact
+ * decimal). `costUsd` is the same amount as a number.
  */
-function expectNearestMicro(costUsd: unknown, catalogUsd: number): void {
-  expect(typeof costUsd).toBe("number");
-  const micros = (costUsd as number) * 1e6;
-  expect(Math.abs(micros - Math.round(micros))).toBeLessThan(1e-6); // whole micro-dollars
-  expect(Math.abs(micros - catalogUsd * 1e6)).toBeLessThanOrEqual(0.5 + 1e-6);
+function expectNearestNano(payload: Record<string, unknown>, catalogUsd: number): void {
+  const nanos = payload.costNanos as number;
+  expect(Number.isSafeInteger(nanos)).toBe(true);
+  expect(Math.abs(nanos - catalogUsd * 1e9)).toBeLessThanOrEqual(0.5 + 1e-3);
+  expect(payload.costUsd).toBe(nanos / 1e9);
 }
 
 const completed = async (requestId: string): Promise<EventEnvelope> => {
@@ -140,7 +140,7 @@ describe("cost accuracy against the bundled catalog", () => {
   });
 
   for (const [i, c] of CASES.entries()) {
-    test(`${c.provider} (${c.vendor}) ${c.model} #${i}: recorded cost = the catalog's price for the provider's usage, to the micro-dollar`, async () => {
+    test(`${c.provider} (${c.vendor}) ${c.model} #${i}: recorded cost = the catalog's price for the provider's usage, to the nano-dollar`, async () => {
       const usage = c.arrange();
       const { requestId, status } = await call(c);
       expect(status).toBe(200);
@@ -148,7 +148,7 @@ describe("cost accuracy against the bundled catalog", () => {
       expect(expected).not.toBeNull();
       expect(expected!.total_price).toBeGreaterThan(0);
       const p = (await completed(requestId)).payload;
-      expectNearestMicro(p.costUsd, expected!.total_price);
+      expectNearestNano(p, expected!.total_price);
       expect(p.priceSource).toBe(`catalog:${CATALOG_VERSION}`);
       expect(p.inputTokens).toBe(usage.input_tokens);
       expect(p.outputTokens).toBe(usage.output_tokens);
@@ -167,7 +167,7 @@ describe("cost accuracy against the bundled catalog", () => {
     expect(r.status).toBe(200);
     await r.text();
     const p = (await completed(r.headers.get("x-request-id")!)).payload;
-    expectNearestMicro(p.costUsd, calcPrice({ ...usage }, c.model, { providerId: c.vendor })!.total_price);
+    expectNearestNano(p, calcPrice({ ...usage }, c.model, { providerId: c.vendor })!.total_price);
   });
 
   test("an operator's price overrides the catalog for new requests only; GET /api/v1/prices shows the source", async () => {
@@ -183,9 +183,9 @@ describe("cost accuracy against the bundled catalog", () => {
     const fresh = await call(c);
     const oldP = (await completed(old.requestId)).payload;
     const newP = (await completed(fresh.requestId)).payload;
-    expectNearestMicro(oldP.costUsd, calcPrice({ ...usage }, c.model, { providerId: c.vendor })!.total_price);
+    expectNearestNano(oldP, calcPrice({ ...usage }, c.model, { providerId: c.vendor })!.total_price);
     const cached = usage.cache_read_tokens ?? 0;
-    expect(newP.costUsd).toBe(Math.round((usage.input_tokens - cached) * 5 + cached * 1 + usage.output_tokens * 20) / 1e6);
+    expect(newP.costNanos).toBe(((usage.input_tokens - cached) * 5 + cached * 1 + usage.output_tokens * 20) * 1000);
     expect(newP.priceSource).toBe("config:price/oai/gpt-4o@v1");
     // The earlier request's record is a fact: unchanged.
     expect((await completed(old.requestId)).payload.costUsd).toBe(oldP.costUsd);

@@ -150,3 +150,17 @@ describe("nano-dollar cost end to end", () => {
     expect(microRounded).not.toBe(Number(exact));
   }, 120_000);
 });
+
+describe("the fast (number) and exact (BigInt) paths agree", () => {
+  test("random rates and token counts, against a BigInt reference", () => {
+    let seed = 23;
+    const rnd = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+    const RATES = [0.15, 0.6, 0.02, 0.0375, 2.5, 10, 15, 0.075, 1.1, 0.000123456789, 75, 0.3, 3.75, 1e-7, 600];
+    for (let i = 0; i < 5000; i++) {
+      const terms = Array.from({ length: 4 }, () => [Math.floor(rnd() ** 3 * (i % 50 === 0 ? 5e12 : 3e6)), RATES[Math.floor(rnd() * RATES.length)]!] as const);
+      // Reference: every rate at 10^-12 USD per 1M tokens (all RATES are exact there), sum, round half-up once.
+      const ref = terms.reduce((n, [t, r]) => n + BigInt(t) * decimalToScaled(r, 12), 0n);
+      expect(nanosOfTokens(terms)).toBe(Number((ref + 500_000_000n) / 1_000_000_000n));
+    }
+  });
+});

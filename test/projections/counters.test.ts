@@ -45,3 +45,19 @@ test("settles each admitted request of the current periods once, with the cost o
   await store.close();
   await log.close();
 });
+
+test("v2 events: the integer costNanos is settled, rounded half-up to the micro-dollar like the live settle", async () => {
+  const log = await FileEventLog.open({ dir: join(dir, "log-v2") });
+  const cur = [{ key: "budget:key:k2", period: "month:2026-11" }];
+  const req = (id: string, payload: Record<string, unknown>) => [
+    { key: "t1", event: makeEvent({ type: "budget.reserved", tenant: "t1", requestId: id, payload: { reserveMicros: 99, budgets: cur } }) },
+    { key: "t1", event: makeEvent({ type: "request.completed", v: 2, tenant: "t1", requestId: id, payload }) },
+  ];
+  // 13,500 nanos → 14 µ$; 600 → 1; 1,499 → 1; a v1 event's costUsd still counts.
+  await log.append("requests", [...req("a", { costNanos: 13_500, costUsd: 0.0000135 }), ...req("b", { costNanos: 600, costUsd: 6e-7 }), ...req("c", { costNanos: 1_499 }), ...req("d", { costUsd: 0.000021 })]);
+  const store = new MemoryStateStore({ now: () => NOW });
+  expect(await rebuildBudgetCounters(log, store, NOW)).toEqual({ requests: 4, micros: 14 + 1 + 1 + 21 });
+  expect((await store.peekBudget("budget:key:k2", "month")).spentMicros).toBe(37);
+  await store.close();
+  await log.close();
+});

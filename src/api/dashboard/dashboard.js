@@ -71,7 +71,8 @@
   var pctFmt = new Intl.NumberFormat(undefined, { style: "percent", minimumFractionDigits: 1, maximumFractionDigits: 1 });
 
   function usd(v) {
-    var digits = Math.abs(v) < 10 ? 4 : 2;
+    // Costs are exact to the nano-dollar: small ones keep their digits ($0.0000135), not $0.00.
+    var digits = v !== 0 && Math.abs(v) < 0.01 ? 9 : Math.abs(v) < 10 ? 4 : 2;
     return new Intl.NumberFormat(undefined, { style: "currency", currency: "USD", minimumFractionDigits: 2, maximumFractionDigits: digits }).format(v);
   }
   function int(v) { return nf.format(v); }
