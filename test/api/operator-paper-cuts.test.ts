@@ -87,7 +87,7 @@ describe("6: routes and aliases in /v1/models", () => {
     expect(byId.get("e2/e2-model")).toMatchObject({ owned_by: "e2" });
     expect(byId.get("echo")).toMatchObject({ owned_by: "echo" });
     for (const id of ["fb", "quick", "e2/e2-model"]) {
-      const one = await fetch(`${gw.url}/v1/models/${id}`);
+      const one = await fetch(`${gw.url}/v1/models/${encodeURIComponent(id)}`);
       expect(one.status).toBe(200);
       expect((await json(one)).id).toBe(id);
     }
