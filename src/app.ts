@@ -99,7 +99,7 @@ export function buildApp(deps: AppDeps) {
         credentials: false,
         methods: ["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"],
         allowedHeaders: ["authorization", "content-type", "x-api-key", "anthropic-version", "anthropic-beta", "x-service-key", "x-tollgate-service", "x-tollgate-task-type", "x-tollgate-user", "x-tollgate-strategy", "traceparent", "tracestate", "cache-control"],
-        exposeHeaders: ["x-request-id", "request-id", "x-tollgate-provider", "x-tollgate-model", "x-tollgate-attempts", "x-tollgate-fallback", "x-tollgate-cache-reason", "x-tollgate-route-level", "x-tollgate-override", "retry-after", "x-trace-id", "x-tollgate-cache", "x-tollgate-cache-key", "x-tollgate-cache-similarity", "age"],
+        exposeHeaders: ["x-request-id", "request-id", "x-tollgate-provider", "x-tollgate-model", "x-tollgate-attempts", "x-tollgate-fallback", "x-tollgate-cache-reason", "x-tollgate-max-tokens", "x-tollgate-route-level", "x-tollgate-override", "retry-after", "x-trace-id", "x-tollgate-cache", "x-tollgate-cache-key", "x-tollgate-cache-similarity", "age"],
         maxAge: 600,
       }),
     )

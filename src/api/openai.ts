@@ -93,14 +93,15 @@ export function openaiRoutes(deps: GatewayDeps) {
       },
     )
     .get(
-      "/v1/models/*",
+      "/v1/models/:id",
       ({ params }) => {
-        const id = params["*"];
+        const id = params.id; // `provider/model` arrives URL-encoded (`e2%2Fe2-model`), decoded here by the router
         const hit = listModels(deps.config(), deps.providers.list()).find((m) => m.id === id);
         if (hit) return Response.json(hit);
         return errorResponse(new GatewayErrorClass({ status: 404, code: "model_not_found", message: `The model \`${id}\` does not exist or is not routed by this gateway`, param: "model" }));
       },
       {
+        params: T.Object({ id: T.String({ description: "A name a client sends as `model` (`provider/model` URL-encoded)" }) }),
         detail: {
           tags: ["OpenAI-compatible"],
           summary: "One model, route or alias by the name a client sends as `model`",

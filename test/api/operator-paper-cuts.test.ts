@@ -6,6 +6,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { ENTITY_KINDS } from "../../src/projections/config/model.ts";
 import { listName } from "../../src/api/config-view.ts";
+import { startFakeOpenAI } from "../fakes/openai-upstream.ts";
 import { post, startTestGateway, type TestGateway, waitFor } from "../helpers/gateway.ts";
 
 const ADMIN = "paper-cuts-admin-key-0123456789";
@@ -87,7 +88,7 @@ describe("6: routes and aliases in /v1/models", () => {
     expect(byId.get("e2/e2-model")).toMatchObject({ owned_by: "e2" });
     expect(byId.get("echo")).toMatchObject({ owned_by: "echo" });
     for (const id of ["fb", "quick", "e2/e2-model"]) {
-      const one = await fetch(`${gw.url}/v1/models/${id}`);
+      const one = await fetch(`${gw.url}/v1/models/${encodeURIComponent(id)}`);
       expect(one.status).toBe(200);
       expect((await json(one)).id).toBe(id);
     }
@@ -202,6 +203,22 @@ describe("4, 5, 9: keys, budgets and the first key (own gateway: it leaves first
     const s = await self(key);
     expect(s.budgets[0].spent_usd).toBeGreaterThan(0);
     expect(s.budgets[0].spent_usd).toBeLessThanOrEqual(0.3);
+  });
+
+  test("5: without max_tokens the worst case is the model's own limit (catalog context window), capped by the budget", async () => {
+    const fake = startFakeOpenAI();
+    try {
+      expect((await adm("POST", "/api/v1/providers", { id: "oai", kind: "openai", base_url: fake.url, models: ["gpt-4o"] })).status).toBe(201);
+      const key = await newKey(1); // $1 fits 4,096 gpt-4o output tokens ($0.04) but not its 128k context window ($1.28)
+      const r = await chat(key, { model: "oai/gpt-4o" });
+      expect(r.status).toBe(200);
+      const capped = Number(r.headers.get("x-tollgate-max-tokens"));
+      expect(capped).toBeGreaterThan(90_000); // (1,000,000 µ$ − prompt × 2.5) / 10 µ$ per output token
+      expect(capped).toBeLessThan(100_000);
+      expect(fake.requests.at(-1)?.body.max_tokens).toBe(capped); // the provider was told: the cost cannot pass the reservation
+    } finally {
+      await fake.close();
+    }
   });
 
   test("5: an explicit max_tokens that does not fit is refused whole (no silent cap)", async () => {

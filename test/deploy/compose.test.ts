@@ -140,3 +140,14 @@ describe("docker-compose.yml", () => {
     expect(gatewayEnv.OTEL_SERVICE_NAME).toBe("tollgate");
   });
 });
+
+describe("operators' plugins in compose (issue 24)", () => {
+  test("every replica mounts a plugins directory read-only at TOLLGATE_PLUGINS_DIR", () => {
+    for (const name of replicas) {
+      const dir = serviceEnv(svc[name]!).TOLLGATE_PLUGINS_DIR;
+      expect(dir).toBe("/etc/tollgate/plugins");
+      const m = mounts(svc[name]!).find((x) => x.target === dir);
+      expect(m).toMatchObject({ bind: true, readOnly: true });
+    }
+  });
+});
