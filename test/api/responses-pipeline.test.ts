@@ -118,6 +118,34 @@ describe("pipeline steps on /v1/responses", () => {
     expect(events.at(-1).response.output[0].content[0].text).toBe(text);
   });
 
+  test("routing: a failing Responses upstream falls back to a translated target (echo) in the same request", async () => {
+    const route = await admin("POST", "/api/v1/routes", { id: "resp-smart", strategy: "priority", targets: [{ provider: "oai", model: "gpt-up", priority: 0 }, { provider: "echo", model: "echo", priority: 1 }], max_retries: 0 });
+    expect(route.status).toBe(201);
+    await waitFor(async () => (await as("acme", "POST", "/v1/responses", { model: "resp-smart", input: "probe", store: false })).status === 200, 5000, "the route");
+    oai.reset();
+    oai.enqueue({ kind: "error", status: 500, message: "boom" });
+    const res = await as("acme", "POST", "/v1/responses", { model: "resp-smart", input: "fall back ✓", store: false });
+    expect(res.status).toBe(200);
+    expect(res.headers.get("x-tollgate-provider")).toBe("echo");
+    expect(((await res.json()) as any).output[0].content[0].text).toBe("fall back ✓");
+    expect(oai.requests.length).toBe(1);
+  });
+
+  test("limits apply: a key with rpm_limit 1 gets 429 on its second /v1/responses call", async () => {
+    const res = await admin("POST", "/api/v1/admin/keys", { tenant_id: "globex", name: "tight", rpm_limit: 1 });
+    const key = String(((await res.json()) as any).key);
+    const call = () => fetch(`${gw.url}/v1/responses`, { method: "POST", headers: { "content-type": "application/json", authorization: `Bearer ${key}` }, body: JSON.stringify({ model: "echo", input: "x", store: false }) });
+    expect((await call()).status).toBe(200);
+    const limited = await call();
+    expect(limited.status).toBe(429);
+    expect(((await limited.json()) as any).error.code).toMatch(/rate_limit/);
+  });
+
+  test("GenAI client metrics name the operation `chat` for /v1/responses calls", async () => {
+    const metrics = await (await fetch(`${gw.url}/metrics`)).text();
+    expect(metrics).toMatch(/gen_ai_client_operation_duration_seconds_count\{[^}]*gen_ai_operation_name="chat"[^}]*gen_ai_request_model="gpt-up"/);
+  });
+
   test("a cache hit is replayed as a valid Responses stream with the exact text", async () => {
     const input = `cache me ✓ ${crypto.randomUUID()}`;
     const first = await as("globex", "POST", "/v1/responses", { model: "echo", input, temperature: 0 });
