@@ -7,6 +7,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { ResponsesStore } from "../../src/api/responses-store.ts";
 import { MemoryStateStore } from "../../src/stores/memory-state-store.ts";
+import { deriveKey } from "../../src/config/secrets.ts";
 import { type FakeOpenAIResponses, startFakeOpenAIResponses } from "../fakes/openai-responses-upstream.ts";
 import { startTestGateway, type TestGateway, waitFor, writeConfigFile } from "../helpers/gateway.ts";
 import { openaiSpecValidators, schemaErrors } from "../helpers/openai-spec.ts";
@@ -93,6 +94,20 @@ describe("stored responses are per tenant", () => {
     expect((await as("globex", "GET", `/v1/responses/${g.id}`)).status).toBe(200);
   });
 
+  test("with a master key, records are sealed and bound to their key (a copy under another tenant does not open)", async () => {
+    const state = new MemoryStateStore();
+    const store = new ResponsesStore(state, 60_000, deriveKey("responses-test-master-key-0123"));
+    const response = { id: "resp_s", object: "response", output: [{ type: "message", content: [{ type: "output_text", text: "secret text" }] }] } as never;
+    await store.put("acme", { response, input: [], history: [] });
+    const raw = (await state.get("responses:acme:resp_s"))!;
+    expect(raw.startsWith("s1:")).toBe(true);
+    expect(raw).not.toContain("secret text");
+    expect((await store.get("acme", "resp_s"))?.response.id).toBe("resp_s");
+    await state.set("responses:globex:resp_s", raw);
+    expect(await store.get("globex", "resp_s")).toBeNull();
+    expect(await new ResponsesStore(state, 60_000, deriveKey("another-master-key-0123456789")).get("acme", "resp_s")).toBeNull();
+  });
+
   test("the store's TTL expires a response", async () => {
     const store = new ResponsesStore(new MemoryStateStore(), 40);
     const response = { id: "resp_t", object: "response" } as never;
@@ -105,6 +120,24 @@ describe("stored responses are per tenant", () => {
 });
 
 describe("pipeline steps on /v1/responses", () => {
+  test("the OpenAPI document has the new routes, each with its security and error responses", async () => {
+    const doc = (await (await fetch(`${gw.url}/swagger/json`)).json()) as any;
+    const ops: Array<[string, string, string]> = [
+      ["/v1/responses", "post", "virtualKey"],
+      ["/v1/responses/{id}", "get", "virtualKey"],
+      ["/v1/responses/{id}", "delete", "virtualKey"],
+      ["/v1/responses/{id}/input_items", "get", "virtualKey"],
+      ["/api/v1/admin/tenants/{id}/responses", "delete", "adminKey"],
+    ];
+    for (const [path, method, scheme] of ops) {
+      const op = doc.paths[path]?.[method];
+      expect(op).toBeDefined();
+      expect(op.security.some((s: Record<string, unknown>) => scheme in s)).toBe(true);
+      expect(Object.keys(op.responses)).toEqual(expect.arrayContaining(["200", "401"]));
+    }
+    expect(Object.keys(doc.paths["/v1/responses/{id}"].get.responses)).toContain("404");
+  });
+
   test("guardrail restore: a placeholder split across output_text.delta events comes back whole; the upstream never sees the e-mail", async () => {
     expect((await admin("PUT", "/api/v1/admin/tenants/acme/guardrails", { pii: { action: "restore", types: ["email"] } })).status).toBeLessThan(300);
     oai.reset();
