@@ -164,6 +164,25 @@ describe("pipeline steps on /v1/responses", () => {
     expect(oai.requests.length).toBe(1);
   });
 
+  test("routing: targets that cannot honour a native-only field are skipped, not tried (no 400 while a target can serve)", async () => {
+    const route = await admin("POST", "/api/v1/routes", { id: "resp-echo-first", strategy: "priority", targets: [{ provider: "echo", model: "echo", priority: 0 }, { provider: "oai", model: "gpt-up", priority: 1 }], max_retries: 0 });
+    expect(route.status).toBe(201);
+    await waitFor(async () => (await as("acme", "POST", "/v1/responses", { model: "resp-echo-first", input: "probe", store: false })).status === 200, 5000, "the route");
+    oai.reset();
+    const served = await as("acme", "POST", "/v1/responses", { model: "resp-echo-first", input: "native only", top_logprobs: 2, store: false });
+    expect(served.status).toBe(200);
+    expect(served.headers.get("x-tollgate-provider")).toBe("oai");
+    expect(oai.requests[0]!.body.top_logprobs).toBe(2);
+    // the native target fails: the client sees its failure, not a 400 about echo
+    oai.enqueue({ kind: "error", status: 500, message: "boom" });
+    const failed = await as("acme", "POST", "/v1/responses", { model: "resp-echo-first", input: "native only", top_logprobs: 2, store: false });
+    expect(failed.status).toBeGreaterThanOrEqual(500);
+    // only echo can be asked: 400 naming the field
+    const refused = await as("acme", "POST", "/v1/responses", { model: "echo", input: "x", top_logprobs: 2 });
+    expect(refused.status).toBe(400);
+    expect(((await refused.json()) as any).error.param).toBe("top_logprobs");
+  });
+
   test("limits apply: a key with rpm_limit 1 gets 429 on its second /v1/responses call", async () => {
     const res = await admin("POST", "/api/v1/admin/keys", { tenant_id: "globex", name: "tight", rpm_limit: 1 });
     const key = String(((await res.json()) as any).key);
