@@ -230,6 +230,18 @@ describe("native pass-through and translation limits", () => {
     expect(done.payload).toMatchObject({ status: "ok", provider: "oai", cachedTokens: 3, reasoningTokens: 2 });
   });
 
+  test("a failure mid-stream ends the client's stream with a valid response.failed carrying the stable code", async () => {
+    oai.setBehavior({ kind: "stream-fail" });
+    const events = await rawEvents({ model: "gpt-up", input: "x" });
+    expect(events.map((e) => e.type)).toEqual(["response.created", "response.in_progress", "response.output_item.added", "response.content_part.added", "response.output_text.delta", "response.failed"]);
+    expect(events.at(-1).response.status).toBe("failed");
+    expect(events.at(-1).response.error.message).toContain("upstream_error");
+    const stream = client.responses.stream({ model: "gpt-up", input: "x" });
+    const final = await stream.finalResponse(); // the SDK hands the failed Response over, status and error set
+    expect(final.status).toBe("failed");
+    expect(final.error?.message).toContain("upstream_error");
+  });
+
   test("an unknown previous_response_id, input item type or malformed item is a 4xx with param", async () => {
     const post = (b: unknown) => fetch(`${gw.url}/v1/responses`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(b) });
     const missing = await post({ model: "echo", input: "x", previous_response_id: "resp_nope" });
