@@ -9,6 +9,7 @@ import { ResponsesStore } from "../../src/api/responses-store.ts";
 import { MemoryStateStore } from "../../src/stores/memory-state-store.ts";
 import { deriveKey } from "../../src/config/secrets.ts";
 import { type FakeOpenAIResponses, startFakeOpenAIResponses } from "../fakes/openai-responses-upstream.ts";
+import { type FakeEmbeddings, startFakeEmbeddings, towards } from "../fakes/embeddings-upstream.ts";
 import { startTestGateway, type TestGateway, waitFor, writeConfigFile } from "../helpers/gateway.ts";
 import { openaiSpecValidators, schemaErrors } from "../helpers/openai-spec.ts";
 
@@ -38,7 +39,9 @@ beforeAll(async () => {
 afterAll(async () => {
   await gw.dispose();
   await oai.close();
+  await emb?.close();
 });
+let emb: FakeEmbeddings | undefined;
 
 async function sse(res: Response): Promise<any[]> {
   expect(res.status).toBe(200);
@@ -196,6 +199,24 @@ describe("pipeline steps on /v1/responses", () => {
   test("GenAI client metrics name the operation `chat` for /v1/responses calls", async () => {
     const metrics = await (await fetch(`${gw.url}/metrics`)).text();
     expect(metrics).toMatch(/gen_ai_client_operation_duration_seconds_count\{[^}]*gen_ai_operation_name="chat"[^}]*gen_ai_request_model="gpt-up"/);
+  });
+
+  test("semantic cache: a paraphrase is a semantic hit, replayed as a Responses stream with the earlier answer", async () => {
+    emb = startFakeEmbeddings({ dims: 8 });
+    expect((await admin("POST", "/api/v1/providers", { id: "emb", kind: "custom", base_url: emb.url, models: ["emb-1"] })).status).toBe(201);
+    expect((await admin("POST", "/api/v1/prices", { id: "emb/emb-1", input: 100, output: 0 })).status).toBe(201);
+    expect((await admin("PUT", "/api/v1/admin/tenants/acme/cache", { semantic: { enabled: true, embeddings_model: "emb/emb-1", threshold: 0.95, max_messages: 4 } })).status).toBe(200);
+    await waitFor(() => gw.snapshot.cache?.tenants.acme?.semantic?.enabled, 3000, "the policy");
+    const q = `What's your refund policy? ${crypto.randomUUID()}`;
+    const p = `How do I get a refund? ${crypto.randomUUID()}`;
+    emb.set(`user: ${q}`, towards(8, 0, 1, 1));
+    emb.set(`user: ${p}`, towards(8, 0, 1, 0.99));
+    expect((await as("acme", "POST", "/v1/responses", { model: "echo", input: q, temperature: 0, store: false })).headers.get("x-tollgate-cache")).toBe("miss");
+    await Bun.sleep(150); // the answer is written after the response
+    const hit = await as("acme", "POST", "/v1/responses", { model: "echo", input: p, temperature: 0, stream: true, store: false });
+    expect(hit.headers.get("x-tollgate-cache")).toBe("semantic-hit");
+    const events = await sse(hit);
+    expect(deltas(events).join("")).toBe(q);
   });
 
   test("a cache hit is replayed as a valid Responses stream with the exact text", async () => {
