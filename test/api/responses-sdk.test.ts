@@ -51,12 +51,13 @@ beforeEach(() => {
 
 const TEXT = "Ünïcödé ✓ and emoji 🦊 — split me anywhere";
 const ANT_TEXT = "Bonjour ✓ from 🦊 Anthropic";
+// Streams: the fake OpenAI Responses upstream writes 7-byte pieces, the fake Anthropic 5-byte pieces.
 
 type Target = { name: string; model: string; expected: (input: string) => string; setText?: (t: string) => void };
 const targets: Target[] = [
   { name: "echo", model: "echo", expected: (input) => input },
   { name: "fake OpenAI (Responses pass-through)", model: "gpt-up", expected: (input) => input },
-  { name: "fake Anthropic (translation)", model: "claude-up", expected: () => ANT_TEXT, setText: (t) => ant.setBehavior({ kind: "ok", content: t, chunkSize: 3 }) },
+  { name: "fake Anthropic (translation)", model: "claude-up", expected: () => ANT_TEXT, setText: (t) => ant.setBehavior({ kind: "ok", content: t, chunkSize: 3, splitBytes: 5 }) },
 ];
 
 /** Every upstream Responses body validates against OpenAI's CreateResponse schema. */
