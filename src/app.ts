@@ -133,7 +133,7 @@ export function buildApp(deps: AppDeps) {
     .use(healthRoutes({ ...deps, metrics: deps.telemetry?.metrics }))
     .use(openaiRoutes(deps))
     .use(anthropicRoutes(deps))
-    .use(responsesRoutes({ ...deps, responses: new ResponsesStore(deps.store, deps.responsesTtlMs ?? 30 * 86_400_000), loopback: deps.admin.loopback, adminKey: deps.admin.adminKey }))
+    .use(responsesRoutes({ ...deps, responses: new ResponsesStore(deps.store, deps.responsesTtlMs ?? 30 * 86_400_000, deps.admin.masterKey), loopback: deps.admin.loopback, adminKey: deps.admin.adminKey }))
     .use(generateRoutes(deps))
     .use(embeddingsRoutes(deps))
     .use(providerRoutes(deps))

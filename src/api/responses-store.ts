@@ -6,8 +6,13 @@
  * (`history`: the inputs and outputs of earlier turns), so `previous_response_id` needs one
  * read. The tenant is part of the key: another tenant's id is simply not found (404).
  * This is the only place the gateway keeps conversation text; events never carry it.
+ *
+ * With `TOLLGATE_MASTER_KEY` set, records are sealed (AES-256-GCM, as provider keys and cache
+ * entries) and carry their own store key inside the seal, so a record copied under another
+ * tenant's or response's key does not open there: nothing sits in Redis in clear.
  */
 import type { ResponseItem, ResponseObject } from "../canonical/responses.ts";
+import { decryptSecret, encryptSecret } from "../config/secrets.ts";
 import type { StateStore } from "../stores/state-store.ts";
 
 export interface StoredResponse {
@@ -19,6 +24,8 @@ export interface StoredResponse {
 }
 
 const PREFIX = "responses:";
+const PLAIN = "p1:";
+const SEALED = "s1:";
 const tenantPrefix = (tenant: string) => `${PREFIX}${encodeURIComponent(tenant)}:`;
 const keyOf = (tenant: string, id: string) => `${tenantPrefix(tenant)}${id}`;
 
@@ -26,15 +33,27 @@ export class ResponsesStore {
   constructor(
     private readonly store: StateStore,
     private readonly ttlMs: number,
+    private readonly sealKey?: Buffer,
   ) {}
 
   async get(tenant: string, id: string): Promise<StoredResponse | null> {
-    const raw = await this.store.get(keyOf(tenant, id));
-    return raw === null ? null : (JSON.parse(raw) as StoredResponse);
+    const key = keyOf(tenant, id);
+    const raw = await this.store.get(key);
+    if (raw === null) return null;
+    if (raw.startsWith(PLAIN)) return JSON.parse(raw.slice(PLAIN.length)) as StoredResponse;
+    if (!raw.startsWith(SEALED) || !this.sealKey) return null; // sealed with a key this process does not have
+    try {
+      const opened = JSON.parse(decryptSecret(raw.slice(SEALED.length), this.sealKey)) as { k: string; r: StoredResponse };
+      return opened.k === key ? opened.r : null;
+    } catch {
+      return null; // another master key, or tampered with
+    }
   }
 
   async put(tenant: string, record: StoredResponse): Promise<void> {
-    await this.store.set(keyOf(tenant, record.response.id), JSON.stringify(record), { ttlMs: this.ttlMs });
+    const key = keyOf(tenant, record.response.id);
+    const value = this.sealKey ? SEALED + encryptSecret(JSON.stringify({ k: key, r: record }), this.sealKey) : PLAIN + JSON.stringify(record);
+    await this.store.set(key, value, { ttlMs: this.ttlMs });
   }
 
   /** Whether it existed. */

@@ -94,7 +94,9 @@ export class ResponsesStreamWriter {
   private start(): string {
     if (this.started) return "";
     this.started = true;
-    return this.event("response.created", { response: this.shell }) + this.event("response.in_progress", { response: this.shell });
+    const response = JSON.stringify(this.shell); // once for both events
+    const frame = (type: string) => `event: ${type}\ndata: {"type":"${type}","response":${response},"sequence_number":${this.seq++}}\n\n`;
+    return frame("response.created") + frame("response.in_progress");
   }
 
   private text(delta: string): string {

@@ -44,7 +44,7 @@ export function providerCallPlugin(router: Router, opts: { sleep?: (ms: number, 
     enforce: "post",
     phases: {
       async call(ctx) {
-        const targets = ctx.targets ?? (ctx.target ? [ctx.target] : []);
+        const targets = servable(ctx, ctx.targets ?? (ctx.target ? [ctx.target] : []));
         if (targets.length === 0) throw new GatewayError({ status: 500, code: "no_target", message: "No route target was selected" });
         const route = ctx.route;
         const deadline = performance.now() + (route?.deadlineMs ?? DEFAULT_DEADLINE_MS);
@@ -119,6 +119,19 @@ export function providerCallPlugin(router: Router, opts: { sleep?: (ms: number, 
   });
 }
 
+/**
+ * /v1/responses: the targets that can honour every field of the request (a provider that speaks
+ * Responses honours all). Others are skipped, not tried: not a failure, the breaker is untouched.
+ * None left: the first refusal, a 400 naming the field (`param`).
+ */
+function servable(ctx: Ctx, targets: Target[]): Target[] {
+  const r = ctx.responses;
+  if (!r || r.checks.length === 0) return targets;
+  const ok = targets.filter((t) => t.provider.responses || !checkTarget(r.checks, t.provider.kind));
+  if (ok.length === 0 && targets[0]) throw checkTarget(r.checks, targets[0].provider.kind)!;
+  return ok;
+}
+
 /** One attempt. For a stream, waits for the first chunk (within the timeout) so failures before it can fall back. */
 async function callOnce(ctx: Ctx, target: Target, opts: ProviderCallOptions): Promise<Answer> {
   const provider = target.provider;
@@ -127,12 +140,8 @@ async function callOnce(ctx: Ctx, target: Target, opts: ProviderCallOptions): Pr
     if (!embed) throw new GatewayError({ status: 400, code: "embeddings_not_supported", message: `Provider \`${provider.id}\` does not offer embeddings`, param: "model" });
     return { kind: "embeddings", response: await embed(embeddingsRequest(ctx), opts) };
   }
-  // /v1/responses: a provider that speaks Responses gets it in Responses format; any other must honour every field.
+  // /v1/responses: a provider that speaks Responses gets it in Responses format (the others were checked by `servable`).
   const native = ctx.responses && provider.responses;
-  if (ctx.responses && !native) {
-    const refused = checkTarget(ctx.responses.checks, provider.kind);
-    if (refused) throw refused;
-  }
   const body = native ? toUpstreamResponses(ctx.request, ctx.responses!.request, opts.model, ctx.stream) : undefined;
   if (!ctx.stream) return { kind: "response", response: await (native && body ? native.complete(body, opts) : provider.complete(ctx.request, opts)) };
   const started = performance.now();

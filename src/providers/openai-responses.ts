@@ -33,7 +33,7 @@ export function responsesCalls(w: WireTools): ResponsesCalls {
     async complete(body, opts) {
       const attempt = startAttempt(opts, w.cfg);
       try {
-        const res = await w.post(opts.model, { ...body, stream: false }, attempt, false);
+        const res = await w.post(opts.model, { ...body, model: opts.model, stream: false }, attempt, false);
         const text = await res.text();
         const raw = parseJson(text, w.invalid);
         const upstreamError = errorInBody(raw, text);
@@ -50,7 +50,7 @@ export function responsesCalls(w: WireTools): ResponsesCalls {
       const attempt = startAttempt(opts, w.cfg);
       let res: Response;
       try {
-        res = await w.post(opts.model, { ...body, stream: true }, attempt, true);
+        res = await w.post(opts.model, { ...body, model: opts.model, stream: true }, attempt, true);
       } catch (err) {
         attempt.dispose();
         throw w.classify(err, attempt, opts);

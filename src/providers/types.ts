@@ -40,7 +40,7 @@ export interface ProviderAdapter {
   responses?: ResponsesCalls;
 }
 
-/** A Responses request body in (the gateway sets `model`, `stream`), the answer in canonical form. */
+/** A Responses request body in (`model` and `stream` are set from the call), the answer in canonical form. */
 export interface ResponsesCalls {
   complete(body: Record<string, unknown>, opts: ProviderCallOptions): Promise<ChatCompletion>;
   stream(body: Record<string, unknown>, opts: ProviderCallOptions): AsyncIterable<ChatCompletionChunk>;

@@ -51,12 +51,13 @@ beforeEach(() => {
 
 const TEXT = "Ünïcödé ✓ and emoji 🦊 — split me anywhere";
 const ANT_TEXT = "Bonjour ✓ from 🦊 Anthropic";
+// Streams: the fake OpenAI Responses upstream writes 7-byte pieces, the fake Anthropic 5-byte pieces.
 
 type Target = { name: string; model: string; expected: (input: string) => string; setText?: (t: string) => void };
 const targets: Target[] = [
   { name: "echo", model: "echo", expected: (input) => input },
   { name: "fake OpenAI (Responses pass-through)", model: "gpt-up", expected: (input) => input },
-  { name: "fake Anthropic (translation)", model: "claude-up", expected: () => ANT_TEXT, setText: (t) => ant.setBehavior({ kind: "ok", content: t, chunkSize: 3 }) },
+  { name: "fake Anthropic (translation)", model: "claude-up", expected: () => ANT_TEXT, setText: (t) => ant.setBehavior({ kind: "ok", content: t, chunkSize: 3, splitBytes: 5 }) },
 ];
 
 /** Every upstream Responses body validates against OpenAI's CreateResponse schema. */
@@ -228,6 +229,18 @@ describe("native pass-through and translation limits", () => {
     expect(usage.output_tokens_details.reasoning_tokens).toBe(2);
     const done = await waitFor(async () => (await gw.events()).findLast((e) => e.type === "request.completed" && (e.payload as any).endpoint === "responses" && (e.payload as any).stream === true), 5000, "request.completed");
     expect(done.payload).toMatchObject({ status: "ok", provider: "oai", cachedTokens: 3, reasoningTokens: 2 });
+  });
+
+  test("a failure mid-stream ends the client's stream with a valid response.failed carrying the stable code", async () => {
+    oai.setBehavior({ kind: "stream-fail" });
+    const events = await rawEvents({ model: "gpt-up", input: "x" });
+    expect(events.map((e) => e.type)).toEqual(["response.created", "response.in_progress", "response.output_item.added", "response.content_part.added", "response.output_text.delta", "response.failed"]);
+    expect(events.at(-1).response.status).toBe("failed");
+    expect(events.at(-1).response.error.message).toContain("upstream_error");
+    const stream = client.responses.stream({ model: "gpt-up", input: "x" });
+    const final = await stream.finalResponse(); // the SDK hands the failed Response over, status and error set
+    expect(final.status).toBe("failed");
+    expect(final.error?.message).toContain("upstream_error");
   });
 
   test("an unknown previous_response_id, input item type or malformed item is a 4xx with param", async () => {

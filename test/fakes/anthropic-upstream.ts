@@ -43,6 +43,8 @@ export type FakeAnthropicBehavior =
       chunkSize?: number;
       /** Pause before each SSE event, ms (default 0): a slow stream, for cancellation tests. */
       chunkDelayMs?: number;
+      /** Write the SSE body in pieces of this many bytes (boundaries anywhere, UTF-8 included). */
+      splitBytes?: number;
     }
   /** Fail with an Anthropic error body (type defaults by status) and optional headers (e.g. retry-after). */
   | { kind: "error"; status: number; type?: string; message?: string; headers?: Record<string, string> }
@@ -131,7 +133,7 @@ export function startFakeAnthropic(options: FakeAnthropicOptions = {}): FakeAnth
           return sse(events);
         }
         case "ok":
-          return body.stream ? sse(streamEvents(model, body, behavior), behavior.chunkDelayMs ?? 0) : Response.json(messageOk(model, body, behavior), { headers: { "request-id": "req_fake0001" } });
+          return body.stream ? sse(streamEvents(model, body, behavior), behavior.chunkDelayMs ?? 0, behavior.splitBytes) : Response.json(messageOk(model, body, behavior), { headers: { "request-id": "req_fake0001" } });
       }
     },
   });

@@ -48,8 +48,12 @@ export interface FakeRequestTools<B> {
   body: any;
   /** The behavior for this request: the next queued one, else the default. Call it at most once. */
   next(): B;
-  /** An SSE response (with the fake's `sseHeaders`) writing `events` in order, pausing `delayMs` before each. */
-  sse(events: string[], delayMs?: number): Response;
+  /**
+   * An SSE response (with the fake's `sseHeaders`) writing `events` in order, pausing `delayMs`
+   * before each; with `splitBytes`, the whole body in pieces of that many bytes instead (event,
+   * line and UTF-8 boundaries fall anywhere).
+   */
+  sse(events: string[], delayMs?: number, splitBytes?: number): Response;
   /** Never sends response headers: answers 503 once the client aborts or the server closes. */
   hang(): Promise<Response>;
 }
@@ -81,7 +85,7 @@ export function createFakeServer<B, R>(options: FakeServerOptions<B, R>): FakeSe
   let cancellations = 0;
   const pending = new Set<() => void>(); // hanging requests, released on close
   const onCancel = () => void cancellations++;
-  const sse = (events: string[], delayMs = 0) => sseStream(events, { headers: options.sseHeaders, onCancel, delayMs });
+  const sse = (events: string[], delayMs = 0, splitBytes?: number) => sseStream(events, { headers: options.sseHeaders, onCancel, delayMs, ...(splitBytes ? { splitBytes } : {}) });
 
   const server = Bun.serve({
     port: 0,
@@ -139,7 +143,14 @@ export function createFakeServer<B, R>(options: FakeServerOptions<B, R>): FakeSe
  * An SSE response writing `events` in order (pausing `delayMs` before each); `onCancel` runs
  * when the client cancels the body before the last event.
  */
-export function sseStream(events: string[], { headers, onCancel, delayMs = 0 }: { headers: Record<string, string>; onCancel: () => void; delayMs?: number }): Response {
+export function sseStream(events: string[], { headers, onCancel, delayMs = 0, splitBytes }: { headers: Record<string, string>; onCancel: () => void; delayMs?: number; splitBytes?: number }): Response {
+  if (splitBytes) {
+    const bytes = encoder.encode(events.join(""));
+    const pieces: Uint8Array[] = [];
+    for (let at = 0; at < bytes.length; at += splitBytes) pieces.push(bytes.slice(at, at + splitBytes));
+    let i = 0;
+    return new Response(new ReadableStream<Uint8Array>({ pull: (c) => (i < pieces.length ? c.enqueue(pieces[i++]!) : c.close()), cancel: onCancel }), { headers });
+  }
   let next = 0;
   const stream = new ReadableStream<Uint8Array>({
     async pull(controller) {

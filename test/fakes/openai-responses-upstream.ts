@@ -18,7 +18,9 @@ import { createFakeServer, type FakeServer } from "./fake-server.ts";
 
 export type FakeResponsesBehavior =
   | { kind: "ok"; toolCall?: { name: string; arguments: string }; usage?: { cached?: number; reasoning?: number }; splitBytes?: number }
-  | { kind: "error"; status: number; message?: string };
+  | { kind: "error"; status: number; message?: string }
+  /** Stream `response.created` and a first delta, then `response.failed` (a mid-stream failure). */
+  | { kind: "stream-fail" };
 
 export interface RecordedResponsesRequest {
   path: string;
@@ -41,6 +43,7 @@ export function startFakeOpenAIResponses(): FakeOpenAIResponses {
       if (url.pathname !== "/v1/responses") return Response.json({ error: { message: "not found", type: "invalid_request_error" } }, { status: 404 });
       const b = next();
       if (b.kind === "error") return Response.json({ error: { message: b.message ?? "upstream error", type: "server_error", code: null, param: null } }, { status: b.status });
+      if (b.kind === "stream-fail") return midStreamFailure(body);
       const answer = answerFor(body, b);
       return body.stream ? streamOf(answer, b.splitBytes ?? 7) : Response.json(answer.response);
     },
@@ -130,4 +133,14 @@ function streamOf(a: Answer, splitBytes: number): Response {
     },
   });
   return new Response(body, { headers: { "content-type": "text/event-stream" } });
+}
+
+function midStreamFailure(body: any): Response {
+  const base = { id: "resp_up2", object: "response", created_at: 1_700_000_000, model: body.model, output: [], error: null, incomplete_details: null };
+  const events = [
+    `event: response.created\ndata: ${JSON.stringify({ type: "response.created", sequence_number: 0, response: { ...base, status: "in_progress" } })}\n\n`,
+    `event: response.output_text.delta\ndata: ${JSON.stringify({ type: "response.output_text.delta", sequence_number: 1, item_id: "msg_up2", output_index: 0, content_index: 0, delta: "partial", logprobs: [] })}\n\n`,
+    `event: response.failed\ndata: ${JSON.stringify({ type: "response.failed", sequence_number: 2, response: { ...base, status: "failed", error: { code: "server_error", message: "model crashed" } } })}\n\n`,
+  ];
+  return new Response(events.join(""), { headers: { "content-type": "text/event-stream" } });
 }

