@@ -29,6 +29,8 @@ import { keysSelfRoutes } from "./api/keys-self.ts";
 import { tenancyRoutes } from "./api/tenancy.ts";
 import { guardrailsRoutes } from "./api/guardrails.ts";
 import { overridesRoutes } from "./api/overrides.ts";
+import { identityRoutes } from "./api/identity.ts";
+import { rememberBody } from "./identity/actor.ts";
 import { usageRoutes } from "./api/usage.ts";
 import type { AnalyticsRuntime } from "./analytics/runtime.ts";
 import type { Lifecycle } from "./lifecycle/drain.ts";
@@ -98,7 +100,9 @@ export function buildApp(deps: AppDeps) {
       const type = request.headers.get("content-type") ?? "";
       // Every body this API takes is JSON, whatever the client labelled it (curl -d sends a form type).
       if (type.startsWith("multipart/")) return;
-      return readJsonBody(request, deps.maxBodyBytes);
+      const body = await readJsonBody(request, deps.maxBodyBytes);
+      rememberBody(request, body); // the admin check scopes a tenant named in the body (issue 28)
+      return body;
     })
     .onError(({ code, error, request, body }) => {
       let gwError = fromElysiaError(code, error);
@@ -127,7 +131,8 @@ export function buildApp(deps: AppDeps) {
     .use(guardrailsRoutes(deps.admin))
     .use(deps.plugins ? pluginAdminRoutes({ ...deps.admin, plugins: deps.plugins }) : new Elysia({ name: "admin-plugins" }))
     .use(overridesRoutes(deps.admin))
-    .use(usageRoutes({ analytics: deps.analytics, config: deps.config, adminKey: deps.admin.adminKey, loopback: deps.admin.loopback }))
+    .use(identityRoutes(deps.admin))
+    .use(usageRoutes({ analytics: deps.analytics, config: deps.config, adminKey: deps.admin.adminKey, loopback: deps.admin.loopback, identity: deps.admin.identity }))
     .use(deps.cache ? cacheRoutes({ cache: deps.cache, config: deps.config, admin: deps.admin, ...(deps.semantic ? { semantic: deps.semantic } : {}) }) : new Elysia({ name: "no-cache-routes" }))
     .use(docsRoutes(deps.version))
     .use(dashboardRoutes());

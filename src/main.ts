@@ -30,6 +30,9 @@ import { Pipeline } from "./pipeline/runner.ts";
 import { providerCallPlugin } from "./plugins/provider-call.ts";
 import { routingPlugin } from "./plugins/routing.ts";
 import { authPlugin } from "./plugins/auth.ts";
+import { IdentityService } from "./identity/service.ts";
+import { JwtVerifier } from "./identity/jwt/verifier.ts";
+import { rememberSourceIp } from "./identity/actor.ts";
 import { limitsPlugin } from "./plugins/limits.ts";
 import { guardrailsPlugin } from "./plugins/guardrails.ts";
 import { cachePlugin } from "./plugins/cache.ts";
@@ -185,7 +188,10 @@ async function wire(settings: Settings, opts: StartOptions, { file, masterKey, l
   const telemetry = await gatewayTelemetry({ version: pkg.version, emitter, outbox, router, analytics, maxTenants: settings.metricsMaxTenants, maxModels: settings.metricsMaxModels, requestLog: opts.requestLog ?? (opts.quiet || !logsInfo(settings) ? undefined : (line) => console.info(line)) });
   const cache = openCacheStore(settings);
   const semantic = new SemanticTier(store);
-  const pipeline = new Pipeline([authPlugin({ loopback: isLoopback(settings.host) }), cachePlugin({ store: cache, state: store, semantic, ...(masterKey ? { masterKey } : {}) }), ...builtinPlugins(router, store), ...operator.pipelinePlugins, ...(opts.plugins ?? [])], telemetry.tracing ? { observer: telemetry } : {});
+  // Issue 28: admin identities + the permission table, and JWT service tokens (src/identity/).
+  const identity = new IdentityService({ adminKey: settings.adminKey, loopback: isLoopback(settings.host), config });
+  const jwt = new JwtVerifier(() => config.state);
+  const pipeline = new Pipeline([authPlugin({ loopback: isLoopback(settings.host), jwt }), cachePlugin({ store: cache, state: store, semantic, ...(masterKey ? { masterKey } : {}) }), ...builtinPlugins(router, store), ...operator.pipelinePlugins, ...(opts.plugins ?? [])], telemetry.tracing ? { observer: telemetry } : {});
   const app = buildApp({
     pipeline,
     config: () => snapshot,
@@ -195,7 +201,7 @@ async function wire(settings: Settings, opts: StartOptions, { file, masterKey, l
     version: pkg.version,
     maxBodyBytes: settings.maxBodyBytes,
     corsOrigins: settings.corsOrigins,
-    admin: { config, adminKey: settings.adminKey, loopback: isLoopback(settings.host), masterKey, providers },
+    admin: { config, adminKey: settings.adminKey, loopback: isLoopback(settings.host), masterKey, providers, identity },
     ...(outbox ? { outbox } : {}),
     store,
     router,
@@ -213,7 +219,10 @@ async function wire(settings: Settings, opts: StartOptions, { file, masterKey, l
     // answers with a proper 413 body.
     maxRequestBodySize: Math.max(settings.maxBodyBytes * 4, 1 << 30),
     idleTimeout: 255,
-    fetch: (req) => app.handle(req),
+    fetch: (req, srv) => {
+      rememberSourceIp(req, srv.requestIP(req)?.address); // the audit trail's source IP (issue 28)
+      return app.handle(req);
+    },
   });
   const port = server.port ?? settings.port;
   const url = `http://${settings.host.includes(":") ? `[${settings.host}]` : settings.host}:${port}`;

@@ -22,6 +22,8 @@ import { GatewayError } from "../pipeline/errors.ts";
 import { authenticate, credentialFrom } from "../plugins/auth.ts";
 import { isWellFormedKey } from "../config/keys.ts";
 import { checkAdmin } from "./admin.ts";
+import { actorOf } from "../identity/actor.ts";
+import type { IdentityService } from "../identity/service.ts";
 import { errorResponse } from "./http.ts";
 import { ADMIN_SECURITY, adminDetail, errorResponses, KEY_SECURITY, Loose, okResponse } from "./schemas.ts";
 
@@ -51,6 +53,7 @@ export interface UsageRoutesDeps {
   config: () => ConfigSnapshot;
   adminKey: string | undefined;
   loopback: boolean;
+  identity?: IdentityService | undefined;
 }
 
 const DAY_MS = 86_400_000;
@@ -127,7 +130,8 @@ function scope(deps: UsageRoutesDeps, request: Request, requested: string | unde
     return d.tenantId;
   }
   checkAdmin(deps, request);
-  return requested || undefined;
+  // A tenant_admin sees its own tenant only (the permission table refused any other).
+  return actorOf(request)?.tenant ?? (requested || undefined);
 }
 
 const unavailable = (message: string) => new GatewayError({ status: 503, code: "analytics_unavailable", message, headers: { "retry-after": "5" } });

@@ -7,6 +7,7 @@ import type { PluginFields } from "./plugins.ts";
 import { PROVIDER_KINDS } from "../../providers/types.ts";
 import { GuardrailsFields } from "../../guardrails/config.ts";
 import type { CachePolicyFields } from "../../cache/policy.ts";
+import type { AdminFields, JwtIssuerFields } from "../../identity/entities.ts";
 
 export const EntityId = T.String({ pattern: "^[a-z0-9][a-z0-9_-]*$", maxLength: 64, description: "Provider id: lower-case letters, digits, `_`, `-`" });
 
@@ -195,9 +196,14 @@ export interface EntityFields {
   customer_override: CustomerOverrideFields;
   /** id = `_global` or a tenant id (src/cache/policy.ts). */
   cache_policy: CachePolicyFields;
+  // ── identity (issue 28): src/identity/entities.ts ──
+  /** id = `adm_<ulid>`: a named admin identity (key hash only). */
+  admin: AdminFields;
+  /** id = a slug: a JWT issuer for service authentication. */
+  jwt_issuer: JwtIssuerFields;
 }
 export type EntityKind = keyof EntityFields;
-export const ENTITY_KINDS: readonly EntityKind[] = ["provider", "model_alias", "price", "route", "route_override", "breaker", "tenant", "key", "guardrails", "plugin", "customer_override", "cache_policy"];
+export const ENTITY_KINDS: readonly EntityKind[] = ["provider", "model_alias", "price", "route", "route_override", "breaker", "tenant", "key", "guardrails", "plugin", "customer_override", "cache_policy", "admin", "jwt_issuer"];
 
 export interface Entity<K extends EntityKind = EntityKind> {
   kind: K;
@@ -219,7 +225,7 @@ export interface ConfigState {
 }
 
 export function initialState(): ConfigState {
-  return { version: 0, entities: { provider: {}, model_alias: {}, price: {}, route: {}, route_override: {}, breaker: {}, tenant: {}, key: {}, guardrails: {}, plugin: {}, customer_override: {}, cache_policy: {} }, tombstones: {} };
+  return { version: 0, entities: { provider: {}, model_alias: {}, price: {}, route: {}, route_override: {}, breaker: {}, tenant: {}, key: {}, guardrails: {}, plugin: {}, customer_override: {}, cache_policy: {}, admin: {}, jwt_issuer: {} }, tombstones: {} };
 }
 
 /** Commands an admin issues. `expectedVersion` enables optimistic concurrency. */
@@ -230,7 +236,7 @@ export type ConfigCommand =
   /** Replace a key's secret; the old one stays valid until `previousValidUntil` (ISO). */
   | { type: "rotate"; kind: "key"; id: string; hash: string; prefix: string; previousValidUntil: string; expectedVersion?: number }
   /** Revoke a key at `at` (ISO): rejected from then on, by every instance. */
-  | { type: "revoke"; kind: "key"; id: string; at: string; expectedVersion?: number };
+  | { type: "revoke"; kind: "key" | "admin"; id: string; at: string; expectedVersion?: number };
 
 /** Payload of a config event: `<kind>.created|updated|deleted`. */
 export interface ConfigEventPayload {

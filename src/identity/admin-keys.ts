@@ -1,0 +1,20 @@
+/**
+ * Admin keys of named identities: `tga-` + 32 random base62 characters. Only the SHA-256 hash
+ * and the visible prefix are kept (like virtual keys, src/config/keys.ts).
+ */
+import { generateKey, hashKey, newKeyId } from "../config/keys.ts";
+
+export const ADMIN_KEY_PATTERN = /^tga-[0-9A-Za-z]{32}$/;
+
+export function generateAdminKey(): string {
+  return `tga-${generateKey().slice(3)}`;
+}
+export const hashAdminKey = hashKey;
+/** `tga-` and 4 more characters. */
+export function adminKeyPrefix(key: string): string {
+  return key.slice(0, 8);
+}
+/** `adm_` + a lower-case ULID. */
+export function newAdminId(now = Date.now()): string {
+  return `adm_${newKeyId(now).slice(4)}`;
+}
