@@ -5,7 +5,7 @@
 import { Elysia } from "elysia";
 import { Type as T } from "@sinclair/typebox";
 import { IdentityService } from "../identity/service.ts";
-import { enterActor } from "../identity/actor.ts";
+import { actorOf, enterActor } from "../identity/actor.ts";
 import { encryptSecret, maskKey } from "../config/secrets.ts";
 import { GatewayError } from "../pipeline/errors.ts";
 import type { ConfigCommand, ConfigState, Entity, EntityKind } from "../projections/config/model.ts";
@@ -50,7 +50,11 @@ export function checkAdmin(deps: Pick<AdminDeps, "adminKey" | "loopback"> & { id
  */
 export async function asAdmin(deps: Pick<AdminDeps, "adminKey" | "loopback" | "identity">, request: Request, fn: (actor: string) => Promise<Response> | Response): Promise<Response> {
   try {
-    return await fn(checkAdmin(deps, request));
+    const res = await fn(checkAdmin(deps, request));
+    // The request id the audit trail records for this call (issue 28).
+    const id = actorOf(request)?.requestId;
+    if (id && !res.headers.has("x-request-id")) res.headers.set("x-request-id", id);
+    return res;
   } catch (err) {
     if (err instanceof GatewayError) return errorResponse(err);
     throw err;

@@ -26,3 +26,8 @@ export function checkIdentityEntity(state: ConfigState, kind: "admin" | "jwt_iss
     if (other.fields.hash === f.hash) throw new GatewayError({ status: 409, code: "already_exists", message: "This admin key hash is already in use" });
   }
 }
+
+/** Live tenant_admins of a tenant (a tenant with any cannot be deleted). */
+export function liveTenantAdmins(state: ConfigState, tenant: string): string[] {
+  return Object.values(state.entities.admin ?? {}).filter((a) => a.fields.tenant === tenant && !a.fields.revoked_at).map((a) => a.id);
+}

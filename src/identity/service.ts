@@ -3,7 +3,7 @@
  * identity and role), may they use this route (the permission table), and the audit facts of a
  * refusal. Failed sign-ins are rate-limited per source IP.
  *
- *   no credential ────────────────────► 401 missing_admin_key      (audited, counted)
+ *   no credential ────────────────────► 401 missing_admin_key      (not a sign-in attempt: neither)
  *   unknown / wrong key ──────────────► 401 invalid_admin_key      (audited, counted)
  *   revoked admin key ────────────────► 401 revoked_admin_key      (audited, counted)
  *   too many failures from the source ► 429 too_many_failed_attempts
@@ -81,7 +81,8 @@ export class IdentityService {
     if (wait > 0) throw new GatewayError({ status: 429, code: "too_many_failed_attempts", message: "Too many failed admin sign-ins from this address; retry later", headers: { "retry-after": String(Math.ceil(wait / 1000)) } });
     const who = this.resolve(adminCredential(request));
     if (who instanceof GatewayError) {
-      if (who.status === 401) {
+      // A wrong or revoked credential is a failed sign-in; no credential at all is not an attempt.
+      if (who.status === 401 && who.code !== "missing_admin_key") {
         const crossed = this.failures.fail(source);
         this.audit("audit.sign_in_failed", { ...where, code: who.code, ip, user_agent: base.userAgent, request_id: requestId, ...(crossed ? { rate_limited: true } : {}) });
       }

@@ -91,6 +91,16 @@ describe("audit trail", () => {
     expect((await owner()("GET", "/api/v1/admin/audit?from=yesterday")).body.error.code).toBe("invalid_request");
   });
 
+  test("an admin answer carries the request id the trail records (the caller's, or a fresh one)", async () => {
+    const given = await fetch(`${gw.url}/api/v1/admin/tenants/acme`, { method: "PATCH", headers: { authorization: `Bearer ${alice.key}`, "content-type": "application/json", "x-request-id": "req-hdr-1" }, body: JSON.stringify({ rpm_limit: 100 }) });
+    expect(given.headers.get("x-request-id")).toBe("req-hdr-1");
+    const fresh = await fetch(`${gw.url}/api/v1/admin/tenants/acme`, { method: "PATCH", headers: { authorization: `Bearer ${alice.key}`, "content-type": "application/json" }, body: JSON.stringify({ rpm_limit: 200 }) });
+    const id = fresh.headers.get("x-request-id");
+    expect(id).toMatch(/^[0-9a-f-]{36}$/);
+    const trail = await owner()("GET", "/api/v1/admin/audit?entity=tenant:acme&limit=2");
+    expect(trail.body.data.map((e: any) => e.request_id)).toEqual([id, "req-hdr-1"]);
+  });
+
   test("whoami names the identity, its role and what it may do", async () => {
     const me = await adminCall(gw.url, ana.key)("GET", "/api/v1/admin/whoami");
     expect(me.body).toMatchObject({ id: ana.id, name: "ana@example.com", role: "analyst", tenant: null });

@@ -27,7 +27,7 @@ import { checkPlugin, PLUGIN_ID, type PluginCatalog, PluginFields } from "./plug
 import { checkCustomerOverride } from "./customer-overrides.ts";
 import { CachePolicyFields, embeddingsModelProblem, GLOBAL_POLICY_ID } from "../../cache/policy.ts";
 import { AdminFields, JwtIssuerFields } from "../../identity/entities.ts";
-import { checkIdentityEntity } from "../../identity/decide.ts";
+import { checkIdentityEntity, liveTenantAdmins } from "../../identity/decide.ts";
 
 /** Provider ids are lower-case slugs; aliases look like model names; prices are `<provider>/<model>`. */
 const ID_PATTERNS: Record<EntityKind, RegExp> = {
@@ -144,6 +144,8 @@ export function decide(state: ConfigState, cmd: ConfigCommand, env: DecideEnv = 
       if (cmd.kind === "tenant") {
         const users = Object.values(state.entities.key).filter((k) => k.fields.tenant === cmd.id && !k.fields.revoked_at).map((k) => k.id);
         if (users.length) throw conflict(`tenant \`${cmd.id}\` has live keys: ${users.join(", ")} (revoke them first)`, "entity_in_use", { used_by: users });
+        const admins = liveTenantAdmins(state, cmd.id);
+        if (admins.length) throw conflict(`tenant \`${cmd.id}\` has live tenant admins: ${admins.join(", ")} (revoke them first)`, "entity_in_use", { used_by: admins });
       }
       if (cmd.kind === "provider") {
         const users = Object.values(state.entities.model_alias).filter((a) => a.fields.provider === cmd.id).map((a) => a.id);
