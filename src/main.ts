@@ -31,6 +31,7 @@ import { providerCallPlugin } from "./plugins/provider-call.ts";
 import { routingPlugin } from "./plugins/routing.ts";
 import { authPlugin } from "./plugins/auth.ts";
 import { IdentityService } from "./identity/service.ts";
+import { FailureLimiter } from "./identity/failures.ts";
 import { JwtVerifier } from "./identity/jwt/verifier.ts";
 import { rememberSourceIp } from "./identity/actor.ts";
 import { limitsPlugin } from "./plugins/limits.ts";
@@ -189,7 +190,7 @@ async function wire(settings: Settings, opts: StartOptions, { file, masterKey, l
   const cache = openCacheStore(settings);
   const semantic = new SemanticTier(store);
   // Issue 28: admin identities + the permission table, and JWT service tokens (src/identity/).
-  const identity = new IdentityService({ adminKey: settings.adminKey, loopback: isLoopback(settings.host), config });
+  const identity = new IdentityService({ adminKey: settings.adminKey, loopback: isLoopback(settings.host), config, failures: new FailureLimiter(settings.adminSigninFailures) });
   const jwt = new JwtVerifier(() => config.state);
   const pipeline = new Pipeline([authPlugin({ loopback: isLoopback(settings.host), jwt }), cachePlugin({ store: cache, state: store, semantic, ...(masterKey ? { masterKey } : {}) }), ...builtinPlugins(router, store), ...operator.pipelinePlugins, ...(opts.plugins ?? [])], telemetry.tracing ? { observer: telemetry } : {});
   const app = buildApp({

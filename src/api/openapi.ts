@@ -143,6 +143,7 @@ function documentPermission(method: string, path: string, op: Operation): void {
   const p = PERMISSIONS[rule.permission];
   const roles = p.roles.map((r) => (r === "tenant_admin" && p.tenantScoped ? "tenant_admin (own tenant)" : r)).join(", ");
   op["x-tollgate-permission"] = rule.permission;
+  addMissing((op.responses ??= {}), 429, "Too many failed admin sign-ins from this address (`too_many_failed_attempts`, with `retry-after`)");
   op["x-tollgate-roles"] = [...p.roles];
   op.description = `${typeof op.description === "string" && op.description ? `${op.description}\n\n` : ""}**Permission:** \`${rule.permission}\` (${roles}).`;
 }

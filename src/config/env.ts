@@ -33,6 +33,7 @@ export const Settings = T.Object({
   fsyncMs: T.Integer({ minimum: 0, maximum: 10_000 }),
   cacheMaxBytes: T.Integer({ minimum: 1024 }),
   cacheTimeoutMs: T.Integer({ minimum: 1, maximum: 10_000 }),
+  adminSigninFailures: T.Integer({ minimum: 0, maximum: 10_000 }),
 });
 export type Settings = Static<typeof Settings>;
 
@@ -65,9 +66,10 @@ export const ENV_VARS = {
   TOLLGATE_METRICS_MAX_MODELS: ["metricsMaxModels", "", "Distinct model label values in /metrics (default 100); later models are counted as `other`"],
   TOLLGATE_CACHE_MAX_BYTES: ["cacheMaxBytes", "67108864", "Bound of the in-process response cache (LRU), bytes; with REDIS_URL the cache lives in Redis"],
   TOLLGATE_CACHE_TIMEOUT_MS: ["cacheTimeoutMs", "50", "Longest a Redis cache lookup may take; slower (or Redis down) counts as a miss"],
+  TOLLGATE_ADMIN_SIGNIN_FAILURES: ["adminSigninFailures", "10", "Failed admin sign-ins (wrong or revoked admin key) per minute from one source address before it gets 429, per instance; 0 = no limit"],
 } as const satisfies Record<string, readonly [keyof Settings, string, string]>;
 
-const NUMERIC = new Set<keyof Settings>(["port", "maxBodyBytes", "drainTimeoutMs", "metricsMaxTenants", "metricsMaxModels", "fsyncMs", "cacheMaxBytes", "cacheTimeoutMs"]);
+const NUMERIC = new Set<keyof Settings>(["port", "maxBodyBytes", "drainTimeoutMs", "metricsMaxTenants", "metricsMaxModels", "fsyncMs", "cacheMaxBytes", "cacheTimeoutMs", "adminSigninFailures"]);
 const LISTS = new Set<keyof Settings>(["corsOrigins", "kafkaBrokers"]);
 
 export class SettingsError extends Error {

@@ -22,6 +22,7 @@ describe("loadSettings", () => {
       fsyncMs: 5,
       cacheMaxBytes: 64 * 1024 * 1024,
       cacheTimeoutMs: 50,
+      adminSigninFailures: 10,
     });
   });
 
