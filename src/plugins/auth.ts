@@ -125,6 +125,10 @@ export function authPlugin(opts: AuthOptions) {
 
 /** A JWT verification result → the principal (like a key: tenant enabled, model allowed), or auth.denied. */
 function admitToken(ctx: Ctx, r: JwtResult): void {
+  if (!r.ok && r.code === "token_keys_unavailable") {
+    ctx.emit({ type: "auth.denied", payload: { code: r.code, status: 503, prefix: null, keyId: null, keyTenant: null, model: ctx.request.model } });
+    throw new GatewayError({ status: 503, code: r.code, message: r.message, headers: { "retry-after": "5" } });
+  }
   if (!r.ok) throw deny(ctx, { ok: false, status: 401, code: r.code as AuthDeniedCode, message: r.message });
   const key = r.key;
   const tenant = ctx.config.tenancy?.tenants[key.tenant];

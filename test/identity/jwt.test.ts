@@ -153,6 +153,27 @@ describe("JWT service authentication", () => {
     expect(jwksHits).toBe(before + 2);
   });
 
+  test("an issuer whose JWKS cannot be fetched: 503 token_keys_unavailable (not the caller's fault), never a 200", async () => {
+    const owner = adminCall(gw.url, OWNER_KEY);
+    const down = Bun.serve({ port: 0, hostname: "127.0.0.1", fetch: () => new Response("oops", { status: 500 }) });
+    try {
+      expect((await owner("POST", "/api/v1/admin/jwt-issuers", { id: "broken", issuer: "https://broken.example.test/", audience: "tollgate", tenant: "acme", jwks_url: `http://127.0.0.1:${down.port}/jwks` })).status).toBe(201);
+      const res = await chat(await sign("rsa-1", {}, { iss: "https://broken.example.test/" }));
+      expect(res.status).toBe(503);
+      expect(res.headers.get("retry-after")).toBe("5");
+      expect(((await res.json()) as { error: { code: string } }).error.code).toBe("token_keys_unavailable");
+    } finally {
+      down.stop(true);
+      await owner("DELETE", "/api/v1/admin/jwt-issuers/broken");
+    }
+    // Nobody listening at all.
+    expect((await owner("POST", "/api/v1/admin/jwt-issuers", { id: "gone", issuer: "https://gone.example.test/", audience: "tollgate", tenant: "acme", jwks_url: `http://127.0.0.1:${down.port}/jwks` })).status).toBe(201);
+    await expectRefused(await sign("rsa-1", {}, { iss: "https://gone.example.test/" }), 503, "token_keys_unavailable");
+    // Deleting an issuer refuses its tokens from then on.
+    await owner("DELETE", "/api/v1/admin/jwt-issuers/gone");
+    await expectRefused(await sign("rsa-1", {}, { iss: "https://gone.example.test/" }), 401, "unknown_token_issuer");
+  });
+
   test("claims map into limits: allowed models and the per-scope rpm limit", async () => {
     const limited = await sign("rsa-1", { azp: "batch", tollgate_models: "echo other-*", tollgate_rpm: 2 });
     expect((await chat(limited)).status).toBe(200);

@@ -14,7 +14,7 @@ import type { ConfigState, Entity } from "../../projections/config/model.ts";
 import { JWT_ALGORITHMS } from "../entities.ts";
 import { mapClaims } from "./claims.ts";
 
-export type JwtDenied = "invalid_token" | "expired_token" | "token_not_yet_valid" | "invalid_token_audience" | "unknown_token_issuer" | "unknown_signing_key" | "token_algorithm_refused";
+export type JwtDenied = "token_keys_unavailable" | "invalid_token" | "expired_token" | "token_not_yet_valid" | "invalid_token_audience" | "unknown_token_issuer" | "unknown_signing_key" | "token_algorithm_refused";
 export type JwtResult = { ok: true; key: KeyRecord; issuer: string; subject: string; expMs: number } | { ok: false; code: JwtDenied; message: string };
 
 type KeySet = ReturnType<typeof createRemoteJWKSet> | ReturnType<typeof createLocalJWKSet>;
@@ -129,5 +129,9 @@ function denied(err: unknown): Extract<JwtResult, { ok: false }> {
   }
   if (err instanceof errors.JOSEAlgNotAllowed || err instanceof errors.JOSENotSupported) return { ok: false, code: "token_algorithm_refused", message: "The token's algorithm is refused (RS256, ES256 or EdDSA only)" };
   if (err instanceof errors.JWKSNoMatchingKey) return { ok: false, code: "unknown_signing_key", message: "No key of the issuer matches the token's `kid`" };
+  // The IdP's JWKS could not be fetched (down, slow, not JSON): not the caller's fault.
+  if (err instanceof errors.JWKSTimeout || err instanceof errors.JWKSInvalid || !(err instanceof errors.JOSEError) || err.code === "ERR_JOSE_GENERIC") {
+    return { ok: false, code: "token_keys_unavailable", message: "The token issuer's keys (JWKS) cannot be fetched right now; retry shortly" };
+  }
   return { ok: false, code: "invalid_token", message: "The token's signature or format is invalid" };
 }
