@@ -107,6 +107,14 @@ export const ROUTE_RULES: readonly RouteRule[] = [
   ...crud("/api/v1/admin/jwt-issuers", "issuers.read", "issuers.write"),
   { method: "GET", path: "/api/v1/admin/audit", permission: "audit.read" },
   { method: "GET", path: "/api/v1/admin/whoami", permission: "self.read" },
+  // Merge note (issues 25, 29 landed in parallel): their admin routes need rows here, or they are
+  // refused (permission_undeclared) and test/identity/permissions-matrix.test.ts fails. Expected:
+  //   { method: "GET", path: "/api/v1/requests", permission: "usage.read", tenant: { query: "tenant", ownIfMissing: true } },
+  //   { method: "GET", path: "/api/v1/requests/:id", permission: "usage.read" }, (+ "/api/v1/requests/:id/explain")
+  //   { method: "POST", path: "/api/v1/analysis/reprice", permission: "usage.read" },
+  //   { method: "GET", path: "/api/v1/analysis/cache-opportunity", permission: "usage.read", tenant: { query: "tenant", ownIfMissing: true } },
+  //   { method: "GET", path: "/api/v1/usage/providers/sla", permission: "usage.read" },
+  //   alert rules / destinations: "config.read" for GET, "config.write" for changes.
 ];
 
 interface Compiled {
