@@ -190,8 +190,8 @@ async function wire(settings: Settings, opts: StartOptions, { file, masterKey, l
   const cache = openCacheStore(settings);
   const semantic = new SemanticTier(store);
   // Issue 28: admin identities + the permission table, and JWT service tokens (src/identity/).
-  const identity = new IdentityService({ adminKey: settings.adminKey, loopback: isLoopback(settings.host), config, failures: new FailureLimiter(settings.adminSigninFailures) });
   const jwt = new JwtVerifier(() => config.state);
+  const identity = new IdentityService({ adminKey: settings.adminKey, loopback: isLoopback(settings.host), config, failures: new FailureLimiter(settings.adminSigninFailures), jwt });
   const pipeline = new Pipeline([authPlugin({ loopback: isLoopback(settings.host), jwt }), cachePlugin({ store: cache, state: store, semantic, ...(masterKey ? { masterKey } : {}) }), ...builtinPlugins(router, store), ...operator.pipelinePlugins, ...(opts.plugins ?? [])], telemetry.tracing ? { observer: telemetry } : {});
   const app = buildApp({
     pipeline,
@@ -222,7 +222,8 @@ async function wire(settings: Settings, opts: StartOptions, { file, masterKey, l
     idleTimeout: 255,
     fetch: (req, srv) => {
       rememberSourceIp(req, srv.requestIP(req)?.address); // the audit trail's source IP (issue 28)
-      return app.handle(req);
+      const idToken = identity.prepare(req); // an admin's OIDC ID token: verified before the sync admin check
+      return idToken ? idToken.then(() => app.handle(req)) : app.handle(req);
     },
   });
   const port = server.port ?? settings.port;

@@ -61,7 +61,7 @@ export function identityRoutes(deps: AdminDeps) {
   const admin = (id: string) => deps.config.state.entities.admin[id];
   const issuer = (id: string) => deps.config.state.entities.jwt_issuer[id];
   const json = (body: Json, status = 200) => Response.json(body, { status });
-  const withKey = (status: number) => okResponse(T.Intersect([EntitySchema, T.Object({ key: T.String({ description: "The admin key, shown this once" }) })]), "The identity, with its key shown this once", status);
+  const withKey = (status: number) => okResponse(T.Intersect([EntitySchema, T.Object({ key: T.Optional(T.String({ description: "The admin key, shown this once (absent for an `oidc` identity)" })) })]), "The identity, with its key shown this once", status);
 
   return new Elysia({ name: "admin-identity", normalize: false })
     // ── admin identities ──────────────────────────────────────────────────────
@@ -69,19 +69,20 @@ export function identityRoutes(deps: AdminDeps) {
       detail: adminDetail("Admin: identities", "List admin identities (key prefix only)", { ...okResponse(ListOf(EntitySchema), "The identities") }),
     })
     .post("/api/v1/admin/admins", ({ request, body }) => handle(request, async (actor) => {
-      const { name, role, tenant, ...rest } = (body ?? {}) as Json;
+      const { name, role, tenant, oidc, ...rest } = (body ?? {}) as Json;
       const extra = Object.keys(rest)[0];
-      if (extra) throw invalid(`Unknown field \`${extra}\` (an admin is \`{name, role, tenant?}\`)`, extra);
+      if (extra) throw invalid(`Unknown field \`${extra}\` (an admin is \`{name, role, tenant?, oidc?}\`)`, extra);
       if (typeof name !== "string" || name.trim() === "") throw invalid("An admin needs a `name`", "name");
       if (typeof role !== "string" || !(ROLES as readonly string[]).includes(role)) throw invalid(`\`role\` is one of ${ROLES.join(", ")}`, "role");
-      const secret = generateAdminKey();
+      // With `oidc` the identity signs in with an ID token only: no admin key is made.
+      const secret = oidc === undefined ? generateAdminKey() : undefined;
       const id = newAdminId();
-      const fields = { name, role, ...(tenant !== undefined ? { tenant } : {}), hash: hashAdminKey(secret), prefix: adminKeyPrefix(secret), created_at: new Date().toISOString() };
+      const fields = { name, role, ...(tenant !== undefined ? { tenant } : {}), ...(oidc !== undefined ? { oidc } : {}), ...(secret ? { hash: hashAdminKey(secret), prefix: adminKeyPrefix(secret) } : {}), created_at: new Date().toISOString() };
       const result = await exec({ type: "create", kind: "admin", id, fields }, actor);
-      return json({ ...adminView(admin(id)!), key: secret, config_version: result.version }, 201);
+      return json({ ...adminView(admin(id)!), ...(secret ? { key: secret } : {}), config_version: result.version }, 201);
     }), {
       body: Body,
-      detail: adminDetail("Admin: identities", "Create a named admin: `{name, role: owner|operator|analyst|tenant_admin, tenant?}` → its admin key (`tga-…`), shown this once", { ...withKey(201), ...ERRS }),
+      detail: adminDetail("Admin: identities", "Create a named admin: `{name, role: owner|operator|analyst|tenant_admin, tenant?}` → its admin key (`tga-…`), shown this once; or `{…, oidc: {issuer: <jwt issuer id>, subject: <sub>}}`: signs in with that issuer's ID token (no key)", { ...withKey(201), ...ERRS }),
     })
     .get("/api/v1/admin/admins/:id", ({ request, params }) => handle(request, () => {
       const e = admin(params.id);

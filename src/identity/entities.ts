@@ -20,8 +20,11 @@ export const AdminFields = T.Object(
     role: T.Union(ROLES.map((r) => T.Literal(r))),
     /** tenant_admin only: the one tenant it administers. */
     tenant: T.Optional(T.String({ minLength: 1, maxLength: 64 })),
-    prefix: T.String({ pattern: "^tga-[0-9A-Za-z]{1,8}$" }),
-    hash: T.String({ pattern: "^[0-9a-f]{64}$" }),
+    /** An admin key (absent: the identity signs in with an OIDC ID token only). */
+    prefix: T.Optional(T.String({ pattern: "^tga-[0-9A-Za-z]{1,8}$" })),
+    hash: T.Optional(T.String({ pattern: "^[0-9a-f]{64}$" })),
+    /** Sign-in with an ID token of a configured JWT issuer: its `sub` for this identity. */
+    oidc: T.Optional(T.Object({ issuer: T.String({ minLength: 1, maxLength: 64, description: "A jwt_issuer id" }), subject: T.String({ minLength: 1, maxLength: 256, description: "The token's `sub`" }) }, { additionalProperties: false })),
     created_at: T.Optional(IsoTime),
     revoked_at: T.Optional(IsoTime),
   },
@@ -67,10 +70,14 @@ export const JwtIssuerFields = T.Object(
     rpm_limit: T.Optional(T.Integer({ minimum: 1 })),
     tpm_limit: T.Optional(T.Integer({ minimum: 1 })),
     budget: T.Optional(T.Object({ amount_usd: T.Number({ minimum: 0 }), period: T.Union([T.Literal("day"), T.Literal("month")]) }, { additionalProperties: false })),
+    /** What its tokens may do: call models as services (default), and/or sign admins in (ID tokens). */
+    use: T.Optional(T.Array(T.Union([T.Literal("service"), T.Literal("admin")]), { minItems: 1, uniqueItems: true })),
     enabled: T.Boolean(),
   },
   { additionalProperties: false },
 );
+/** The uses of an issuer (default: service calls only). */
+export const issuerUses = (f: { use?: readonly ("service" | "admin")[] | undefined }): readonly ("service" | "admin")[] => f.use ?? ["service"];
 export type JwtIssuerFields = Static<typeof JwtIssuerFields>;
 
 /** Private JWK members: a key holding one of these is refused (only public keys belong in config). */
@@ -83,6 +90,6 @@ export function issuerProblem(f: JwtIssuerFields): { message: string; param: str
     if (PRIVATE_MEMBERS.some((m) => m in k)) return { message: `public_keys[${i}] holds private or symmetric key material: give public keys only`, param: `public_keys.${i}` };
     if (!["RSA", "EC", "OKP"].includes(String(k.kty))) return { message: `public_keys[${i}].kty must be RSA, EC or OKP`, param: `public_keys.${i}.kty` };
   }
-  if (!f.tenant && !f.claims?.tenant) return { message: "A JWT issuer needs a fixed `tenant` or `claims.tenant`", param: "tenant" };
+  if (issuerUses(f).includes("service") && !f.tenant && !f.claims?.tenant) return { message: "A JWT issuer for services needs a fixed `tenant` or `claims.tenant`", param: "tenant" };
   return undefined;
 }

@@ -6,6 +6,7 @@
  *   no credential ────────────────────► 401 missing_admin_key      (not a sign-in attempt: neither)
  *   unknown / wrong key ──────────────► 401 invalid_admin_key      (audited, counted)
  *   revoked admin key ────────────────► 401 revoked_admin_key      (audited, counted)
+ *   ID token not valid / no identity ─► 401 invalid_admin_token    (audited, counted)
  *   too many failures from the source ► 429 too_many_failed_attempts
  *   route not in the table ───────────► 403 permission_undeclared  (fail closed)
  *   role lacks the permission ────────► 403 permission_denied      (audited)
@@ -18,6 +19,7 @@ import type { ConfigState, Entity } from "../projections/config/model.ts";
 import { type Actor, type AdminIdentity, actorRecord, bodyOf, sourceIpOf } from "./actor.ts";
 import { ADMIN_KEY_PATTERN, hashAdminKey } from "./admin-keys.ts";
 import { FailureLimiter } from "./failures.ts";
+import { type JwtVerifier, looksLikeJwt } from "./jwt/verifier.ts";
 import { allowed, type RouteRule, ruleFor } from "./permissions.ts";
 
 /** What the identity service needs of the config service (the live state, and appending audit facts). */
@@ -31,6 +33,8 @@ export interface IdentityOptions {
   loopback: boolean;
   config?: IdentityConfig | undefined;
   failures?: FailureLimiter;
+  /** Admins signing in with an OIDC ID token of a configured issuer (absent: admin keys only). */
+  jwt?: JwtVerifier;
 }
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
@@ -49,11 +53,12 @@ export class IdentityService {
 
   /** Pure-ish: the identity a credential names, or the 401/403 to answer (no audit, no counting). */
   resolve(credential: string | undefined): AdminIdentity | GatewayError {
+    if (this.opts.jwt && looksLikeJwt(credential)) return this.resolveIdToken(credential);
     if (credential && ADMIN_KEY_PATTERN.test(credential)) {
       const e = this.admins().get(hashAdminKey(credential));
       if (!e) return unauthorized("invalid_admin_key", "Invalid admin key");
       if (e.fields.revoked_at) return unauthorized("revoked_admin_key", "This admin key was revoked");
-      return { id: e.id, name: e.fields.name, role: e.fields.role, ...(e.fields.tenant ? { tenant: e.fields.tenant } : {}), credential: e.fields.prefix };
+      return { id: e.id, name: e.fields.name, role: e.fields.role, ...(e.fields.tenant ? { tenant: e.fields.tenant } : {}), credential: e.fields.prefix! };
     }
     const adminKey = this.opts.adminKey;
     if (!adminKey) {
@@ -66,6 +71,35 @@ export class IdentityService {
     if (a.length !== b.length || !timingSafeEqual(a, b)) return unauthorized("invalid_admin_key", "Invalid admin key");
     // The bootstrap key: break-glass owner. Its actor name stays `admin` (history written before identities).
     return { id: "bootstrap", name: "admin", role: "owner", credential: "TOLLGATE_ADMIN_KEY" };
+  }
+
+  /**
+   * An OIDC ID token: verified beforehand by `prepare` (the check itself is synchronous), then
+   * matched to the admin identity bound to its issuer and subject.
+   */
+  private resolveIdToken(token: string): AdminIdentity | GatewayError {
+    const v = this.opts.jwt!.cachedToken(token);
+    if (!v || !v.uses.includes("admin")) return unauthorized("invalid_admin_token", "The ID token is invalid, expired, or from an issuer that does not sign admins in");
+    const e = Object.values(this.opts.config?.state.entities.admin ?? {}).find((a) => a.fields.oidc?.issuer === v.issuer && a.fields.oidc.subject === v.subject);
+    if (!e) return unauthorized("invalid_admin_token", "No admin identity signs in with this token's subject");
+    if (e.fields.revoked_at) return unauthorized("revoked_admin_key", "This admin identity was revoked");
+    return { id: e.id, name: e.fields.name, role: e.fields.role, ...(e.fields.tenant ? { tenant: e.fields.tenant } : {}), credential: `oidc:${v.issuer}:${v.subject}` };
+  }
+
+  /**
+   * Before the (synchronous) admin check: verify an ID token sent to an admin route, so the
+   * check finds it in the verifier's cache. Undefined (nothing to wait for) for anything else.
+   */
+  prepare(request: Request): Promise<void> | undefined {
+    const jwt = this.opts.jwt;
+    if (!jwt) return undefined;
+    const token = adminCredential(request);
+    if (!looksLikeJwt(token) || jwt.cachedToken(token)) return undefined;
+    if (!ruleFor(request.method === "HEAD" ? "GET" : request.method, new URL(request.url).pathname)) return undefined;
+    return jwt.verifyToken(token).then(
+      () => undefined,
+      () => undefined,
+    );
   }
 
   /** The admin check of one request: its actor, or a GatewayError (after auditing and counting). */
@@ -117,7 +151,7 @@ export class IdentityService {
     if (!state) return new Map();
     if (this.index?.state !== state) {
       const byHash = new Map<string, Entity<"admin">>();
-      for (const e of Object.values(state.entities.admin ?? {})) byHash.set(e.fields.hash, e);
+      for (const e of Object.values(state.entities.admin ?? {})) if (e.fields.hash) byHash.set(e.fields.hash, e);
       this.index = { state, byHash };
     }
     return this.index.byHash;

@@ -11,11 +11,23 @@
 import { createLocalJWKSet, createRemoteJWKSet, decodeJwt, errors, type JWTPayload, jwtVerify, type JWK } from "jose";
 import type { KeyRecord } from "../../config/tenancy.ts";
 import type { ConfigState, Entity } from "../../projections/config/model.ts";
-import { JWT_ALGORITHMS } from "../entities.ts";
-import { mapClaims } from "./claims.ts";
+import { issuerUses, JWT_ALGORITHMS } from "../entities.ts";
+import { type Mapped, mapClaims } from "./claims.ts";
 
 export type JwtDenied = "token_keys_unavailable" | "invalid_token" | "expired_token" | "token_not_yet_valid" | "invalid_token_audience" | "unknown_token_issuer" | "unknown_signing_key" | "token_algorithm_refused";
 export type JwtResult = { ok: true; key: KeyRecord; issuer: string; subject: string; expMs: number } | { ok: false; code: JwtDenied; message: string };
+
+/** A token whose signature and registered claims were verified; `mapped`: its service principal. */
+export interface VerifiedToken {
+  ok: true;
+  /** The issuer entity's id. */
+  issuer: string;
+  /** The issuer's uses (service calls, admin sign-in). */
+  uses: readonly ("service" | "admin")[];
+  subject: string;
+  expMs: number;
+  mapped: Mapped;
+}
 
 type KeySet = ReturnType<typeof createRemoteJWKSet> | ReturnType<typeof createLocalJWKSet>;
 interface IssuerEntry {
@@ -36,7 +48,7 @@ export class JwtVerifier {
   private byIss = new Map<string, IssuerEntry>();
   /** Keys sets survive config changes that do not touch the issuer's key source (keeps jose's JWKS cache). */
   private keySets = new Map<string, { source: string; keys: KeySet }>();
-  private readonly verified = new Map<string, { result: Extract<JwtResult, { ok: true }>; nbfMs: number; generation: Map<string, IssuerEntry> }>();
+  private readonly verified = new Map<string, { result: VerifiedToken; nbfMs: number; generation: Map<string, IssuerEntry> }>();
 
   constructor(
     private readonly state: () => ConfigState,
@@ -45,6 +57,21 @@ export class JwtVerifier {
 
   /** A token verified before and still valid: its result, synchronously (undefined: verify it). */
   cached(token: string): Extract<JwtResult, { ok: true }> | undefined {
+    const v = this.cachedToken(token);
+    return v?.mapped.ok && v.uses.includes("service") ? { ok: true, key: v.mapped.key, issuer: v.issuer, subject: v.subject, expMs: v.expMs } : undefined;
+  }
+
+  /** Service authentication: a verified token whose claims map to a principal. */
+  async verify(token: string): Promise<JwtResult> {
+    const v = await this.verifyToken(token);
+    if (!v.ok) return v;
+    if (!v.uses.includes("service")) return { ok: false, code: "unknown_token_issuer", message: "The token's issuer does not authenticate services" };
+    if (!v.mapped.ok) return { ok: false, code: "invalid_token", message: v.mapped.message };
+    return { ok: true, key: v.mapped.key, issuer: v.issuer, subject: v.subject, expMs: v.expMs };
+  }
+
+  /** A verified token (signature, iss, aud, exp/nbf), from the cache when seen before (synchronous). */
+  cachedToken(token: string): VerifiedToken | undefined {
     const issuers = this.issuers();
     const hit = this.verified.get(token);
     if (!hit) return undefined;
@@ -56,8 +83,9 @@ export class JwtVerifier {
     return hit.result;
   }
 
-  async verify(token: string): Promise<JwtResult> {
-    const cached = this.cached(token);
+  /** Verify a token's signature and registered claims (any use: service calls, admin sign-in). */
+  async verifyToken(token: string): Promise<VerifiedToken | Extract<JwtResult, { ok: false }>> {
+    const cached = this.cachedToken(token);
     if (cached) return cached;
     let iss: string | undefined;
     try {
@@ -84,8 +112,7 @@ export class JwtVerifier {
       return denied(err);
     }
     const mapped = mapClaims(entry.entity.id, f, payload as Record<string, unknown>);
-    if (!mapped.ok) return { ok: false, code: "invalid_token", message: mapped.message };
-    const result = { ok: true as const, key: mapped.key, issuer: entry.entity.id, subject: mapped.subject, expMs: (payload.exp! + skew) * 1000 };
+    const result: VerifiedToken = { ok: true, uses: issuerUses(f), issuer: entry.entity.id, subject: typeof payload.sub === "string" ? payload.sub : "", expMs: (payload.exp! + skew) * 1000, mapped };
     if (this.verified.size >= MAX_CACHED) this.verified.delete(this.verified.keys().next().value!);
     this.verified.set(token, { result, nbfMs: payload.nbf !== undefined ? (payload.nbf - skew) * 1000 : 0, generation: issuers });
     return result;
