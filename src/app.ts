@@ -35,6 +35,8 @@ import { keysSelfRoutes } from "./api/keys-self.ts";
 import { tenancyRoutes } from "./api/tenancy.ts";
 import { guardrailsRoutes } from "./api/guardrails.ts";
 import { overridesRoutes } from "./api/overrides.ts";
+import { identityRoutes } from "./api/identity.ts";
+import { rememberBody } from "./identity/actor.ts";
 import { usageRoutes } from "./api/usage.ts";
 import { explorerRoutes } from "./api/explorer.ts";
 import { alertsRoutes } from "./api/alerts.ts";
@@ -113,7 +115,9 @@ export function buildApp(deps: AppDeps) {
       if (method === "GET" || method === "HEAD" || method === "OPTIONS") return;
       // Every body this API takes is JSON: any other content type is a 415 before a byte is read
       // (nothing falls through to the framework's form/multipart parsers), and bytes are counted.
-      return readJsonBody(request, deps.maxBodyBytes);
+      const body = await readJsonBody(request, deps.maxBodyBytes);
+      rememberBody(request, body); // the admin check scopes a tenant named in the body (issue 28)
+      return body;
     })
     .onError(({ code, error, request, body }) => {
       let gwError = fromElysiaError(code, error);
@@ -147,7 +151,8 @@ export function buildApp(deps: AppDeps) {
     .use(budgetsRoutes({ ...deps.admin, store: deps.store }))
     .use(alertsRoutes({ ...deps.admin, log: deps.log })) // alerts (issue 29)
     .use(slaRoutes({ analytics: deps.analytics, config: deps.config, adminKey: deps.admin.adminKey, loopback: deps.admin.loopback })) // provider SLA (issue 29)
-    .use(usageRoutes({ analytics: deps.analytics, config: deps.config, adminKey: deps.admin.adminKey, loopback: deps.admin.loopback }))
+    .use(identityRoutes(deps.admin))
+    .use(usageRoutes({ analytics: deps.analytics, config: deps.config, adminKey: deps.admin.adminKey, loopback: deps.admin.loopback, identity: deps.admin.identity }))
     .use(explorerRoutes({ analytics: deps.analytics, config: deps.config, configService: deps.admin.config, log: deps.log, adminKey: deps.admin.adminKey, loopback: deps.admin.loopback }))
     .use(deps.cache ? cacheRoutes({ cache: deps.cache, config: deps.config, admin: deps.admin, ...(deps.semantic ? { semantic: deps.semantic } : {}) }) : new Elysia({ name: "no-cache-routes" }))
     .use(docsRoutes(deps.version))

@@ -32,6 +32,10 @@ import { Pipeline } from "./pipeline/runner.ts";
 import { providerCallPlugin } from "./plugins/provider-call.ts";
 import { routingPlugin } from "./plugins/routing.ts";
 import { authPlugin } from "./plugins/auth.ts";
+import { IdentityService } from "./identity/service.ts";
+import { FailureLimiter } from "./identity/failures.ts";
+import { JwtVerifier } from "./identity/jwt/verifier.ts";
+import { rememberSourceIp } from "./identity/actor.ts";
 import { limitsPlugin } from "./plugins/limits.ts";
 import { guardrailsPlugin } from "./plugins/guardrails.ts";
 import { cachePlugin } from "./plugins/cache.ts";
@@ -202,7 +206,10 @@ async function wire(settings: Settings, opts: StartOptions, { file, masterKey, l
   const telemetry = await gatewayTelemetry({ version: pkg.version, emitter, outbox, router, analytics, maxTenants: settings.metricsMaxTenants, maxModels: settings.metricsMaxModels, requestLog: opts.requestLog ?? (opts.quiet || !logsInfo(settings) ? undefined : (line) => console.info(line)) });
   const cache = openCacheStore(settings);
   const semantic = new SemanticTier(store);
-  const pipeline = new Pipeline([authPlugin({ loopback: isLoopback(settings.host) }), cachePlugin({ store: cache, state: store, semantic, ...(masterKey ? { masterKey } : {}) }), ...builtinPlugins(router, store), ...operator.pipelinePlugins, ...(opts.plugins ?? [])], telemetry.tracing ? { observer: telemetry } : {});
+  // Issue 28: admin identities + the permission table, and JWT service tokens (src/identity/).
+  const jwt = new JwtVerifier(() => config.state);
+  const identity = new IdentityService({ adminKey: settings.adminKey, loopback: isLoopback(settings.host), config, failures: new FailureLimiter(settings.adminSigninFailures), jwt });
+  const pipeline = new Pipeline([authPlugin({ loopback: isLoopback(settings.host), jwt }), cachePlugin({ store: cache, state: store, semantic, ...(masterKey ? { masterKey } : {}) }), ...builtinPlugins(router, store), ...operator.pipelinePlugins, ...(opts.plugins ?? [])], telemetry.tracing ? { observer: telemetry } : {});
   const app = buildApp({
     pipeline,
     config: () => snapshot,
@@ -213,7 +220,7 @@ async function wire(settings: Settings, opts: StartOptions, { file, masterKey, l
     maxBodyBytes: settings.maxBodyBytes,
     corsOrigins: settings.corsOrigins ?? [],
     allowedHosts: isLoopback(settings.host) ? loopbackHostNames(settings.host, settings.allowedHosts) : undefined,
-    admin: { config, adminKey: settings.adminKey, loopback: isLoopback(settings.host), masterKey, providers },
+    admin: { config, adminKey: settings.adminKey, loopback: isLoopback(settings.host), masterKey, providers, identity },
     ...(outbox ? { outbox } : {}),
     store,
     router,
@@ -233,7 +240,11 @@ async function wire(settings: Settings, opts: StartOptions, { file, masterKey, l
     // bytes of every body and answers a JSON 413 (Bun's own 413 has an empty body).
     maxRequestBodySize: serverBodyCap(settings.maxBodyBytes),
     idleTimeout: 255,
-    fetch: (req) => app.handle(req),
+    fetch: (req, srv) => {
+      rememberSourceIp(req, srv.requestIP(req)?.address); // the audit trail's source IP (issue 28)
+      const idToken = identity.prepare(req); // an admin's OIDC ID token: verified before the sync admin check
+      return idToken ? idToken.then(() => app.handle(req)) : app.handle(req);
+    },
   });
   const port = server.port ?? settings.port;
   const url = `http://${settings.host.includes(":") ? `[${settings.host}]` : settings.host}:${port}`;

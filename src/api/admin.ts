@@ -4,7 +4,8 @@
  */
 import { Elysia } from "elysia";
 import { Type as T } from "@sinclair/typebox";
-import { createHash, timingSafeEqual } from "node:crypto";
+import { IdentityService } from "../identity/service.ts";
+import { actorOf, enterActor } from "../identity/actor.ts";
 import { encryptSecret, maskKey } from "../config/secrets.ts";
 import { GatewayError } from "../pipeline/errors.ts";
 import type { ConfigCommand, ConfigState, Entity, EntityKind } from "../projections/config/model.ts";
@@ -30,33 +31,36 @@ export interface AdminDeps {
   providers: ProviderLookup;
   /** The live config snapshot (effective prices: `GET /api/v1/prices?provider=&model=`). */
   snapshot?: () => ConfigSnapshot;
+  /** Admin identities, roles and the permission table (issue 28); absent: the bootstrap key only. */
+  identity?: IdentityService;
 }
 
-/** The one constant-time comparison of a credential with the admin key (digests: equal lengths, no length leak). */
-export function matchesAdminKey(adminKey: string | undefined, given: string | undefined): boolean {
-  if (!adminKey || given === undefined) return false;
-  const digest = (s: string) => createHash("sha256").update(s).digest();
-  return timingSafeEqual(digest(given), digest(adminKey));
-}
+/** The one constant-time comparison of a credential with the admin key (src/identity/admin-keys.ts). */
+export { matchesAdminKey } from "../identity/admin-keys.ts";
 
-/** Check the admin credential (`Authorization: Bearer …` or `X-Service-Key`). Returns the actor name. */
-export function checkAdmin(deps: Pick<AdminDeps, "adminKey" | "loopback">, request: Request): string {
-  const given = request.headers.get("x-service-key") ?? /^Bearer\s+(.+)$/i.exec(request.headers.get("authorization") ?? "")?.[1]?.trim();
-  // Never an admin API without a key, loopback or not (issue 22): main.ts always resolves one
-  // (TOLLGATE_ADMIN_KEY or the generated <data dir>/admin.key); no key here means disabled.
-  if (!deps.adminKey) throw new GatewayError({ status: 403, code: "admin_disabled", message: "The admin API is disabled: set TOLLGATE_ADMIN_KEY" });
-  if (!given) throw new GatewayError({ status: 401, code: "missing_admin_key", message: "The admin API needs the admin key (Authorization: Bearer … or X-Service-Key)" });
-  if (!matchesAdminKey(deps.adminKey, given)) throw new GatewayError({ status: 401, code: "invalid_admin_key", message: "Invalid admin key" });
-  return "admin";
+/**
+ * Check the admin credential (`Authorization: Bearer …` or `X-Service-Key`) and the route's
+ * permission; returns the actor name. Issue 28: the logic lives in src/identity/service.ts
+ * (named admins, roles, the permission table, audit of refusals); this stays a thin call.
+ */
+export function checkAdmin(deps: Pick<AdminDeps, "adminKey" | "loopback"> & { identity?: IdentityService | undefined }, request: Request): string {
+  const identity = deps.identity ?? new IdentityService({ adminKey: deps.adminKey, loopback: deps.loopback });
+  const actor = identity.authorize(request);
+  enterActor(request, actor); // config events of this request carry the full actor
+  return actor.name;
 }
 
 /**
  * Run an admin handler: check the admin credential, pass the actor, and turn a GatewayError into
  * its response (other errors go on to the app's error handler).
  */
-export async function asAdmin(deps: Pick<AdminDeps, "adminKey" | "loopback">, request: Request, fn: (actor: string) => Promise<Response> | Response): Promise<Response> {
+export async function asAdmin(deps: Pick<AdminDeps, "adminKey" | "loopback" | "identity">, request: Request, fn: (actor: string) => Promise<Response> | Response): Promise<Response> {
   try {
-    return await fn(checkAdmin(deps, request));
+    const res = await fn(checkAdmin(deps, request));
+    // The request id the audit trail records for this call (issue 28).
+    const id = actorOf(request)?.requestId;
+    if (id && !res.headers.has("x-request-id")) res.headers.set("x-request-id", id);
+    return res;
   } catch (err) {
     if (err instanceof GatewayError) return errorResponse(err);
     throw err;

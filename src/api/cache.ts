@@ -16,6 +16,7 @@ import type { ConfigSnapshot } from "../config/snapshot.ts";
 import { GatewayError } from "../pipeline/errors.ts";
 import { authenticate, credentialFrom } from "../plugins/auth.ts";
 import { type AdminDeps, checkAdmin } from "./admin.ts";
+import { actorOf } from "../identity/actor.ts";
 import { errorResponse } from "./http.ts";
 import { ADMIN_SECURITY, ErrorBodySchema, errorResponses, KEY_SECURITY } from "./schemas.ts";
 
@@ -68,7 +69,8 @@ function caller(deps: CacheRouteDeps, request: Request): { tenant: string } | { 
     return { tenant: d.tenantId };
   }
   checkAdmin(deps.admin, request);
-  return { admin: true };
+  const own = actorOf(request)?.tenant; // a tenant_admin: its tenant only
+  return own ? { tenant: own } : { admin: true };
 }
 
 function scopeOf(who: { tenant: string } | { admin: true }, asked: string | undefined): string | undefined {

@@ -12,6 +12,8 @@
  */
 import { ErrorBodySchema, OPTIONAL_BODY } from "./schemas.ts";
 
+import { PERMISSIONS, ruleForSpec } from "../identity/permissions.ts";
+
 type Json = Record<string, unknown>;
 interface Operation extends Json {
   parameters?: Array<{ in: string; name: string; schema?: Json }>;
@@ -131,12 +133,31 @@ function addLinks(paths: Record<string, Record<string, Operation>>) {
   }
 }
 
+/**
+ * An admin operation names the permission it needs (`x-tollgate-permission`, from the one table
+ * in src/identity/permissions.ts) and the roles holding it, in its description too.
+ */
+function documentPermission(method: string, path: string, op: Operation): void {
+  const rule = ruleForSpec(method, path);
+  if (!rule) return;
+  const p = PERMISSIONS[rule.permission];
+  const roles = p.roles.map((r) => (r === "tenant_admin" && p.tenantScoped ? "tenant_admin (own tenant)" : r)).join(", ");
+  op["x-tollgate-permission"] = rule.permission;
+  addMissing((op.responses ??= {}), 429, "Too many failed admin sign-ins from this address (`too_many_failed_attempts`, with `retry-after`)");
+  op["x-tollgate-roles"] = [...p.roles];
+  op.description = `${typeof op.description === "string" && op.description ? `${op.description}\n\n` : ""}**Permission:** \`${rule.permission}\` (${roles}).`;
+}
+
 /** The finished document (a new object; the input is not changed). */
 export function finishSpec<D extends Json>(input: D): D {
   const doc = structuredClone(input) as D & { paths?: Record<string, Record<string, Operation>>; components?: Json };
   const paths = doc.paths ?? {};
-  for (const ops of Object.values(paths)) {
-    for (const [method, op] of Object.entries(ops)) if (METHODS.includes(method) && op && typeof op === "object") finishOperation(op);
+  for (const [path, ops] of Object.entries(paths)) {
+    for (const [method, op] of Object.entries(ops)) {
+      if (!METHODS.includes(method) || !op || typeof op !== "object") continue;
+      finishOperation(op);
+      documentPermission(method, path, op); // issue 28: the permission table, in the document
+    }
   }
   addLinks(paths);
   // TypeBox emits JSON Schema 2020-12 (`const`, `anyOf` with `null`): that is OpenAPI 3.1.

@@ -22,6 +22,8 @@ import { GatewayError } from "../pipeline/errors.ts";
 import { authenticate, credentialFrom } from "../plugins/auth.ts";
 import { isWellFormedKey } from "../config/keys.ts";
 import { checkAdmin, matchesAdminKey } from "./admin.ts";
+import { actorOf } from "../identity/actor.ts";
+import type { IdentityService } from "../identity/service.ts";
 import { errorResponse } from "./http.ts";
 import { ADMIN_SECURITY, adminDetail, errorResponses, KEY_SECURITY, Loose, okResponse } from "./schemas.ts";
 
@@ -51,6 +53,7 @@ export interface UsageRoutesDeps {
   config: () => ConfigSnapshot;
   adminKey: string | undefined;
   loopback: boolean;
+  identity?: IdentityService | undefined;
 }
 
 const DAY_MS = 86_400_000;
@@ -127,7 +130,8 @@ function scope(deps: UsageRoutesDeps, request: Request, requested: string | unde
     return d.tenantId;
   }
   checkAdmin(deps, request);
-  return requested || undefined;
+  // A tenant_admin sees its own tenant only (the permission table refused any other).
+  return actorOf(request)?.tenant ?? (requested || undefined);
 }
 
 const unavailable = (message: string) => new GatewayError({ status: 503, code: "analytics_unavailable", message, headers: { "retry-after": "5" } });
@@ -170,8 +174,8 @@ export function usageRoutes(deps: UsageRoutesDeps) {
     .get("/api/v1/usage/by-provider", grouped("provider", usageByProvider), detail("Usage per provider, most expensive first"))
     .get("/api/v1/usage/by-model", grouped("model", usageByModel), detail("Usage per model, most expensive first"))
     .get("/api/v1/usage/by-service", grouped("service", usageByService), detail("Usage per service, most expensive first"))
-    .get("/api/v1/usage/by-customer", grouped("user_id", usageByCustomer), { query: UsageQuerySchema, detail: { tags: ["Analytics"], summary: "Usage per end customer (`user_id`: the generate API's `user_id`, OpenAI `user`, `x-tollgate-user`), most expensive first", responses: usageResponses(GroupedList("user_id")) } })
-    .get("/api/v1/usage/by-tenant", grouped("tenant", usageByTenant), { query: UsageQuerySchema, detail: { tags: ["Analytics"], summary: "Usage per tenant, most expensive first", responses: usageResponses(GroupedList("tenant")) } })
+    .get("/api/v1/usage/by-customer", grouped("user_id", usageByCustomer), { query: UsageQuerySchema, detail: { tags: ["Analytics"], security: USAGE_SECURITY, summary: "Usage per end customer (`user_id`: the generate API's `user_id`, OpenAI `user`, `x-tollgate-user`), most expensive first", responses: usageResponses(GroupedList("user_id")) } })
+    .get("/api/v1/usage/by-tenant", grouped("tenant", usageByTenant), { query: UsageQuerySchema, detail: { tags: ["Analytics"], security: USAGE_SECURITY, summary: "Usage per tenant, most expensive first", responses: usageResponses(GroupedList("tenant")) } })
     .get(
       "/api/v1/usage/customers/:user_id",
       async ({ request, query, params }) => {
@@ -188,7 +192,7 @@ export function usageRoutes(deps: UsageRoutesDeps) {
           return failure(err);
         }
       },
-      { params: T.Object({ user_id: T.String({ minLength: 1, maxLength: 256 }) }), query: UsageQuerySchema, detail: { tags: ["Analytics"], summary: "One end customer's usage: summary and timeseries (per `interval`, empty buckets as zeros)", responses: usageResponses(CustomerUsage) } },
+      { params: T.Object({ user_id: T.String({ minLength: 1, maxLength: 256 }) }), query: UsageQuerySchema, detail: { tags: ["Analytics"], security: USAGE_SECURITY, summary: "One end customer's usage: summary and timeseries (per `interval`, empty buckets as zeros)", responses: usageResponses(CustomerUsage) } },
     )
     .post(
       "/api/v1/admin/projections/usage/rebuild",

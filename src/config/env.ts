@@ -40,6 +40,7 @@ export const Settings = T.Object({
   cacheTimeoutMs: T.Integer({ minimum: 1, maximum: 10_000 }),
   analyticsEngine: T.Union([T.Literal("process"), T.Literal("inline")]),
   responsesTtlSeconds: T.Integer({ minimum: 60, maximum: 31_536_000 }),
+  adminSigninFailures: T.Integer({ minimum: 0, maximum: 10_000 }),
 });
 export type Settings = Static<typeof Settings>;
 
@@ -77,9 +78,10 @@ export const ENV_VARS = {
   TOLLGATE_ANALYTICS_ENGINE: ["analyticsEngine", "process", "process | inline: where the embedded analytics engine (chDB) runs — a child process of its own (its memory and CPU off the gateway process), or inside the gateway process"],
   // issue 27: stored Responses API conversations
   TOLLGATE_RESPONSES_TTL_SECONDS: ["responsesTtlSeconds", "2592000", "How long a stored /v1/responses response and its input items live in the state store (default 30 days); the only place the gateway keeps conversation text"],
+  TOLLGATE_ADMIN_SIGNIN_FAILURES: ["adminSigninFailures", "10", "Failed admin sign-ins (wrong or revoked admin key) per minute from one source address before it gets 429, per instance; 0 = no limit"],
 } as const satisfies Record<string, readonly [keyof Settings, string, string]>;
 
-const NUMERIC = new Set<keyof Settings>(["port", "maxBodyBytes", "drainTimeoutMs", "metricsMaxTenants", "metricsMaxModels", "fsyncMs", "cacheMaxBytes", "cacheTimeoutMs", "responsesTtlSeconds"]);
+const NUMERIC = new Set<keyof Settings>(["port", "maxBodyBytes", "drainTimeoutMs", "metricsMaxTenants", "metricsMaxModels", "fsyncMs", "cacheMaxBytes", "cacheTimeoutMs", "responsesTtlSeconds", "adminSigninFailures"]);
 const LISTS = new Set<keyof Settings>(["corsOrigins", "kafkaBrokers", "allowedHosts"]);
 
 export class SettingsError extends Error {

@@ -24,6 +24,7 @@ import { hashKey, isWellFormedKey, keyPrefix } from "../config/keys.ts";
 import type { Ctx } from "../pipeline/context.ts";
 import { GatewayError } from "../pipeline/errors.ts";
 import { definePlugin } from "../pipeline/plugin.ts";
+import { type JwtDenied, type JwtResult, type JwtVerifier, looksLikeJwt } from "../identity/jwt/verifier.ts";
 
 export const DEFAULT_TENANT = "default";
 
@@ -32,6 +33,8 @@ export interface AuthOptions {
   loopback: boolean;
   /** Clock in epoch ms (tests). */
   now?: () => number;
+  /** JWT service tokens (issue 28, src/identity/jwt/): absent = virtual keys only. */
+  jwt?: JwtVerifier;
 }
 
 /**
@@ -56,7 +59,7 @@ export function modelAllowed(models: readonly string[] | undefined, model: strin
 export type AuthDecision =
   | { ok: true; tenantId: string; key?: KeyRecord; tenant?: TenantRecord }
   | { ok: false; status: 401 | 403; code: AuthDeniedCode; message: string; prefix?: string; key?: KeyRecord; param?: string };
-export type AuthDeniedCode = "missing_api_key" | "malformed_api_key" | "invalid_api_key" | "revoked_api_key" | "expired_api_key" | "tenant_disabled" | "model_not_allowed";
+export type AuthDeniedCode = "missing_api_key" | "malformed_api_key" | "invalid_api_key" | "revoked_api_key" | "expired_api_key" | "tenant_disabled" | "model_not_allowed" | JwtDenied;
 
 /**
  * Pure: check a credential against the tenancy snapshot at time `now` (epoch ms). `model` is
@@ -101,6 +104,12 @@ export function authPlugin(opts: AuthOptions) {
     enforce: "pre",
     phases: {
       authenticate(ctx) {
+        const credential = ctx.state["auth.credential"];
+        if (opts.jwt && looksLikeJwt(credential)) {
+          // A verified token is a key of its tenant: the same checks and state as a virtual key.
+          const hit = opts.jwt.cached(credential);
+          return hit ? admitToken(ctx, hit) : opts.jwt.verify(credential).then((r) => admitToken(ctx, r));
+        }
         const decision = authenticate(ctx.config.tenancy, ctx.state["auth.credential"], { loopback: opts.loopback, now: now(), model: ctx.request.model });
         if (!decision.ok) throw deny(ctx, decision);
         const { key, tenant } = decision;
@@ -114,6 +123,26 @@ export function authPlugin(opts: AuthOptions) {
       },
     },
   });
+}
+
+/** A JWT verification result → the principal (like a key: tenant enabled, model allowed), or auth.denied. */
+function admitToken(ctx: Ctx, r: JwtResult): void {
+  if (!r.ok && r.code === "token_keys_unavailable") {
+    ctx.emit({ type: "auth.denied", payload: { code: r.code, status: 503, prefix: null, keyId: null, keyTenant: null, model: ctx.request.model } });
+    throw new GatewayError({ status: 503, code: r.code, message: r.message, headers: { "retry-after": "5" } });
+  }
+  if (!r.ok) throw deny(ctx, { ok: false, status: 401, code: r.code as AuthDeniedCode, message: r.message });
+  const key = r.key;
+  const tenant = ctx.config.tenancy?.tenants[key.tenant];
+  if (!tenant || !tenant.enabled) throw deny(ctx, { ok: false, status: 403, code: "tenant_disabled", message: `Tenant \`${key.tenant}\` is disabled or does not exist`, key });
+  if (!modelAllowed(key.models, ctx.request.model)) throw deny(ctx, { ok: false, status: 403, code: "model_not_allowed", message: `This token may not use the model \`${ctx.request.model}\``, key, param: "model" });
+  if (key.service) ctx.meta.service = key.service;
+  if (key.user) ctx.meta.user = key.user;
+  const { service, user } = ctx.meta;
+  ctx.principal = { tenant: key.tenant, keyId: key.id, keyPrefix: key.prefix, ...(service ? { service } : {}), ...(user ? { user } : {}) };
+  ctx.state["auth.key"] = key;
+  ctx.state["auth.tenant"] = tenant;
+  ctx.state["auth.jwt"] = { issuer: r.issuer, subject: r.subject };
 }
 
 /** Record `auth.denied` (no secret: the key's prefix and id at most) and build the error. */

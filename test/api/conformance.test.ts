@@ -33,7 +33,9 @@ if (availableOrFail("API conformance (Schemathesis)", "schemathesis", bin ? unde
     let gw: TestGateway;
     let virtualKey: string;
     beforeAll(async () => {
-      gw = await startTestGateway({ TOLLGATE_ADMIN_KEY: adminKey });
+      // The fuzzer sends wrong admin keys on purpose, all from one address: the per-source limit on
+      // failed admin sign-ins (issue 28) would answer it 429 for everything; it is tested apart.
+      gw = await startTestGateway({ TOLLGATE_ADMIN_KEY: adminKey, TOLLGATE_ADMIN_SIGNIN_FAILURES: "0" });
       virtualKey = await createVirtualKey(gw.url, adminKey);
     });
     afterAll(() => gw?.dispose());

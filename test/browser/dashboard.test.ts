@@ -406,6 +406,38 @@ if (availableOrFail("usage dashboard in a browser", "chromium", chromiumMissing(
       await context.close();
     }, 60_000);
 
+    test("named admins (issue 28): a tenant_admin sees its tenant only, an analyst every tenant; the page names the identity and role", async () => {
+      const mk = async (name: string, role: string, tenant?: string) => ((await (await admin("POST", "/api/v1/admin/admins", { name, role, ...(tenant ? { tenant } : {}) })).json()) as { key: string }).key;
+      const tenantAdmin = await mk("tina", "tenant_admin", "globex");
+      const analyst = await mk("andy", "analyst");
+      {
+        const { context, page, outside, errors } = await openPage(gw.url);
+        await page.goto(`${gw.url}/console/usage`, { waitUntil: "load" });
+        await waitState(page, "login");
+        await login(page, tenantAdmin);
+        await waitState(page, "ready");
+        expect(await page.locator("#tenant").getAttribute("data-tenant")).toBe("globex");
+        expect(await page.locator("#tenant-select").isVisible()).toBe(false);
+        await page.waitForFunction(() => (globalThis as any).document.body.dataset.role === "tenant_admin", undefined, { timeout: 10_000 });
+        expect(await page.locator("#identity").innerText()).toBe("tina · tenant_admin (globex)");
+        expect((await charts(page)).find((c) => c.name === "tenants")!.labels).toEqual(["globex"]);
+        expect(outside).toEqual([]);
+        expect(unexpected(errors)).toEqual([]);
+        await context.close();
+      }
+      {
+        const { context, page } = await openPage(gw.url);
+        await page.goto(`${gw.url}/console/usage`, { waitUntil: "load" });
+        await waitState(page, "login");
+        await login(page, analyst);
+        await waitState(page, "ready");
+        await page.waitForFunction(() => (globalThis as any).document.body.dataset.role === "analyst", undefined, { timeout: 10_000 });
+        expect(await page.locator("#identity").innerText()).toBe("andy · analyst");
+        expect((await charts(page)).find((c) => c.name === "tenants")!.labels.sort()).toEqual([...TENANTS].sort());
+        await context.close();
+      }
+    }, 60_000);
+
     test("first run (no TOLLGATE_ADMIN_KEY): the form asks for the generated key; analytics off is said plainly", async () => {
       const { context, page, outside, errors } = await openPage(firstRun.url);
       await page.goto(`${firstRun.url}/console/usage`, { waitUntil: "load" });

@@ -23,6 +23,7 @@ describe("loadSettings", () => {
       cacheTimeoutMs: 50,
       analyticsEngine: "process",
       responsesTtlSeconds: 2592000,
+      adminSigninFailures: 10,
     });
   });
 

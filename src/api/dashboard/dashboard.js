@@ -64,6 +64,34 @@
     );
   }
 
+  // ---- who is signed in (named admins: name, role, tenant; see GET /api/v1/admin/whoami) --------
+
+  function showIdentity() {
+    var key = storedKey();
+    var el = $("identity");
+    if (state.identityKey === key) return;
+    state.identityKey = key;
+    el.hidden = true;
+    delete document.body.dataset.role;
+    if (!key) return;
+    if (key.indexOf("tg-") === 0) {
+      el.textContent = "virtual key";
+      el.hidden = false;
+      return;
+    }
+    var headers = { accept: "application/json", authorization: "Bearer " + key };
+    fetch(new URL("/api/v1/admin/whoami", location.origin), { headers: headers, cache: "no-store", credentials: "omit" })
+      .then(function (res) { return res.ok ? res.json() : null; })
+      .then(function (me) {
+        if (!me || state.identityKey !== key) return;
+        // The page shows usage only: what every role that may sign in here is allowed to read.
+        el.textContent = me.name + " · " + me.role + (me.tenant ? " (" + me.tenant + ")" : "");
+        el.title = me.permissions.map(function (p) { return p.permission; }).join(", ");
+        document.body.dataset.role = me.role;
+        el.hidden = false;
+      }, function () {});
+  }
+
   // ---- formatting --------------------------------------------------------------------------
 
   var nf = new Intl.NumberFormat(undefined);
@@ -103,6 +131,8 @@
     $("content").hidden = true;
     $("notice").hidden = true;
     showChrome(false);
+    $("identity").hidden = true;
+    state.identityKey = undefined;
     $("login").hidden = false;
     var err = $("login-error");
     err.textContent = message || "";
@@ -141,6 +171,7 @@
       function (r) {
         if (!r || seq !== state.seq) return;
         render({ summary: r[0], series: r[1], customers: r[2], providers: r[3], models: r[4], services: r[5], tenants: r[6] });
+        showIdentity();
         setState("ready");
       },
       function (err) {
@@ -421,6 +452,7 @@
     $("refresh").addEventListener("click", function () { load(); });
     $("signout").addEventListener("click", function () {
       storeKey("");
+      showIdentity();
       state.tenant = "";
       state.knownTenants = [];
       writeHash();

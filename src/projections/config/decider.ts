@@ -28,6 +28,8 @@ import { checkCustomerOverride } from "./customer-overrides.ts";
 import { CachePolicyFields, embeddingsModelProblem, GLOBAL_POLICY_ID } from "../../cache/policy.ts";
 import { ALERT_ID, AlertDestinationFields, AlertRuleFields } from "../../alerts/config.ts";
 import { checkAlertEntity } from "../../alerts/check.ts";
+import { AdminFields, JwtIssuerFields } from "../../identity/entities.ts";
+import { checkIdentityEntity, liveTenantAdmins } from "../../identity/decide.ts";
 
 /** Provider ids are lower-case slugs; aliases look like model names; prices are `<provider>/<model>`. */
 const ID_PATTERNS: Record<EntityKind, RegExp> = {
@@ -45,6 +47,8 @@ const ID_PATTERNS: Record<EntityKind, RegExp> = {
   cache_policy: /^(_global|[a-z0-9][a-z0-9_-]{0,63})$/,
   alert_rule: ALERT_ID, // alerts (issue 29)
   alert_destination: ALERT_ID,
+  admin: /^adm_[0-9a-z]{10,40}$/,
+  jwt_issuer: /^[a-z0-9][a-z0-9_-]{0,63}$/,
 };
 const ID_RULES: Record<EntityKind, string> = {
   provider: "lower-case letters, digits, `_` and `-`",
@@ -61,9 +65,11 @@ const ID_RULES: Record<EntityKind, string> = {
   cache_policy: "`_global` or a tenant id",
   alert_rule: "a slug: lower-case letters, digits, `_` and `-`", // alerts (issue 29)
   alert_destination: "a slug: lower-case letters, digits, `_` and `-`",
+  admin: "`adm_` and 10 to 40 lower-case letters or digits",
+  jwt_issuer: "a slug: lower-case letters, digits, `_` and `-`",
 };
 
-const SCHEMAS: Record<EntityKind, TSchema> = { provider: ProviderFields, model_alias: ModelAliasFields, price: PriceFields, route: RouteFields, route_override: RouteFields, breaker: BreakerFields, tenant: TenantFields, key: KeySchema, guardrails: GuardrailsFields, plugin: PluginFields, customer_override: CustomerOverrideFields, cache_policy: CachePolicyFields, alert_rule: AlertRuleFields, alert_destination: AlertDestinationFields };
+const SCHEMAS: Record<EntityKind, TSchema> = { provider: ProviderFields, model_alias: ModelAliasFields, price: PriceFields, route: RouteFields, route_override: RouteFields, breaker: BreakerFields, tenant: TenantFields, key: KeySchema, guardrails: GuardrailsFields, plugin: PluginFields, customer_override: CustomerOverrideFields, cache_policy: CachePolicyFields, alert_rule: AlertRuleFields, alert_destination: AlertDestinationFields, admin: AdminFields, jwt_issuer: JwtIssuerFields };
 const DEFAULTS: Record<EntityKind, Record<string, unknown>> = {
   provider: { enabled: true, priority: 0, models: [] },
   model_alias: {},
@@ -79,6 +85,8 @@ const DEFAULTS: Record<EntityKind, Record<string, unknown>> = {
   cache_policy: {},
   alert_rule: { enabled: true }, // alerts (issue 29)
   alert_destination: { enabled: true },
+  admin: {},
+  jwt_issuer: { enabled: true },
 };
 
 /** Key fields only `rotate` and `revoke` set (and `tenant`, fixed at create). */
@@ -108,6 +116,7 @@ export function decide(state: ConfigState, cmd: ConfigCommand, env: DecideEnv = 
     case "create": {
       if (existing) throw conflict(`${cmd.kind} \`${cmd.id}\` already exists`, "already_exists");
       if (cmd.kind === "key") refuseManaged(cmd.fields, ["previous_hash", "previous_valid_until", "revoked_at"]);
+      if (cmd.kind === "admin") refuseManaged(cmd.fields, ["revoked_at"]);
       const fields = validated(cmd.kind, { ...DEFAULTS[cmd.kind], ...stripNulls(cmd.fields) });
       checkReferences(state, env, cmd.kind, cmd.id, fields);
       const version = (state.tombstones[key(cmd.kind, cmd.id)] ?? 0) + 1;
@@ -119,6 +128,10 @@ export function decide(state: ConfigState, cmd: ConfigCommand, env: DecideEnv = 
       if (cmd.kind === "key") {
         refuseRevoked(existing as Entity<"key">);
         refuseManaged(cmd.changes, ["tenant", "created_at", ...KEY_MANAGED]);
+      }
+      if (cmd.kind === "admin") {
+        if ((existing as Entity<"admin">).fields.revoked_at) throw conflict(`admin \`${cmd.id}\` was revoked`, "admin_revoked");
+        refuseManaged(cmd.changes, ["hash", "prefix", "created_at", "revoked_at"]);
       }
       const merged = stripNulls({ ...existing.fields, ...cmd.changes });
       const fields = validated(cmd.kind, merged);
@@ -135,9 +148,12 @@ export function decide(state: ConfigState, cmd: ConfigCommand, env: DecideEnv = 
       if (!existing) throw notFound(cmd.kind, cmd.id);
       checkExpected(existing, cmd.expectedVersion);
       if (cmd.kind === "key") throw invalid("Keys are revoked, not deleted: `DELETE /api/v1/admin/keys/{id}` revokes", "invalid_request");
+      if (cmd.kind === "admin") throw invalid("Admin identities are revoked, not deleted", "invalid_request");
       if (cmd.kind === "tenant") {
         const users = Object.values(state.entities.key).filter((k) => k.fields.tenant === cmd.id && !k.fields.revoked_at).map((k) => k.id);
         if (users.length) throw conflict(`tenant \`${cmd.id}\` has live keys: ${users.join(", ")} (revoke them first)`, "entity_in_use", { used_by: users });
+        const admins = liveTenantAdmins(state, cmd.id);
+        if (admins.length) throw conflict(`tenant \`${cmd.id}\` has live tenant admins: ${admins.join(", ")} (revoke them first)`, "entity_in_use", { used_by: admins });
       }
       if (cmd.kind === "provider") {
         const users = Object.values(state.entities.model_alias).filter((a) => a.fields.provider === cmd.id).map((a) => a.id);
@@ -161,12 +177,12 @@ export function decide(state: ConfigState, cmd: ConfigCommand, env: DecideEnv = 
       return [{ type: "key.rotated", payload: { kind: "key", id: cmd.id, version: key.version + 1, fields, changes } }];
     }
     case "revoke": {
-      const key = state.entities.key[cmd.id];
-      if (!key) throw notFound("key", cmd.id);
+      const key = state.entities[cmd.kind][cmd.id] as Entity<"key" | "admin"> | undefined;
+      if (!key) throw notFound(cmd.kind, cmd.id);
       checkExpected(key, cmd.expectedVersion);
       if (key.fields.revoked_at) return []; // already revoked: nothing new to record
       const changes = { revoked_at: isoTime(cmd.at, "revoked_at") };
-      return [{ type: "key.revoked", payload: { kind: "key", id: cmd.id, version: key.version + 1, fields: { ...key.fields, ...changes }, changes } }];
+      return [{ type: `${cmd.kind}.revoked`, payload: { kind: cmd.kind, id: cmd.id, version: key.version + 1, fields: { ...key.fields, ...changes }, changes } }];
     }
     default: {
       const never: never = cmd;
@@ -178,6 +194,8 @@ export function decide(state: ConfigState, cmd: ConfigCommand, env: DecideEnv = 
 /** Fold one event into the state (returns a new state; the input is not mutated). */
 export function evolve(state: ConfigState, event: ConfigEvent, meta: { time: string; actor: string; position: number }): ConfigState {
   const { kind, id, version } = event.payload;
+  // Audit-only facts (failed sign-ins, refusals) share the stream but change no entity.
+  if (!ENTITY_KINDS.includes(kind)) return { ...state, version: meta.position + 1 };
   const byKind = { ...state.entities[kind] } as Record<string, Entity>;
   const tombstones = { ...state.tombstones };
   if (event.type.endsWith(".deleted")) {
@@ -197,7 +215,7 @@ function validated(kind: EntityKind, fields: Record<string, unknown>): Record<st
     const param = first.path.replace(/^\//, "").replace(/\//g, ".");
     throw invalid(`Invalid ${kind}${param ? ` \`${param}\`` : ""}: ${first.message}`, "invalid_config", param || undefined);
   }
-  if (kind === "key") {
+  if (kind === "key" || kind === "admin") {
     for (const f of ["expires_at", "previous_valid_until", "revoked_at", "created_at"] as const) {
       if (fields[f] !== undefined) fields[f] = isoTime(fields[f], f);
     }
@@ -229,6 +247,7 @@ function checkReferences(state: ConfigState, env: DecideEnv, kind: EntityKind, i
   }
   if (kind === "cache_policy") checkSemantic(state, env, fields as CachePolicyFields);
   if (kind === "alert_rule" || kind === "alert_destination") checkAlertEntity(state, kind, fields); // alerts (issue 29)
+  if (kind === "admin" || kind === "jwt_issuer") checkIdentityEntity(state, kind, id, fields);
   if (kind === "price") {
     const provider = id.split("/")[0] ?? "";
     if (!id.includes("/") || !known(provider)) {

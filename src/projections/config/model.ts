@@ -8,6 +8,7 @@ import { PROVIDER_KINDS } from "../../providers/types.ts";
 import { GuardrailsFields } from "../../guardrails/config.ts";
 import type { CachePolicyFields } from "../../cache/policy.ts";
 import type { AlertDestinationFields, AlertRuleFields } from "../../alerts/config.ts";
+import type { AdminFields, JwtIssuerFields } from "../../identity/entities.ts";
 
 export const EntityId = T.String({ pattern: "^[a-z0-9][a-z0-9_-]*$", maxLength: 64, description: "Provider id: lower-case letters, digits, `_`, `-`" });
 
@@ -202,9 +203,14 @@ export interface EntityFields {
   /** id = a slug; the signing secret is write-only (sealed into `secret_enc`). */
   alert_destination: AlertDestinationFields;
   // --- end alerts ---
+  // ── identity (issue 28): src/identity/entities.ts ──
+  /** id = `adm_<ulid>`: a named admin identity (key hash only). */
+  admin: AdminFields;
+  /** id = a slug: a JWT issuer for service authentication. */
+  jwt_issuer: JwtIssuerFields;
 }
 export type EntityKind = keyof EntityFields;
-export const ENTITY_KINDS: readonly EntityKind[] = ["provider", "model_alias", "price", "route", "route_override", "breaker", "tenant", "key", "guardrails", "plugin", "customer_override", "cache_policy", /* alerts (issue 29) */ "alert_rule", "alert_destination"];
+export const ENTITY_KINDS: readonly EntityKind[] = ["provider", "model_alias", "price", "route", "route_override", "breaker", "tenant", "key", "guardrails", "plugin", "customer_override", "cache_policy", /* alerts (issue 29) */ "alert_rule", "alert_destination", /* identity (issue 28) */ "admin", "jwt_issuer"];
 
 export interface Entity<K extends EntityKind = EntityKind> {
   kind: K;
@@ -226,7 +232,7 @@ export interface ConfigState {
 }
 
 export function initialState(): ConfigState {
-  return { version: 0, entities: { provider: {}, model_alias: {}, price: {}, route: {}, route_override: {}, breaker: {}, tenant: {}, key: {}, guardrails: {}, plugin: {}, customer_override: {}, cache_policy: {}, /* alerts (issue 29) */ alert_rule: {}, alert_destination: {} }, tombstones: {} };
+  return { version: 0, entities: { provider: {}, model_alias: {}, price: {}, route: {}, route_override: {}, breaker: {}, tenant: {}, key: {}, guardrails: {}, plugin: {}, customer_override: {}, cache_policy: {}, /* alerts (issue 29) */ alert_rule: {}, alert_destination: {}, /* identity (issue 28) */ admin: {}, jwt_issuer: {} }, tombstones: {} };
 }
 
 /** Commands an admin issues. `expectedVersion` enables optimistic concurrency. */
@@ -237,7 +243,7 @@ export type ConfigCommand =
   /** Replace a key's secret; the old one stays valid until `previousValidUntil` (ISO). */
   | { type: "rotate"; kind: "key"; id: string; hash: string; prefix: string; previousValidUntil: string; expectedVersion?: number }
   /** Revoke a key at `at` (ISO): rejected from then on, by every instance. */
-  | { type: "revoke"; kind: "key"; id: string; at: string; expectedVersion?: number };
+  | { type: "revoke"; kind: "key" | "admin"; id: string; at: string; expectedVersion?: number };
 
 /** Payload of a config event: `<kind>.created|updated|deleted`. */
 export interface ConfigEventPayload {

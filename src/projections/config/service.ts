@@ -11,7 +11,9 @@ import { GatewayError } from "../../pipeline/errors.ts";
 import type { HashWrite, StateStore } from "../../stores/state-store.ts";
 import type { PluginCatalog } from "./plugins.ts";
 import { decide, type DecideEnv, evolve } from "./decider.ts";
-import { type ConfigCommand, type ConfigEvent, type ConfigState, initialState } from "./model.ts";
+import { type ConfigCommand, type ConfigEvent, type ConfigState, ENTITY_KINDS, type EntityKind, initialState } from "./model.ts";
+import { actorRecord, currentActor } from "../../identity/actor.ts";
+import type { EventEnvelope } from "../../events/envelope.ts";
 
 export const CONFIG_TENANT = "_config";
 const LOCK = "config:command-lock";
@@ -28,6 +30,8 @@ export interface HistoryEntry {
   version: number;
   changes?: Record<string, unknown>;
   fields?: Record<string, unknown>;
+  /** Who exactly (identity, role, credential, IP, user agent, request id), when known (issue 28). */
+  by?: Record<string, unknown>;
 }
 
 export interface ConfigServiceOptions {
@@ -81,7 +85,10 @@ export class ConfigService {
       await this.catchUp();
       const events = decide(this.current, cmd, this.env);
       if (events.length === 0) return { events: [], version: this.current.version };
-      const envelopes = events.map((e) => makeEvent({ type: e.type, tenant: CONFIG_TENANT, actor, payload: { ...e.payload } }));
+      // The admin request's full actor (src/identity/actor.ts), when this command comes from one.
+      const who = currentActor();
+      const by = who && who.name === actor ? { actor: actorRecord(who) } : {};
+      const envelopes = events.map((e) => makeEvent({ type: e.type, tenant: CONFIG_TENANT, actor, ...(who?.requestId && by.actor ? { requestId: who.requestId } : {}), payload: { ...e.payload, ...by } }));
       const results = await this.log.append("config", envelopes.map((event, i) => ({ key: `${events[i]!.payload.kind}:${events[i]!.payload.id}`, event })));
       await this.catchUp();
       return {
@@ -108,11 +115,22 @@ export class ConfigService {
     return ran;
   }
 
+  /** Append an audit-only fact (failed sign-in, refusal): no lock, no entity changes (evolve skips it). */
+  async appendAudit(event: EventEnvelope): Promise<void> {
+    await this.log.append("config", [{ key: `audit:${event.id}`, event }]);
+  }
+
+  /** Every raw config-stream record, oldest first (the audit view reads them). */
+  async records(): Promise<StoredEvent[]> {
+    return this.readAll();
+  }
+
   /** Every config change, oldest first (optionally one entity kind / id). */
   async history(filter: { kind?: string; id?: string; limit?: number } = {}): Promise<HistoryEntry[]> {
     const out: HistoryEntry[] = [];
     for (const r of await this.readAll()) {
       const e = r.event.payload as unknown as ConfigEvent["payload"];
+      if (!ENTITY_KINDS.includes(e.kind as EntityKind)) continue; // audit-only facts
       if (filter.kind && e.kind !== filter.kind) continue;
       if (filter.id && e.id !== filter.id) continue;
       out.push(toHistory(r.offset, r.event.time, r.event.actor ?? "unknown", { type: r.event.type as ConfigEvent["type"], payload: e }));
@@ -210,6 +228,7 @@ export class ConfigService {
 
 function storeWrites(e: ConfigEvent): HashWrite[] {
   const { kind, id } = e.payload;
+  if (!ENTITY_KINDS.includes(kind)) return [];
   if (e.type.endsWith(".deleted")) return [{ op: "hdel", key: entityKey(kind), field: id }];
   return [{ op: "hset", key: entityKey(kind), field: id, value: JSON.stringify({ version: e.payload.version, fields: e.payload.fields }) }];
 }
@@ -218,5 +237,7 @@ function toHistory(position: number, time: string, actor: string, e: ConfigEvent
   const h: HistoryEntry = { position, time, actor, type: e.type, kind: e.payload.kind, id: e.payload.id, version: e.payload.version };
   if (e.payload.changes) h.changes = e.payload.changes;
   if (e.payload.fields) h.fields = e.payload.fields;
+  const by = (e.payload as { actor?: Record<string, unknown> }).actor;
+  if (by) h.by = by;
   return h;
 }
