@@ -107,6 +107,12 @@ export const ROUTE_RULES: readonly RouteRule[] = [
   ...crud("/api/v1/admin/jwt-issuers", "issuers.read", "issuers.write"),
   { method: "GET", path: "/api/v1/admin/audit", permission: "audit.read" },
   { method: "GET", path: "/api/v1/admin/whoami", permission: "self.read" },
+  // console helpers (issue 26): read-only views; the dry run records nothing
+  { method: "GET", path: "/api/v1/admin/resolution", permission: "config.read" },
+  { method: "GET", path: "/api/v1/admin/budgets", permission: "config.read" },
+  { method: "POST", path: "/api/v1/admin/guardrails/test", permission: "config.read" },
+  // stored Responses API conversations (issue 27): erase one tenant's
+  { method: "DELETE", path: "/api/v1/admin/tenants/:id/responses", permission: "tenant.write", tenant: own },
   // Merge note (issues 25, 29 landed in parallel): their admin routes need rows here, or they are
   // refused (permission_undeclared) and test/identity/permissions-matrix.test.ts fails. Expected:
   //   { method: "GET", path: "/api/v1/requests", permission: "usage.read", tenant: { query: "tenant", ownIfMissing: true } },
