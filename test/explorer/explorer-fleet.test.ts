@@ -178,8 +178,13 @@ if (services) {
   afterAll(async () => {
     for (const p of procs.reverse()) {
       if (p.exitCode === null && p.signalCode === null) {
+        const exited = new Promise((r) => p.once("exit", r));
         p.kill("SIGTERM");
-        await new Promise((r) => p.once("exit", r));
+        // A drain that hangs (a broker that went away first) must not hang the suite.
+        if ((await Promise.race([exited.then(() => "exited"), Bun.sleep(15_000).then(() => "timeout")])) === "timeout") {
+          p.kill("SIGKILL");
+          await exited;
+        }
       }
     }
     for (const d of dirs) rmSync(d, { recursive: true, force: true });
