@@ -32,7 +32,7 @@ test("a request belongs to the tenant of its request.completed, not of request.r
 test("explainRoute checks every level in the routing plugin's order and says why each did not decide", () => {
   const snap = { ...emptySnapshot(), providers: [{ id: "p", kind: "openai" as const, models: ["m"] }], customerOverrides: indexCustomerOverrides([{ id: "o1", userId: "u", tenant: "t", provider: "p", model: "m2" }]) };
   const facts = factsOf({
-    id: "r", tenant: "t", config_version: 1, phases: {},
+    id: "r", tenant: "t", config_version: 1, phases: {}, auth: { tenant: "t", key_id: null, key_prefix: null, service: "s", user_id: "u" },
     events: [{ type: "request.completed", time: "", at_ms: 0, partition: 0, offset: 0, config_version: 1, payload: { requestedModel: "m", user: "u", service: "s" } }],
   });
   const d = explainRoute(snap, facts);
