@@ -115,13 +115,13 @@ const results = {
   list_first_page_status_error_all_tenants: await measure(RUNS, () => listRequests(store, { from: from7, to, status: "rate_limit_exceeded", minLatencyMs: 100, limit: 50 })),
   timeline: await measure(RUNS, (i) => timelineOf(store, log, pick(i))),
   explain: await measure(RUNS, async (i) => {
-    const t = (await timelineOf(store, log, pick(i)))!;
+    const t = (await timelineOf(store, log, pick(i + 5000)))!; // other requests than the timeline row's
     const [at, since] = await Promise.all([history.at(t.config_version ?? 0), history.since(t.config_version ?? 0)]);
     const x = explainRequest(t, at.snapshot, current, since);
     if (x.current.same) throw new Error("explain should see the route change");
   }),
   reprice_30d_3_candidates: await measure(Math.min(RUNS, 30), () => reprice(store, { from: from30, to }, [resolveCandidate({ provider: "openai", model: "gpt-4o" }, emptySnapshot()), resolveCandidate({ provider: "openai", model: "o3-mini" }, emptySnapshot()), resolveCandidate({ price: { input: 1, output: 2 } }, emptySnapshot())])),
-  cache_opportunity_30d: await measure(Math.min(RUNS, 10), () => cacheOpportunity(store, { from: from30, to, windowMs: DAY })),
+  cache_opportunity_30d: await measure(Math.min(RUNS, 5), () => cacheOpportunity(store, { from: from30, to, windowMs: DAY })),
 };
 const counts = await store.query<{ u: number; x: number }>("SELECT (SELECT count() FROM usage_events) AS u, (SELECT count() FROM request_log_index) AS x");
 console.log(JSON.stringify({ usage_rows: Number(counts[0]!.u), index_rows: Number(counts[0]!.x), log_events: LOG_REQUESTS * 5, setup_ms: { usage: Math.round(usageMs), log_and_index: Math.round(logMs), synthetic_index: Math.round(indexMs) }, results }, null, 2));

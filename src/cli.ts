@@ -13,6 +13,7 @@ import { loadSettings, SettingsError } from "./config/env.ts";
 import { DirLockedError } from "./events/dir-lock.ts";
 import { AnalyticsOpenError, openAnalyticsStore, openEventLog, openStateStore, usageGroupFor } from "./main.ts";
 import { rebuildUsage } from "./projections/usage.ts";
+import { replayLogIndex } from "./explorer/log-index.ts";
 import { startAnalytics } from "./analytics/runtime.ts";
 import { ENTITY_KINDS } from "./projections/config/model.ts";
 import { ConfigService, entityKey, VERSION_KEY } from "./projections/config/service.ts";
@@ -55,6 +56,7 @@ async function main(args: string[]): Promise<number> {
       try {
         const t0 = performance.now();
         const replayed = await rebuildUsage(log, store);
+        await replayLogIndex(log, store); // the request explorer's index lived in the dropped database too
         console.log(`usage projection rebuilt in ${store.kind} (database ${store.database}): ${replayed} requests replayed in ${Math.round(performance.now() - t0)} ms`);
         return 0;
       } finally {

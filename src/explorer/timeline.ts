@@ -23,6 +23,8 @@ export interface Timeline {
   id: string;
   tenant: string;
   config_version: number | null;
+  /** Who called (from `request.completed`; a successful authentication records no event of its own). */
+  auth: { tenant: string; key_id: string | null; key_prefix: string | null; service: string | null; user_id: string | null };
   /** Per-phase wall time in ms (authenticate, admit, inspect, lookup, route, call, respond). */
   phases: Record<string, number>;
   events: TimelineEvent[];
@@ -50,9 +52,12 @@ export async function timelineOf(store: Pick<AnalyticsStore, "query">, log: Pick
   const t0 = Date.parse(records[0]!.event.time);
   const completed = records.find((r) => r.event.type === "request.completed")?.event;
   const timings = completed?.payload.timings;
+  const p = completed?.payload ?? {};
+  const s = (v: unknown) => (typeof v === "string" && v !== "" ? v : null);
   return {
     id: requestId,
     tenant: owner,
+    auth: { tenant: owner, key_id: s(p.keyId), key_prefix: s(p.keyPrefix), service: s(p.service), user_id: s(p.user) },
     config_version: completed?.configVersion ?? records.find((r) => r.event.configVersion !== undefined)?.event.configVersion ?? null,
     phases: timings && typeof timings === "object" ? (timings as Record<string, number>) : {},
     events: records.map((r) => ({

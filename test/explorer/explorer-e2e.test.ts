@@ -137,6 +137,8 @@ describe("each request: list row, timeline, explain", () => {
     expect(t.indexOf("provider.attempt.failed")).toBeLessThan(t.indexOf("provider.attempt.succeeded"));
     const tl = await timeline("fallback");
     expect(tl.phases.call).toBeGreaterThan(0);
+    expect(tl.auth).toMatchObject({ tenant: "t1", service: "web" });
+    expect(tl.auth.key_id).toBe(r.key_id);
     expect(tl.events.find((e: any) => e.type === "provider.attempt.failed").payload).toMatchObject({ provider: "up1", code: "upstream_error", retryable: true });
     const x = await explain("fallback");
     expect(x.route).toMatchObject({ level: "global", entity: { kind: "route", id: "smart" }, ranking: ["up1/m", "up2/m"] });
