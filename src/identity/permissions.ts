@@ -113,14 +113,12 @@ export const ROUTE_RULES: readonly RouteRule[] = [
   { method: "POST", path: "/api/v1/admin/guardrails/test", permission: "config.read" },
   // stored Responses API conversations (issue 27): erase one tenant's
   { method: "DELETE", path: "/api/v1/admin/tenants/:id/responses", permission: "tenant.write", tenant: own },
-  // Merge note (issues 25, 29 landed in parallel): their admin routes need rows here, or they are
-  // refused (permission_undeclared) and test/identity/permissions-matrix.test.ts fails. Expected:
-  //   { method: "GET", path: "/api/v1/requests", permission: "usage.read", tenant: { query: "tenant", ownIfMissing: true } },
-  //   { method: "GET", path: "/api/v1/requests/:id", permission: "usage.read" }, (+ "/api/v1/requests/:id/explain")
-  //   { method: "POST", path: "/api/v1/analysis/reprice", permission: "usage.read" },
-  //   { method: "GET", path: "/api/v1/analysis/cache-opportunity", permission: "usage.read", tenant: { query: "tenant", ownIfMissing: true } },
-  //   { method: "GET", path: "/api/v1/usage/providers/sla", permission: "usage.read" },
-  //   alert rules / destinations: "config.read" for GET, "config.write" for changes.
+  // request explorer (issue 25, src/api/explorer.ts): usage data, a tenant_admin sees its own tenant
+  { method: "GET", path: "/api/v1/requests", permission: "usage.read", tenant: { query: "tenant", ownIfMissing: true } },
+  { method: "GET", path: "/api/v1/requests/:id", permission: "usage.read" },
+  { method: "GET", path: "/api/v1/requests/:id/explain", permission: "usage.read" },
+  { method: "POST", path: "/api/v1/analysis/reprice", permission: "usage.read" },
+  { method: "GET", path: "/api/v1/analysis/cache-opportunity", permission: "usage.read", tenant: { query: "tenant", ownIfMissing: true } },
 ];
 
 interface Compiled {

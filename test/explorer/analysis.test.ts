@@ -27,11 +27,13 @@ const uuid = (n: number) => `00000000-0000-7000-8000-${n.toString(16).padStart(1
 
 function row(p: Partial<UsageRow> & { time: string }): UsageRow {
   seq++;
-  return {
+  const r = {
     event_id: uuid(seq), request_id: uuid(1_000_000 + seq), tenant: "t1", service: "web", user: "", key_prefix: "", task_type: "", provider: "up", model: "m1", route: "m1",
     input_tokens: 0, output_tokens: 0, cached_tokens: 0, cost_micros: 0, saved_micros: 0, latency_ms: 10, ttft_ms: null, cached: 0, status: "ok", error_code: "", attempts: 1,
     cache_write_tokens: 0, reasoning_tokens: 0, price_source: "catalog:x", ...p,
   };
+  // Costs are stored in nano-dollars (issue 23); the fixtures below are written in micro-dollars.
+  return { ...r, cost_nanos: p.cost_nanos ?? r.cost_micros * 1000, saved_nanos: p.saved_nanos ?? r.saved_micros * 1000 } as UsageRow;
 }
 
 beforeAll(async () => {
