@@ -11,6 +11,7 @@
  * list and analyses are restricted to it (naming another tenant is a 403), and another tenant's
  * request is a 404, exactly like an unknown one.
  */
+import type { IdentityService } from "../identity/service.ts";
 import { Elysia } from "elysia";
 import { Type as T } from "@sinclair/typebox";
 import type { ConfigSnapshot } from "../config/snapshot.ts";
@@ -36,6 +37,8 @@ export interface ExplorerRoutesDeps {
   log: EventLog;
   adminKey: string | undefined;
   loopback: boolean;
+  /** Named admins and roles (issue 28): an analyst or tenant_admin reads the explorer too. */
+  identity?: IdentityService | undefined;
 }
 
 const SECURITY = [...ADMIN_SECURITY, ...KEY_SECURITY];

@@ -10,6 +10,7 @@
  * kept per tenant in the StateStore (responses-store.ts); `previous_response_id` continues
  * from them, and another tenant's id is not found.
  */
+import type { IdentityService } from "../identity/service.ts";
 import { Elysia } from "elysia";
 import { Type as T } from "@sinclair/typebox";
 import type { ConfigSnapshot } from "../config/snapshot.ts";
@@ -31,6 +32,8 @@ export interface ResponsesDeps extends GatewayDeps {
   responses: ResponsesStore;
   loopback: boolean;
   adminKey: string | undefined;
+  /** Named admins and roles (issue 28): the purge is `tenant.write`. */
+  identity?: IdentityService | undefined;
 }
 
 const ENDPOINT = "responses";

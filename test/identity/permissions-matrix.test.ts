@@ -56,6 +56,8 @@ function requestFor(rule: RouteRule, tenant: "t1" | "t2"): { path: string; body?
   if (t && "body" in t) return { path, body: { [t.body]: tenant } };
   // Bodies that pass the route's schema (a schema 400 would answer before the admin check).
   if (rule.method === "POST" && rule.path === "/api/v1/overrides") return { path, body: { user_id: `u-${Math.random()}`, provider: "echo", model: "echo" } };
+  if (rule.path === "/api/v1/admin/resolution") return { path: `${path}?model=echo` };
+  if (rule.path === "/api/v1/admin/guardrails/test") return { path, body: { text: "x" } };
   return { path, ...(["POST", "PUT", "PATCH"].includes(rule.method) ? { body: {} } : {}) };
 }
 
