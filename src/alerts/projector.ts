@@ -144,6 +144,7 @@ export class AlertProjector {
     this.book = new AlertBook();
     this.windows = new AlertWindows();
     this.alertsRead = 0;
+    this.lastCommitted.clear();
     await this.foldAlerts();
     const [committed, windowStart] = await Promise.all([this.log.committed("requests", this.group), this.log.committed("requests", `${this.group}.window`)]);
     const n = this.log.partitions("requests");
@@ -213,9 +214,17 @@ export class AlertProjector {
       while (marks.length > 1 && marks[1]![0] <= oldest) marks.shift();
       const pos = this.positions[p]!;
       // A replay never rewinds the committed offset: it only moves past the boundary.
-      commits.push(this.log.commit("requests", this.group, p, Math.max(pos, this.boundary[p] ?? 0)));
-      commits.push(this.log.commit("requests", `${this.group}.window`, p, marks[0] ? Math.min(marks[0][1], pos) : pos));
+      commits.push(this.commitIfMoved(this.group, p, Math.max(pos, this.boundary[p] ?? 0)));
+      commits.push(this.commitIfMoved(`${this.group}.window`, p, marks[0] ? Math.min(marks[0][1], pos) : pos));
     }
     await Promise.all(commits);
+  }
+
+  private readonly lastCommitted = new Map<string, number>();
+  private async commitIfMoved(group: string, p: number, offset: number): Promise<void> {
+    const key = `${group}/${p}`;
+    if (this.lastCommitted.get(key) === offset) return;
+    await this.log.commit("requests", group, p, offset);
+    this.lastCommitted.set(key, offset);
   }
 }

@@ -8,8 +8,11 @@ import type { EventEnvelope } from "../events/envelope.ts";
 
 const MINUTE = 60_000;
 const HOUR = 3_600_000;
-/** Minute buckets kept (the longest sliding window is an hour). */
+/** Minute buckets of spend kept (the spike's last hour). */
 const KEEP_MINUTES = 62;
+/** Sliding-window buckets: 5 s wide (windows are 10 s to 1 h), 62 minutes kept. */
+const STEP = 5_000;
+const KEEP_STEPS = (62 * MINUTE) / STEP;
 /** Hour buckets of spend kept: the spike's last hour + 7 days before it. */
 const KEEP_HOURS = 24 * 8 + 1;
 /** Latency samples kept per bucket (a uniform-enough cap: beyond it one in n is kept). */
@@ -21,15 +24,15 @@ export interface Bucket {
   samples: number[];
 }
 
-/** Series of minute buckets per scope key. */
+/** Series of 5-second buckets per scope key. */
 class MinuteSeries {
   readonly byScope = new Map<string, Map<number, Bucket>>();
   add(scope: string, timeMs: number, bad: boolean, sample?: number): void {
-    const minute = Math.floor(timeMs / MINUTE);
+    const step = Math.floor(timeMs / STEP);
     let s = this.byScope.get(scope);
     if (!s) this.byScope.set(scope, (s = new Map()));
-    let b = s.get(minute);
-    if (!b) s.set(minute, (b = { n: 0, bad: 0, samples: [] }));
+    let b = s.get(step);
+    if (!b) s.set(step, (b = { n: 0, bad: 0, samples: [] }));
     b.n++;
     if (bad) b.bad++;
     if (sample !== undefined && Number.isFinite(sample)) {
@@ -42,8 +45,8 @@ class MinuteSeries {
     const out: Bucket = { n: 0, bad: 0, samples: [] };
     const s = this.byScope.get(scope);
     if (!s) return out;
-    const from = Math.floor((nowMs - windowMs) / MINUTE) + 1;
-    const to = Math.floor(nowMs / MINUTE);
+    const from = Math.floor((nowMs - windowMs) / STEP) + 1;
+    const to = Math.floor(nowMs / STEP);
     for (const [m, b] of s) {
       if (m < from || m > to) continue;
       out.n += b.n;
@@ -53,7 +56,7 @@ class MinuteSeries {
     return out;
   }
   prune(nowMs: number): void {
-    const oldest = Math.floor(nowMs / MINUTE) - KEEP_MINUTES;
+    const oldest = Math.floor(nowMs / STEP) - KEEP_STEPS;
     for (const [scope, s] of this.byScope) {
       for (const m of s.keys()) if (m < oldest) s.delete(m);
       if (s.size === 0) this.byScope.delete(scope);
@@ -154,7 +157,9 @@ export class AlertWindows {
           const key = str(b.key);
           const limit = num(b.limitMicros);
           if (!key || !limit) continue;
-          this.budgetReading(key, tenant, t, str(b.period), (100 * (num(b.spentMicros) ?? 0)) / limit);
+          // Committed spend: settled + reserved by requests in flight (concurrent calls each see
+          // the others' reservations, so a burst crosses 50 % and 80 % visibly, not only 100 %).
+          this.budgetReading(key, tenant, t, str(b.period), (100 * ((num(b.spentMicros) ?? 0) + (num(b.reservedMicros) ?? 0))) / limit);
         }
         return;
       case "budget.exceeded": {

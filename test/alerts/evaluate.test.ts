@@ -41,6 +41,12 @@ describe("error_rate", () => {
     expect(evaluate(w, [rule("t", { kind: "error_rate", threshold_pct: 20, tenant: "acme", min_samples: 5 })], new Set(), { nowMs: T0 + 100, keys: [] })).toEqual([]);
     expect(evaluate(w, [rule("t", { kind: "error_rate", threshold_pct: 20, tenant: "other", min_samples: 5 })], new Set(), { nowMs: T0 + 100, keys: [] })).toHaveLength(1);
   });
+  test("a window shorter than a minute spans a minute boundary (5 s buckets)", () => {
+    const w = new AlertWindows();
+    for (let i = 0; i < 20; i++) attempt(w, -5000 + i * 100, i % 2 === 0); // the last 5 s of the previous minute
+    expect(evaluate(w, [rule("short", { kind: "error_rate", threshold_pct: 20, window_s: 20, min_samples: 20 })], new Set(), { nowMs: T0 + 5000, keys: [] })).toMatchObject([{ kind: "fired", value: 50, samples: 20 }]);
+    expect(evaluate(w, [rule("short", { kind: "error_rate", threshold_pct: 20, window_s: 20, min_samples: 20 })], new Set(), { nowMs: T0 + 16_000, keys: [] })).toEqual([]); // out of the window: undecided
+  });
   test("no traffic resolves nothing (no evidence of recovery)", () => {
     const w = new AlertWindows();
     expect(evaluate(w, [r], new Set([alertKey("errs", "openai")]), { nowMs: T0, keys: [] })).toEqual([]);
