@@ -57,6 +57,21 @@ if (availableOrFail(NAME, "promtool", bin ? undefined : "promtool not built: run
       expect(Bun.spawnSync([bin!, "check", "rules", bad]).exitCode).not.toBe(0);
     });
 
+    test("the Grafana alerts dashboard: every panel query is valid PromQL (promtool) over exported metrics", async () => {
+      const dash = JSON.parse(readFileSync(join(ROOT, "deploy/grafana/dashboards/tollgate-alerts.json"), "utf8")) as { panels: Array<{ title: string; datasource?: { uid: string }; targets?: Array<{ expr: string }> }> };
+      const exprs = dash.panels.flatMap((p) => (p.targets ?? []).map((t) => t.expr));
+      expect(exprs.length).toBeGreaterThanOrEqual(8);
+      for (const p of dash.panels) if (p.targets) expect(p.datasource?.uid, p.title).toBe("tollgate-prometheus");
+      // As recording rules, so promtool parses every expression.
+      const file = join(dir, "panels.yml");
+      writeFileSync(file, `groups:\n  - name: panels\n    rules:\n${exprs.map((e, i) => `      - record: tollgate:panel_${i}\n        expr: ${JSON.stringify(e)}\n`).join("")}`);
+      const r = Bun.spawnSync([bin!, "check", "rules", file]);
+      expect(r.exitCode, r.stdout.toString() + r.stderr.toString()).toBe(0);
+      const text = await (await fetch(`${gw.url}/metrics`)).text();
+      const names = [...new Set(exprs.join("\n").replace(/\b(by|without) \([^)]*\)/g, "").match(/\b(?:llm|gen_ai|tollgate)_[a-z0-9_]+\b/g) ?? [])];
+      for (const n of names) expect(text, n).toContain(`# TYPE ${n.replace(/_(bucket|count|sum)$/, "")} `);
+    });
+
     test("every metric the rules name is exported by GET /metrics", async () => {
       const names = metricNames(readFileSync(RULES, "utf8"));
       expect(names.length).toBeGreaterThanOrEqual(10);
