@@ -154,6 +154,13 @@ function* readings(w: AlertWindows, f: AlertRuleFields, ctx: EvalContext): Gener
       return;
     }
     case "budget": {
+      if (f.budget?.startsWith("customer:")) {
+        // A customer's budget is the rule's own (amount_usd per period), over its spend in the log.
+        const user = f.budget.slice("customer:".length);
+        const pct = (100 * w.customerSpend(user, f.tenant, f.period ?? "month", ctx.nowMs)) / f.amount_usd!;
+        for (const t of d.thresholds) yield { scope: `${f.budget}@${t}`, ...tenantOf, firing: pct >= t, value: pct, threshold: t, unit: "pct", windowS: 0 };
+        return;
+      }
       for (const [key, r] of w.budgets) {
         const scope = key.replace(/^budget:/, "");
         if (f.budget ? scope !== f.budget : r.tenant !== f.tenant) continue;

@@ -207,7 +207,11 @@ export class AlertProjector {
   }
 
   private async commit(now: number): Promise<void> {
-    const oldest = Math.floor((now - REPLAY_MS) / HOUR);
+    // A monthly customer budget needs its whole month back after a restart.
+    const month = this.opts.rules().some((r) => r.fields.kind === "budget" && r.fields.budget?.startsWith("customer:") && (r.fields.period ?? "month") === "month");
+    const d = new Date(now);
+    const from = month ? Math.min(now - REPLAY_MS, Date.UTC(d.getUTCFullYear(), d.getUTCMonth(), 1)) : now - REPLAY_MS;
+    const oldest = Math.floor(from / HOUR);
     const commits: Promise<void>[] = [];
     for (let p = 0; p < this.positions.length; p++) {
       const marks = this.hourMarks[p]!;

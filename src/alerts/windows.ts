@@ -100,6 +100,8 @@ export class AlertWindows {
   /** First hour with spend per scope (never pruned): a spike needs 7 days of baseline behind it. */
   readonly spendSince = new Map<string, number>();
   readonly budgets = new Map<string, BudgetReading>();
+  /** Spend per end customer (`user`) per UTC day, for customer budget rules: key `<tenant>|<user>`. */
+  readonly customerDays = new Map<string, Map<number, number>>();
   /** Circuit state per target `<provider>/<model>`: true = open. */
   readonly circuits = new Map<string, boolean>();
   /** First target tried per request in flight (to see a fallback at completion). */
@@ -142,6 +144,8 @@ export class AlertWindows {
           if (ttft !== undefined) this.ttft.add(`${tenant}|${provider}/${model}`, t, false, ttft);
         }
         const cost = num(p.costUsd) ?? 0;
+        const user = str(p.user);
+        if (cost > 0 && user) bump(this.customerDays, `${tenant}|${user}`, Math.floor(t / 86_400_000), cost);
         if (cost > 0) {
           this.addSpend(tenant, t, cost);
           const service = str(p.service);
@@ -207,6 +211,20 @@ export class AlertWindows {
     return { lastHour, medianHour, baselineComplete: (this.spendSince.get(scope) ?? Infinity) <= current - 168 };
   }
 
+  /** A customer's spend in the UTC day or month of `nowMs`, over every tenant or one. */
+  customerSpend(user: string, tenant: string | undefined, period: "day" | "month", nowMs: number): number {
+    const d = new Date(nowMs);
+    const from = Math.floor((period === "day" ? nowMs : Date.UTC(d.getUTCFullYear(), d.getUTCMonth(), 1)) / 86_400_000);
+    const to = Math.floor(nowMs / 86_400_000);
+    let usd = 0;
+    for (const [key, days] of this.customerDays) {
+      const bar = key.indexOf("|");
+      if (key.slice(bar + 1) !== user || (tenant !== undefined && key.slice(0, bar) !== tenant)) continue;
+      for (const [day, v] of days) if (day >= from && day <= to) usd += v;
+    }
+    return usd;
+  }
+
   /** Drop what no window needs any more. */
   prune(nowMs: number): void {
     for (const s of [this.attempts, this.latency, this.ttft, this.routes, this.blocks]) s.prune(nowMs);
@@ -214,6 +232,8 @@ export class AlertWindows {
     const oldHour = Math.floor(nowMs / HOUR) - KEEP_HOURS;
     for (const [, m] of this.spendMinutes) for (const k of m.keys()) if (k < oldMinute) m.delete(k);
     for (const [, m] of this.spendHours) for (const k of m.keys()) if (k < oldHour) m.delete(k);
+    const oldDay = Math.floor(nowMs / 86_400_000) - 32;
+    for (const [, m] of this.customerDays) for (const k of m.keys()) if (k < oldDay) m.delete(k);
   }
 }
 

@@ -114,6 +114,18 @@ describe("budget, spike, key expiry", () => {
     reserved(86_400_000, 10); // the next day
     expect(run(86_400_000)).toEqual(["resolved:tenant:acme@50", "resolved:tenant:acme@80", "resolved:tenant:acme@100"]);
   });
+  test("a customer's budget (the rule's amount per period) over the customer's spend", () => {
+    const w = new AlertWindows();
+    const c = rule("cust", { kind: "budget", budget: "customer:cust-7", amount_usd: 10, period: "day", thresholds_pct: [50, 100] });
+    const spend = (ms: number, usd: number, user = "cust-7") => w.observe(makeEvent({ type: "request.completed", tenant: "acme", time: at(ms), payload: { status: "ok", costUsd: usd, user } }));
+    spend(0, 3);
+    spend(1, 100, "someone-else");
+    expect(evaluate(w, [c], new Set(), { nowMs: T0 + 10, keys: [] })).toEqual([]);
+    spend(2, 2.5);
+    expect(evaluate(w, [c], new Set(), { nowMs: T0 + 10, keys: [] })).toMatchObject([{ kind: "fired", scope: "customer:cust-7@50", value: 55 }]);
+    // The next day: resolved (spend starts again)
+    expect(evaluate(w, [c], new Set([alertKey("cust", "customer:cust-7@50")]), { nowMs: T0 + 86_400_000, keys: [] })).toMatchObject([{ kind: "resolved", scope: "customer:cust-7@50" }]);
+  });
   test("spend spike: fires on a spike, not on steady traffic, and needs 7 days of baseline", () => {
     const w = new AlertWindows();
     const s = rule("spike", { kind: "spend_spike", factor: 3, min_usd: 1 });
