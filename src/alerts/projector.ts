@@ -64,6 +64,7 @@ export class AlertProjector {
   private alertsRead = 0;
   /** Per partition: first offset of each event-time hour seen (for the `.window` offsets). */
   private hourMarks: Array<Array<[number, number]>> = [];
+  private lastEval = 0;
   /** Transitions appended by this instance (tests, /metrics). */
   appended = 0;
 
@@ -177,7 +178,9 @@ export class AlertProjector {
     const catchingUp = this.positions.some((o, p) => o < (this.boundary[p] ?? 0));
     const now = this.now();
     this.windows.prune(now);
-    if (!catchingUp && !full) {
+    // Behind (a full batch): read on before deciding, but never go more than 5 s without a decision.
+    if (!catchingUp && (!full || now - this.lastEval > 5000)) {
+      this.lastEval = now;
       const transitions = evaluate(this.windows, this.opts.rules(), this.book.openKeys(), { nowMs: now, keys: this.opts.keys?.() ?? [] });
       if (transitions.length) await this.append(transitions);
     }
