@@ -72,6 +72,7 @@ export interface BudgetReading {
   pct: number;
   /** Start of the period (UTC day or month) the reading belongs to, ms. */
   periodStart: number;
+  period: "day" | "month";
   tenant: string;
 }
 
@@ -183,8 +184,9 @@ export class AlertWindows {
 
   private budgetReading(key: string, tenant: string, t: number, period: string | undefined, pct: number): void {
     const prev = this.budgets.get(key);
-    const periodStart = periodStartOf(t, period ?? (prev ? undefined : "day"), prev?.periodStart);
-    if (!prev || periodStart > prev.periodStart) this.budgets.set(key, { pct, periodStart, tenant });
+    const kind = period === "month" || period === "day" ? period : (prev?.period ?? "day");
+    const periodStart = periodStartOf(t, kind);
+    if (!prev || periodStart > prev.periodStart) this.budgets.set(key, { pct, periodStart, period: kind, tenant });
     else if (periodStart === prev.periodStart && pct > prev.pct) prev.pct = pct; // readings from several instances: the max counts
   }
 
@@ -243,12 +245,10 @@ function bump(map: Map<string, Map<number, number>>, scope: string, bucket: numb
   m.set(bucket, (m.get(bucket) ?? 0) + v);
 }
 
-/** Start of the UTC day or month of `t` (ms); `period` unknown: the previous reading's period kind is kept by start. */
-function periodStartOf(t: number, period: string | undefined, prevStart: number | undefined): number {
+/** Start of the UTC day or month of `t`, ms. */
+export function periodStartOf(t: number, period: "day" | "month"): number {
   const d = new Date(t);
-  if (period === "month") return Date.UTC(d.getUTCFullYear(), d.getUTCMonth(), 1);
-  if (period === "day") return Date.UTC(d.getUTCFullYear(), d.getUTCMonth(), d.getUTCDate());
-  return prevStart ?? Date.UTC(d.getUTCFullYear(), d.getUTCMonth(), d.getUTCDate());
+  return period === "month" ? Date.UTC(d.getUTCFullYear(), d.getUTCMonth(), 1) : Date.UTC(d.getUTCFullYear(), d.getUTCMonth(), d.getUTCDate());
 }
 
 /** The p-th percentile (0..100) of samples, nearest rank; NaN when empty. */

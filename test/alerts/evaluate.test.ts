@@ -111,8 +111,17 @@ describe("budget, spike, key expiry", () => {
     w.observe(makeEvent({ type: "budget.exceeded", tenant: "acme", time: at(4), payload: { budget: "budget:tenant:acme", reserveMicros: 10 } }));
     expect(run(4)).toEqual(["fired:tenant:acme@100"]);
     expect(run(5)).toEqual([]);
-    reserved(86_400_000, 10); // the next day
+    // The next day, before any traffic: the old period's reading no longer counts
     expect(run(86_400_000)).toEqual(["resolved:tenant:acme@50", "resolved:tenant:acme@80", "resolved:tenant:acme@100"]);
+    reserved(86_400_000, 10);
+    expect(run(86_400_001)).toEqual([]);
+    reserved(86_400_002, 600);
+    expect(run(86_400_002)).toEqual(["fired:tenant:acme@50"]);
+  });
+  test("a budget reading of a past period (a replay of old history) fires nothing", () => {
+    const w = new AlertWindows();
+    w.observe(makeEvent({ type: "budget.reserved", tenant: "acme", time: at(-40 * 86_400_000), payload: { budgets: [{ key: "budget:tenant:acme", period: "month", spentMicros: 990, reservedMicros: 0, limitMicros: 1000 }] } }));
+    expect(evaluate(w, [rule("bud", { kind: "budget", budget: "tenant:acme" })], new Set(), { nowMs: T0, keys: [] })).toEqual([]);
   });
   test("a customer's budget (the rule's amount per period) over the customer's spend", () => {
     const w = new AlertWindows();
