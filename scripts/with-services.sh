@@ -48,6 +48,15 @@ else
   echo "[services] WARNING: Schemathesis could not be installed; the conformance suite will fail" >&2
 fi
 
+# promtool (Prometheus rule checker, built from the Go module proxy; cached under .services/).
+t0=$SECONDS
+if bash scripts/promtool.sh install && out="$(bash scripts/promtool.sh path)"; then
+  export "$out"
+  echo "[services] promtool ready ($((SECONDS - t0)) s)" >&2
+else
+  echo "[services] WARNING: promtool could not be built; the Prometheus rules test will fail" >&2
+fi
+
 # Install and start one service with its script; export the URL line it prints.
 start_service() { # name, script
   local t0=$SECONDS out

@@ -203,7 +203,7 @@ async function wire(settings: Settings, opts: StartOptions, { file, masterKey, l
   track({ analytics });
   const alerts = startAlertsFor(settings, log, store, config, masterKey, opts.quiet);
   const lifecycle = new Lifecycle();
-  const telemetry = await gatewayTelemetry({ version: pkg.version, emitter, outbox, router, analytics, maxTenants: settings.metricsMaxTenants, maxModels: settings.metricsMaxModels, requestLog: opts.requestLog ?? (opts.quiet || !logsInfo(settings) ? undefined : (line) => console.info(line)) });
+  const telemetry = await gatewayTelemetry({ version: pkg.version, emitter, outbox, router, analytics, keyExpiries: () => liveKeyExpiries(config.state), maxTenants: settings.metricsMaxTenants, maxModels: settings.metricsMaxModels, requestLog: opts.requestLog ?? (opts.quiet || !logsInfo(settings) ? undefined : (line) => console.info(line)) });
   const cache = openCacheStore(settings);
   const semantic = new SemanticTier(store);
   // Issue 28: admin identities + the permission table, and JWT service tokens (src/identity/).
@@ -313,6 +313,11 @@ function startAlertsFor(settings: Settings, log: EventLog, store: StateStore, co
   const evaluate = !(log.kind === "kafka" && store.kind === "memory");
   if (!evaluate && !quiet) console.warn("[alerts] Kafka without REDIS_URL: this instance only delivers alerts; the evaluator needs a shared lock (REDIS_URL)");
   return startAlerts({ log, store, config: () => config.state, masterKey, evaluate });
+}
+
+/** Expiry times of the keys not revoked (the key-expiry series of /metrics). */
+function* liveKeyExpiries(state: ConfigState): Generator<string> {
+  for (const k of Object.values(state.entities.key)) if (k.fields.expires_at && !k.fields.revoked_at) yield k.fields.expires_at;
 }
 
 /** Outbox segments are deleted once forwarded: keep them small. */

@@ -27,6 +27,9 @@ export const AlertRuleFields = T.Object(
     service: T.Optional(T.String({ minLength: 1, maxLength: 128 })),
     /** budget: which budget, `tenant:<id>`, `key:<id>` or `customer:<id>` (absent: every budget of `tenant`). */
     budget: T.Optional(T.String({ pattern: "^(tenant|key|customer|provider):[^\\s]{1,300}$" })),
+    /** budget on `customer:<user id>`: the customer's budget (customers have no enforced budget of their own). */
+    amount_usd: T.Optional(T.Number({ exclusiveMinimum: 0 })),
+    period: T.Optional(T.Union([T.Literal("day"), T.Literal("month")])),
     /** budget: percentages of the limit, each fires once per period (default 50, 80, 100). */
     thresholds_pct: T.Optional(T.Array(T.Number({ exclusiveMinimum: 0, maximum: 1000 }), { minItems: 1, maxItems: 10 })),
     /** error_rate, fallback_rate: fire at or above this percentage. */
@@ -92,6 +95,7 @@ export function alertRuleProblem(f: AlertRuleFields): { message: string; param: 
       return need("max_per_hour");
     case "budget":
       if (!f.budget && !f.tenant) return { message: "A budget rule needs `budget` (e.g. `tenant:acme`) or `tenant`", param: "budget" };
+      if (f.budget?.startsWith("customer:") && f.amount_usd === undefined) return { message: "A customer budget rule needs `amount_usd` (and `period`, default `month`)", param: "amount_usd" };
       return undefined;
     default:
       return undefined;

@@ -10,7 +10,7 @@
  * // → [{ kind: "fired", rule: "openai-errors", scope: "openai", value: 31.2, threshold: 10, ... }]
  */
 import { type AlertRuleFields, ruleDefaults } from "./config.ts";
-import { type AlertWindows, percentile, scopesFor } from "./windows.ts";
+import { type AlertWindows, percentile, periodStartOf, scopesFor } from "./windows.ts";
 
 export interface AlertRule {
   id: string;
@@ -154,11 +154,20 @@ function* readings(w: AlertWindows, f: AlertRuleFields, ctx: EvalContext): Gener
       return;
     }
     case "budget": {
+      if (f.budget?.startsWith("customer:")) {
+        // A customer's budget is the rule's own (amount_usd per period), over its spend in the log.
+        const user = f.budget.slice("customer:".length);
+        const pct = (100 * w.customerSpend(user, f.tenant, f.period ?? "month", ctx.nowMs)) / f.amount_usd!;
+        for (const t of d.thresholds) yield { scope: `${f.budget}@${t}`, ...tenantOf, firing: pct >= t, value: pct, threshold: t, unit: "pct", windowS: 0 };
+        return;
+      }
       for (const [key, r] of w.budgets) {
         const scope = key.replace(/^budget:/, "");
         if (f.budget ? scope !== f.budget : r.tenant !== f.tenant) continue;
-        // Each threshold is its own alert: it fires once in a period, resolves when a new period starts.
-        for (const t of d.thresholds) yield { scope: `${scope}@${t}`, tenant: r.tenant, firing: r.pct >= t, value: r.pct, threshold: t, unit: "pct", windowS: 0 };
+        // Each threshold is its own alert: it fires once in a period, resolves when a new period
+        // starts (a reading of a past period counts as 0: also without traffic, also on a replay).
+        const pct = r.periodStart < periodStartOf(ctx.nowMs, r.period) ? 0 : r.pct;
+        for (const t of d.thresholds) yield { scope: `${scope}@${t}`, tenant: r.tenant, firing: pct >= t, value: pct, threshold: t, unit: "pct", windowS: 0 };
       }
       return;
     }

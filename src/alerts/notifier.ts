@@ -22,6 +22,8 @@ export interface NotifierOptions {
   destinations: (alert: AlertPayload, e: EventEnvelope) => readonly Destination[];
   group?: string;
   fetch?: typeof fetch;
+  /** Transitions older than this are not sent (default 7 days, like the webhook-notifier's keep_ms). */
+  maxAgeMs?: number;
   onDelivery?: (d: { id: string; destination: string; ok: boolean; status?: number; error?: string; attempt: number }) => void;
 }
 
@@ -63,7 +65,9 @@ export class AlertNotifier {
     for (const r of batch) {
       if (r.offset < this.foldedTo) continue; // a retried batch: folded the first time round
       this.foldedTo = r.offset + 1;
-      if (this.book.apply(r.event)) this.toNotify.set(r.offset, r.event); // duplicates change nothing: never sent
+      // Duplicates change nothing: never sent. Nor is a transition older than maxAgeMs (a first
+      // destination added long after: no flood of history; an outage longer than that: dropped).
+      if (this.book.apply(r.event) && Date.now() - Date.parse(r.event.time) <= (this.opts.maxAgeMs ?? 7 * 86_400_000)) this.toNotify.set(r.offset, r.event);
     }
     let failures = 0;
     for (const r of batch) {

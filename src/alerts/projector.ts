@@ -64,6 +64,7 @@ export class AlertProjector {
   private alertsRead = 0;
   /** Per partition: first offset of each event-time hour seen (for the `.window` offsets). */
   private hourMarks: Array<Array<[number, number]>> = [];
+  private lastEval = 0;
   /** Transitions appended by this instance (tests, /metrics). */
   appended = 0;
 
@@ -144,6 +145,7 @@ export class AlertProjector {
     this.book = new AlertBook();
     this.windows = new AlertWindows();
     this.alertsRead = 0;
+    this.lastCommitted.clear();
     await this.foldAlerts();
     const [committed, windowStart] = await Promise.all([this.log.committed("requests", this.group), this.log.committed("requests", `${this.group}.window`)]);
     const n = this.log.partitions("requests");
@@ -176,7 +178,9 @@ export class AlertProjector {
     const catchingUp = this.positions.some((o, p) => o < (this.boundary[p] ?? 0));
     const now = this.now();
     this.windows.prune(now);
-    if (!catchingUp && !full) {
+    // Behind (a full batch): read on before deciding, but never go more than 5 s without a decision.
+    if (!catchingUp && (!full || now - this.lastEval > 5000)) {
+      this.lastEval = now;
       const transitions = evaluate(this.windows, this.opts.rules(), this.book.openKeys(), { nowMs: now, keys: this.opts.keys?.() ?? [] });
       if (transitions.length) await this.append(transitions);
     }
@@ -206,16 +210,28 @@ export class AlertProjector {
   }
 
   private async commit(now: number): Promise<void> {
-    const oldest = Math.floor((now - REPLAY_MS) / HOUR);
+    // A monthly customer budget needs its whole month back after a restart.
+    const month = this.opts.rules().some((r) => r.fields.kind === "budget" && r.fields.budget?.startsWith("customer:") && (r.fields.period ?? "month") === "month");
+    const d = new Date(now);
+    const from = month ? Math.min(now - REPLAY_MS, Date.UTC(d.getUTCFullYear(), d.getUTCMonth(), 1)) : now - REPLAY_MS;
+    const oldest = Math.floor(from / HOUR);
     const commits: Promise<void>[] = [];
     for (let p = 0; p < this.positions.length; p++) {
       const marks = this.hourMarks[p]!;
       while (marks.length > 1 && marks[1]![0] <= oldest) marks.shift();
       const pos = this.positions[p]!;
       // A replay never rewinds the committed offset: it only moves past the boundary.
-      commits.push(this.log.commit("requests", this.group, p, Math.max(pos, this.boundary[p] ?? 0)));
-      commits.push(this.log.commit("requests", `${this.group}.window`, p, marks[0] ? Math.min(marks[0][1], pos) : pos));
+      commits.push(this.commitIfMoved(this.group, p, Math.max(pos, this.boundary[p] ?? 0)));
+      commits.push(this.commitIfMoved(`${this.group}.window`, p, marks[0] ? Math.min(marks[0][1], pos) : pos));
     }
     await Promise.all(commits);
+  }
+
+  private readonly lastCommitted = new Map<string, number>();
+  private async commitIfMoved(group: string, p: number, offset: number): Promise<void> {
+    const key = `${group}/${p}`;
+    if (this.lastCommitted.get(key) === offset) return;
+    await this.log.commit("requests", group, p, offset);
+    this.lastCommitted.set(key, offset);
   }
 }

@@ -28,12 +28,15 @@ export interface AlertsDeps {
   /** Run the evaluator (default true) / the notifier (default true). */
   evaluate?: boolean;
   notify?: boolean;
+  /** How often to look for a first destination before the notifier starts, ms (default 1000). */
+  notifyPollMs?: number;
   say?: (message: string) => void;
 }
 
 export interface AlertsRuntime {
   projector: AlertProjector | undefined;
-  notifier: AlertNotifier | undefined;
+  /** Started once a destination exists. */
+  readonly notifier: AlertNotifier | undefined;
   stop(): Promise<void>;
 }
 
@@ -83,17 +86,38 @@ export function startAlerts(deps: AlertsDeps): AlertsRuntime {
     onError: (err) => warn(`[alerts] evaluation failed, will retry: ${(err as Error).message}`),
     ...deps.projector,
   }).start();
-  const notifier = deps.notify === false ? undefined : new AlertNotifier(deps.log, {
-    destinations: (alert, e) => destinationsFor(deps.config(), alert, e, deps.masterKey),
-    onDelivery: (d) => {
-      if (!d.ok) warn(`[alerts] delivery ${d.id} to ${d.destination} failed (attempt ${d.attempt}: ${d.status ?? d.error}); retrying`);
-    },
-    ...deps.notifier,
-  }).start();
+  // The notifier joins its consumer group only once a destination exists (no idle Kafka member
+  // on gateways that use no alerts); from then on it runs until stop.
+  let notifier: AlertNotifier | undefined;
+  const makeNotifier = () =>
+    new AlertNotifier(deps.log, {
+      destinations: (alert, e) => destinationsFor(deps.config(), alert, e, deps.masterKey),
+      onDelivery: (d) => {
+        if (!d.ok) warn(`[alerts] delivery ${d.id} to ${d.destination} failed (attempt ${d.attempt}: ${d.status ?? d.error}); retrying`);
+      },
+      ...deps.notifier,
+    }).start();
+  const anyDestination = () => Object.keys(deps.config().entities.alert_destination).length > 0;
+  let waiting: ReturnType<typeof setInterval> | undefined;
+  if (deps.notify !== false) {
+    if (anyDestination()) notifier = makeNotifier();
+    else {
+      waiting = setInterval(() => {
+        if (!anyDestination()) return;
+        clearInterval(waiting);
+        waiting = undefined;
+        notifier = makeNotifier();
+      }, deps.notifyPollMs ?? 1000);
+      waiting.unref?.();
+    }
+  }
   return {
     projector,
-    notifier,
+    get notifier() {
+      return notifier;
+    },
     async stop() {
+      if (waiting) clearInterval(waiting);
       await Promise.all([projector?.stop(), notifier?.stop()]);
     },
   };

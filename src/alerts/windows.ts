@@ -8,8 +8,11 @@ import type { EventEnvelope } from "../events/envelope.ts";
 
 const MINUTE = 60_000;
 const HOUR = 3_600_000;
-/** Minute buckets kept (the longest sliding window is an hour). */
+/** Minute buckets of spend kept (the spike's last hour). */
 const KEEP_MINUTES = 62;
+/** Sliding-window buckets: 5 s wide (windows are 10 s to 1 h), 62 minutes kept. */
+const STEP = 5_000;
+const KEEP_STEPS = (62 * MINUTE) / STEP;
 /** Hour buckets of spend kept: the spike's last hour + 7 days before it. */
 const KEEP_HOURS = 24 * 8 + 1;
 /** Latency samples kept per bucket (a uniform-enough cap: beyond it one in n is kept). */
@@ -21,15 +24,15 @@ export interface Bucket {
   samples: number[];
 }
 
-/** Series of minute buckets per scope key. */
+/** Series of 5-second buckets per scope key. */
 class MinuteSeries {
   readonly byScope = new Map<string, Map<number, Bucket>>();
   add(scope: string, timeMs: number, bad: boolean, sample?: number): void {
-    const minute = Math.floor(timeMs / MINUTE);
+    const step = Math.floor(timeMs / STEP);
     let s = this.byScope.get(scope);
     if (!s) this.byScope.set(scope, (s = new Map()));
-    let b = s.get(minute);
-    if (!b) s.set(minute, (b = { n: 0, bad: 0, samples: [] }));
+    let b = s.get(step);
+    if (!b) s.set(step, (b = { n: 0, bad: 0, samples: [] }));
     b.n++;
     if (bad) b.bad++;
     if (sample !== undefined && Number.isFinite(sample)) {
@@ -42,8 +45,8 @@ class MinuteSeries {
     const out: Bucket = { n: 0, bad: 0, samples: [] };
     const s = this.byScope.get(scope);
     if (!s) return out;
-    const from = Math.floor((nowMs - windowMs) / MINUTE) + 1;
-    const to = Math.floor(nowMs / MINUTE);
+    const from = Math.floor((nowMs - windowMs) / STEP) + 1;
+    const to = Math.floor(nowMs / STEP);
     for (const [m, b] of s) {
       if (m < from || m > to) continue;
       out.n += b.n;
@@ -53,7 +56,7 @@ class MinuteSeries {
     return out;
   }
   prune(nowMs: number): void {
-    const oldest = Math.floor(nowMs / MINUTE) - KEEP_MINUTES;
+    const oldest = Math.floor(nowMs / STEP) - KEEP_STEPS;
     for (const [scope, s] of this.byScope) {
       for (const m of s.keys()) if (m < oldest) s.delete(m);
       if (s.size === 0) this.byScope.delete(scope);
@@ -69,6 +72,7 @@ export interface BudgetReading {
   pct: number;
   /** Start of the period (UTC day or month) the reading belongs to, ms. */
   periodStart: number;
+  period: "day" | "month";
   tenant: string;
 }
 
@@ -97,6 +101,8 @@ export class AlertWindows {
   /** First hour with spend per scope (never pruned): a spike needs 7 days of baseline behind it. */
   readonly spendSince = new Map<string, number>();
   readonly budgets = new Map<string, BudgetReading>();
+  /** Spend per end customer (`user`) per UTC day, for customer budget rules: key `<tenant>|<user>`. */
+  readonly customerDays = new Map<string, Map<number, number>>();
   /** Circuit state per target `<provider>/<model>`: true = open. */
   readonly circuits = new Map<string, boolean>();
   /** First target tried per request in flight (to see a fallback at completion). */
@@ -139,6 +145,8 @@ export class AlertWindows {
           if (ttft !== undefined) this.ttft.add(`${tenant}|${provider}/${model}`, t, false, ttft);
         }
         const cost = num(p.costUsd) ?? 0;
+        const user = str(p.user);
+        if (cost > 0 && user) bump(this.customerDays, `${tenant}|${user}`, Math.floor(t / 86_400_000), cost);
         if (cost > 0) {
           this.addSpend(tenant, t, cost);
           const service = str(p.service);
@@ -154,7 +162,9 @@ export class AlertWindows {
           const key = str(b.key);
           const limit = num(b.limitMicros);
           if (!key || !limit) continue;
-          this.budgetReading(key, tenant, t, str(b.period), (100 * (num(b.spentMicros) ?? 0)) / limit);
+          // Committed spend: settled + reserved by requests in flight (concurrent calls each see
+          // the others' reservations, so a burst crosses 50 % and 80 % visibly, not only 100 %).
+          this.budgetReading(key, tenant, t, str(b.period), (100 * ((num(b.spentMicros) ?? 0) + (num(b.reservedMicros) ?? 0))) / limit);
         }
         return;
       case "budget.exceeded": {
@@ -174,8 +184,9 @@ export class AlertWindows {
 
   private budgetReading(key: string, tenant: string, t: number, period: string | undefined, pct: number): void {
     const prev = this.budgets.get(key);
-    const periodStart = periodStartOf(t, period ?? (prev ? undefined : "day"), prev?.periodStart);
-    if (!prev || periodStart > prev.periodStart) this.budgets.set(key, { pct, periodStart, tenant });
+    const kind = period === "month" || period === "day" ? period : (prev?.period ?? "day");
+    const periodStart = periodStartOf(t, kind);
+    if (!prev || periodStart > prev.periodStart) this.budgets.set(key, { pct, periodStart, period: kind, tenant });
     else if (periodStart === prev.periodStart && pct > prev.pct) prev.pct = pct; // readings from several instances: the max counts
   }
 
@@ -202,6 +213,20 @@ export class AlertWindows {
     return { lastHour, medianHour, baselineComplete: (this.spendSince.get(scope) ?? Infinity) <= current - 168 };
   }
 
+  /** A customer's spend in the UTC day or month of `nowMs`, over every tenant or one. */
+  customerSpend(user: string, tenant: string | undefined, period: "day" | "month", nowMs: number): number {
+    const d = new Date(nowMs);
+    const from = Math.floor((period === "day" ? nowMs : Date.UTC(d.getUTCFullYear(), d.getUTCMonth(), 1)) / 86_400_000);
+    const to = Math.floor(nowMs / 86_400_000);
+    let usd = 0;
+    for (const [key, days] of this.customerDays) {
+      const bar = key.indexOf("|");
+      if (key.slice(bar + 1) !== user || (tenant !== undefined && key.slice(0, bar) !== tenant)) continue;
+      for (const [day, v] of days) if (day >= from && day <= to) usd += v;
+    }
+    return usd;
+  }
+
   /** Drop what no window needs any more. */
   prune(nowMs: number): void {
     for (const s of [this.attempts, this.latency, this.ttft, this.routes, this.blocks]) s.prune(nowMs);
@@ -209,6 +234,8 @@ export class AlertWindows {
     const oldHour = Math.floor(nowMs / HOUR) - KEEP_HOURS;
     for (const [, m] of this.spendMinutes) for (const k of m.keys()) if (k < oldMinute) m.delete(k);
     for (const [, m] of this.spendHours) for (const k of m.keys()) if (k < oldHour) m.delete(k);
+    const oldDay = Math.floor(nowMs / 86_400_000) - 32;
+    for (const [, m] of this.customerDays) for (const k of m.keys()) if (k < oldDay) m.delete(k);
   }
 }
 
@@ -218,12 +245,10 @@ function bump(map: Map<string, Map<number, number>>, scope: string, bucket: numb
   m.set(bucket, (m.get(bucket) ?? 0) + v);
 }
 
-/** Start of the UTC day or month of `t` (ms); `period` unknown: the previous reading's period kind is kept by start. */
-function periodStartOf(t: number, period: string | undefined, prevStart: number | undefined): number {
+/** Start of the UTC day or month of `t`, ms. */
+export function periodStartOf(t: number, period: "day" | "month"): number {
   const d = new Date(t);
-  if (period === "month") return Date.UTC(d.getUTCFullYear(), d.getUTCMonth(), 1);
-  if (period === "day") return Date.UTC(d.getUTCFullYear(), d.getUTCMonth(), d.getUTCDate());
-  return prevStart ?? Date.UTC(d.getUTCFullYear(), d.getUTCMonth(), d.getUTCDate());
+  return period === "month" ? Date.UTC(d.getUTCFullYear(), d.getUTCMonth(), 1) : Date.UTC(d.getUTCFullYear(), d.getUTCMonth(), d.getUTCDate());
 }
 
 /** The p-th percentile (0..100) of samples, nearest rank; NaN when empty. */

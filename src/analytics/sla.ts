@@ -18,6 +18,8 @@ export interface SlaFilter {
   granularity: SlaGranularity;
   provider?: string;
   model?: string;
+  /** Only the attempts (and answers) of this tenant's requests. */
+  tenant?: string;
   /** `FINAL` on the ReplacingMergeTree tables (default true; 18.16's portable test tables are plain MergeTree). */
   final?: boolean;
 }
@@ -64,6 +66,7 @@ function where(f: SlaFilter): string {
   const parts = [`time >= ${sqlTime(f.from)}`, `time < ${sqlTime(f.to)}`];
   if (f.provider !== undefined) parts.push(`provider = ${sqlString(f.provider)}`);
   if (f.model !== undefined) parts.push(`model = ${sqlString(f.model)}`);
+  if (f.tenant !== undefined) parts.push(`tenant = ${sqlString(f.tenant)}`);
   return parts.join(" AND ");
 }
 

@@ -1,16 +1,16 @@
 /**
- * `GET /api/v1/usage/providers/sla` (admin key): the provider SLA report, per provider and model
+ * `GET /api/v1/usage/providers/sla`: the provider SLA report, per provider and model
  * and per `interval` (hour or day): attempts, availability (with and without client errors),
  * p50/p95/p99 latency and time to first token, error codes with counts, fallbacks caused.
- * Range like the usage API (`days`, or `from` + `to`); optional `provider` and `model`.
+ * Range like the usage API (`days`, or `from` + `to`); optional `provider` and `model`. The admin
+ * key sees every tenant's attempts (or one, with `tenant`); a virtual key its own tenant's.
  */
 import { Elysia } from "elysia";
 import { Type as T } from "@sinclair/typebox";
 import { providerSla } from "../analytics/sla.ts";
 import { GatewayError } from "../pipeline/errors.ts";
-import { checkAdmin } from "./admin.ts";
-import { ADMIN_SECURITY, errorResponses, jsonContent } from "./schemas.ts";
-import { analyticsIn, failure, parseUsageQuery, type UsageRoutesDeps } from "./usage.ts";
+import { ADMIN_SECURITY, errorResponses, jsonContent, KEY_SECURITY } from "./schemas.ts";
+import { analyticsIn, failure, parseUsageQuery, scope, type UsageRoutesDeps } from "./usage.ts";
 
 const SlaQuery = T.Object(
   {
@@ -20,6 +20,7 @@ const SlaQuery = T.Object(
     interval: T.Optional(T.String({ description: "`hour` or `day` (default: hour up to 2 days, else day)" })),
     provider: T.Optional(T.String({ description: "Only this provider" })),
     model: T.Optional(T.String({ description: "Only this model" })),
+    tenant: T.Optional(T.String({ description: "Admin only: the attempts of one tenant's requests" })),
   },
   { additionalProperties: true },
 );
@@ -56,13 +57,13 @@ export function slaRoutes(deps: UsageRoutesDeps) {
     "/api/v1/usage/providers/sla",
     async ({ request, query }) => {
       try {
-        checkAdmin(deps, request);
-        const q = parseUsageQuery(query as Record<string, string | undefined>, new Date());
+        const tenant = scope(deps, request, (query as Record<string, string | undefined>).tenant);
+        const q = parseUsageQuery(query as Record<string, string | undefined>, new Date(), tenant);
         const provider = filterValue("provider", (query as Record<string, string | undefined>).provider);
         const model = filterValue("model", (query as Record<string, string | undefined>).model);
         const a = analyticsIn(deps, ["ready"]);
-        const data = await providerSla(a.store, { from: q.filter.from, to: q.filter.to, granularity: q.interval, ...(provider ? { provider } : {}), ...(model ? { model } : {}) });
-        return Response.json({ object: "provider_sla", from: q.filter.from.toISOString(), to: q.filter.to.toISOString(), interval: q.interval, provider: provider ?? null, model: model ?? null, data });
+        const data = await providerSla(a.store, { from: q.filter.from, to: q.filter.to, granularity: q.interval, ...(tenant ? { tenant } : {}), ...(provider ? { provider } : {}), ...(model ? { model } : {}) });
+        return Response.json({ object: "provider_sla", from: q.filter.from.toISOString(), to: q.filter.to.toISOString(), interval: q.interval, tenant: tenant ?? null, provider: provider ?? null, model: model ?? null, data });
       } catch (err) {
         return failure(err);
       }
@@ -71,11 +72,11 @@ export function slaRoutes(deps: UsageRoutesDeps) {
       query: SlaQuery,
       detail: {
         tags: ["Analytics"],
-        summary: "Provider SLA per provider, model and hour or day: attempts, availability, latency and TTFT percentiles, error codes, fallbacks caused (admin key)",
-        security: ADMIN_SECURITY,
+        summary: "Provider SLA per provider, model and hour or day: attempts, availability, latency and TTFT percentiles, error codes, fallbacks caused (admin key: every tenant; virtual key: its own tenant)",
+        security: [...ADMIN_SECURITY, ...KEY_SECURITY],
         responses: {
           200: { description: "The report, oldest bucket first", content: jsonContent(SlaReport) },
-          ...errorResponses({ 400: "Invalid query (`invalid_parameter`)", 401: "Admin key missing or wrong", 403: "Admin API disabled", 503: "Analytics off (`analytics_disabled`) or not ready (`analytics_unavailable`)" }),
+          ...errorResponses({ 400: "Invalid query (`invalid_parameter`)", 401: "Credential missing or wrong", 403: "A virtual key asked for another tenant (`tenant_forbidden`), or admin API disabled", 503: "Analytics off (`analytics_disabled`) or not ready (`analytics_unavailable`)" }),
         },
       },
     },

@@ -120,7 +120,7 @@ export function bucketStarts(from: Date, to: Date, interval: UsageInterval): str
  * Who is asking: the admin (every tenant, or the one named by `tenant`) or a virtual key (its own
  * tenant). Returns the tenant to restrict to (undefined = all).
  */
-function scope(deps: UsageRoutesDeps, request: Request, requested: string | undefined): string | undefined {
+export function scope(deps: UsageRoutesDeps, request: Request, requested: string | undefined): string | undefined {
   const credential = credentialFrom(request.headers);
   const isAdminKey = matchesAdminKey(deps.adminKey, credential);
   if (!isAdminKey && credential !== undefined && isWellFormedKey(credential)) {

@@ -60,7 +60,7 @@ export const ENV_VARS = {
   LOG_LEVEL: ["logLevel", "info", "debug | info | warn | error"],
   KAFKA_BROKERS: ["kafkaBrokers", "", "Comma-separated Kafka brokers (host:port): the event log runs on Kafka"],
   REDIS_URL: ["redisUrl", "", "redis:// URL: shared state (config projection, limits) lives in Redis"],
-  TOLLGATE_KAFKA_TOPIC_PREFIX: ["kafkaTopicPrefix", "tollgate.", "Prefix of the Kafka topics (requests, config, deadletter)"],
+  TOLLGATE_KAFKA_TOPIC_PREFIX: ["kafkaTopicPrefix", "tollgate.", "Prefix of the Kafka topics (requests, config, deadletter, alerts)"],
   TOLLGATE_REDIS_PREFIX: ["redisPrefix", "tollgate:", "Prefix of every Redis key"],
   TOLLGATE_ANALYTICS: ["analytics", "on", "on | off | query: the usage projection and the /api/v1/usage API; `query` serves the API without running the projection (with CLICKHOUSE_URL). Store: ClickHouse when CLICKHOUSE_URL is set, else embedded chDB under the data dir"],
   TOLLGATE_ALERTS: ["alerts", "", "on (default) | off: run the alert projection and notifier in this process (one evaluator at a time through a lock in the state store; docs/alerts.md)"],

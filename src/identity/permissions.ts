@@ -113,6 +113,12 @@ export const ROUTE_RULES: readonly RouteRule[] = [
   { method: "POST", path: "/api/v1/admin/guardrails/test", permission: "config.read" },
   // stored Responses API conversations (issue 27): erase one tenant's
   { method: "DELETE", path: "/api/v1/admin/tenants/:id/responses", permission: "tenant.write", tenant: own },
+  // alerts and provider SLA (issue 29, src/api/alerts.ts, src/api/sla.ts)
+  ...crud("/api/v1/alerts/rules", "config.read", "config.write"),
+  ...crud("/api/v1/alerts/destinations", "config.read", "config.write"),
+  { method: "POST", path: "/api/v1/alerts/destinations/:id/test", permission: "config.write" },
+  { method: "GET", path: "/api/v1/alerts", permission: "config.read" },
+  { method: "GET", path: "/api/v1/usage/providers/sla", permission: "usage.read" },
   // request explorer (issue 25, src/api/explorer.ts): usage data, a tenant_admin sees its own tenant
   { method: "GET", path: "/api/v1/requests", permission: "usage.read", tenant: { query: "tenant", ownIfMissing: true } },
   { method: "GET", path: "/api/v1/requests/:id", permission: "usage.read" },

@@ -17,6 +17,8 @@ export interface MetricsSources {
   circuits?: () => Iterable<[string, { state: "closed" | "open" | "half_open" }]>;
   /** Projections' lag in events, by projection name. */
   lags?: () => Promise<Record<string, number | null>>;
+  /** Expiry times (ISO) of the live virtual keys (issue 29: key-expiry alert over /metrics). */
+  keyExpiries?: () => Iterable<string>;
 }
 
 export interface MetricsOptions {
@@ -49,6 +51,9 @@ export class GatewayMetrics {
   private cacheHits = 0;
   private cacheMisses = 0;
   private readonly budgets = new Map<string, number>();
+  // --- alerts (issue 29): series deploy/prometheus/alerts.yml needs ---
+  private readonly budgetUsed = new Map<string, number>();
+  private readonly fallbacks: Counter;
 
   private readonly requests;
   private readonly duration;
@@ -85,6 +90,22 @@ export class GatewayMetrics {
     this.tokenUsage = new Histogram({ name: "gen_ai_client_token_usage", help: "Tokens per provider call by gen_ai_token_type (gen_ai.client.token.usage).", labelNames: ["gen_ai_operation_name", "gen_ai_provider_name", "gen_ai_request_model", "gen_ai_token_type"], buckets: TOKEN_BUCKETS, registers });
     this.ttfc = new Histogram({ name: "gen_ai_client_operation_time_to_first_chunk_seconds", help: "Streams: receipt to the first chunk sent (gen_ai.client.operation.time_to_first_chunk).", labelNames: ["gen_ai_operation_name", "gen_ai_provider_name", "gen_ai_request_model"], buckets: DURATION_BUCKETS, registers });
     this.existing(sources);
+    this.fallbacks = new Counter({ name: "llm_fallbacks_total", help: "Failed provider attempts that sent the request on to the next target (fallback), by the failing provider and model.", labelNames: ["provider", "model"], registers });
+    new Gauge({ name: "llm_budget_used_ratio", help: "Committed share of a budget's current period (spent + reserved) / limit, as of its last reservation (scope as llm_budget_remaining_usd).", labelNames: ["scope"], registers, collect() { this.reset(); for (const [sc, v] of self.budgetUsed) this.set({ scope: sc }, v); } });
+    new Gauge({
+      name: "tollgate_key_next_expiry_seconds",
+      help: "Seconds until the soonest expiry of a live virtual key (no sample when no key expires).",
+      registers,
+      collect() {
+        this.reset();
+        let soonest = Infinity;
+        for (const iso of sources.keyExpiries?.() ?? []) {
+          const t = Date.parse(iso);
+          if (t > Date.now() && t < soonest) soonest = t;
+        }
+        if (Number.isFinite(soonest)) this.set((soonest - Date.now()) / 1000);
+      },
+    });
   }
 
   /** The series /metrics had before prom-client, unchanged. */
@@ -166,6 +187,7 @@ export class GatewayMetrics {
       case "provider.attempt.failed": {
         const labels = { gen_ai_operation_name: op, gen_ai_provider_name: genaiProvider(str(p.provider)), gen_ai_request_model: this.models.value(str(p.model)) };
         this.opDuration.observe({ ...labels, error_type: event.type.endsWith("failed") ? (str(p.code) ?? "_OTHER") : "" }, num(p.latencyMs) / 1000);
+        if (p.next === "fallback") this.fallbacks.inc({ provider: str(p.provider) ?? "none", model: this.models.value(str(p.model)) });
         return;
       }
       case "cache.hit":
@@ -194,6 +216,7 @@ export class GatewayMetrics {
           const scope = this.scopes.value(key.replace(/^budget:/, ""));
           if (scope === "other") continue; // a remaining amount folded with others would mean nothing
           this.budgets.set(scope, (num(b.limitMicros) - num(b.spentMicros) - num(b.reservedMicros)) / 1e6);
+          if (num(b.limitMicros) > 0) this.budgetUsed.set(scope, (num(b.spentMicros) + num(b.reservedMicros)) / num(b.limitMicros));
         }
         return;
     }

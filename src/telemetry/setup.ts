@@ -21,6 +21,8 @@ export interface TelemetryParts {
   /** Label caps (settings TOLLGATE_METRICS_MAX_TENANTS / _MODELS). */
   maxTenants?: number;
   maxModels?: number;
+  /** Expiry times of the live virtual keys (tollgate_key_next_expiry_seconds). */
+  keyExpiries?: () => Iterable<string>;
   /** The OTEL_* variables; defaults to process.env. */
   env?: Record<string, string | undefined>;
 }
@@ -33,6 +35,7 @@ export async function gatewayTelemetry(p: TelemetryParts): Promise<Telemetry> {
       emitter: p.emitter,
       outbox: p.outbox,
       circuits: () => p.router.health().entries(),
+      ...(p.keyExpiries ? { keyExpiries: p.keyExpiries } : {}),
       ...(analytics ? { lags: async () => ({ usage: await analytics.lag() }) } : {}),
     },
     { ...(p.maxTenants ? { maxTenants: p.maxTenants } : {}), ...(p.maxModels ? { maxModels: p.maxModels } : {}) },

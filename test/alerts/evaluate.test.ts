@@ -41,6 +41,12 @@ describe("error_rate", () => {
     expect(evaluate(w, [rule("t", { kind: "error_rate", threshold_pct: 20, tenant: "acme", min_samples: 5 })], new Set(), { nowMs: T0 + 100, keys: [] })).toEqual([]);
     expect(evaluate(w, [rule("t", { kind: "error_rate", threshold_pct: 20, tenant: "other", min_samples: 5 })], new Set(), { nowMs: T0 + 100, keys: [] })).toHaveLength(1);
   });
+  test("a window shorter than a minute spans a minute boundary (5 s buckets)", () => {
+    const w = new AlertWindows();
+    for (let i = 0; i < 20; i++) attempt(w, -5000 + i * 100, i % 2 === 0); // the last 5 s of the previous minute
+    expect(evaluate(w, [rule("short", { kind: "error_rate", threshold_pct: 20, window_s: 20, min_samples: 20 })], new Set(), { nowMs: T0 + 5000, keys: [] })).toMatchObject([{ kind: "fired", value: 50, samples: 20 }]);
+    expect(evaluate(w, [rule("short", { kind: "error_rate", threshold_pct: 20, window_s: 20, min_samples: 20 })], new Set(), { nowMs: T0 + 16_000, keys: [] })).toEqual([]); // out of the window: undecided
+  });
   test("no traffic resolves nothing (no evidence of recovery)", () => {
     const w = new AlertWindows();
     expect(evaluate(w, [r], new Set([alertKey("errs", "openai")]), { nowMs: T0, keys: [] })).toEqual([]);
@@ -105,8 +111,29 @@ describe("budget, spike, key expiry", () => {
     w.observe(makeEvent({ type: "budget.exceeded", tenant: "acme", time: at(4), payload: { budget: "budget:tenant:acme", reserveMicros: 10 } }));
     expect(run(4)).toEqual(["fired:tenant:acme@100"]);
     expect(run(5)).toEqual([]);
-    reserved(86_400_000, 10); // the next day
+    // The next day, before any traffic: the old period's reading no longer counts
     expect(run(86_400_000)).toEqual(["resolved:tenant:acme@50", "resolved:tenant:acme@80", "resolved:tenant:acme@100"]);
+    reserved(86_400_000, 10);
+    expect(run(86_400_001)).toEqual([]);
+    reserved(86_400_002, 600);
+    expect(run(86_400_002)).toEqual(["fired:tenant:acme@50"]);
+  });
+  test("a budget reading of a past period (a replay of old history) fires nothing", () => {
+    const w = new AlertWindows();
+    w.observe(makeEvent({ type: "budget.reserved", tenant: "acme", time: at(-40 * 86_400_000), payload: { budgets: [{ key: "budget:tenant:acme", period: "month", spentMicros: 990, reservedMicros: 0, limitMicros: 1000 }] } }));
+    expect(evaluate(w, [rule("bud", { kind: "budget", budget: "tenant:acme" })], new Set(), { nowMs: T0, keys: [] })).toEqual([]);
+  });
+  test("a customer's budget (the rule's amount per period) over the customer's spend", () => {
+    const w = new AlertWindows();
+    const c = rule("cust", { kind: "budget", budget: "customer:cust-7", amount_usd: 10, period: "day", thresholds_pct: [50, 100] });
+    const spend = (ms: number, usd: number, user = "cust-7") => w.observe(makeEvent({ type: "request.completed", tenant: "acme", time: at(ms), payload: { status: "ok", costUsd: usd, user } }));
+    spend(0, 3);
+    spend(1, 100, "someone-else");
+    expect(evaluate(w, [c], new Set(), { nowMs: T0 + 10, keys: [] })).toEqual([]);
+    spend(2, 2.5);
+    expect(evaluate(w, [c], new Set(), { nowMs: T0 + 10, keys: [] })).toMatchObject([{ kind: "fired", scope: "customer:cust-7@50", value: 55 }]);
+    // The next day: resolved (spend starts again)
+    expect(evaluate(w, [c], new Set([alertKey("cust", "customer:cust-7@50")]), { nowMs: T0 + 86_400_000, keys: [] })).toMatchObject([{ kind: "resolved", scope: "customer:cust-7@50" }]);
   });
   test("spend spike: fires on a spike, not on steady traffic, and needs 7 days of baseline", () => {
     const w = new AlertWindows();

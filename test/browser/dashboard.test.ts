@@ -354,6 +354,11 @@ if (availableOrFail("usage dashboard in a browser", "chromium", chromiumMissing(
       expect(byName.providers!.labels.sort()).toEqual(["anthropic", "echo", "gemini", "openai"]);
       expect(await page.locator("#tenants-table tbody tr").count()).toBe(3);
       expect(await page.locator("#customers-table tbody tr").count()).toBe(5);
+      // The provider SLA panel (issue 29): one row per day and provider/model the API reports.
+      const sla = (await usage<{ data: Array<{ provider: string; model: string; attempts: number }> }>("providers/sla?days=7&interval=day")).data;
+      expect(sla.length).toBeGreaterThan(0);
+      expect(await page.locator("#sla-table tbody tr").count()).toBe(Math.min(sla.length, 30));
+      expect(await page.locator("#sla-table tbody tr td").nth(2).textContent()).toBe(sla.at(-1)!.attempts.toLocaleString("en-US"));
 
       const weight = await bytes(); // the first view: page, assets, the key-less probe and the seven API answers
       mkdirSync(ARTIFACTS, { recursive: true });

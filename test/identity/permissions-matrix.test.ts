@@ -58,6 +58,7 @@ function requestFor(rule: RouteRule, tenant: "t1" | "t2"): { path: string; body?
   if (rule.method === "POST" && rule.path === "/api/v1/overrides") return { path, body: { user_id: `u-${Math.random()}`, provider: "echo", model: "echo" } };
   if (rule.path === "/api/v1/admin/resolution") return { path: `${path}?model=echo` };
   if (rule.path === "/api/v1/admin/guardrails/test") return { path, body: { text: "x" } };
+  if (rule.path === "/api/v1/analysis/reprice") return { path, body: { candidates: [{ price: { input: 1, output: 1 } }] } };
   return { path, ...(["POST", "PUT", "PATCH"].includes(rule.method) ? { body: {} } : {}) };
 }
 

@@ -166,12 +166,15 @@
     // The summary first: a refused key or an analytics outage answers once, not six times.
     return api("summary", p).then(function (summary) {
       if (seq !== state.seq) return null;
-      return Promise.all([summary, api("timeseries", p), grouped("by-customer"), grouped("by-provider"), grouped("by-model"), grouped("by-service"), grouped("by-tenant")]);
+      // The provider SLA panel: its own failure shows in the panel, never blanks the page.
+      var sla = api("providers/sla", Object.assign({ interval: "day" }, p)).catch(function (e) { return { error: e }; });
+      return Promise.all([summary, api("timeseries", p), grouped("by-customer"), grouped("by-provider"), grouped("by-model"), grouped("by-service"), grouped("by-tenant"), sla]);
     }).then(
       function (r) {
         if (!r || seq !== state.seq) return;
         render({ summary: r[0], series: r[1], customers: r[2], providers: r[3], models: r[4], services: r[5], tenants: r[6] });
         showIdentity();
+        renderSla(r[7]);
         setState("ready");
       },
       function (err) {
@@ -375,6 +378,29 @@
       var tr = body.insertRow();
       tr.dataset.key = r[field];
       [groupName(r[field]), int(r.requests), int(r.input_tokens), int(r.output_tokens), usd(r.cost_usd), pct(r.cache_hit_rate), usd(r.saved_usd || 0), pct(r.error_rate), ms(r.p95_ms)].forEach(function (v) {
+        tr.insertCell().textContent = v;
+      });
+    });
+  }
+
+  /** Provider SLA per day, newest first (GET /api/v1/usage/providers/sla). */
+  function renderSla(r) {
+    var body = $("sla-table").querySelector("tbody");
+    body.textContent = "";
+    var rows = r && r.data ? r.data.slice().reverse().slice(0, 30) : [];
+    if (rows.length === 0) {
+      var td = body.insertRow().insertCell();
+      td.colSpan = 9;
+      td.className = "empty";
+      td.textContent = r && r.error ? "Provider SLA unavailable: " + r.error.message : "No provider attempts in this range";
+      return;
+    }
+    rows.forEach(function (x) {
+      var tr = body.insertRow();
+      tr.dataset.key = x.bucket + " " + x.provider + "/" + x.model;
+      var errors = x.errors.slice(0, 3).map(function (e) { return e.code + " ×" + int(e.count); }).join(", ") || "–";
+      var opt = function (v, f) { return v === null || v === undefined ? "–" : f(v); };
+      [x.bucket.slice(0, 10), x.provider + "/" + x.model, int(x.attempts), opt(x.availability_excluding_client_errors, pct), opt(x.latency_ms.p95, ms), opt(x.latency_ms.p99, ms), opt(x.ttft_ms.p95, ms), errors, int(x.fallbacks_caused)].forEach(function (v) {
         tr.insertCell().textContent = v;
       });
     });
