@@ -118,7 +118,7 @@ export const ROUTE_RULES: readonly RouteRule[] = [
   ...crud("/api/v1/alerts/destinations", "config.read", "config.write"),
   { method: "POST", path: "/api/v1/alerts/destinations/:id/test", permission: "config.write" },
   { method: "GET", path: "/api/v1/alerts", permission: "config.read" },
-  { method: "GET", path: "/api/v1/usage/providers/sla", permission: "usage.read" },
+  { method: "GET", path: "/api/v1/usage/providers/sla", permission: "usage.read", tenant: { query: "tenant", ownIfMissing: true } },
   // request explorer (issue 25, src/api/explorer.ts): usage data, a tenant_admin sees its own tenant
   { method: "GET", path: "/api/v1/requests", permission: "usage.read", tenant: { query: "tenant", ownIfMissing: true } },
   { method: "GET", path: "/api/v1/requests/:id", permission: "usage.read" },
