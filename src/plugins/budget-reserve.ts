@@ -13,7 +13,7 @@
  */
 import type { Ctx } from "../pipeline/context.ts";
 import { contextWindowFor, maxRates, priceFor } from "../pricing/price.ts";
-import type { BudgetState } from "../stores/state-store.ts";
+import type { AdmissionResult, BudgetState } from "../stores/state-store.ts";
 
 /** The fewest output tokens a capped request is still worth sending for. */
 export const MIN_OUTPUT_TOKENS = 16;
@@ -86,6 +86,19 @@ export function cappedOutputTokens(plan: ReservePlan, reservedMicros: number, pr
   if (plan.minReserveMicros === undefined || reservedMicros >= plan.reserveMicros || plan.rates.output <= 0) return undefined;
   const covered = Math.floor((reservedMicros - Math.min(promptTokens, plan.promptTokens) * plan.rates.input) / plan.rates.output);
   return Math.max(1, Math.min(plan.outputTokens, covered));
+}
+
+/**
+ * Pure: was a budget denial caused only by holds of requests in flight? True when the denied
+ * budget's settled spend still leaves room for this request's (minimum) reservation: once those
+ * requests settle (to their actual cost, often below a bound-sized hold) it may fit.
+ */
+export function blockedByHolds(plan: ReservePlan, result: AdmissionResult): boolean {
+  if (result.allowed || result.denied.kind !== "budget") return false;
+  const which = result.denied.key;
+  const b = result.budgets.find((x) => x.key === which);
+  const need = plan.minReserveMicros ?? plan.reserveMicros;
+  return !!b && b.reservedMicros > 0 && b.spentMicros + need <= b.limitMicros;
 }
 
 const usd = (micros: number) => `$${(micros / 1e6).toFixed(6).replace(/0{1,4}$/, "")}`;

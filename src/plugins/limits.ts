@@ -16,7 +16,7 @@ import { promptTokenBound, promptTokensExact } from "../pipeline/prompt-bound.ts
 import { costNanosOf } from "../pipeline/cost.ts";
 import { microsFromNanos } from "../pricing/money.ts";
 import { maxRates, priceFor } from "../pricing/price.ts";
-import { budgetDeniedMessage, cappedOutputTokens, planReserve } from "./budget-reserve.ts";
+import { blockedByHolds, budgetDeniedMessage, cappedOutputTokens, planReserve } from "./budget-reserve.ts";
 import type { AdmissionResult, BudgetSpec, RateLimitSpec, StateStore } from "../stores/state-store.ts";
 
 /** Limits of a key or a tenant, as the auth plugin puts them in `ctx.state`. */
@@ -36,7 +36,14 @@ export interface LimitsOptions {
   defaultMaxTokens?: number;
   /** How long an unsettled reservation holds budget (default 10 min). */
   reservationTtlMs?: number;
+  /**
+   * Near an exhausted budget: how long a request that fits the settled spend but not the holds
+   * of requests in flight waits for them to settle before its 429 (default 2000 ms; 0: never).
+   */
+  settleWaitMs?: number;
 }
+
+const SETTLE_POLL_MS = 10;
 
 const MINUTE = 60_000;
 const THRESHOLD_PCT = 80;
@@ -110,6 +117,7 @@ export function tpmSettlement(held: Held, usage: { prompt_tokens: number; comple
 export function limitsPlugin(store: StateStore, opts: LimitsOptions = {}) {
   const failOpen = opts.rateLimitsFailOpen ?? true;
   const failClosed = opts.budgetsFailClosed ?? true;
+  const settleWaitMs = opts.settleWaitMs ?? 2000;
   return definePlugin({
     name: "limits",
     version: "1.0.0",
@@ -147,6 +155,13 @@ export function limitsPlugin(store: StateStore, opts: LimitsOptions = {}) {
           if (!first.result.allowed && mayFitWithFewerTokens(first.result.denied)) {
             const exact = promptTokensExact(ctx);
             if (exact < first.promptTokens) admitted = (await attempt(exact, true))!;
+            // Refused only because of requests in flight, whose holds may be bound-sized and
+            // settle lower: wait for them (near an exhausted budget only), so the full amount stays reachable.
+            const deadline = Date.now() + settleWaitMs;
+            while (!admitted.result.allowed && admitted.plan && blockedByHolds(admitted.plan, admitted.result) && Date.now() < deadline) {
+              await Bun.sleep(SETTLE_POLL_MS);
+              admitted = (await attempt(exact, true))!;
+            }
           }
         } catch (err) {
           const detail = (err as Error).message;
