@@ -158,7 +158,7 @@ export function limitsPlugin(store: StateStore, opts: LimitsOptions = {}) {
             // Refused only because of requests in flight, whose holds may be bound-sized and
             // settle lower: wait for them (near an exhausted budget only), so the full amount stays reachable.
             const deadline = Date.now() + settleWaitMs;
-            while (!admitted.result.allowed && admitted.plan && blockedByHolds(admitted.plan, admitted.result) && Date.now() < deadline) {
+            while (!admitted.result.allowed && admitted.plan && blockedByHolds(admitted.plan, admitted.result) && Date.now() < deadline && !ctx.signal.aborted) {
               await Bun.sleep(SETTLE_POLL_MS);
               admitted = (await attempt(exact, true))!;
             }

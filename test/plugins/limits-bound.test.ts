@@ -36,9 +36,8 @@ const COST = EXACT * PRICE.input + MAX * PRICE.output; // micro-USD, what each c
 
 let seq = 0;
 function ctxFor(holder: LimitHolder, over: Record<string, unknown> = {}): Ctx {
-  const { ctx } = testCtx({ messages, max_tokens: MAX, ...over });
-  ctx.requestId = `bound-${++seq}-${crypto.randomUUID()}`;
-  ctx.config = { ...ctx.config, prices: { "echo/echo": PRICE } };
+  const { ctx: base } = testCtx({ messages, max_tokens: MAX, ...over });
+  const ctx: Ctx = { ...base, requestId: `bound-${++seq}-${crypto.randomUUID()}`, config: { ...base.config, prices: { "echo/echo": PRICE } } };
   ctx.target = { provider: ECHO, model: "echo", requested: "echo" };
   ctx.state["auth.key"] = holder;
   return ctx;
@@ -162,3 +161,33 @@ const REDIS_URL = process.env.REDIS_URL;
 if (availableOrFail("limits bound on Redis", "Redis", REDIS_URL ? undefined : "REDIS_URL not set: start it with scripts/redis.sh start")) {
   promises("Redis store", () => RedisStateStore.connect(REDIS_URL!, { prefix: `tollgate-test:${crypto.randomUUID()}:` }));
 }
+
+describe("pure parts", () => {
+  test("tpmSettlement: correction at the admission's time to the reported prompt (down or up), completion now; no reported prompt keeps the bound", async () => {
+    const { tpmSettlement } = await import("../../src/plugins/limits.ts");
+    const held = { budgets: [], tpm: [{ key: "tpm:key:k", windowMs: 60_000 }], at: 1234, promptTokens: 100 };
+    expect(tpmSettlement(held, { prompt_tokens: 30, completion_tokens: 7 })).toEqual([
+      { key: "tpm:key:k", windowMs: 60_000, cost: -70, at: 1234 },
+      { key: "tpm:key:k", windowMs: 60_000, cost: 7 },
+    ]);
+    // A provider that bills more prompt than the bound saw (e.g. system tokens of its own): added, at the same time.
+    expect(tpmSettlement(held, { prompt_tokens: 130, completion_tokens: 0 })).toEqual([{ key: "tpm:key:k", windowMs: 60_000, cost: 30, at: 1234 }]);
+    expect(tpmSettlement(held, { prompt_tokens: 0, completion_tokens: 0 })).toEqual([]);
+  });
+
+  test("mayFitWithFewerTokens: budgets and TPM yes, RPM no", async () => {
+    const { mayFitWithFewerTokens } = await import("../../src/plugins/limits.ts");
+    expect(mayFitWithFewerTokens({ kind: "budget", key: "budget:key:k" })).toBe(true);
+    expect(mayFitWithFewerTokens({ kind: "rate", key: "tpm:tenant:t" })).toBe(true);
+    expect(mayFitWithFewerTokens({ kind: "rate", key: "rpm:key:k" })).toBe(false);
+  });
+
+  test("blockedByHolds: only when the settled spend leaves room and holds are in flight", async () => {
+    const { blockedByHolds } = await import("../../src/plugins/budget-reserve.ts");
+    const plan = { reserveMicros: 100, promptTokens: 10, outputTokens: 5, rates: { input: 1, output: 18 }, explicit: true };
+    const denied = (spent: number, reserved: number) => ({ allowed: false as const, nowMs: 0, denied: { kind: "budget" as const, key: "b", retryAfterMs: 1 }, rates: [], budgets: [{ key: "b", period: "day:2026-12-06", limitMicros: 1000, spentMicros: spent, reservedMicros: reserved, crossedThreshold: false }] });
+    expect(blockedByHolds(plan, denied(850, 100))).toBe(true);
+    expect(blockedByHolds(plan, denied(950, 100))).toBe(false); // the spend alone leaves no room
+    expect(blockedByHolds(plan, denied(850, 0))).toBe(false); // nothing in flight to wait for
+  });
+});
