@@ -13,7 +13,7 @@
  */
 import type { Ctx } from "../pipeline/context.ts";
 import { contextWindowFor, maxRates, priceFor } from "../pricing/price.ts";
-import type { BudgetState } from "../stores/state-store.ts";
+import type { AdmissionResult, BudgetState } from "../stores/state-store.ts";
 
 /** The fewest output tokens a capped request is still worth sending for. */
 export const MIN_OUTPUT_TOKENS = 16;
@@ -58,12 +58,17 @@ export function outputCeiling(ctx: Ctx, promptTokens: number, defaultMaxTokens: 
   return most || defaultMaxTokens;
 }
 
-export function planReserve(ctx: Ctx, promptTokens: number, defaultMaxTokens: number): ReservePlan {
+/**
+ * `promptTokens` may be an upper bound (the limits plugin's cheap estimate); then pass
+ * `promptFloor` = a figure the real prompt is never under (0 will do) for the output ceiling:
+ * the model's window minus the *bound* would under-state what the model can still produce.
+ */
+export function planReserve(ctx: Ctx, promptTokens: number, defaultMaxTokens: number, promptFloor = promptTokens): ReservePlan {
   const rates = dearestRates(ctx);
   const asked = ctx.request.max_completion_tokens ?? ctx.request.max_tokens;
   const chat = ctx.operation === "chat";
   const explicit = asked !== undefined && asked !== null;
-  const outputTokens = !chat ? 0 : explicit ? asked : outputCeiling(ctx, promptTokens, defaultMaxTokens);
+  const outputTokens = !chat ? 0 : explicit ? asked : outputCeiling(ctx, Math.min(promptFloor, promptTokens), defaultMaxTokens);
   const reserveMicros = Math.ceil(promptTokens * rates.input + outputTokens * rates.output);
   const plan: ReservePlan = { reserveMicros, promptTokens, outputTokens, rates, explicit };
   if (chat && !explicit && rates.output > 0) {
@@ -72,10 +77,28 @@ export function planReserve(ctx: Ctx, promptTokens: number, defaultMaxTokens: nu
   return plan;
 }
 
-/** Output tokens a reservation of `reservedMicros` covers (undefined: the whole worst case was reserved). */
-export function cappedOutputTokens(plan: ReservePlan, reservedMicros: number): number | undefined {
+/**
+ * Output tokens a reservation of `reservedMicros` covers (undefined: the whole worst case was
+ * reserved). `promptTokens` (default the plan's) may be a smaller figure the prompt is known not
+ * to exceed (the exact count when the plan used the cheap bound): the cap then covers more.
+ */
+export function cappedOutputTokens(plan: ReservePlan, reservedMicros: number, promptTokens = plan.promptTokens): number | undefined {
   if (plan.minReserveMicros === undefined || reservedMicros >= plan.reserveMicros || plan.rates.output <= 0) return undefined;
-  return Math.max(1, Math.floor((reservedMicros - plan.promptTokens * plan.rates.input) / plan.rates.output));
+  const covered = Math.floor((reservedMicros - Math.min(promptTokens, plan.promptTokens) * plan.rates.input) / plan.rates.output);
+  return Math.max(1, Math.min(plan.outputTokens, covered));
+}
+
+/**
+ * Pure: was a budget denial caused only by holds of requests in flight? True when the denied
+ * budget's settled spend still leaves room for this request's (minimum) reservation: once those
+ * requests settle (to their actual cost, often below a bound-sized hold) it may fit.
+ */
+export function blockedByHolds(plan: ReservePlan, result: AdmissionResult): boolean {
+  if (result.allowed || result.denied.kind !== "budget") return false;
+  const which = result.denied.key;
+  const b = result.budgets.find((x) => x.key === which);
+  const need = plan.minReserveMicros ?? plan.reserveMicros;
+  return !!b && b.reservedMicros > 0 && b.spentMicros + need <= b.limitMicros;
 }
 
 const usd = (micros: number) => `$${(micros / 1e6).toFixed(6).replace(/0{1,4}$/, "")}`;

@@ -12,11 +12,11 @@
 import type { Ctx } from "../pipeline/context.ts";
 import { GatewayError } from "../pipeline/errors.ts";
 import { definePlugin } from "../pipeline/plugin.ts";
-import { promptTokensOf } from "../pipeline/prompt-tokens.ts";
+import { promptTokenBound, promptTokensExact } from "../pipeline/prompt-bound.ts";
 import { costNanosOf } from "../pipeline/cost.ts";
 import { microsFromNanos } from "../pricing/money.ts";
 import { maxRates, priceFor } from "../pricing/price.ts";
-import { budgetDeniedMessage, cappedOutputTokens, planReserve } from "./budget-reserve.ts";
+import { blockedByHolds, budgetDeniedMessage, cappedOutputTokens, planReserve } from "./budget-reserve.ts";
 import type { AdmissionResult, BudgetSpec, RateLimitSpec, StateStore } from "../stores/state-store.ts";
 
 /** Limits of a key or a tenant, as the auth plugin puts them in `ctx.state`. */
@@ -36,7 +36,14 @@ export interface LimitsOptions {
   defaultMaxTokens?: number;
   /** How long an unsettled reservation holds budget (default 10 min). */
   reservationTtlMs?: number;
+  /**
+   * Near an exhausted budget: how long a request that fits the settled spend but not the holds
+   * of requests in flight waits for them to settle before its 429 (default 2000 ms; 0: never).
+   */
+  settleWaitMs?: number;
 }
+
+const SETTLE_POLL_MS = 10;
 
 const MINUTE = 60_000;
 const THRESHOLD_PCT = 80;
@@ -76,6 +83,31 @@ export function maxCostMicros(ctx: Ctx, promptTokens: number, maxTokens: number)
 interface Held {
   budgets: Array<{ key: string; period: string }>;
   tpm: Array<{ key: string; windowMs: number }>;
+  /** Store time of the admission (its TPM entries are at this time). */
+  at: number;
+  /** Prompt tokens the TPM entries took: the cheap bound, or the exact count on the fallback path. */
+  promptTokens: number;
+}
+
+/** Pure: may a denial go away with a smaller prompt figure? Token limits and budgets: yes; RPM: no. */
+export function mayFitWithFewerTokens(denied: { kind: "rate" | "budget"; key: string }): boolean {
+  return denied.kind === "budget" || denied.key.startsWith("tpm:");
+}
+
+/**
+ * Pure: the TPM units a request's settle adds. The completion tokens now (as before), and, when
+ * the provider reported its prompt tokens, the admission's prompt estimate corrected to them at
+ * the admission's own time (the correction leaves the window with that entry). Without a
+ * reported figure (a failed call) the estimate stands: conservative.
+ */
+export function tpmSettlement(held: Held, usage: { prompt_tokens: number; completion_tokens: number }): Array<{ key: string; windowMs: number; cost: number; at?: number }> {
+  const out: Array<{ key: string; windowMs: number; cost: number; at?: number }> = [];
+  const correction = usage.prompt_tokens > 0 ? usage.prompt_tokens - held.promptTokens : 0;
+  for (const r of held.tpm) {
+    if (correction !== 0) out.push({ ...r, cost: correction, at: held.at });
+    if (usage.completion_tokens > 0) out.push({ ...r, cost: usage.completion_tokens });
+  }
+  return out;
 }
 
 /**
@@ -85,6 +117,7 @@ interface Held {
 export function limitsPlugin(store: StateStore, opts: LimitsOptions = {}) {
   const failOpen = opts.rateLimitsFailOpen ?? true;
   const failClosed = opts.budgetsFailClosed ?? true;
+  const settleWaitMs = opts.settleWaitMs ?? 2000;
   return definePlugin({
     name: "limits",
     version: "1.0.0",
@@ -95,25 +128,44 @@ export function limitsPlugin(store: StateStore, opts: LimitsOptions = {}) {
         const tenant = ctx.state["auth.tenant"] as LimitHolder | undefined;
         const provider = providerLimits(ctx);
         if (!key && !tenant && !provider) return;
-        const promptTokens = promptTokensOf(ctx);
-        const maxTokens = ctx.request.max_completion_tokens ?? ctx.request.max_tokens ?? opts.defaultMaxTokens ?? 4096;
-        const { rates, budgets } = admissionSpecs(key, tenant, promptTokens + (ctx.operation === "chat" ? maxTokens : 0), provider);
-        if (rates.length === 0 && budgets.length === 0) return;
-        const plan = budgets.length ? planReserve(ctx, promptTokens, opts.defaultMaxTokens ?? 4096) : undefined;
-        const reserveMicros = plan?.reserveMicros ?? 0;
-        let result: AdmissionResult;
-        try {
-          result = await store.admit({
+        const defaultMax = opts.defaultMaxTokens ?? 4096;
+        const maxTokens = ctx.request.max_completion_tokens ?? ctx.request.max_tokens ?? defaultMax;
+        // Reserve from the cheap bound (no tokenizer); `exact` re-plans from the exact count.
+        const attempt = async (promptTokens: number, exact: boolean) => {
+          const specs = admissionSpecs(key, tenant, promptTokens + (ctx.operation === "chat" ? maxTokens : 0), provider);
+          const plan = specs.budgets.length ? planReserve(ctx, promptTokens, defaultMax, exact ? promptTokens : 0) : undefined;
+          if (specs.rates.length === 0 && specs.budgets.length === 0) return undefined;
+          const result = await store.admit({
             requestId: ctx.requestId,
-            rates,
-            budgets,
-            reserveMicros,
+            rates: specs.rates,
+            budgets: specs.budgets,
+            reserveMicros: plan?.reserveMicros ?? 0,
             ...(plan?.minReserveMicros !== undefined ? { minReserveMicros: plan.minReserveMicros } : {}),
             reservationTtlMs: opts.reservationTtlMs ?? 600_000,
           });
+          return { ...specs, plan, result, promptTokens };
+        };
+        let admitted: NonNullable<Awaited<ReturnType<typeof attempt>>>;
+        try {
+          const first = await attempt(promptTokenBound(ctx), false);
+          if (!first) return;
+          admitted = first;
+          // The bound did not fit a token-sized check: the exact count might (the rare near-limit
+          // case, and the only one with a second admission call). A denial recorded nothing.
+          if (!first.result.allowed && mayFitWithFewerTokens(first.result.denied)) {
+            const exact = promptTokensExact(ctx);
+            if (exact < first.promptTokens) admitted = (await attempt(exact, true))!;
+            // Refused only because of requests in flight, whose holds may be bound-sized and
+            // settle lower: wait for them (near an exhausted budget only), so the full amount stays reachable.
+            const deadline = Date.now() + settleWaitMs;
+            while (!admitted.result.allowed && admitted.plan && blockedByHolds(admitted.plan, admitted.result) && Date.now() < deadline && !ctx.signal.aborted) {
+              await Bun.sleep(SETTLE_POLL_MS);
+              admitted = (await attempt(exact, true))!;
+            }
+          }
         } catch (err) {
           const detail = (err as Error).message;
-          if (budgets.length && failClosed) {
+          if (admissionSpecs(key, tenant, 1, provider).budgets.length && failClosed) {
             ctx.emit({ type: "budget.unavailable", payload: { detail } });
             throw new GatewayError({ status: 503, code: "budget_unavailable", message: "Budgets cannot be checked right now (state store unreachable); retry shortly", headers: { "retry-after": "1" } });
           }
@@ -121,6 +173,8 @@ export function limitsPlugin(store: StateStore, opts: LimitsOptions = {}) {
           ctx.emit({ type: "ratelimit.failed_open", payload: { detail } });
           return;
         }
+        const { rates, budgets, plan, result, promptTokens } = admitted;
+        const reserveMicros = plan?.reserveMicros ?? 0;
         setHeaders(ctx, result);
         if (!result.allowed) {
           const { kind, key: which, retryAfterMs } = result.denied;
@@ -135,10 +189,16 @@ export function limitsPlugin(store: StateStore, opts: LimitsOptions = {}) {
           ctx.emit({ type: "ratelimit.exceeded", payload: { limit: which, retryAfterMs } });
           throw new GatewayError({ status: 429, code: "rate_limit_exceeded", message: `Rate limit ${which} reached; retry in ${retry} s`, headers: { "retry-after": retry } });
         }
-        const held: Held = { budgets: result.budgets.map((b) => ({ key: b.key, period: b.period })), tpm: rates.filter((r) => r.key.startsWith("tpm:")).map((r) => ({ key: r.key, windowMs: r.windowMs })) };
+        const held: Held = {
+          budgets: result.budgets.map((b) => ({ key: b.key, period: b.period })),
+          tpm: rates.filter((r) => r.key.startsWith("tpm:")).map((r) => ({ key: r.key, windowMs: r.windowMs })),
+          at: result.nowMs,
+          promptTokens,
+        };
         ctx.state["limits.held"] = held;
-        // Reserved less than the worst case (a flexible reservation): cap the output to what it covers.
-        const capped = plan ? cappedOutputTokens(plan, result.reservedMicros) : undefined;
+        // Reserved less than the worst case (a flexible reservation): cap the output to what it
+        // covers, counting the prompt exactly (a reservation this tight is rare: tokenize only then).
+        const capped = plan && plan.minReserveMicros !== undefined && result.reservedMicros < plan.reserveMicros ? cappedOutputTokens(plan, result.reservedMicros, promptTokensExact(ctx)) : undefined;
         if (capped !== undefined) {
           ctx.request.max_tokens = capped;
           ctx.state["limits.capped_max_tokens"] = capped; // the cache does not store a capped answer
@@ -155,13 +215,12 @@ export function limitsPlugin(store: StateStore, opts: LimitsOptions = {}) {
         }
         const held = ctx.state["limits.held"] as Held | undefined;
         if (!held) return;
-        const completion = outcome.usage.completion_tokens;
         try {
           await store.settle({
             requestId: ctx.requestId,
             budgets: held.budgets,
             actualMicros: microsFromNanos(costNanosOf(ctx)),
-            ...(held.tpm.length && completion > 0 ? { rates: held.tpm.map((r) => ({ ...r, cost: completion })) } : {}),
+            ...(held.tpm.length ? { rates: tpmSettlement(held, outcome.usage) } : {}),
           });
         } catch (err) {
           // The reservation expires on its own; the spend is still in request.completed.

@@ -16,11 +16,11 @@ import { contentText, type ChatMessage } from "../canonical/chat.ts";
 const PLAIN_TEXT = { disallowedSpecial: new Set<string>() };
 
 /** Tokens every message costs on top of its fields (`<|start|>`, role separator, `<|end|>`). */
-const TOKENS_PER_MESSAGE = 3;
+export const TOKENS_PER_MESSAGE = 3;
 /** Extra token when a message carries a `name`. */
-const TOKENS_PER_NAME = 1;
+export const TOKENS_PER_NAME = 1;
 /** Every reply is primed with `<|start|>assistant<|message|>`. */
-const REPLY_PRIMING_TOKENS = 3;
+export const REPLY_PRIMING_TOKENS = 3;
 /** Pieces longer than this (in UTF-16 units) are split further for streaming. */
 const MAX_PIECE_LENGTH = 16;
 

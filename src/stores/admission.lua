@@ -15,7 +15,8 @@ implements the same rules in TypeScript.
   settle       settled marker,                        request id, actual micros, marker ttl ms,
                per rate: rate zset, rate meta         #budgets, #rates,
                                                       per budget: key, period name,
-                                                      per rate: window ms, cost
+                                                      per rate: window ms, cost (may be < 0
+                                                                with at), at ms ("" = now)
   peek_rate    rate zset, rate meta                   window ms
   peek_budget  -                                      key, "day"|"month"
   calendar     -                                      epoch ms (for the tests: the period math)
@@ -118,7 +119,7 @@ end
 -- ---------------------------------------------------------------------------------------------
 
 local function units_of(member)
-  return tonumber(string.match(member, ':(%d+)$'))
+  return tonumber(string.match(member, ':(%-?%d+)$'))
 end
 
 -- A window with the entries that left it dropped: { used = units in it, seq = member counter,
@@ -153,9 +154,10 @@ local function rate_load(zkey, mkey, now, window)
   return w
 end
 
--- Record `cost` units at `now` in a loaded window (nothing for 0).
-local function rate_add(zkey, mkey, w, now, window, cost)
-  if cost <= 0 then return end
+-- Record `cost` units at `now` in a loaded window (nothing for 0; a negative cost only as a
+-- settle correction placed at its admission's time).
+local function rate_add(zkey, mkey, w, now, window, cost, correction)
+  if cost == 0 or (cost < 0 and not correction) then return end
   w.seq = w.seq + 1
   w.used = w.used + cost
   redis.call('ZADD', zkey, int(now), int(w.seq) .. ':' .. int(cost))
@@ -363,10 +365,17 @@ local function settle()
 
   local first = 9 + n_budgets * 2
   for i = 1, n_rates do
-    local a = first + (i - 1) * 2
+    local a = first + (i - 1) * 3
     local zkey, mkey = KEYS[2 * i], KEYS[2 * i + 1]
-    local window = tonumber(ARGV[a])
-    rate_add(zkey, mkey, rate_load(zkey, mkey, now, window), now, window, tonumber(ARGV[a + 1]))
+    local window, cost, at = tonumber(ARGV[a]), tonumber(ARGV[a + 1]), tonumber(ARGV[a + 2])
+    local w = rate_load(zkey, mkey, now, window)
+    if at == nil then
+      rate_add(zkey, mkey, w, now, window, cost)
+    elseif w.oldest ~= nil and at > now - window then
+      -- A correction at the admission's time (it leaves the window with that entry), only while
+      -- that entry is still in the window.
+      rate_add(zkey, mkey, w, math.min(at, now), window, cost, true)
+    end
   end
   return { 1, now }
 end

@@ -90,6 +90,12 @@ export function normalizeSettle(req: SettleRequest): Required<SettleRequest> {
   });
   const rates = (req.rates ?? []).map((r) => {
     checkKey(r.key, "rate");
+    // A correction (issue 30): units placed at an earlier time, e.g. the admission's, may be negative.
+    if (r.at !== undefined) {
+      if (!Number.isSafeInteger(r.at) || r.at < 0) throw new RangeError(`at must be an integer ms ≥ 0, got ${r.at}`);
+      if (!Number.isSafeInteger(r.cost)) throw new RangeError(`cost must be an integer, got ${r.cost}`);
+      return { key: r.key, windowMs: positiveMs(r.windowMs, "windowMs"), cost: r.cost, at: r.at };
+    }
     return { key: r.key, windowMs: positiveMs(r.windowMs, "windowMs"), cost: units(r.cost, "cost") };
   });
   return { requestId: req.requestId, budgets, actualMicros: units(req.actualMicros, "actualMicros"), rates };

@@ -167,7 +167,10 @@ export class MemoryAdmission {
       b.expiresAt = Math.max(b.expiresAt, Math.max(periodEndMs(period) ?? now, now) + BUDGET_GRACE_MS);
     }
     for (const r of req.rates) {
-      this.record(r.key, r.windowMs, this.liveWindow(r.key, r.windowMs, now), r.cost, now);
+      const window = this.liveWindow(r.key, r.windowMs, now);
+      if (r.at === undefined) this.record(r.key, r.windowMs, window, r.cost, now);
+      // A correction at the admission's time: only while that entry is still in the window.
+      else if (window && r.at > now - r.windowMs && r.cost !== 0) this.record(r.key, r.windowMs, window, r.cost, Math.min(r.at, now), true);
     }
     return { settled: true };
   }
@@ -230,9 +233,9 @@ export class MemoryAdmission {
     return w;
   }
 
-  /** Add `cost` units at `now` (nothing for 0); returns the window. */
-  private record(key: string, windowMs: number, window: RateWindow | undefined, cost: number, now: number): RateWindow | undefined {
-    if (cost <= 0) return window;
+  /** Add `cost` units at `now` (nothing for 0; a negative correction only when asked); returns the window. */
+  private record(key: string, windowMs: number, window: RateWindow | undefined, cost: number, now: number, correction = false): RateWindow | undefined {
+    if (cost <= 0 && !correction) return window;
     const w = window ?? { windowMs, entries: [], head: 0, sum: 0 };
     if (!window) this.windows.set(key, w);
     w.windowMs = windowMs;

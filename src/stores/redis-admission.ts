@@ -75,7 +75,7 @@ export class RedisAdmission {
     for (const b of req.budgets) args.push(b.key, b.period);
     for (const r of req.rates) {
       keys.push(this.rateKey(r.key), this.rateMetaKey(r.key));
-      args.push(String(r.windowMs), String(r.cost));
+      args.push(String(r.windowMs), String(r.cost), r.at !== undefined ? String(r.at) : "");
     }
     const reply = await this.run(keys.length, ...keys, ...args);
     return { settled: num(reply, 0) === 1 };

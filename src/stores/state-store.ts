@@ -94,8 +94,14 @@ export interface SettleRequest {
   budgets: Array<{ key: string; period: string }>;
   /** Actual cost, micro-USD (rounded up), added to `spent` of each budget. */
   actualMicros: number;
-  /** Extra units to add to rate windows now (e.g. completion tokens for TPM); added even over the limit. */
-  rates?: Array<{ key: string; windowMs: number; cost: number }>;
+  /**
+   * Extra units to add to rate windows (e.g. completion tokens for TPM); added even over the limit.
+   * With `at` (an earlier store time, e.g. the admission's `nowMs`) the units are placed at that
+   * time, so they leave the window together with that admission's entry, and `cost` may be
+   * negative: that corrects an admission's estimate to the actual figure (a window never counts
+   * less than what was actually taken). Dropped when `at` has already left the window.
+   */
+  rates?: Array<{ key: string; windowMs: number; cost: number; at?: number }>;
 }
 
 export interface StateStore {

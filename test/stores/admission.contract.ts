@@ -137,6 +137,31 @@ export function admissionContract(h: AdmissionHarness): void {
       expect((await rates([{ ...spec, cost: 1 }])).allowed).toBe(false);
     });
 
+    test("settle corrects an admission's estimate at the admission's time: the room is reachable at once, and the correction leaves with its entry", async () => {
+      const W = 2000;
+      const spec = { key: "tpm-fix", limit: 100, windowMs: W, cost: 80 };
+      const a = rid();
+      const first = await rates([spec], a);
+      expect(first.allowed).toBe(true);
+      await h.elapse(500);
+      expect((await rates([{ ...spec, cost: 10 }])).allowed).toBe(true);
+      expect((await rates([{ ...spec, cost: 70 }])).allowed).toBe(false); // 80 + 10 + 70 > 100
+      // The first request actually took 20: settle takes 60 back at its admission time.
+      expect(await h.store().settle({ requestId: a, budgets: [], actualMicros: 0, rates: [{ key: "tpm-fix", windowMs: W, cost: -60, at: first.nowMs }] })).toEqual({ settled: true });
+      expect((await h.store().peekRate("tpm-fix", 100, W)).remaining).toBe(70);
+      const full = await rates([{ ...spec, cost: 70 }]);
+      expect(full.allowed).toBe(true); // the whole limit is reachable: 20 + 10 + 70 = 100
+      expect(full.rates[0]?.remaining).toBe(0);
+      // Once the first entry leaves, its correction leaves with it: 10 + 70 remain counted, not 10 + 70 - 60.
+      await h.elapse(first.nowMs + W - full.nowMs + 5);
+      expect((await h.store().peekRate("tpm-fix", 100, W)).remaining).toBe(20);
+      // A correction whose admission has left the window is dropped.
+      await h.store().settle({ requestId: rid(), budgets: [], actualMicros: 0, rates: [{ key: "tpm-fix", windowMs: W, cost: -50, at: first.nowMs }] });
+      expect((await h.store().peekRate("tpm-fix", 100, W)).remaining).toBe(20);
+      // A negative amount without `at` is malformed.
+      await expect(h.store().settle({ requestId: rid(), budgets: [], actualMicros: 0, rates: [{ key: "tpm-fix", windowMs: W, cost: -1 }] })).rejects.toThrow(RangeError);
+    });
+
     test("peekRate on an unused key: full, reset 0", async () => {
       expect(await h.store().peekRate("never", 7, 1000)).toEqual({ key: "never", limit: 7, remaining: 7, resetMs: 0 });
     });
