@@ -25,6 +25,8 @@ export interface NotifierOptions {
   /** Transitions older than this are not sent (default 7 days, like the webhook-notifier's keep_ms). */
   maxAgeMs?: number;
   onDelivery?: (d: { id: string; destination: string; ok: boolean; status?: number; error?: string; attempt: number }) => void;
+  /** A failed read of the alerts stream while starting (retried with backoff). */
+  onError?: (err: unknown) => void;
 }
 
 export class AlertNotifier {
@@ -35,6 +37,7 @@ export class AlertNotifier {
   private readonly toNotify = new Map<number, EventEnvelope>();
   private sub: Subscription | undefined;
   private starting: Promise<void> | undefined;
+  private stopping = false;
   delivered = 0;
   failed = 0;
 
@@ -47,18 +50,34 @@ export class AlertNotifier {
   start(): this {
     this.starting ??= (async () => {
       const group = this.opts.group ?? NOTIFY_GROUP;
-      const committed = (await this.log.committed("alerts", group))[0] ?? 0;
-      for await (const batch of readBatches(this.log, "alerts", 0, 0)) {
-        for (const r of batch) {
-          if (r.offset >= committed) break;
-          this.book.apply(r.event);
-          this.foldedTo = r.offset + 1;
+      // The fold reads the log: a broker that is still electing the new topic's leader
+      // (NOT_LEADER_FOR_PARTITION, …) is retried with backoff, never an unhandled rejection.
+      for (let pause = 100; !this.stopping; pause = Math.min(pause * 2, 5_000)) {
+        try {
+          await this.fold(group);
+          break;
+        } catch (err) {
+          this.opts.onError?.(err);
+          await new Promise((r) => setTimeout(r, pause));
         }
-        if (this.foldedTo >= committed) break;
       }
+      if (this.stopping) return;
       this.sub = this.log.consume("alerts", group, (batch) => this.handle(batch), { maxBatch: 100, onError: () => {} });
     })();
     return this;
+  }
+
+  /** Fold what the group already delivered (the alerts stream up to its committed offset). */
+  private async fold(group: string): Promise<void> {
+    const committed = (await this.log.committed("alerts", group))[0] ?? 0;
+    for await (const batch of readBatches(this.log, "alerts", 0, this.foldedTo)) {
+      for (const r of batch) {
+        if (r.offset >= committed) break;
+        this.book.apply(r.event);
+        this.foldedTo = r.offset + 1;
+      }
+      if (this.foldedTo >= committed) break;
+    }
   }
 
   private async handle(batch: StoredEvent[]): Promise<void> {
@@ -97,6 +116,7 @@ export class AlertNotifier {
   }
 
   async stop(): Promise<void> {
+    this.stopping = true;
     await this.starting?.catch(() => {});
     await this.sub?.stop();
   }

@@ -95,6 +95,7 @@ export function startAlerts(deps: AlertsDeps): AlertsRuntime {
       onDelivery: (d) => {
         if (!d.ok) warn(`[alerts] delivery ${d.id} to ${d.destination} failed (attempt ${d.attempt}: ${d.status ?? d.error}); retrying`);
       },
+      onError: (err) => warn(`[alerts] reading the alerts stream failed, will retry: ${(err as Error).message}`),
       ...deps.notifier,
     }).start();
   const anyDestination = () => Object.keys(deps.config().entities.alert_destination).length > 0;

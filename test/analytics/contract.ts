@@ -7,7 +7,7 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, test } from "bun:test";
 import type { AnalyticsStore } from "../../src/analytics/store.ts";
 import {
-  hourlyRollupTotals, rebuildHourlyRollup, usageByCustomer, usageByTenant, usageByModel, usageByProvider, usageByService,
+  hourlyRollupTotals, rebuildHourlyRollup, usageByCustomer, usageByTenant, usageByModel, usageByProvider, usageByService, NO_SERVICE,
   usageSummary, usageTimeseries,
 } from "../../src/analytics/queries.ts";
 import type { UsageRow } from "../../src/analytics/schema.ts";
@@ -153,8 +153,8 @@ export function analyticsStoreContract(name: string, factory: AnalyticsStoreFact
       expect(models.map((m) => m.model)).toEqual(["claude-3-5-sonnet", "gpt-4o", "gpt-4o-mini"]);
       expect(models as unknown[]).toEqual(expectedGroups(counted, "model", (r) => r.model));
       const services = await usageByService(store, RANGE);
-      expect(services.map((m) => m.service)).toEqual(["batch", "web", ""]);
-      expect(services as unknown[]).toEqual(expectedGroups(counted, "service", (r) => r.service));
+      expect(services.map((m) => m.service)).toEqual(["batch", "web", NO_SERVICE]); // requests without a service: one named row
+      expect(services as unknown[]).toEqual(expectedGroups(counted, "service", (r) => r.service || NO_SERVICE));
     });
 
     test("by tenant: exact numbers and limit", async () => {
