@@ -5,7 +5,7 @@
  */
 import { buildApp } from "./app.ts";
 import { BootstrapError, type BootstrapFile, bootstrapCommands, builtinProviders, checkEnvKeys, readBootstrapFile } from "./config/bootstrap.ts";
-import { decryptSecret, deriveKey, encryptSecret, maskKey, SecretError } from "./config/secrets.ts";
+import { decryptSecret, deriveKey, encryptSecret, maskKey, providerKeyAad, SecretError } from "./config/secrets.ts";
 import type { ConfigState, ProviderFields } from "./projections/config/model.ts";
 import { initialState } from "./projections/config/model.ts";
 import { ConfigService } from "./projections/config/service.ts";
@@ -172,7 +172,7 @@ async function wire(settings: Settings, opts: StartOptions, { file, masterKey, l
   track({ config });
   await config.start();
   if (file) {
-    const seal = masterKey ? (key: string) => ({ enc: encryptSecret(key, masterKey), hint: maskKey(key) }) : undefined;
+    const seal = masterKey ? (key: string, baseUrl?: string) => ({ enc: encryptSecret(key, masterKey, providerKeyAad(baseUrl)), hint: maskKey(key) }) : undefined;
     const ran = await config.bootstrap(bootstrapCommands(file, seal));
     if (!opts.quiet) console.log(ran ? `[tollgate] bootstrap file applied as config events` : `[tollgate] config stream not empty: bootstrap file ${settings.configFile} ignored`);
   }
@@ -209,7 +209,7 @@ async function wire(settings: Settings, opts: StartOptions, { file, masterKey, l
     maxBodyBytes: settings.maxBodyBytes,
     corsOrigins: settings.corsOrigins ?? [],
     allowedHosts: isLoopback(settings.host) ? loopbackHostNames(settings.host, settings.allowedHosts) : undefined,
-    admin: { config, adminKey: settings.adminKey, loopback: isLoopback(settings.host), masterKey, providers },
+    admin: { config, adminKey: settings.adminKey, loopback: isLoopback(settings.host), masterKey, providers, providerEnv: { prefix: settings.providerEnvPrefix, allow: settings.providerEnvAllow ?? [] } },
     ...(outbox ? { outbox } : {}),
     store,
     router,
@@ -367,7 +367,7 @@ function keyResolver(masterKey: Buffer | undefined) {
   return (f: ProviderFields, id: string): string | undefined => {
     if (f.api_key_enc) {
       if (!masterKey) throw new SecretError(`provider ${id} has a stored API key: set TOLLGATE_MASTER_KEY to use it`);
-      return decryptSecret(f.api_key_enc, masterKey);
+      return decryptSecret(f.api_key_enc, masterKey, providerKeyAad(f.base_url));
     }
     return f.api_key_env ? process.env[f.api_key_env] : undefined;
   };

@@ -5,7 +5,7 @@
 import { Elysia } from "elysia";
 import { Type as T } from "@sinclair/typebox";
 import { createHash, timingSafeEqual } from "node:crypto";
-import { encryptSecret, maskKey } from "../config/secrets.ts";
+import { checkProviderSecrets, DEFAULT_PROVIDER_ENV_PREFIX, type ProviderEnvPolicy, sealProviderKey } from "./provider-secrets.ts";
 import { GatewayError } from "../pipeline/errors.ts";
 import type { ConfigCommand, ConfigState, Entity, EntityKind } from "../projections/config/model.ts";
 import type { ConfigService, HistoryEntry } from "../projections/config/service.ts";
@@ -25,6 +25,8 @@ export interface AdminDeps {
   masterKey: Buffer | undefined;
   /** The live adapters (for the connectivity test). */
   providers: ProviderLookup;
+  /** Which env variables `api_key_env` may name (default: prefix TOLLGATE_PROVIDER_, no allow-list). */
+  providerEnv?: ProviderEnvPolicy;
   /** The live config snapshot (effective prices: `GET /api/v1/prices?provider=&model=`). */
   snapshot?: () => ConfigSnapshot;
 }
@@ -78,14 +80,18 @@ function historyView(h: HistoryEntry): HistoryEntry {
   return out;
 }
 
-/** Turn a literal `api_key` into ciphertext + hint before it reaches the decider. */
-function sealKey(deps: AdminDeps, body: Record<string, unknown>): Record<string, unknown> {
+/**
+ * Provider secrets (see provider-secrets.ts): check `api_key_env` and `base_url` changes, and
+ * turn a literal `api_key` into ciphertext bound to the base URL + hint before the decider.
+ */
+function sealKey(deps: AdminDeps, body: Record<string, unknown>, existing?: Record<string, unknown>): Record<string, unknown> {
+  checkProviderSecrets(deps.providerEnv ?? { prefix: DEFAULT_PROVIDER_ENV_PREFIX, allow: [] }, body, existing);
   if (!("api_key" in body)) return body;
   const { api_key, ...rest } = body;
   if (api_key === null) return { ...rest, api_key_enc: null, api_key_hint: null };
   if (typeof api_key !== "string" || api_key.length === 0) throw new GatewayError({ status: 400, code: "invalid_config", message: "`api_key` must be a non-empty string", param: "api_key" });
   if (!deps.masterKey) throw new GatewayError({ status: 400, code: "master_key_missing", message: "Set TOLLGATE_MASTER_KEY to store provider keys (or use api_key_env)", param: "api_key" });
-  return { ...rest, api_key_enc: encryptSecret(api_key, deps.masterKey), api_key_hint: maskKey(api_key) };
+  return { ...rest, ...sealProviderKey(api_key, deps.masterKey, "base_url" in body ? body.base_url : existing?.base_url) };
 }
 
 function expectedVersion(request: Request, body: Record<string, unknown>): number | undefined {
@@ -153,7 +159,7 @@ function entityRoutes(deps: AdminDeps, kind: EntityKind, path: string, tag: stri
     .patch(`${path}/:id`, ({ request, params, body }) => run(request, () => {
       const { id: _id, expected_version: _ev, ...changes } = body as Record<string, unknown>;
       const ev = expectedVersion(request, body as Record<string, unknown>);
-      return { type: "update", kind, id: params.id, changes: kind === "provider" ? sealKey(deps, changes) : changes, ...(ev ? { expectedVersion: ev } : {}) };
+      return { type: "update", kind, id: params.id, changes: kind === "provider" ? sealKey(deps, changes, (deps.config.state.entities.provider[params.id] as Entity | undefined)?.fields as Record<string, unknown> | undefined) : changes, ...(ev ? { expectedVersion: ev } : {}) };
     }), { params, body: Body, detail: detail(`Change a ${kind}`, one) })
     .delete(`${path}/:id`, ({ request, params }) => run(request, () => {
       const ev = expectedVersion(request, {});

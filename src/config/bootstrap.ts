@@ -104,7 +104,7 @@ export function builtinProviders(settings: Settings): ProviderConfig[] {
  * The bootstrap file as config commands (run once, on a first start with an empty config
  * stream). A literal `api_key` is sealed with the master key; `api_key_env` is kept as a name.
  */
-export function bootstrapCommands(file: BootstrapFile, seal: ((key: string) => { enc: string; hint: string }) | undefined): ConfigCommand[] {
+export function bootstrapCommands(file: BootstrapFile, seal: ((key: string, baseUrl?: string) => { enc: string; hint: string }) | undefined): ConfigCommand[] {
   const cmds: ConfigCommand[] = [];
   for (const p of file.providers ?? []) {
     const fields: Record<string, unknown> = { kind: p.kind, models: p.models ?? (p.kind === "echo" ? ["echo"] : []) };
@@ -112,7 +112,7 @@ export function bootstrapCommands(file: BootstrapFile, seal: ((key: string) => {
     if (p.api_key_env) fields.api_key_env = p.api_key_env;
     if (p.api_key) {
       if (!seal) throw new BootstrapError(`TOLLGATE_CONFIG: provider ${p.id}: a literal api_key needs TOLLGATE_MASTER_KEY (or use api_key_env)`);
-      const { enc, hint } = seal(p.api_key);
+      const { enc, hint } = seal(p.api_key, fields.base_url as string | undefined); // bound to the base URL (AES-GCM additional data)
       fields.api_key_enc = enc;
       fields.api_key_hint = hint;
     }
