@@ -208,6 +208,7 @@ async function wire(settings: Settings, opts: StartOptions, { file, masterKey, l
     version: pkg.version,
     maxBodyBytes: settings.maxBodyBytes,
     corsOrigins: settings.corsOrigins ?? [],
+    metricsToken: settings.metricsToken,
     allowedHosts: isLoopback(settings.host) ? loopbackHostNames(settings.host, settings.allowedHosts) : undefined,
     admin: { config, adminKey: settings.adminKey, loopback: isLoopback(settings.host), masterKey, providers, providerEnv: { prefix: settings.providerEnvPrefix, allow: settings.providerEnvAllow ?? [] } },
     ...(outbox ? { outbox } : {}),

@@ -8,8 +8,10 @@ import type { Ctx } from "../pipeline/context.ts";
 import type { GatewayError } from "../pipeline/errors.ts";
 import { errorResponse } from "./http.ts";
 import { type GatewayDeps, runGateway, sseResponse } from "./gateway.ts";
-import { errorResponses, jsonOrSse, KEY_SECURITY, Loose, MODEL_CALL_ERRORS } from "./schemas.ts";
+import { errorResponses, jsonOrSse, KEY_SECURITY, Loose, MODEL_CALL_ERRORS, okResponse } from "./schemas.ts";
 import { checkIdentifier } from "../canonical/limits.ts";
+import { GatewayError as GatewayErrorClass } from "../pipeline/errors.ts";
+import { checkAnyCredential, type OperatorAccess } from "./operator-access.ts";
 
 /** Request attributes a service may send as headers (or in the body's `metadata`). */
 export function metaFrom(request: Request, body: ChatCompletionRequest): Ctx["meta"] {
@@ -50,7 +52,12 @@ export function openaiChunkFormatter(includeUsage: boolean): (chunk: ChatComplet
 
 export const openaiSseError = (error: GatewayError) => `data: ${JSON.stringify(error.toBody())}\n\n`;
 
-export function openaiRoutes(deps: GatewayDeps) {
+const ModelList = T.Object({
+  object: T.Literal("list"),
+  data: T.Array(T.Object({ id: T.String(), object: T.Literal("model"), created: T.Integer(), owned_by: T.String() })),
+});
+
+export function openaiRoutes(deps: GatewayDeps & { access?: OperatorAccess & { loopback: boolean } }) {
   return new Elysia({ name: "openai-routes", normalize: false })
     .post(
       "/v1/chat/completions",
@@ -80,7 +87,16 @@ export function openaiRoutes(deps: GatewayDeps) {
     )
     .get(
       "/v1/models",
-      () => {
+      ({ request }) => {
+        if (deps.access) {
+          // A virtual key or the admin key (none in first-run mode), like a model call.
+          try {
+            checkAnyCredential(deps.access, deps.config().tenancy, request);
+          } catch (err) {
+            if (err instanceof GatewayErrorClass) return errorResponse(err);
+            throw err;
+          }
+        }
         const created = Math.floor(Date.now() / 1000);
         const seen = new Set<string>();
         const data: Array<{ id: string; object: "model"; created: number; owned_by: string }> = [];
@@ -95,11 +111,8 @@ export function openaiRoutes(deps: GatewayDeps) {
         return { object: "list" as const, data };
       },
       {
-        response: T.Object({
-          object: T.Literal("list"),
-          data: T.Array(T.Object({ id: T.String(), object: T.Literal("model"), created: T.Integer(), owned_by: T.String() })),
-        }),
-        detail: { tags: ["OpenAI-compatible"], summary: "List the models and aliases this gateway routes" },
+        response: { 200: ModelList },
+        detail: { tags: ["OpenAI-compatible"], summary: "List the models and aliases this gateway routes (a virtual key or the admin key)", security: [...KEY_SECURITY, { adminKey: [] }], responses: { ...okResponse(ModelList, "The models and aliases"), ...errorResponses({ 401: "No valid key", 403: "Tenant disabled" }) } },
       },
     );
 }
