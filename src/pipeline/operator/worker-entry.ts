@@ -1,5 +1,6 @@
 /**
- * Runs inside a plugin's worker thread: imports the plugin's entry module and answers hook
+ * Runs inside a plugin's worker thread (`isolation: "worker"`) or its own process
+ * (`isolation: "process"`: Bun IPC instead of the worker port, the entry path in argv): imports the plugin's entry module and answers hook
  * calls from the host (worker-host.ts). The plugin's ctx is rebuilt here from plain data;
  * `kv`, `emit`, `log` and `span` are messages back to the host, which scopes them.
  */
@@ -7,8 +8,13 @@ import { parentPort, workerData } from "node:worker_threads";
 import type { OperatorPluginDefinition, PluginContext } from "./api.ts";
 import type { ViewData } from "./view.ts";
 
-const port = parentPort!;
-const { entry } = workerData as { entry: string };
+interface Port {
+  postMessage(m: unknown): void;
+  // biome-ignore lint: the handler's message type is declared where it is registered
+  on(event: "message", fn: (m: any) => void): unknown;
+}
+const port: Port = parentPort ? (parentPort as unknown as Port) : { postMessage: (m) => void process.send!(m), on: (_e, fn) => process.on("message", fn) };
+const entry = parentPort ? (workerData as { entry: string }).entry : process.argv[2]!;
 let def: OperatorPluginDefinition | undefined;
 let kvSeq = 0;
 const kvWaiting = new Map<number, { resolve: (v: string | null) => void; reject: (e: Error) => void }>();
