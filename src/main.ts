@@ -162,7 +162,7 @@ async function wire(settings: Settings, opts: StartOptions, { file, masterKey, l
   // Breakers, health and round-robin state for this process; its settings follow the config.
   const router = new Router();
   const refresh = (state: ConfigState) => {
-    snapshot = toSnapshot(state, builtins, keyResolver(masterKey));
+    snapshot = toSnapshot(state, builtins, keyResolver(masterKey), headersResolver(masterKey));
     providers.replace(snapshot.providers);
     router.configure(snapshot.breaker);
   };
@@ -361,6 +361,15 @@ export async function openAnalyticsStore(settings: Settings): Promise<AnalyticsS
 /** The embedded analytics store could not be opened (chDB allows one process per directory). */
 export class AnalyticsOpenError extends Error {
   override name = "AnalyticsOpenError";
+}
+
+/** Sealed provider headers (issue 22): decrypted with the master key, bound to the base URL. */
+function headersResolver(masterKey: Buffer | undefined) {
+  return (f: ProviderFields, id: string): Record<string, string> | undefined => {
+    if (!f.headers_enc) return f.headers;
+    if (!masterKey) throw new SecretError(`provider ${id} has stored headers: set TOLLGATE_MASTER_KEY to use them`);
+    return JSON.parse(decryptSecret(f.headers_enc, masterKey, providerKeyAad(f.base_url))) as Record<string, string>;
+  };
 }
 
 /** Provider keys: decrypted from the entity (master key) or read from the named env variable. */

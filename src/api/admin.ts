@@ -5,7 +5,7 @@
 import { Elysia } from "elysia";
 import { Type as T } from "@sinclair/typebox";
 import { createHash, timingSafeEqual } from "node:crypto";
-import { checkProviderSecrets, DEFAULT_PROVIDER_ENV_PREFIX, type ProviderEnvPolicy, sealProviderKey } from "./provider-secrets.ts";
+import { checkProviderSecrets, DEFAULT_PROVIDER_ENV_PREFIX, maskHeaders, type ProviderEnvPolicy, sealProviderHeaders, sealProviderKey } from "./provider-secrets.ts";
 import { GatewayError } from "../pipeline/errors.ts";
 import type { ConfigCommand, ConfigState, Entity, EntityKind } from "../projections/config/model.ts";
 import type { ConfigService, HistoryEntry } from "../projections/config/service.ts";
@@ -64,14 +64,17 @@ export async function asAdmin(deps: Pick<AdminDeps, "adminKey" | "loopback">, re
 
 /** The public view of an entity: secrets replaced by a masked hint. */
 export function entityView(e: Entity): Record<string, unknown> {
-  const { api_key_enc: _enc, api_key_hint, ...fields } = e.fields as Record<string, unknown>;
+  const { api_key_enc: _enc, api_key_hint, headers_enc: _henc, ...fields } = e.fields as Record<string, unknown>;
+  // Header values are masked like keys (stored masked when sealed; masked here when stored in clear, before a master key).
+  if (fields.headers && typeof fields.headers === "object" && !_henc) fields.headers = maskHeaders(fields.headers as Record<string, string>);
   return { id: e.id, ...fields, ...(api_key_hint ? { api_key: api_key_hint } : {}), version: e.version, updated_at: e.updatedAt, updated_by: e.updatedBy };
 }
 
 function historyView(h: HistoryEntry): HistoryEntry {
   const scrub = (o?: Record<string, unknown>) => {
     if (!o) return o;
-    const { api_key_enc, ...rest } = o;
+    const { api_key_enc, headers_enc, ...rest } = o;
+    if (rest.headers && typeof rest.headers === "object" && !headers_enc) rest.headers = maskHeaders(rest.headers as Record<string, string>);
     return api_key_enc ? { ...rest, api_key: "(encrypted)" } : rest;
   };
   const out = { ...h };
@@ -86,12 +89,17 @@ function historyView(h: HistoryEntry): HistoryEntry {
  */
 function sealKey(deps: AdminDeps, body: Record<string, unknown>, existing?: Record<string, unknown>): Record<string, unknown> {
   checkProviderSecrets(deps.providerEnv ?? { prefix: DEFAULT_PROVIDER_ENV_PREFIX, allow: [] }, body, existing);
+  const baseUrl = "base_url" in body ? body.base_url : existing?.base_url;
+  if (body.headers && typeof body.headers === "object" && deps.masterKey) {
+    // Headers may carry credentials: sealed like keys, only masked values stay readable.
+    body = { ...body, ...sealProviderHeaders(body.headers as Record<string, string>, deps.masterKey, baseUrl) };
+  } else if ("headers" in body && existing?.headers_enc) body = { ...body, headers_enc: null }; // replaced by headers in clear (no master key)
   if (!("api_key" in body)) return body;
   const { api_key, ...rest } = body;
   if (api_key === null) return { ...rest, api_key_enc: null, api_key_hint: null };
   if (typeof api_key !== "string" || api_key.length === 0) throw new GatewayError({ status: 400, code: "invalid_config", message: "`api_key` must be a non-empty string", param: "api_key" });
   if (!deps.masterKey) throw new GatewayError({ status: 400, code: "master_key_missing", message: "Set TOLLGATE_MASTER_KEY to store provider keys (or use api_key_env)", param: "api_key" });
-  return { ...rest, ...sealProviderKey(api_key, deps.masterKey, "base_url" in body ? body.base_url : existing?.base_url) };
+  return { ...rest, ...sealProviderKey(api_key, deps.masterKey, baseUrl) };
 }
 
 function expectedVersion(request: Request, body: Record<string, unknown>): number | undefined {

@@ -32,6 +32,19 @@ export function checkProviderSecrets(policy: ProviderEnvPolicy, body: Record<str
   if (hasKey && !("api_key" in body) && !("api_key_env" in body)) {
     throw bad("api_key_required", "api_key", "Changing `base_url` of a provider with a key needs `api_key` (or `api_key_env`) again in the same change");
   }
+  if (existing.headers_enc && !("headers" in body)) {
+    throw bad("headers_required", "headers", "Changing `base_url` of a provider with stored headers needs `headers` again in the same change");
+  }
+}
+
+/** Header values masked like keys (`Bearer …abcd`): what events, state and the API show. */
+export function maskHeaders(headers: Record<string, string>): Record<string, string> {
+  return Object.fromEntries(Object.entries(headers).map(([k, v]) => [k, maskKey(v)]));
+}
+
+/** Seal the headers (JSON) bound to the base URL; the stored `headers` keep masked values only. */
+export function sealProviderHeaders(headers: Record<string, string>, masterKey: Buffer, baseUrl: unknown): { headers: Record<string, string>; headers_enc: string } {
+  return { headers: maskHeaders(headers), headers_enc: encryptSecret(JSON.stringify(headers), masterKey, providerKeyAad(baseUrl)) };
 }
 
 /** Seal a literal key bound to the provider's base URL (the new one when it changes). */

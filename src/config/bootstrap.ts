@@ -3,6 +3,7 @@
  * keys, turned into the first configuration snapshot.
  */
 import { Type as T, type Static } from "@sinclair/typebox";
+import { maskKey } from "./secrets.ts";
 import { Value } from "@sinclair/typebox/value";
 import { readFileSync } from "node:fs";
 import { parse as parseYaml } from "yaml";
@@ -116,7 +117,14 @@ export function bootstrapCommands(file: BootstrapFile, seal: ((key: string, base
       fields.api_key_enc = enc;
       fields.api_key_hint = hint;
     }
-    if (p.headers) fields.headers = p.headers;
+    if (p.headers) {
+      fields.headers = p.headers;
+      // Headers may carry credentials: sealed like a key when a master key is set (masked values stay readable).
+      if (seal) {
+        fields.headers_enc = seal(JSON.stringify(p.headers), fields.base_url as string | undefined).enc;
+        fields.headers = Object.fromEntries(Object.entries(p.headers).map(([k, v]) => [k, maskKey(v)]));
+      }
+    }
     if (p.timeout_ms) fields.timeout_ms = p.timeout_ms;
     if (p.chunk_delay_ms !== undefined) fields.chunk_delay_ms = p.chunk_delay_ms;
     if (p.api_version) fields.api_version = p.api_version;

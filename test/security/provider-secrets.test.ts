@@ -70,3 +70,33 @@ describe("base_url: a stored key never follows the provider to another host", ()
     expect(decryptSecret(encryptSecret("sk-old", key), key, providerKeyAad("https://any.example"))).toBe("sk-old");
   });
 });
+
+describe("provider headers: sealed and masked like keys (issue 22, finding 10)", () => {
+  test("stored sealed (events hold no header value), shown masked, still sent upstream; a base_url change needs them again", async () => {
+    const { startFakeOpenAI } = await import("../fakes/openai-upstream.ts");
+    const fake = startFakeOpenAI({ apiKey: "sk-fake-upstream-key-0001" });
+    try {
+      const secretHeader = "Bearer org-secret-token-5678";
+      const created = await call("POST", "/api/v1/providers", { id: "with-headers", kind: "openai", base_url: fake.url, api_key: "sk-fake-upstream-key-0001", headers: { "x-org-auth": secretHeader }, models: ["gpt-4o-mini"] });
+      expect(created.status).toBe(201);
+      expect(created.body.headers).toEqual({ "x-org-auth": "…5678" });
+      expect(JSON.stringify(created.body)).not.toContain("org-secret-token");
+      const events = JSON.stringify(await gw.events("config"));
+      expect(events).not.toContain("org-secret-token");
+      const view = await (await fetch(`${gw.url}/api/v1/admin/config`, { headers: adminHeaders(gw.adminKey) })).text();
+      expect(view).not.toContain("org-secret-token");
+      const history = await (await fetch(`${gw.url}/api/v1/admin/config/history`, { headers: adminHeaders(gw.adminKey) })).text();
+      expect(history).not.toContain("org-secret-token");
+
+      const res = await fetch(`${gw.url}/v1/chat/completions`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ model: "with-headers/gpt-4o-mini", messages: [{ role: "user", content: "hi" }] }) });
+      expect(res.status).toBe(200);
+      expect(fake.requests.at(-1)!.headers["x-org-auth"]).toBe(secretHeader);
+
+      const moved = await call("PATCH", "/api/v1/providers/with-headers", { base_url: "https://attacker.example/v1", api_key: "sk-other" });
+      expect(moved.status).toBe(400);
+      expect(moved.body.error.code).toBe("headers_required");
+    } finally {
+      fake.close();
+    }
+  });
+});

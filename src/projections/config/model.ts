@@ -21,7 +21,9 @@ export const ProviderFields = T.Object(
     /** Masked key for display, e.g. `sk-…abcd`. */
     api_key_hint: T.Optional(T.String()),
     models: T.Array(T.String({ minLength: 1 })),
+    /** Extra upstream headers; with a master key their values are masked here and sealed in `headers_enc` (issue 22). */
     headers: T.Optional(T.Record(T.String(), T.String())),
+    headers_enc: T.Optional(T.Union([T.String({ minLength: 1 }), T.Null()])),
     timeout_ms: T.Optional(T.Integer({ minimum: 1 })),
     chunk_delay_ms: T.Optional(T.Integer({ minimum: 0 })),
     /** azure: the `api-version` query parameter. */
