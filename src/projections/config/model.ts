@@ -119,6 +119,8 @@ export const TenantFields = T.Object(
     budget: T.Optional(BudgetFields),
     rpm_limit: T.Optional(T.Integer({ minimum: 1, description: "Requests per minute, whole tenant" })),
     tpm_limit: T.Optional(T.Integer({ minimum: 1, description: "Tokens per minute, whole tenant" })),
+    /** Issue 22: models or aliases every key of the tenant may use (a trailing `*` matches a prefix); absent = all, including `provider/<anything>` pass-through. */
+    models: T.Optional(T.Array(T.String({ minLength: 1, maxLength: 256 }), { minItems: 1, description: "Allowed models or aliases for every key of the tenant (`*` suffix: prefix); absent = all, including `provider/model` pass-through" })),
     enabled: T.Boolean(),
   },
   { additionalProperties: false },
