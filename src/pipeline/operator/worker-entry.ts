@@ -7,6 +7,9 @@
 import { parentPort, workerData } from "node:worker_threads";
 import type { OperatorPluginDefinition, PluginContext } from "./api.ts";
 import type { ViewData } from "./view.ts";
+import { realpathSync } from "node:fs";
+import { dirname, join, resolve } from "node:path";
+import { restrictFileSystem, type SandboxResult } from "./sandbox.ts";
 
 interface Port {
   postMessage(m: unknown): void;
@@ -85,12 +88,30 @@ port.on("message", async (m: { t: string; id: number; hook: string; view: ViewDa
   }
 });
 
+// A plugin process confines its file system before any plugin code runs (sandbox.ts): it reads
+// its own folder, the gateway's code and the system's libraries, and nothing of the data dir.
+let sandbox: SandboxResult | undefined;
+if (!parentPort) {
+  const root = resolve(import.meta.dir, "../../..");
+  const real = (p: string) => {
+    try {
+      return realpathSync(p);
+    } catch {
+      return p;
+    }
+  };
+  sandbox = restrictFileSystem(
+    [process.cwd(), real(dirname(entry)), real(join(root, "src")), real(join(root, "node_modules")), join(root, "package.json"), join(root, "tsconfig.json"), join(root, "bunfig.toml"), dirname(real(process.execPath)), "/usr", "/lib", "/lib64", "/etc", "/proc/self"],
+    ["/dev/null"],
+  );
+}
+
 try {
   const mod = (await import(entry)) as { default?: unknown };
   const d = (typeof mod.default === "function" ? await (mod.default as () => unknown)() : mod.default) as OperatorPluginDefinition | undefined;
   if (!d || typeof d !== "object" || !d.hooks) throw new Error("the entry's default export is not a definePlugin(...) value");
   def = d;
-  port.postMessage({ t: "ready", hooks: Object.keys(d.hooks).filter((k) => typeof (d.hooks as Record<string, unknown>)[k] === "function") });
+  port.postMessage({ t: "ready", hooks: Object.keys(d.hooks).filter((k) => typeof (d.hooks as Record<string, unknown>)[k] === "function"), ...(sandbox ? { sandbox } : {}) });
 } catch (err) {
   port.postMessage({ t: "load_error", message: String((err as Error)?.message ?? err) });
 }

@@ -50,6 +50,9 @@ export class WorkerInvoker implements Invoker {
   restarts = 0;
   /** The hooks the entry defines (known once a worker started). */
   hooks: string[] = [];
+  /** Process isolation: whether the plugin process confined its file system (Landlock ABI). */
+  sandbox: { ok: boolean; abi: number; reason?: string } | undefined;
+  private warned = false;
   private worker: Channel | undefined;
   private ready: Promise<Channel> | undefined;
   private seq = 0;
@@ -86,10 +89,17 @@ export class WorkerInvoker implements Invoker {
         this.reset("crash", "worker did not start in time");
         reject(new Error("worker did not start in time"));
       }, this.opts.startTimeoutMs ?? 10_000);
-      w.on("message", (m: { t: string; message?: string; hooks?: string[] }) => {
+      w.on("message", (m: { t: string; message?: string; hooks?: string[]; sandbox?: { ok: boolean; abi: number; reason?: string } }) => {
         if (m.t === "ready") {
           clearTimeout(timer);
           this.hooks = m.hooks ?? [];
+          if (m.sandbox) {
+            this.sandbox = m.sandbox;
+            if (!m.sandbox.ok && !this.warned) {
+              this.warned = true;
+              console.warn(`[plugins] ${this.opts.name}: process not confined to its files (${m.sandbox.reason}): it can read what the gateway's OS user can`);
+            }
+          }
           resolve(w);
         } else if (m.t === "load_error") {
           clearTimeout(timer);
