@@ -6,9 +6,9 @@
  * - with its working directory in the plugin's folder;
  * - after the gateway made itself non-dumpable (prctl PR_SET_DUMPABLE 0, Linux): another process
  *   of the same user can no longer read the gateway's `/proc/<pid>/environ` or memory.
- * What it does NOT isolate (no root): the file system and network as the gateway's OS user —
- * run the gateway as a user that alone owns the data dir, and plugins as another, for that.
- * See docs/plugins.md and docs/security.md.
+ * - confined in the file system by the plugin process itself with Landlock before the plugin's
+ *   code loads (sandbox.ts, called from worker-entry.ts): no data dir, no writes.
+ * What it does NOT isolate: the network. See docs/plugins.md and docs/security.md.
  */
 import { EventEmitter } from "node:events";
 
