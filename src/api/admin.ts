@@ -94,6 +94,8 @@ function sealKey(deps: AdminDeps, body: Record<string, unknown>, existing?: Reco
     // Headers may carry credentials: sealed like keys, only masked values stay readable.
     body = { ...body, ...sealProviderHeaders(body.headers as Record<string, string>, deps.masterKey, baseUrl) };
   } else if ("headers" in body && existing?.headers_enc) body = { ...body, headers_enc: null }; // replaced by headers in clear (no master key)
+  // A new base_url with a key variable instead of a key: the stored key (sealed to the old URL) goes.
+  if (existing?.api_key_enc && "base_url" in body && body.base_url !== existing.base_url && !("api_key" in body)) body = { ...body, api_key_enc: null, api_key_hint: null };
   if (!("api_key" in body)) return body;
   const { api_key, ...rest } = body;
   if (api_key === null) return { ...rest, api_key_enc: null, api_key_hint: null };

@@ -65,6 +65,14 @@ describe("base_url: a stored key never follows the provider to another host", ()
     expect(gw.snapshot.providers.find((p) => p.id === "sealed")).toBeDefined();
   });
 
+  test("moving to another base_url with a key variable drops the key sealed to the old URL", async () => {
+    expect((await call("POST", "/api/v1/providers", { id: "switcher", kind: "openai", base_url: "https://a.example/v1", api_key: "sk-old-0123456789", models: ["m"] })).status).toBe(201);
+    const r = await call("PATCH", "/api/v1/providers/switcher", { base_url: "https://b.example/v1", api_key_env: "TOLLGATE_PROVIDER_B" });
+    expect(r.status).toBe(200);
+    expect(gw.config.state.entities.provider.switcher!.fields.api_key_enc ?? null).toBeNull();
+    expect(gw.snapshot.providers.find((p) => p.id === "switcher")).toBeDefined(); // the snapshot still builds
+  });
+
   test("keys sealed before (v1, no additional data) still open", () => {
     const key = deriveKey(MASTER);
     expect(decryptSecret(encryptSecret("sk-old", key), key, providerKeyAad("https://any.example"))).toBe("sk-old");
