@@ -30,12 +30,15 @@ const dir = mkdtempSync(join(tmpdir(), "tollgate-bench-cache-"));
 const configFile = join(dir, "tollgate.yaml");
 writeFileSync(configFile, ["providers:", "  - id: mock", "    kind: custom", `    base_url: ${fake.url}`, "    models: [gpt-x]"].join("\n"));
 
+/** The admin key (the admin API and /ready details always need one, issue 22). */
+const BENCH_ADMIN_KEY = "bench-cache-admin-key-0123456789";
+
 async function startGateway(name: string, env: Record<string, string>) {
   const port = 18000 + Math.floor(Math.random() * 1000);
   const data = join(dir, name);
   const proc = spawn(process.execPath, ["run", "src/main.ts"], {
     cwd: ROOT,
-    env: { ...process.env, REDIS_URL: "", KAFKA_BROKERS: "", ...env, PORT: String(port), TOLLGATE_DATA_DIR: data, TOLLGATE_PLUGINS_DIR: join(dir, "none"), TOLLGATE_CONFIG: configFile, TOLLGATE_ANALYTICS: "off" },
+    env: { ...process.env, REDIS_URL: "", KAFKA_BROKERS: "", ...env, PORT: String(port), TOLLGATE_DATA_DIR: data, TOLLGATE_PLUGINS_DIR: join(dir, "none"), TOLLGATE_CONFIG: configFile, TOLLGATE_ANALYTICS: "off", TOLLGATE_ADMIN_KEY: BENCH_ADMIN_KEY },
     stdio: "ignore",
   });
   const base = `http://127.0.0.1:${port}`;
@@ -45,7 +48,7 @@ async function startGateway(name: string, env: Record<string, string>) {
     await Bun.sleep(50);
   }
   for (let i = 0; ; i++) {
-    const ready = (await (await fetch(`${base}/ready`)).json()) as { checks: { cache?: { ok: boolean } } };
+    const ready = (await (await fetch(`${base}/ready`, { headers: { authorization: `Bearer ${BENCH_ADMIN_KEY}` } })).json()) as { checks: { cache?: { ok: boolean } } };
     if (ready.checks.cache?.ok) break;
     if (i > 200) throw new Error(`gateway ${name}: cache store not ready`);
     await Bun.sleep(50);

@@ -15,6 +15,8 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 
 const ROOT = resolve(import.meta.dir, "..");
+/** The admin API always needs a key (issue 22). */
+const BENCH_ADMIN_KEY = "bench-echo-admin-key-0123456789";
 const DURATION = Number(process.env.DURATION ?? 10);
 const CONNECTIONS = Number(process.env.CONNECTIONS ?? 32);
 
@@ -27,7 +29,7 @@ const dir = mkdtempSync(join(tmpdir(), "tollgate-bench-"));
 const port = 18000 + Math.floor(Math.random() * 1000);
 const gateway = spawn(process.execPath, ["run", "src/main.ts"], {
   cwd: ROOT,
-  env: { ...process.env, PORT: String(port), TOLLGATE_DATA_DIR: dir, TOLLGATE_PLUGINS_DIR: join(dir, "none") },
+  env: { ...process.env, PORT: String(port), TOLLGATE_DATA_DIR: dir, TOLLGATE_PLUGINS_DIR: join(dir, "none"), TOLLGATE_ADMIN_KEY: BENCH_ADMIN_KEY },
   stdio: "ignore",
 });
 const base = `http://127.0.0.1:${port}`;
@@ -68,12 +70,12 @@ sent += wrk("POST /v1/chat/completions, invalid (400)", "/v1/chat/completions", 
 
 if ((process.env.TOLLGATE_ANALYTICS ?? "on") === "on") {
   // The projection runs beside the request path: measure how far behind it fell and how fast it catches up.
-  const lagOf = async () => ((await (await fetch(`${base}/ready`)).json()) as { checks: { analytics: { lag: number | null } } }).checks.analytics.lag ?? Infinity;
+  const lagOf = async () => ((await (await fetch(`${base}/ready`, { headers: { authorization: `Bearer ${BENCH_ADMIN_KEY}` } })).json()) as { checks: { analytics: { lag: number | null } } }).checks.analytics.lag ?? Infinity;
   const t0 = performance.now();
   const lag0 = await lagOf();
   while ((await lagOf()) > 0) await Bun.sleep(100);
   const caughtUp = performance.now() - t0;
-  const sum = (await (await fetch(`${base}/api/v1/usage/summary?days=1`)).json()) as { data: { requests: number } };
+  const sum = (await (await fetch(`${base}/api/v1/usage/summary?days=1`, { headers: { authorization: `Bearer ${BENCH_ADMIN_KEY}` } })).json()) as { data: { requests: number } };
   console.log(`\nusage projection: ${lag0} records behind when the load stopped, caught up in ${(caughtUp / 1000).toFixed(1)} s; analytics counts ${sum.data.requests} requests of ${sent} sent (wrk may count a few cut off at the end)`);
 }
 

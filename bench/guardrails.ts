@@ -70,9 +70,9 @@ const fake = startFakeOpenAI();
 const dirs = [mkdtempSync(join(tmpdir(), "tg-bench-off-")), mkdtempSync(join(tmpdir(), "tg-bench-on-"))];
 const cfg = join(dirs[0]!, "tollgate.yaml");
 writeFileSync(cfg, ["providers:", "  - id: local", "    kind: openai", `    base_url: ${fake.url}`, "    models: [m]"].join("\n"));
-const gws = await Promise.all(dirs.map((d) => startGateway(loadSettings({ PORT: "0", TOLLGATE_DATA_DIR: d, TOLLGATE_PLUGINS_DIR: join(d, "none"), TOLLGATE_ANALYTICS: "off", TOLLGATE_CONFIG: cfg }), { quiet: true })));
+const gws = await Promise.all(dirs.map((d) => startGateway(loadSettings({ PORT: "0", TOLLGATE_DATA_DIR: d, TOLLGATE_PLUGINS_DIR: join(d, "none"), TOLLGATE_ANALYTICS: "off", TOLLGATE_CONFIG: cfg, TOLLGATE_ADMIN_KEY: "bench-guardrails-admin-key-0123" }), { quiet: true })));
 const [off, on] = gws as [(typeof gws)[0], (typeof gws)[0]];
-await fetch(`${on.url}/api/v1/admin/guardrails`, { method: "PUT", headers: { "content-type": "application/json" }, body: JSON.stringify({ pii: { action: "restore" } }) });
+await fetch(`${on.url}/api/v1/admin/guardrails`, { method: "PUT", headers: { "content-type": "application/json", authorization: "Bearer bench-guardrails-admin-key-0123" }, body: JSON.stringify({ pii: { action: "restore" } }) });
 
 const pct = (xs: number[], p: number) => xs.sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))]!;
 async function timeOne(url: string, prompt: string, stream: boolean): Promise<number> {

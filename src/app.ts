@@ -53,6 +53,8 @@ export interface AppDeps extends GatewayDeps {
   maxBodyBytes: number;
   /** Allowed browser origins; `["*"]` allows any (without credentials); empty: no CORS headers. */
   corsOrigins: string[];
+  /** TOLLGATE_METRICS_TOKEN: when set, /metrics needs it (or the admin key). */
+  metricsToken?: string | undefined;
   /** On a loopback bind: the `Host` names answered (DNS-rebinding guard); undefined: any. */
   allowedHosts?: ReadonlySet<string>;
   admin: AdminDeps;
@@ -90,6 +92,8 @@ function openaiError(error: GatewayError, requestId: string): Response {
 }
 
 export function buildApp(deps: AppDeps) {
+  // Who reads operational data (/ready details, /metrics with a token, /v1/models, /v1/providers).
+  const access = { adminKey: deps.admin.adminKey, metricsToken: deps.metricsToken };
   const anyOrigin = deps.corsOrigins.length === 1 && deps.corsOrigins[0] === "*";
   const known: { routes: () => ReadonlyArray<{ method: string; path: string }> } = { routes: () => [] };
   const app = new Elysia({ name: "tollgate", normalize: false })
@@ -134,13 +138,13 @@ export function buildApp(deps: AppDeps) {
       recordRejected(deps, requestId, model, route.endpoint, gwError);
       return route.render(gwError, requestId);
     })
-    .use(healthRoutes({ ...deps, metrics: deps.telemetry?.metrics }))
-    .use(openaiRoutes(deps))
+    .use(healthRoutes({ ...deps, metrics: deps.telemetry?.metrics, access }))
+    .use(openaiRoutes({ ...deps, access: { ...access, loopback: deps.admin.loopback } }))
     .use(anthropicRoutes(deps))
     .use(responsesRoutes({ ...deps, responses: new ResponsesStore(deps.store, deps.responsesTtlMs ?? 30 * 86_400_000, deps.admin.masterKey), loopback: deps.admin.loopback, adminKey: deps.admin.adminKey, identity: deps.admin.identity }))
     .use(generateRoutes(deps))
     .use(embeddingsRoutes(deps))
-    .use(providerRoutes(deps))
+    .use(providerRoutes({ ...deps, access: { ...access, loopback: deps.admin.loopback, tenancy: () => deps.config().tenancy } }))
     .use(keysSelfRoutes({ config: deps.config, store: deps.store, loopback: deps.admin.loopback }))
     .use(adminRoutes({ ...deps.admin, snapshot: deps.config }))
     .use(tenancyRoutes(deps.admin))

@@ -5,7 +5,7 @@
  */
 import { buildApp } from "./app.ts";
 import { BootstrapError, type BootstrapFile, bootstrapCommands, builtinProviders, checkEnvKeys, readBootstrapFile } from "./config/bootstrap.ts";
-import { decryptSecret, deriveKey, encryptSecret, maskKey, SecretError } from "./config/secrets.ts";
+import { decryptSecret, deriveKey, encryptSecret, maskKey, providerKeyAad, SecretError } from "./config/secrets.ts";
 import type { ConfigState, ProviderFields } from "./projections/config/model.ts";
 import { initialState } from "./projections/config/model.ts";
 import { ConfigService } from "./projections/config/service.ts";
@@ -169,7 +169,7 @@ async function wire(settings: Settings, opts: StartOptions, { file, masterKey, l
   // Breakers, health and round-robin state for this process; its settings follow the config.
   const router = new Router();
   const refresh = (state: ConfigState) => {
-    snapshot = toSnapshot(state, builtins, keyResolver(masterKey));
+    snapshot = toSnapshot(state, builtins, keyResolver(masterKey), headersResolver(masterKey));
     providers.replace(snapshot.providers);
     router.configure(snapshot.breaker);
   };
@@ -179,7 +179,7 @@ async function wire(settings: Settings, opts: StartOptions, { file, masterKey, l
   track({ config });
   await config.start();
   if (file) {
-    const seal = masterKey ? (key: string) => ({ enc: encryptSecret(key, masterKey), hint: maskKey(key) }) : undefined;
+    const seal = masterKey ? (key: string, baseUrl?: string) => ({ enc: encryptSecret(key, masterKey, providerKeyAad(baseUrl)), hint: maskKey(key) }) : undefined;
     const ran = await config.bootstrap(bootstrapCommands(file, seal));
     if (!opts.quiet) console.log(ran ? `[tollgate] bootstrap file applied as config events` : `[tollgate] config stream not empty: bootstrap file ${settings.configFile} ignored`);
   }
@@ -219,8 +219,9 @@ async function wire(settings: Settings, opts: StartOptions, { file, masterKey, l
     version: pkg.version,
     maxBodyBytes: settings.maxBodyBytes,
     corsOrigins: settings.corsOrigins ?? [],
+    metricsToken: settings.metricsToken,
     allowedHosts: isLoopback(settings.host) ? loopbackHostNames(settings.host, settings.allowedHosts) : undefined,
-    admin: { config, adminKey: settings.adminKey, loopback: isLoopback(settings.host), masterKey, providers, identity },
+    admin: { config, adminKey: settings.adminKey, loopback: isLoopback(settings.host), masterKey, providers, identity, providerEnv: { prefix: settings.providerEnvPrefix, allow: settings.providerEnvAllow ?? [] } },
     ...(outbox ? { outbox } : {}),
     store,
     router,
@@ -402,12 +403,21 @@ export class AnalyticsOpenError extends Error {
   override name = "AnalyticsOpenError";
 }
 
+/** Sealed provider headers (issue 22): decrypted with the master key, bound to the base URL. */
+function headersResolver(masterKey: Buffer | undefined) {
+  return (f: ProviderFields, id: string): Record<string, string> | undefined => {
+    if (!f.headers_enc) return f.headers;
+    if (!masterKey) throw new SecretError(`provider ${id} has stored headers: set TOLLGATE_MASTER_KEY to use them`);
+    return JSON.parse(decryptSecret(f.headers_enc, masterKey, providerKeyAad(f.base_url))) as Record<string, string>;
+  };
+}
+
 /** Provider keys: decrypted from the entity (master key) or read from the named env variable. */
 function keyResolver(masterKey: Buffer | undefined) {
   return (f: ProviderFields, id: string): string | undefined => {
     if (f.api_key_enc) {
       if (!masterKey) throw new SecretError(`provider ${id} has a stored API key: set TOLLGATE_MASTER_KEY to use it`);
-      return decryptSecret(f.api_key_enc, masterKey);
+      return decryptSecret(f.api_key_enc, masterKey, providerKeyAad(f.base_url));
     }
     return f.api_key_env ? process.env[f.api_key_env] : undefined;
   };

@@ -7,6 +7,7 @@ import { Type as T } from "@sinclair/typebox";
 import { IdentityService } from "../identity/service.ts";
 import { actorOf, enterActor } from "../identity/actor.ts";
 import { encryptSecret, maskKey } from "../config/secrets.ts";
+import { checkProviderSecrets, DEFAULT_PROVIDER_ENV_PREFIX, maskHeaders, type ProviderEnvPolicy, sealProviderHeaders, sealProviderKey } from "./provider-secrets.ts";
 import { GatewayError } from "../pipeline/errors.ts";
 import type { ConfigCommand, ConfigState, Entity, EntityKind } from "../projections/config/model.ts";
 import type { ConfigService, HistoryEntry } from "../projections/config/service.ts";
@@ -29,6 +30,8 @@ export interface AdminDeps {
   masterKey: Buffer | undefined;
   /** The live adapters (for the connectivity test). */
   providers: ProviderLookup;
+  /** Which env variables `api_key_env` may name (default: prefix TOLLGATE_PROVIDER_, no allow-list). */
+  providerEnv?: ProviderEnvPolicy;
   /** The live config snapshot (effective prices: `GET /api/v1/prices?provider=&model=`). */
   snapshot?: () => ConfigSnapshot;
   /** Admin identities, roles and the permission table (issue 28); absent: the bootstrap key only. */
@@ -70,7 +73,8 @@ export async function asAdmin(deps: Pick<AdminDeps, "adminKey" | "loopback" | "i
 function historyView(h: HistoryEntry): HistoryEntry {
   const scrub = (o?: Record<string, unknown>) => {
     if (!o) return o;
-    const { api_key_enc, secret_enc, ...rest } = o;
+    const { api_key_enc, secret_enc, headers_enc, ...rest } = o;
+    if (rest.headers && typeof rest.headers === "object" && !headers_enc) rest.headers = maskHeaders(rest.headers as Record<string, string>);
     return { ...rest, ...(api_key_enc ? { api_key: "(encrypted)" } : {}), ...(secret_enc ? { secret: "(encrypted)" } : {}) };
   };
   const out = { ...h };
@@ -79,14 +83,25 @@ function historyView(h: HistoryEntry): HistoryEntry {
   return out;
 }
 
-/** Turn a literal `api_key` into ciphertext + hint before it reaches the decider. */
-function sealKey(deps: AdminDeps, body: Record<string, unknown>): Record<string, unknown> {
+/**
+ * Provider secrets (see provider-secrets.ts): check `api_key_env` and `base_url` changes, and
+ * turn a literal `api_key` into ciphertext bound to the base URL + hint before the decider.
+ */
+function sealKey(deps: AdminDeps, body: Record<string, unknown>, existing?: Record<string, unknown>): Record<string, unknown> {
+  checkProviderSecrets(deps.providerEnv ?? { prefix: DEFAULT_PROVIDER_ENV_PREFIX, allow: [] }, body, existing);
+  const baseUrl = "base_url" in body ? body.base_url : existing?.base_url;
+  if (body.headers && typeof body.headers === "object" && deps.masterKey) {
+    // Headers may carry credentials: sealed like keys, only masked values stay readable.
+    body = { ...body, ...sealProviderHeaders(body.headers as Record<string, string>, deps.masterKey, baseUrl) };
+  } else if ("headers" in body && existing?.headers_enc) body = { ...body, headers_enc: null }; // replaced by headers in clear (no master key)
+  // A new base_url with a key variable instead of a key: the stored key (sealed to the old URL) goes.
+  if (existing?.api_key_enc && "base_url" in body && body.base_url !== existing.base_url && !("api_key" in body)) body = { ...body, api_key_enc: null, api_key_hint: null };
   if (!("api_key" in body)) return body;
   const { api_key, ...rest } = body;
   if (api_key === null) return { ...rest, api_key_enc: null, api_key_hint: null };
   if (typeof api_key !== "string" || api_key.length === 0) throw new GatewayError({ status: 400, code: "invalid_config", message: "`api_key` must be a non-empty string", param: "api_key" });
   if (!deps.masterKey) throw new GatewayError({ status: 400, code: "master_key_missing", message: "Set TOLLGATE_MASTER_KEY to store provider keys (or use api_key_env)", param: "api_key" });
-  return { ...rest, api_key_enc: encryptSecret(api_key, deps.masterKey), api_key_hint: maskKey(api_key) };
+  return { ...rest, ...sealProviderKey(api_key, deps.masterKey, baseUrl) };
 }
 
 function expectedVersion(request: Request, body: Record<string, unknown>): number | undefined {
@@ -158,7 +173,7 @@ export function entityRoutes(deps: AdminDeps, kind: EntityKind, path: string, ta
     .patch(`${path}/:id`, ({ request, params, body }) => run(request, () => {
       const { id: _id, expected_version: _ev, ...changes } = body as Record<string, unknown>;
       const ev = expectedVersion(request, body as Record<string, unknown>);
-      return { type: "update", kind, id: params.id, changes: seal(changes), ...(ev ? { expectedVersion: ev } : {}) };
+      return { type: "update", kind, id: params.id, changes: kind === "provider" ? sealKey(deps, changes, (deps.config.state.entities.provider[params.id] as Entity | undefined)?.fields as Record<string, unknown> | undefined) : seal(changes), ...(ev ? { expectedVersion: ev } : {}) };
     }), { params, body: Body, detail: detail(`Change a ${kind}`, one) })
     .delete(`${path}/:id`, ({ request, params }) => run(request, () => {
       const ev = expectedVersion(request, {});

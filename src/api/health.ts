@@ -11,6 +11,9 @@ import type { OutboxEventLog } from "../events/outbox.ts";
 import type { AnalyticsRuntime } from "../analytics/runtime.ts";
 import { Loose, okResponse } from "./schemas.ts";
 import { GatewayMetrics } from "../telemetry/metrics.ts";
+import { GatewayError } from "../pipeline/errors.ts";
+import { errorResponse } from "./http.ts";
+import { checkMetricsAccess, isOperator, type OperatorAccess } from "./operator-access.ts";
 
 const ReadyBody = Loose({ status: T.Union([T.Literal("ready"), T.Literal("degraded"), T.Literal("not_ready"), T.Literal("draining")]), checks: Loose({}) });
 import type { CacheStore } from "../cache/store.ts";
@@ -28,6 +31,8 @@ export interface HealthDeps {
   lifecycle?: { readonly draining: boolean };
   /** The app's metrics (main.ts builds them with every source); absent = the emitter/outbox series only. */
   metrics?: GatewayMetrics | undefined;
+  /** Who sees `/ready` details and `/metrics` (absent: everyone, as in tests that build the app alone). */
+  access?: OperatorAccess;
 }
 
 /** The analytics projection's state and lag: shown, never a reason to refuse traffic (it is off the request path). */
@@ -54,7 +59,7 @@ export function healthRoutes(deps: HealthDeps) {
     })
     .get(
       "/ready",
-      async ({ set }) => {
+      async ({ set, request }) => {
         const log = await deps.log.health().catch((err: unknown) => ({ ok: false, detail: String(err) }));
         const e = deps.emitter;
         const emitter = { ok: !e.saturated && e.lastError === undefined, pending: e.pending, saturated: e.saturated, last_error: e.lastError ?? null };
@@ -68,6 +73,9 @@ export function healthRoutes(deps: HealthDeps) {
         const cache = deps.cache ? { kind: deps.cache.kind, ...deps.cache.health() } : undefined;
         const degraded = ready && (!log.ok || (outbox?.backlog ?? 0) > 0 || cache?.ok === false);
         set.status = ready ? 200 : 503;
+        const status = draining ? "draining" : !ready ? "not_ready" : degraded ? "degraded" : "ready";
+        // Details (backend errors, backlog) only for the admin key or the metrics token.
+        if (deps.access && !isOperator(deps.access, request)) return { status, checks: {} };
         return {
           status: draining ? "draining" : !ready ? "not_ready" : degraded ? "degraded" : "ready",
           checks: { event_log: { kind: deps.log.kind, ...log }, state_store: { kind: deps.store.kind, ...store }, emitter, ...(outbox ? { outbox } : {}), analytics, ...(cache ? { cache } : {}) },
@@ -76,18 +84,26 @@ export function healthRoutes(deps: HealthDeps) {
       {
         detail: {
           tags: ["Operations"],
-          summary: "Readiness: event log, state store, emitter (503 when not ready; `degraded` while the outbox holds events); analytics state and lag, for information",
+          summary: "Readiness: event log, state store, emitter (503 when not ready; `degraded` while the outbox holds events); analytics state and lag, for information. Without the admin key or metrics token: the status alone",
           responses: { ...okResponse(ReadyBody, "Ready (`ready` or `degraded`)"), ...okResponse(ReadyBody, "Not ready (`not_ready`)", 503) },
         },
       },
     )
     .get(
       "/metrics",
-      async () => new Response(await metrics.text(), { headers: { "content-type": metrics.contentType } }),
+      async ({ request }) => {
+        try {
+          if (deps.access) checkMetricsAccess(deps.access, request);
+        } catch (err) {
+          if (err instanceof GatewayError) return errorResponse(err);
+          throw err;
+        }
+        return new Response(await metrics.text(), { headers: { "content-type": metrics.contentType } });
+      },
       {
         detail: {
           tags: ["Operations"],
-          summary: "Prometheus metrics",
+          summary: "Prometheus metrics (with TOLLGATE_METRICS_TOKEN set: that token or the admin key as a bearer token)",
           description: "Prometheus text format (prom-client): requests, latency, tokens, cost, cache, guardrails, limits, budgets, circuit breakers, GenAI client metrics, event emitter, outbox and projection lag. Every series and its labels: docs/observability.md.",
           responses: { 200: { description: "Prometheus text exposition format", content: { "text/plain": { schema: { type: "string" } } } } },
         },

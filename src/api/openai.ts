@@ -11,6 +11,7 @@ import { errorResponse } from "./http.ts";
 import { type GatewayDeps, runGateway, sseResponse } from "./gateway.ts";
 import { errorResponses, jsonOrSse, KEY_SECURITY, Loose, MODEL_CALL_ERRORS, okResponse } from "./schemas.ts";
 import { checkIdentifier } from "../canonical/limits.ts";
+import { checkAnyCredential, type OperatorAccess } from "./operator-access.ts";
 
 /** Request attributes a service may send as headers (or in the body's `metadata`). */
 export function metaFrom(request: Request, body: ChatCompletionRequest): Ctx["meta"] {
@@ -56,7 +57,12 @@ export function openaiChunkFormatter(includeUsage: boolean): (chunk: ChatComplet
 
 export const openaiSseError = (error: GatewayError) => `data: ${JSON.stringify(error.toBody())}\n\n`;
 
-export function openaiRoutes(deps: GatewayDeps) {
+const ModelList = T.Object({
+  object: T.Literal("list"),
+  data: T.Array(T.Object({ id: T.String(), object: T.Literal("model"), created: T.Integer(), owned_by: T.String() })),
+});
+
+export function openaiRoutes(deps: GatewayDeps & { access?: OperatorAccess & { loopback: boolean } }) {
   return new Elysia({ name: "openai-routes", normalize: false })
     .post(
       "/v1/chat/completions",
@@ -86,15 +92,35 @@ export function openaiRoutes(deps: GatewayDeps) {
     )
     .get(
       "/v1/models",
-      () => ({ object: "list" as const, data: listModels(deps.config(), deps.providers.list()) }),
+      ({ request }) => {
+        if (deps.access) {
+          // A virtual key or the admin key, like a model call (issue 22).
+          try {
+            checkAnyCredential(deps.access, deps.config().tenancy, request);
+          } catch (err) {
+            if (err instanceof GatewayErrorClass) return errorResponse(err);
+            throw err;
+          }
+        }
+        return { object: "list" as const, data: listModels(deps.config(), deps.providers.list()) };
+      },
       {
         response: T.Object({ object: T.Literal("list"), data: T.Array(ModelEntrySchema) }),
-        detail: { tags: ["OpenAI-compatible"], summary: "List every name a client may send as `model`: routes, aliases, provider models (bare and `provider/model`)" },
+        detail: { tags: ["OpenAI-compatible"], summary: "List every name a client may send as `model`: routes, aliases, provider models (bare and `provider/model`) (a virtual key or the admin key)", security: [...KEY_SECURITY, { adminKey: [] }], responses: { ...okResponse(T.Object({ object: T.Literal("list"), data: T.Array(ModelEntrySchema) }), "The models, routes and aliases"), ...errorResponses({ 401: "No valid key", 403: "Tenant disabled" }) } },
       },
     )
     .get(
       "/v1/models/:id",
-      ({ params }) => {
+      ({ params, request }) => {
+        if (deps.access) {
+          // A virtual key or the admin key, like a model call (issue 22).
+          try {
+            checkAnyCredential(deps.access, deps.config().tenancy, request);
+          } catch (err) {
+            if (err instanceof GatewayErrorClass) return errorResponse(err);
+            throw err;
+          }
+        }
         const id = params.id; // `provider/model` arrives URL-encoded (`e2%2Fe2-model`), decoded here by the router
         const hit = listModels(deps.config(), deps.providers.list()).find((m) => m.id === id);
         if (hit) return Response.json(hit);
@@ -104,8 +130,9 @@ export function openaiRoutes(deps: GatewayDeps) {
         params: T.Object({ id: T.String({ description: "A name a client sends as `model` (`provider/model` URL-encoded)" }) }),
         detail: {
           tags: ["OpenAI-compatible"],
-          summary: "One model, route or alias by the name a client sends as `model`",
-          responses: { ...okResponse(ModelEntrySchema, "The model"), ...errorResponses({ 404: "Not a name this gateway routes (`model_not_found`)" }) },
+          summary: "One model, route or alias by the name a client sends as `model` (a virtual key or the admin key)",
+          security: [...KEY_SECURITY, { adminKey: [] }],
+          responses: { ...okResponse(ModelEntrySchema, "The model"), ...errorResponses({ 401: "No valid key", 403: "Tenant disabled", 404: "Not a name this gateway routes (`model_not_found`)" }) },
         },
       },
     );

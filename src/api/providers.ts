@@ -9,13 +9,29 @@ import type { Router } from "../routing/router.ts";
 import type { TargetHealth } from "../routing/types.ts";
 import { errorResponse } from "./http.ts";
 import { Type as T } from "@sinclair/typebox";
-import { errorResponses, IdParams, ListOf, Loose, okResponse } from "./schemas.ts";
+import { errorResponses, IdParams, KEY_SECURITY, ListOf, Loose, okResponse } from "./schemas.ts";
+import type { TenancySnapshot } from "../config/tenancy.ts";
+import { checkAnyCredential, type OperatorAccess } from "./operator-access.ts";
 
 const ProviderHealth = Loose({ id: T.String(), kind: T.String(), state: T.String(), targets: T.Array(Loose({ model: T.String(), state: T.String() })) });
 
 export interface ProviderRoutesDeps {
   providers: ProviderLookup;
   router: Router;
+  /** Who may read provider health (absent: everyone, as in tests that build the app alone). */
+  access?: OperatorAccess & { loopback: boolean; tenancy: () => TenancySnapshot | undefined };
+}
+
+/** A valid key (virtual or admin; none in first-run mode) or the 401/403 to answer. */
+function denied(deps: ProviderRoutesDeps, request: Request): Response | undefined {
+  if (!deps.access) return undefined;
+  try {
+    checkAnyCredential(deps.access, deps.access.tenancy(), request);
+    return undefined;
+  } catch (err) {
+    if (err instanceof GatewayError) return errorResponse(err);
+    throw err;
+  }
 }
 
 function view(deps: ProviderRoutesDeps, id: string) {
@@ -34,12 +50,14 @@ function view(deps: ProviderRoutesDeps, id: string) {
 
 export function providerRoutes(deps: ProviderRoutesDeps) {
   return new Elysia({ name: "provider-routes", normalize: false })
-    .get("/v1/providers", () => ({ object: "list", data: deps.providers.list().map((p) => view(deps, p.id)) }), {
-      detail: { tags: ["Operations"], summary: "Providers with breaker state, recent latency and error rate per target", responses: okResponse(ListOf(ProviderHealth), "Every enabled provider") },
+    .get("/v1/providers", ({ request }) => denied(deps, request) ?? { object: "list", data: deps.providers.list().map((p) => view(deps, p.id)) }, {
+      detail: { tags: ["Operations"], summary: "Providers with breaker state, recent latency and error rate per target (a virtual key or the admin key)", security: [...KEY_SECURITY, { adminKey: [] }], responses: { ...okResponse(ListOf(ProviderHealth), "Every enabled provider"), ...errorResponses({ 401: "No valid key", 403: "Tenant disabled" }) } },
     })
     .get(
       "/v1/providers/:id/health",
-      ({ params }) => {
+      ({ params, request }) => {
+        const no = denied(deps, request);
+        if (no) return no;
         const v = view(deps, params.id);
         return v ?? errorResponse(new GatewayError({ status: 404, code: "not_found", message: `provider \`${params.id}\` does not exist or is disabled` }));
       },
@@ -47,8 +65,9 @@ export function providerRoutes(deps: ProviderRoutesDeps) {
         params: IdParams,
         detail: {
           tags: ["Operations"],
-          summary: "One provider's health: breaker state, EWMA latency, error rate per target",
-          responses: { ...okResponse(ProviderHealth, "The provider's health"), ...errorResponses({ 404: "No such enabled provider (`not_found`)" }) },
+          summary: "One provider's health: breaker state, EWMA latency, error rate per target (a virtual key or the admin key)",
+          security: [...KEY_SECURITY, { adminKey: [] }],
+          responses: { ...okResponse(ProviderHealth, "The provider's health"), ...errorResponses({ 401: "No valid key", 403: "Tenant disabled", 404: "No such enabled provider (`not_found`)" }) },
         },
       },
     );

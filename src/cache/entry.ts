@@ -21,23 +21,37 @@ export interface CacheEntry {
   answer: { kind: "response"; response: ChatCompletion } | { kind: "embeddings"; response: EmbeddingsResponse };
 }
 
-const SEALED = "s1:";
+/**
+ * Sealed entries are bound to their scope (issue 22): the AES-GCM additional data is the
+ * tenant and the cache scope (`tenant:<id>`, `key:<id>`, `user:<id>`), so an entry copied
+ * under another tenant's or key's name in Redis does not open. `s1:` (sealed without a scope,
+ * before) is read as a miss: entries are short-lived, they refill.
+ */
+const SEALED = "s2:";
 const PLAIN = "p1:";
 
-/** Entry → stored text (sealed when `key` is given). */
-export function encodeEntry(entry: CacheEntry, key?: Buffer): string {
+/** The additional data a sealed entry is bound to. */
+export const entryAad = (scope: string): string => `tollgate-cache-entry:${scope}`;
+
+/** Entry → stored text (sealed when `key` is given, bound to `scope`). */
+export function encodeEntry(entry: CacheEntry, key?: Buffer, scope = ""): string {
   const json = JSON.stringify(entry);
-  return key ? SEALED + encryptSecret(json, key) : PLAIN + json;
+  return key ? SEALED + encryptSecret(json, key, entryAad(scope)) : PLAIN + json;
 }
 
-/** Stored text → entry; undefined when it cannot be read (wrong key, other version, corrupt): a miss, never an error. */
-export function decodeEntry(text: string, key?: Buffer): CacheEntry | undefined {
+/**
+ * Stored text → entry; undefined when it cannot be read (wrong key or scope, other version,
+ * corrupt): a miss, never an error. With a master key, an unsealed entry is refused too (a
+ * writer to Redis could otherwise plant answers in clear).
+ */
+export function decodeEntry(text: string, key?: Buffer, scope = ""): CacheEntry | undefined {
   try {
     let json: string;
     if (text.startsWith(SEALED)) {
       if (!key) return undefined;
-      json = decryptSecret(text.slice(SEALED.length), key);
+      json = decryptSecret(text.slice(SEALED.length), key, entryAad(scope));
     } else if (text.startsWith(PLAIN)) {
+      if (key) return undefined;
       json = text.slice(PLAIN.length);
     } else return undefined;
     const e = JSON.parse(json) as CacheEntry;

@@ -44,7 +44,8 @@ export interface KeyInput {
 }
 
 /** The scope an entry belongs to: the tenant, or one key of it. */
-export function scopeOf(tenant: string, keyId: string | undefined, scope: "tenant" | "key"): string {
+export function scopeOf(tenant: string, keyId: string | undefined, scope: "tenant" | "key" | "user", user?: string): string {
+  if (scope === "user" && user) return `user:${tenant}:${user}`;
   return scope === "key" && keyId ? `key:${keyId}` : `tenant:${tenant}`;
 }
 

@@ -23,12 +23,16 @@ export interface CachePlan {
   bypass?: BypassReason;
   /** The semantic tier's scope and text, when the tenant turned it on and the request fits it. */
   semantic?: SemanticInput & { embeddingsModel: string; threshold: number };
+  /** The scope sealed entries are bound to (AES-GCM additional data, see cache/entry.ts). */
+  sealScope?: string;
 }
 
 export interface PlanInput {
   config: Pick<ConfigSnapshot, "routes" | "models" | "cache">;
   tenant: string;
   keyId?: string;
+  /** The end customer (`user` scope). */
+  user?: string;
   service?: string;
   operation: "chat" | "embeddings";
   request: ChatCompletionRequest;
@@ -45,17 +49,18 @@ export function planRequest(input: PlanInput): CachePlan {
   if (policy.mode === "deterministic" && !isDeterministic(input.request, input.operation)) return { ...base, bypass: "not_deterministic" };
   if (directives.noStore) return { ...base, bypass: "no_store" };
   const keyInput: KeyInput = {
-    scope: scopeOf(input.tenant, input.keyId, policy.scope),
+    scope: scopeOf(input.tenant, input.keyId, policy.scope, input.user),
     operation: input.operation,
     request: input.request,
     ...(input.embeddings ? { embeddings: input.embeddings } : {}),
     route: routeDefinition(input.request.model, input.config, input.tenant, input.service),
   };
   const hash = cacheKey(keyInput);
+  const sealScope = `${input.tenant}|${keyInput.scope}`;
   const sem = policy.semantic ? semanticInput(keyInput, policy.semantic.maxMessages) : undefined;
   const semantic = sem && policy.semantic ? { semantic: { ...sem, embeddingsModel: policy.semantic.embeddingsModel, threshold: policy.semantic.threshold } } : {};
-  if (directives.noCache) return { ...base, hash, store: true, bypass: "no_cache", ...semantic };
-  return { ...base, hash, lookup: true, store: true, ...semantic };
+  if (directives.noCache) return { ...base, hash, sealScope, store: true, bypass: "no_cache", ...semantic };
+  return { ...base, hash, sealScope, lookup: true, store: true, ...semantic };
 }
 
 /** Pure: whether an entry stored at `storedAt` may answer now (`max-age`; the TTL is the store's job). */

@@ -29,7 +29,7 @@ export const CachePolicyFields = T.Object(
   {
     mode: T.Optional(CacheMode),
     ttl_seconds: T.Optional(T.Integer({ minimum: 0, maximum: MAX_TTL_SECONDS, description: "How long an entry lives (default 3600; 0 disables the cache)" })),
-    scope: T.Optional(T.Union([T.Literal("tenant"), T.Literal("key")], { description: "`tenant` (default): the tenant's keys share entries; `key`: each key has its own" })),
+    scope: T.Optional(T.Union([T.Literal("tenant"), T.Literal("key"), T.Literal("user")], { description: "`tenant` (default): the tenant's keys share entries; `key`: each key has its own; `user`: each end customer (`user_id` / OpenAI `user` / `x-tollgate-user`) has its own, exact and semantic tiers alike (requests without one share the tenant's)" })),
     max_entry_bytes: T.Optional(T.Integer({ minimum: 1, maximum: MAX_ENTRY_BYTES_LIMIT, description: "Larger answers are not stored (default 1 MiB)" })),
     semantic: T.Optional(SemanticFields),
   },
@@ -40,7 +40,7 @@ export type CachePolicyFields = Static<typeof CachePolicyFields>;
 export interface CachePolicy {
   mode: "off" | "deterministic" | "all";
   ttlSeconds: number;
-  scope: "tenant" | "key";
+  scope: "tenant" | "key" | "user";
   maxEntryBytes: number;
   /** Present when the semantic tier is on. */
   semantic?: { embeddingsModel: string; threshold: number; maxMessages: number };

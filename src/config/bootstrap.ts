@@ -3,6 +3,7 @@
  * keys, turned into the first configuration snapshot.
  */
 import { Type as T, type Static } from "@sinclair/typebox";
+import { maskKey } from "./secrets.ts";
 import { Value } from "@sinclair/typebox/value";
 import { readFileSync } from "node:fs";
 import { parse as parseYaml } from "yaml";
@@ -104,7 +105,7 @@ export function builtinProviders(settings: Settings): ProviderConfig[] {
  * The bootstrap file as config commands (run once, on a first start with an empty config
  * stream). A literal `api_key` is sealed with the master key; `api_key_env` is kept as a name.
  */
-export function bootstrapCommands(file: BootstrapFile, seal: ((key: string) => { enc: string; hint: string }) | undefined): ConfigCommand[] {
+export function bootstrapCommands(file: BootstrapFile, seal: ((key: string, baseUrl?: string) => { enc: string; hint: string }) | undefined): ConfigCommand[] {
   const cmds: ConfigCommand[] = [];
   for (const p of file.providers ?? []) {
     const fields: Record<string, unknown> = { kind: p.kind, models: p.models ?? (p.kind === "echo" ? ["echo"] : []) };
@@ -112,11 +113,18 @@ export function bootstrapCommands(file: BootstrapFile, seal: ((key: string) => {
     if (p.api_key_env) fields.api_key_env = p.api_key_env;
     if (p.api_key) {
       if (!seal) throw new BootstrapError(`TOLLGATE_CONFIG: provider ${p.id}: a literal api_key needs TOLLGATE_MASTER_KEY (or use api_key_env)`);
-      const { enc, hint } = seal(p.api_key);
+      const { enc, hint } = seal(p.api_key, fields.base_url as string | undefined); // bound to the base URL (AES-GCM additional data)
       fields.api_key_enc = enc;
       fields.api_key_hint = hint;
     }
-    if (p.headers) fields.headers = p.headers;
+    if (p.headers) {
+      fields.headers = p.headers;
+      // Headers may carry credentials: sealed like a key when a master key is set (masked values stay readable).
+      if (seal) {
+        fields.headers_enc = seal(JSON.stringify(p.headers), fields.base_url as string | undefined).enc;
+        fields.headers = Object.fromEntries(Object.entries(p.headers).map(([k, v]) => [k, maskKey(v)]));
+      }
+    }
     if (p.timeout_ms) fields.timeout_ms = p.timeout_ms;
     if (p.chunk_delay_ms !== undefined) fields.chunk_delay_ms = p.chunk_delay_ms;
     if (p.api_version) fields.api_version = p.api_version;

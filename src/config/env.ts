@@ -14,6 +14,9 @@ export const Settings = T.Object({
   maxBodyBytes: T.Integer({ minimum: 1024 }),
   /** Allowed browser origins (none when unset: no CORS headers at all). */
   corsOrigins: T.Optional(T.Array(T.String({ minLength: 1 }), { minItems: 1 })),
+  metricsToken: T.Optional(T.String({ minLength: 16 })),
+  providerEnvPrefix: T.String({ pattern: "^[A-Za-z0-9_]*$" }),
+  providerEnvAllow: T.Optional(T.Array(T.String({ pattern: "^[A-Za-z_][A-Za-z0-9_]*$" }), { minItems: 1 })),
   /** Extra `Host` names accepted on a loopback bind (DNS-rebinding guard). */
   allowedHosts: T.Optional(T.Array(T.String({ pattern: "^[A-Za-z0-9.:\\[\\]_-]+$" }), { minItems: 1 })),
   openaiApiKey: T.Optional(T.String({ minLength: 1 })),
@@ -53,6 +56,9 @@ export const ENV_VARS = {
   TOLLGATE_CONFIG: ["configFile", "", "Bootstrap file (JSON or YAML): providers, model aliases, prices"],
   TOLLGATE_MAX_BODY_BYTES: ["maxBodyBytes", "4194304", "Largest accepted request body"],
   TOLLGATE_CORS_ORIGINS: ["corsOrigins", "", "Comma-separated allowed browser origins (e.g. https://app.example.com), or *; unset: none (no CORS headers)"],
+  TOLLGATE_METRICS_TOKEN: ["metricsToken", "", "When set (≥ 16 characters), /metrics needs it (or the admin key) as `Authorization: Bearer …`; /ready details need either too"],
+  TOLLGATE_PROVIDER_ENV_PREFIX: ["providerEnvPrefix", "TOLLGATE_PROVIDER_", "Env variables a provider's `api_key_env` may name through the admin API must start with this (the bootstrap file may name any)"],
+  TOLLGATE_PROVIDER_ENV_ALLOW: ["providerEnvAllow", "", "Comma-separated env variable names `api_key_env` may also name through the admin API"],
   TOLLGATE_ALLOWED_HOSTS: ["allowedHosts", "", "On a loopback bind, `Host` names accepted besides localhost, 127.0.0.1, ::1 and HOST (DNS-rebinding guard); comma-separated"],
   OPENAI_API_KEY: ["openaiApiKey", "", "Registers provider `openai` when set"],
   OPENAI_BASE_URL: ["openaiBaseUrl", "https://api.openai.com/v1", "Base URL of the `openai` provider"],
@@ -82,7 +88,7 @@ export const ENV_VARS = {
 } as const satisfies Record<string, readonly [keyof Settings, string, string]>;
 
 const NUMERIC = new Set<keyof Settings>(["port", "maxBodyBytes", "drainTimeoutMs", "metricsMaxTenants", "metricsMaxModels", "fsyncMs", "cacheMaxBytes", "cacheTimeoutMs", "responsesTtlSeconds", "adminSigninFailures"]);
-const LISTS = new Set<keyof Settings>(["corsOrigins", "kafkaBrokers", "allowedHosts"]);
+const LISTS = new Set<keyof Settings>(["corsOrigins", "kafkaBrokers", "allowedHosts", "providerEnvAllow"]);
 
 export class SettingsError extends Error {
   override name = "SettingsError";

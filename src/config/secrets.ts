@@ -17,24 +17,35 @@ export function deriveKey(master: string): Buffer {
   return scryptSync(master, "tollgate-master-key-v1", 32);
 }
 
-export function encryptSecret(plain: string, key: Buffer): string {
+/**
+ * Seal a secret. With `aad` (additional authenticated data, e.g. the provider's base URL) the
+ * ciphertext (`v2:…`) only opens with the same `aad`: a stored key cannot be pointed at another
+ * host without sealing it again. Without, `v1:…` (older entities).
+ */
+export function encryptSecret(plain: string, key: Buffer, aad?: string): string {
   const iv = randomBytes(12);
   const cipher = createCipheriv("aes-256-gcm", key, iv);
+  if (aad !== undefined) cipher.setAAD(Buffer.from(aad, "utf8"));
   const data = Buffer.concat([cipher.update(plain, "utf8"), cipher.final()]);
-  return `v1:${iv.toString("base64url")}:${cipher.getAuthTag().toString("base64url")}:${data.toString("base64url")}`;
+  return `${aad !== undefined ? "v2" : "v1"}:${iv.toString("base64url")}:${cipher.getAuthTag().toString("base64url")}:${data.toString("base64url")}`;
 }
 
-export function decryptSecret(sealed: string, key: Buffer): string {
+/** Open a sealed secret; a `v2` one needs the same `aad` it was sealed with. */
+export function decryptSecret(sealed: string, key: Buffer, aad?: string): string {
   const [v, iv, tag, data] = sealed.split(":");
-  if (v !== "v1" || !iv || !tag || data === undefined) throw new SecretError("not a sealed secret");
+  if ((v !== "v1" && v !== "v2") || !iv || !tag || data === undefined) throw new SecretError("not a sealed secret");
   try {
     const decipher = createDecipheriv("aes-256-gcm", key, Buffer.from(iv, "base64url"));
+    if (v === "v2") decipher.setAAD(Buffer.from(aad ?? "", "utf8"));
     decipher.setAuthTag(Buffer.from(tag, "base64url"));
     return Buffer.concat([decipher.update(Buffer.from(data, "base64url")), decipher.final()]).toString("utf8");
   } catch {
-    throw new SecretError("cannot decrypt a provider key: wrong TOLLGATE_MASTER_KEY?");
+    throw new SecretError(v === "v2" ? "cannot decrypt a provider key: wrong TOLLGATE_MASTER_KEY, or its base_url changed without the key being set again" : "cannot decrypt a provider key: wrong TOLLGATE_MASTER_KEY?");
   }
 }
+
+/** The additional data a provider key is bound to: its base URL ("" for the kind's default). */
+export const providerKeyAad = (baseUrl: unknown): string => `tollgate-provider-key:${typeof baseUrl === "string" ? baseUrl : ""}`;
 
 /** `sk-…abcd`: enough to recognise a key, never enough to use it. */
 export function maskKey(key: string): string {

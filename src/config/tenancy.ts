@@ -16,6 +16,8 @@ export interface TenantRecord {
   rpm_limit?: number;
   tpm_limit?: number;
   budget?: Budget;
+  /** Allowed models or aliases for every key of the tenant; absent = all. */
+  models?: string[];
 }
 
 export interface KeyRecord {

@@ -89,6 +89,7 @@ export function authenticate(tenancy: TenancySnapshot | undefined, credential: u
   const tenant = tenancy?.tenants[key.tenant];
   if (!tenant || !tenant.enabled) return no(403, "tenant_disabled", `Tenant \`${key.tenant}\` is disabled`);
   if (opts.model !== undefined && !modelAllowed(key.models, opts.model)) return no(403, "model_not_allowed", `This API key may not use the model \`${opts.model}\``, "model");
+  if (opts.model !== undefined && !modelAllowed(tenant.models, opts.model)) return no(403, "model_not_allowed", `This tenant may not use the model \`${opts.model}\``, "model");
   return { ok: true, tenantId: key.tenant, key, tenant };
 }
 

@@ -56,7 +56,7 @@ export async function semanticLookup(ctx: Ctx, plan: CachePlan, tier: SemanticTi
     store.count(plan.tenant, "errors");
   }
   store.count(plan.tenant, `sim_${similarityBucket(match.similarity)}`);
-  const entry = match.entry ? decodeEntry(match.entry, opts.masterKey) : undefined;
+  const entry = match.entry ? decodeEntry(match.entry, opts.masterKey, plan.sealScope) : undefined;
   if (!entry || entry.answer.kind !== "response") {
     store.count(plan.tenant, "semantic_misses");
     ctx.emit({ type: "cache.semantic_miss", payload: { reason: match.similarity === undefined ? "empty" : "below_threshold", similarity: match.similarity ?? null, embeddingCostUsd: costUsd } });

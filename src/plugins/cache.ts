@@ -78,7 +78,7 @@ export function cachePlugin(opts: CachePluginOptions) {
   async function read(plan: CachePlan): Promise<CacheEntry | undefined> {
     try {
       const text = await store.get(plan.tenant, plan.hash!);
-      return text ? decodeEntry(text, opts.masterKey) : undefined;
+      return text ? decodeEntry(text, opts.masterKey, plan.sealScope) : undefined;
     } catch {
       store.count(plan.tenant, "errors");
       return undefined;
@@ -97,6 +97,7 @@ export function cachePlugin(opts: CachePluginOptions) {
           config: ctx.config,
           tenant: ctx.principal.tenant,
           ...(ctx.principal.keyId ? { keyId: ctx.principal.keyId } : {}),
+          ...((ctx.meta.user ?? ctx.principal.user) ? { user: (ctx.meta.user ?? ctx.principal.user)! } : {}),
           ...((ctx.meta.service ?? ctx.principal.service) ? { service: (ctx.meta.service ?? ctx.principal.service)! } : {}),
           operation: ctx.operation,
           request: ctx.request,
@@ -176,7 +177,7 @@ export function cachePlugin(opts: CachePluginOptions) {
             if (r && r.choices.length && r.choices.every((c) => c.finish_reason)) stored = { kind: "response", response: r };
           }
           if (!stored) return;
-          const text = encodeEntry({ v: 1, storedAt: now(), provider: target?.provider.id ?? null, model: target?.model ?? null, answer: stored }, opts.masterKey);
+          const text = encodeEntry({ v: 1, storedAt: now(), provider: target?.provider.id ?? null, model: target?.model ?? null, answer: stored }, opts.masterKey, plan.sealScope);
           if (Buffer.byteLength(text) > plan.policy.maxEntryBytes) return;
           store.set(plan.tenant, plan.hash!, text, plan.policy.ttlSeconds * 1000).catch(() => store.count(plan.tenant, "errors"));
           if (s.unit && plan.semantic && opts.semantic && stored.kind === "response") {

@@ -3,6 +3,7 @@
  * The provider-call plugin then tries them in that order with retries and fallbacks.
  */
 import type { ConfigSnapshot, RouteConfig } from "../config/snapshot.ts";
+import { boundIdentifier } from "../canonical/limits.ts";
 import type { Ctx } from "../pipeline/context.ts";
 import { errors, GatewayError } from "../pipeline/errors.ts";
 import { definePlugin } from "../pipeline/plugin.ts";
@@ -56,7 +57,7 @@ export function readHints(ctx: Ctx): RoutingHints {
   const strategy = typeof header === "string" ? header : r.strategy;
   if (strategy !== undefined) {
     if (typeof strategy !== "string" || !STRATEGIES.has(strategy)) {
-      throw new GatewayError({ status: 400, code: "invalid_strategy", message: `Unknown routing strategy \`${String(strategy)}\`; one of ${[...STRATEGIES].join(", ")}`, param: "routing.strategy" });
+      throw new GatewayError({ status: 400, code: "invalid_strategy", message: `Unknown routing strategy \`${boundIdentifier(String(strategy)).slice(0, 64)}\`; one of ${[...STRATEGIES].join(", ")}`, param: "routing.strategy" });
     }
     hints.strategy = strategy as Strategy;
   }

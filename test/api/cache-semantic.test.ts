@@ -84,6 +84,28 @@ describe("semantic tier: lookups", () => {
     expect(((await below.json()) as any).choices[0].message.content).toBe(q3);
   });
 
+  test("scope `user`: a similar question of another end customer never gets the first customer's answer (issue 22)", async () => {
+    expect((await admin("PUT", "/api/v1/admin/tenants/a/cache", { semantic, scope: "user" })).status).toBe(200);
+    await waitFor(() => gw.snapshot.cache?.tenants.a?.scope === "user", 3000, "the policy");
+    try {
+      const [i, j] = nextAxes();
+      const q = `My account number is 4711, what is my balance? ${crypto.randomUUID()}`;
+      const p = `What's my balance? ${crypto.randomUUID()}`;
+      fake.set(`user: ${q}`, towards(DIMS, i, j, 1));
+      fake.set(`user: ${p}`, towards(DIMS, i, j, 0.99));
+      await ask(keyA, q, { user: "customer-1" });
+      await settle();
+      const same = await ask(keyA, p, { user: "customer-1" });
+      expect(same.headers.get("x-tollgate-cache")).toBe("semantic-hit");
+      const other = await ask(keyA, p, { user: "customer-2" });
+      expect(other.headers.get("x-tollgate-cache")).toBe("miss");
+      expect(((await other.json()) as any).choices[0].message.content).toBe(p); // its own answer, not customer-1's
+    } finally {
+      expect((await admin("PUT", "/api/v1/admin/tenants/a/cache", { semantic, scope: "tenant" })).status).toBe(200);
+      await waitFor(() => gw.snapshot.cache?.tenants.a?.scope === "tenant", 3000, "the policy back");
+    }
+  });
+
   test("everything but the wording must match: tenant, model, system prompt, tools", async () => {
     const [i, j] = nextAxes();
     const q = `Where is my order? ${crypto.randomUUID()}`;

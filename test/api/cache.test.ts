@@ -228,6 +228,22 @@ describe("exact cache: isolation, limits, accounting", () => {
     await waitFor(() => gw.snapshot.cache?.tenants.a === undefined, 3000, "the policy removal");
   });
 
+  test("scope `user`: one end customer's answer is never served to another customer of the tenant (issue 22)", async () => {
+    expect((await admin("PUT", "/api/v1/admin/tenants/a/cache", { scope: "user" })).status).toBe(200);
+    await waitFor(() => gw.snapshot.cache?.tenants.a?.scope === "user", 3000, "the policy");
+    try {
+      const b = body(fresh("per-customer"));
+      await stored(await chat(keyA, b, { "x-tollgate-user": "cust-1" }));
+      expect((await chat(keyA, b, { "x-tollgate-user": "cust-1" })).headers.get("x-tollgate-cache")).toBe("hit");
+      expect((await chat(keyA2, b, { "x-tollgate-user": "cust-1" })).headers.get("x-tollgate-cache")).toBe("hit"); // the same customer through another key
+      expect((await chat(keyA, b, { "x-tollgate-user": "cust-2" })).headers.get("x-tollgate-cache")).toBe("miss");
+      expect((await chat(keyA, { ...b, user: "cust-3" })).headers.get("x-tollgate-cache")).toBe("miss"); // OpenAI's `user` counts too
+    } finally {
+      expect((await admin("DELETE", "/api/v1/admin/tenants/a/cache")).status).toBe(200);
+      await waitFor(() => gw.snapshot.cache?.tenants.a === undefined, 3000, "the policy removal");
+    }
+  });
+
   test("a hit counts against the key's RPM (429 past it) but takes no TPM and reserves no budget", async () => {
     const limited = await newKey("a", { name: "rpm2", rpm_limit: 2, tpm_limit: 100_000, budget: { amount_usd: 5, period: "day" } });
     const b = body(fresh("rpm"));

@@ -51,7 +51,7 @@ describe("operations", () => {
   });
 
   test("GET /ready reports the event log and emitter", async () => {
-    const res = await fetch(`${gw.url}/ready`);
+    const res = await fetch(`${gw.url}/ready`, { headers: { authorization: `Bearer ${gw.adminKey}` } });
     expect(res.status).toBe(200);
     expect(await res.json()).toMatchObject({ status: "ready", checks: { event_log: { kind: "file", ok: true }, emitter: { ok: true } } });
   });

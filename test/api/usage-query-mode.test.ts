@@ -22,7 +22,7 @@ test("query mode answers the API, writes nothing and commits no offsets; /ready 
   expect(r.status).toBe(200);
   expect(((await r.json()) as { data: { requests: number } }).data.requests).toBe(0);
   expect(await gw.log.committed("requests", "usage-projection")).toEqual((await gw.log.endOffsets("requests")).map(() => 0));
-  const ready = (await (await fetch(`${gw.url}/ready`)).json()) as { checks: { analytics: Record<string, unknown> } };
+  const ready = (await (await fetch(`${gw.url}/ready`, { headers: { authorization: `Bearer ${gw.adminKey}` } })).json()) as { checks: { analytics: Record<string, unknown> } };
   expect(ready.checks.analytics).toMatchObject({ state: "ready", projecting: false });
   expect(ready.checks.analytics.lag).toBeGreaterThan(0);
 });

@@ -204,9 +204,9 @@ describe("usage API", () => {
 
   test("/ready shows the analytics projection's state and lag (0 once caught up), and off when off", async () => {
     await waitFor(async () => (await gw.analytics!.lag()) === 0, 20_000, "no lag");
-    const ready = await json<{ checks: { analytics: Record<string, unknown> } }>(await fetch(`${gw.url}/ready`));
+    const ready = await json<{ checks: { analytics: Record<string, unknown> } }>(await fetch(`${gw.url}/ready`, { headers: { authorization: `Bearer ${ADMIN}` } }));
     expect(ready.checks.analytics).toMatchObject({ kind: "chdb", state: "ready", lag: 0 });
-    const offReady = await fetch(`${off.url}/ready`);
+    const offReady = await fetch(`${off.url}/ready`, { headers: { authorization: `Bearer ${ADMIN}` } });
     expect(offReady.status).toBe(200);
     expect((await json<{ checks: { analytics: unknown } }>(offReady)).checks.analytics).toEqual({ state: "off" });
   });

@@ -4,7 +4,7 @@ import type { ChatCompletion } from "../../src/canonical/chat.ts";
 import { decodeEntry, encodeEntry, pieces, replayChunks, StreamCollector, type CacheEntry } from "../../src/cache/entry.ts";
 import { fresh, planRequest } from "../../src/cache/plan.ts";
 import { effectivePolicy, parseCacheControl } from "../../src/cache/policy.ts";
-import { deriveKey } from "../../src/config/secrets.ts";
+import { deriveKey, encryptSecret } from "../../src/config/secrets.ts";
 import { emptySnapshot } from "../../src/config/snapshot.ts";
 import { post, startTestGateway, waitFor } from "../helpers/gateway.ts";
 
@@ -23,7 +23,7 @@ describe("entry codec", () => {
     expect(decodeEntry(encodeEntry(entry))).toEqual(entry);
     const key = deriveKey("a-master-key-for-tests-only");
     const sealed = encodeEntry(entry, key);
-    expect(sealed.startsWith("s1:")).toBe(true);
+    expect(sealed.startsWith("s2:")).toBe(true);
     expect(sealed).not.toContain("secret answer");
     expect(decodeEntry(sealed, key)).toEqual(entry);
     expect(decodeEntry(sealed)).toBeUndefined();
@@ -68,6 +68,18 @@ describe("plan", () => {
   });
 });
 
+describe("sealing is bound to the scope (issue 22)", () => {
+  const key = deriveKey("a-master-key-for-the-scope-test");
+  test("an entry sealed for one scope does not open under another; with a master key an unsealed entry is a miss", () => {
+    const sealed = encodeEntry(entry, key, "acme|tenant:acme");
+    expect(decodeEntry(sealed, key, "acme|tenant:acme")).toEqual(entry);
+    expect(decodeEntry(sealed, key, "globex|tenant:globex")).toBeUndefined();
+    expect(decodeEntry(sealed, key, "acme|key:k2")).toBeUndefined();
+    expect(decodeEntry(encodeEntry(entry), key, "acme|tenant:acme")).toBeUndefined(); // planted in clear
+    expect(decodeEntry(`s1:${encryptSecret(JSON.stringify(entry), key)}`, key, "acme|tenant:acme")).toBeUndefined(); // unbound, from before
+  });
+});
+
 describe("sealing end to end", () => {
   test("with TOLLGATE_MASTER_KEY the stored entry is sealed and still answers hits", async () => {
     const gw = await startTestGateway({ TOLLGATE_MASTER_KEY: "a-master-key-for-tests-only" });
@@ -77,7 +89,11 @@ describe("sealing end to end", () => {
       const miss = await ask();
       const hash = miss.headers.get("x-tollgate-cache-key")!;
       const raw = await waitFor(() => gw.cache.get("default", hash), 3000, "the entry");
-      expect(raw.startsWith("s1:")).toBe(true);
+      expect(raw.startsWith("s2:")).toBe(true);
+      // Bound to its scope: the same sealed text under another tenant's scope does not open.
+      const key = deriveKey("a-master-key-for-tests-only");
+      expect(decodeEntry(raw, key, "default|tenant:default")).toBeDefined();
+      expect(decodeEntry(raw, key, "other|tenant:other")).toBeUndefined();
       expect(raw).not.toContain(q);
       expect((await ask()).headers.get("x-tollgate-cache")).toBe("hit");
     } finally {

@@ -10,6 +10,7 @@ describe("loadSettings", () => {
       host: "127.0.0.1",
       dataDir: "./data",
       maxBodyBytes: 4 * 1024 * 1024,
+      providerEnvPrefix: "TOLLGATE_PROVIDER_",
       openaiBaseUrl: "https://api.openai.com/v1",
       pluginsDir: "./plugins",
       logLevel: "info",

@@ -7,7 +7,7 @@ import { describe, expect, test } from "bun:test";
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { ENV_VARS, loadSettings } from "../../src/config/env.ts";
-import { type ComposeFile, dependsOn, hostPort, mounts, publishedContainerPorts, readYaml, ROOT, serviceEnv } from "./compose.ts";
+import { COMPOSE_SECRETS, type ComposeFile, dependsOn, hostPort, interpolate, mounts, publishedContainerPorts, readYaml, ROOT, serviceEnv } from "./compose.ts";
 
 const compose = readYaml<ComposeFile>("docker-compose.yml");
 const svc = compose.services;
@@ -138,6 +138,32 @@ describe("docker-compose.yml", () => {
   test("the gateway exports traces over OTLP/HTTP to the compose Jaeger", () => {
     expect(hostPort(gatewayEnv.OTEL_EXPORTER_OTLP_ENDPOINT!)).toEqual({ host: "jaeger", port: 4318 });
     expect(gatewayEnv.OTEL_SERVICE_NAME).toBe("tollgate");
+  });
+});
+
+describe("docker-compose.yml secrets and exposure (issue 22, finding 9)", () => {
+  const raw = readFileSync(join(ROOT, "docker-compose.yml"), "utf8");
+
+  test("every secret is required (${VAR:?…}): no well-known default admin key or password", () => {
+    for (const name of ["TOLLGATE_ADMIN_KEY", "TOLLGATE_MASTER_KEY", "CLICKHOUSE_PASSWORD", "CLICKHOUSE_GRAFANA_PASSWORD", "GRAFANA_ADMIN_PASSWORD"]) {
+      const uses = [...raw.matchAll(new RegExp(`\\$\\{${name}(:?[-?])`, "g"))].map((m) => m[1]);
+      expect({ name, uses: uses.length > 0 }).toEqual({ name, uses: true });
+      expect({ name, ops: [...new Set(uses)] }).toEqual({ name, ops: [":?"] });
+    }
+    expect(raw).not.toContain("tollgate-dev-admin-key");
+    // Unset, compose refuses: our interpolation does the same.
+    expect(() => serviceEnv(gateway, {})).toThrow(/TOLLGATE_ADMIN_KEY/);
+  });
+
+  test("every published port binds to 127.0.0.1 unless TOLLGATE_BIND opts in", () => {
+    for (const [name, s] of Object.entries(svc)) {
+      for (const p of s.ports ?? []) {
+        const host = interpolate(String(p)).split(":")[0];
+        expect({ name, port: String(p), host }).toEqual({ name, port: String(p), host: "127.0.0.1" });
+      }
+    }
+    const opted = interpolate(String(gateway.ports![0]), { ...COMPOSE_SECRETS, TOLLGATE_BIND: "0.0.0.0" });
+    expect(opted.startsWith("0.0.0.0:")).toBe(true);
   });
 });
 

@@ -31,19 +31,34 @@ export interface ComposeFile {
  * Compose variable interpolation: `$$` → `$`, `${VAR}`, `$VAR`, `${VAR:-default}` (unset or empty),
  * `${VAR-default}` (unset). `env` defaults to nothing set, i.e. the file's own defaults.
  */
-export function interpolate(value: string, env: Record<string, string> = {}): string {
-  return value.replace(/\$\$|\$\{(\w+)(?:(:?-)([^}]*))?\}|\$(\w+)/g, (m, name?: string, op?: string, def?: string, bare?: string) => {
+/**
+ * The secrets docker-compose.yml requires (`${VAR:?…}`, no default), with test values: the
+ * resolving helpers use them unless a test passes its own environment.
+ */
+export const COMPOSE_SECRETS: Record<string, string> = {
+  TOLLGATE_ADMIN_KEY: "compose-test-admin-key-0123456789",
+  TOLLGATE_MASTER_KEY: "compose-test-master-key-0123456789",
+  CLICKHOUSE_PASSWORD: "compose-test-clickhouse-password",
+  CLICKHOUSE_GRAFANA_PASSWORD: "compose-test-grafana-reader-password",
+  GRAFANA_ADMIN_PASSWORD: "compose-test-grafana-admin-password",
+};
+
+/** Compose's interpolation: `${VAR:-default}`, `${VAR-default}`, `${VAR:?error}` (throws when unset/empty), `${VAR?error}`, `$VAR`, `$$`. */
+export function interpolate(value: string, env: Record<string, string> = COMPOSE_SECRETS): string {
+  return value.replace(/\$\$|\$\{(\w+)(?:(:?[-?])([^}]*))?\}|\$(\w+)/g, (m, name?: string, op?: string, def?: string, bare?: string) => {
     if (m === "$$") return "$";
     const key = (name ?? bare)!;
     const v = env[key];
     if (op === ":-") return v === undefined || v === "" ? def! : v;
     if (op === "-") return v === undefined ? def! : v;
+    if (op === ":?" && (v === undefined || v === "")) throw new Error(`${key}: ${def}`);
+    if (op === "?" && v === undefined) throw new Error(`${key}: ${def}`);
     return v ?? "";
   });
 }
 
 /** A service's environment as plain resolved strings (map or `KEY=VALUE` list form). */
-export function serviceEnv(service: ComposeService, env: Record<string, string> = {}): Record<string, string> {
+export function serviceEnv(service: ComposeService, env: Record<string, string> = COMPOSE_SECRETS): Record<string, string> {
   const raw = service.environment ?? {};
   const entries: [string, string][] = Array.isArray(raw)
     ? raw.map((line) => {

@@ -36,7 +36,7 @@ describe("Grafana provisioning", () => {
   test("the plugin is installed at start, anonymous access is off, the admin password is configurable", () => {
     expect(grafanaEnv.GF_PLUGINS_PREINSTALL_SYNC ?? grafanaEnv.GF_INSTALL_PLUGINS ?? "").toContain(PLUGIN);
     expect(grafanaEnv.GF_AUTH_ANONYMOUS_ENABLED).toBe("false");
-    expect((svc.grafana!.environment as Record<string, string>).GF_SECURITY_ADMIN_PASSWORD).toMatch(/^\$\{GRAFANA_ADMIN_PASSWORD:-.+\}$/);
+    expect((svc.grafana!.environment as Record<string, string>).GF_SECURITY_ADMIN_PASSWORD).toMatch(/^\$\{GRAFANA_ADMIN_PASSWORD:\?.+\}$/);
   });
 
   test("the provisioning dir is mounted where Grafana reads it, with datasources/ and dashboards/", () => {

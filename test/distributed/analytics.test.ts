@@ -60,7 +60,7 @@ if (services) {
   describe(NAME, () => {
     test("each instance's usage API counts the requests served by both", async () => {
       const [a, b] = [await start(), await start()];
-      const ready = async (url: string) => ((await (await fetch(`${url}/ready`)).json()) as { checks: { analytics: { group: string; state: string } } }).checks.analytics;
+      const ready = async (url: string) => ((await (await fetch(`${url}/ready`, { headers: { authorization: `Bearer ${ADMIN}` } })).json()) as { checks: { analytics: { group: string; state: string } } }).checks.analytics;
       await waitFor(async () => (await ready(a)).state === "ready" && (await ready(b)).state === "ready", 30_000, "analytics ready");
       const [ga, gb] = [(await ready(a)).group, (await ready(b)).group];
       expect(ga).toMatch(/^usage-projection\.local-/);

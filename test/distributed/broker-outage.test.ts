@@ -50,7 +50,7 @@ if (services) {
       await stopping;
       await starting;
       expect(answered).toHaveLength(2000);
-      const ready = (await (await fetch(`${gw.url}/ready`)).json()) as { checks: { outbox?: { backlog: number; outboxed: number } } };
+      const ready = (await (await fetch(`${gw.url}/ready`, { headers: { authorization: `Bearer ${gw.adminKey}` } })).json()) as { checks: { outbox?: { backlog: number; outboxed: number } } };
       console.log(`[outage] outbox after the load: ${JSON.stringify(ready.checks.outbox)}`);
       expect(ready.checks.outbox!.outboxed).toBeGreaterThan(0); // the outbox really took over
       await gw.emitter.flush();

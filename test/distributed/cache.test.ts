@@ -70,7 +70,7 @@ if (availableOrFail("cache: Redis down", "redis-server", REDIS_MISSING)) {
         expect(r.headers.get("x-tollgate-cache")).toBe("miss");
         expect(((await r.json()) as { choices: Array<{ message: { content: string } }> }).choices[0]!.message.content).toBe(q);
       }
-      const ready = (await (await fetch(`${gw.url}/ready`)).json()) as { checks: { cache: { kind: string; ok: boolean } } };
+      const ready = (await (await fetch(`${gw.url}/ready`, { headers: { authorization: `Bearer ${gw.adminKey}` } })).json()) as { checks: { cache: { kind: string; ok: boolean } } };
       expect(ready.checks.cache).toMatchObject({ kind: "redis", ok: false });
 
       await startRedis(); // empty, same port: the client reconnects by itself
@@ -80,7 +80,7 @@ if (availableOrFail("cache: Redis down", "redis-server", REDIS_MISSING)) {
       expect(again.headers.get("x-tollgate-cache")).toBe("miss");
       await storedIn(gw, again);
       expect((await ask(gw, q)).headers.get("x-tollgate-cache")).toBe("hit");
-      expect(((await (await fetch(`${gw.url}/ready`)).json()) as { checks: { cache: { ok: boolean } } }).checks.cache.ok).toBe(true);
+      expect(((await (await fetch(`${gw.url}/ready`, { headers: { authorization: `Bearer ${gw.adminKey}` } })).json()) as { checks: { cache: { ok: boolean } } }).checks.cache.ok).toBe(true);
     }, 60_000);
   });
 }

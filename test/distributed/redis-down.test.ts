@@ -39,7 +39,7 @@ if (availableOrFail("Redis unavailable", "redis-server", REDIS_MISSING)) {
       const closed = await chat(budgetKey);
       expect(closed.status).toBe(503); // fail closed
       expect(((await closed.json()) as { error: { code: string } }).error.code).toBe("budget_unavailable");
-      const ready = await fetch(`${gw.url}/ready`);
+      const ready = await fetch(`${gw.url}/ready`, { headers: { authorization: `Bearer ${gw.adminKey}` } });
       expect(ready.status).toBe(503);
       expect(((await ready.json()) as { checks: { state_store: { ok: boolean } } }).checks.state_store.ok).toBe(false);
       const types = (await gw.events()).map((e) => e.type);

@@ -493,8 +493,8 @@
       load();
     });
 
-    // With no key stored, try without one: a first-run gateway on loopback answers anyway; any
-    // other answers 401 and the form shows.
+    // With no key stored, try without one: the usage API answers 401 (it always needs a key,
+    // issue 22) and the form shows.
     load();
   }
 

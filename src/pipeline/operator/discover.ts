@@ -5,8 +5,8 @@
  * A bad manifest, an import error or invalid default settings is reported through
  * `host.failed` (log line, `plugin.failed`, admin listing) and the plugin is left out.
  */
-import { existsSync, readdirSync, statSync } from "node:fs";
-import { basename, join, resolve } from "node:path";
+import { existsSync, readdirSync, realpathSync, statSync } from "node:fs";
+import { basename, isAbsolute, join, relative, resolve } from "node:path";
 import type { StateStore } from "../../stores/state-store.ts";
 import { definePlugin as defineFilePlugin, type Plugin } from "../plugin.ts";
 import type { OperatorPluginDefinition } from "./api.ts";
@@ -74,9 +74,11 @@ async function loadFolder(dir: string, manifestFile: string, host: PluginHost, s
   if (!claim(manifest.name, dir)) return;
   const entry = resolve(dir, manifest.entry);
   if (!existsSync(entry)) return host.failed(manifest.name, dir, `entry \`${manifest.entry}\` not found`);
+  // The entry stays inside the plugin's folder (also through symlinks): no `../../src/…` or `/etc/…`.
+  if (!isInside(realpathSync(dir), realpathSync(entry))) return host.failed(manifest.name, dir, `entry \`${manifest.entry}\` is outside the plugin's folder`);
   try {
-    if (manifest.isolation === "worker") {
-      const invoker = new WorkerInvoker({ name: manifest.name, entry, memoryLimitMb: manifest.memoryLimitMb, store });
+    if (manifest.isolation === "worker" || manifest.isolation === "process") {
+      const invoker = new WorkerInvoker({ name: manifest.name, entry, memoryLimitMb: manifest.memoryLimitMb, store, mode: manifest.isolation, dir });
       try {
         await invoker.start(); // import errors show up now, not on the first request
         const missing = manifest.phases.filter((p) => !invoker.hooks.includes(p));
@@ -98,4 +100,10 @@ async function loadFolder(dir: string, manifestFile: string, host: PluginHost, s
   } catch (err) {
     host.failed(manifest.name, dir, explainLoadError(err));
   }
+}
+
+/** Whether `path` is `dir` itself or below it (both already resolved). */
+function isInside(dir: string, path: string): boolean {
+  const rel = relative(dir, path);
+  return rel !== "" && !rel.startsWith("..") && !isAbsolute(rel);
 }

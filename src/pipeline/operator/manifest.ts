@@ -28,7 +28,8 @@ export const PluginManifest = T.Object(
     failurePolicy: T.Optional(T.Union([T.Literal("fail-open"), T.Literal("fail-closed")])),
     /** Per hook call. Default 250 ms. */
     timeoutMs: T.Optional(T.Integer({ minimum: 1, maximum: 60_000 })),
-    isolation: T.Optional(T.Union([T.Literal("inline"), T.Literal("worker")])),
+    /** `process` (a separate process, clean environment): the choice for third-party code. */
+    isolation: T.Optional(T.Union([T.Literal("inline"), T.Literal("worker"), T.Literal("process")])),
     /** Worker isolation: heap limit in MB (enforced by the host, see docs/plugins.md). Default 64. */
     memoryLimitMb: T.Optional(T.Integer({ minimum: 8, maximum: 4096 })),
     /** Entry module, relative to the folder. Default `index.ts`. */
@@ -49,7 +50,7 @@ export interface Manifest {
   after: string[];
   failurePolicy: "fail-open" | "fail-closed";
   timeoutMs: number;
-  isolation: "inline" | "worker";
+  isolation: "inline" | "worker" | "process";
   memoryLimitMb: number;
   entry: string;
   settings?: TSchema;

@@ -10,7 +10,7 @@ import { HookStats, HookTimeoutError, PluginBreaker, type BreakerOptions, withTi
 import type { HookName, Manifest } from "./manifest.ts";
 
 export interface Invoker {
-  readonly kind: "inline" | "worker" | "file";
+  readonly kind: "inline" | "worker" | "process" | "file";
   /** Run a hook; resolves with its result (a worker also reports the request it changed). */
   invoke(hook: string, ctx: Ctx, settings: Readonly<Record<string, unknown>>, args: unknown[]): Promise<unknown> | unknown;
   /** The call timed out: a worker is terminated and restarted; inline code cannot be stopped. */

@@ -1,17 +1,26 @@
 /**
- * Runs inside a plugin's worker thread: imports the plugin's entry module and answers hook
+ * Runs inside a plugin's worker thread (`isolation: "worker"`) or its own process
+ * (`isolation: "process"`: Bun IPC instead of the worker port, the entry path in argv): imports the plugin's entry module and answers hook
  * calls from the host (worker-host.ts). The plugin's ctx is rebuilt here from plain data;
  * `kv`, `emit`, `log` and `span` are messages back to the host, which scopes them.
  */
 import { parentPort, workerData } from "node:worker_threads";
 import type { OperatorPluginDefinition, PluginContext } from "./api.ts";
 import type { ViewData } from "./view.ts";
+import { realpathSync } from "node:fs";
+import { dirname, join, resolve } from "node:path";
+import { restrictFileSystem, type SandboxResult } from "./sandbox.ts";
 import { explainLoadError, registerPluginSpecifiers } from "./specifier.ts";
 
 registerPluginSpecifiers(); // virtual modules are per thread: the entry may import "tollgate/plugin"
 
-const port = parentPort!;
-const { entry } = workerData as { entry: string };
+interface Port {
+  postMessage(m: unknown): void;
+  // biome-ignore lint: the handler's message type is declared where it is registered
+  on(event: "message", fn: (m: any) => void): unknown;
+}
+const port: Port = parentPort ? (parentPort as unknown as Port) : { postMessage: (m) => void process.send!(m), on: (_e, fn) => process.on("message", fn) };
+const entry = parentPort ? (workerData as { entry: string }).entry : process.argv[2]!;
 let def: OperatorPluginDefinition | undefined;
 let kvSeq = 0;
 const kvWaiting = new Map<number, { resolve: (v: string | null) => void; reject: (e: Error) => void }>();
@@ -82,12 +91,30 @@ port.on("message", async (m: { t: string; id: number; hook: string; view: ViewDa
   }
 });
 
+// A plugin process confines its file system before any plugin code runs (sandbox.ts): it reads
+// its own folder, the gateway's code and the system's libraries, and nothing of the data dir.
+let sandbox: SandboxResult | undefined;
+if (!parentPort) {
+  const root = resolve(import.meta.dir, "../../..");
+  const real = (p: string) => {
+    try {
+      return realpathSync(p);
+    } catch {
+      return p;
+    }
+  };
+  sandbox = restrictFileSystem(
+    [process.cwd(), real(dirname(entry)), real(join(root, "src")), real(join(root, "node_modules")), join(root, "package.json"), join(root, "tsconfig.json"), join(root, "bunfig.toml"), dirname(real(process.execPath)), "/usr", "/lib", "/lib64", "/etc", "/proc/self"],
+    ["/dev/null"],
+  );
+}
+
 try {
   const mod = (await import(entry)) as { default?: unknown };
   const d = (typeof mod.default === "function" ? await (mod.default as () => unknown)() : mod.default) as OperatorPluginDefinition | undefined;
   if (!d || typeof d !== "object" || !d.hooks) throw new Error("the entry's default export is not a definePlugin(...) value");
   def = d;
-  port.postMessage({ t: "ready", hooks: Object.keys(d.hooks).filter((k) => typeof (d.hooks as Record<string, unknown>)[k] === "function") });
+  port.postMessage({ t: "ready", hooks: Object.keys(d.hooks).filter((k) => typeof (d.hooks as Record<string, unknown>)[k] === "function"), ...(sandbox ? { sandbox } : {}) });
 } catch (err) {
   port.postMessage({ t: "load_error", message: explainLoadError(err) });
 }

@@ -11,7 +11,8 @@
  * whole process's, so it leaves room for other work).
  */
 import { Worker } from "node:worker_threads";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
+import { ProcessChannel } from "./process-channel.ts";
 import type { Ctx } from "../context.ts";
 import { GatewayError } from "../errors.ts";
 import type { StateStore } from "../../stores/state-store.ts";
@@ -31,19 +32,29 @@ interface Pending {
 export interface WorkerOptions {
   name: string;
   entry: string;
+  /** `process`: a separate Bun process with a clean environment (process-channel.ts). Default `worker`. */
+  mode?: "worker" | "process";
+  /** The plugin's folder (a process plugin's working directory). */
+  dir?: string;
   memoryLimitMb: number;
   store: StateStore;
   /** How long a fresh worker may take to import the entry. Default 10 s. */
   startTimeoutMs?: number;
 }
 
+/** What the host talks to: a worker thread, or a plugin process with the same interface. */
+type Channel = Pick<Worker, "postMessage" | "on"> & { terminate(): Promise<unknown> };
+
 export class WorkerInvoker implements Invoker {
-  readonly kind = "worker" as const;
+  readonly kind: "worker" | "process";
   restarts = 0;
   /** The hooks the entry defines (known once a worker started). */
   hooks: string[] = [];
-  private worker: Worker | undefined;
-  private ready: Promise<Worker> | undefined;
+  /** Process isolation: whether the plugin process confined its file system (Landlock ABI). */
+  sandbox: { ok: boolean; abi: number; reason?: string } | undefined;
+  private warned = false;
+  private worker: Channel | undefined;
+  private ready: Promise<Channel> | undefined;
   private seq = 0;
   private readonly pending = new Map<number, Pending>();
   private sampler: ReturnType<typeof setInterval> | undefined;
@@ -52,32 +63,43 @@ export class WorkerInvoker implements Invoker {
   /** The last terminated worker's exit: a new one starts only after it (its memory is gone by then). */
   private terminating: Promise<unknown> = Promise.resolve();
 
-  constructor(private readonly opts: WorkerOptions) {}
+  constructor(private readonly opts: WorkerOptions) {
+    this.kind = opts.mode ?? "worker";
+  }
 
   private get limitBytes(): number {
     return this.opts.memoryLimitMb * 1024 * 1024;
   }
 
   /** Start the worker and wait until the entry imported; rejects with the import error. */
-  start(): Promise<Worker> {
+  start(): Promise<Channel> {
     if (this.ready) return this.ready;
     this.ready = this.terminating.then(() => this.spawn());
     this.ready.catch(() => {});
     return this.ready;
   }
 
-  private spawn(): Promise<Worker> {
-    const w = new Worker(ENTRY, { workerData: { entry: this.opts.entry }, env: {}, stdout: false, stderr: false });
+  private spawn(): Promise<Channel> {
+    const w: Channel = this.kind === "process"
+      ? (new ProcessChannel(ENTRY, this.opts.entry, this.opts.dir ?? dirname(this.opts.entry)) as unknown as Channel)
+      : new Worker(ENTRY, { workerData: { entry: this.opts.entry }, env: {}, stdout: false, stderr: false });
     this.worker = w;
-    const ready = new Promise<Worker>((resolve, reject) => {
+    const ready = new Promise<Channel>((resolve, reject) => {
       const timer = setTimeout(() => {
         this.reset("crash", "worker did not start in time");
         reject(new Error("worker did not start in time"));
       }, this.opts.startTimeoutMs ?? 10_000);
-      w.on("message", (m: { t: string; message?: string; hooks?: string[] }) => {
+      w.on("message", (m: { t: string; message?: string; hooks?: string[]; sandbox?: { ok: boolean; abi: number; reason?: string } }) => {
         if (m.t === "ready") {
           clearTimeout(timer);
           this.hooks = m.hooks ?? [];
+          if (m.sandbox) {
+            this.sandbox = m.sandbox;
+            if (!m.sandbox.ok && !this.warned) {
+              this.warned = true;
+              console.warn(`[plugins] ${this.opts.name}: process not confined to its files (${m.sandbox.reason}): it can read what the gateway's OS user can`);
+            }
+          }
           resolve(w);
         } else if (m.t === "load_error") {
           clearTimeout(timer);
@@ -112,7 +134,7 @@ export class WorkerInvoker implements Invoker {
     });
   }
 
-  private onMessage(w: Worker, m: { t: string; id: number; ok?: boolean; value?: unknown; request?: Ctx["request"]; error?: Record<string, unknown>; bytes?: number; event?: never; level?: "info" | "warn" | "error"; message?: string; fields?: Record<string, unknown>; kvId?: number; op?: "get" | "set" | "del"; key?: string; ttlMs?: number; label?: string; ms?: number }): void {
+  private onMessage(w: Channel, m: { t: string; id: number; ok?: boolean; value?: unknown; request?: Ctx["request"]; error?: Record<string, unknown>; bytes?: number; event?: never; level?: "info" | "warn" | "error"; message?: string; fields?: Record<string, unknown>; kvId?: number; op?: "get" | "set" | "del"; key?: string; ttlMs?: number; label?: string; ms?: number }): void {
     if (w !== this.worker) return; // a terminated worker's last words
     if (m.t === "heap") {
       if ((m.bytes ?? 0) > this.limitBytes) this.reset("memory", `worker heap ${Math.round((m.bytes ?? 0) / 1048576)} MB over the ${this.opts.memoryLimitMb} MB limit`);
@@ -149,7 +171,7 @@ export class WorkerInvoker implements Invoker {
 
   /** While calls are in flight, sample the process RSS: a synchronous allocation loop never reports its heap. */
   private watchMemory(): void {
-    if (this.sampler) return;
+    if (this.sampler || this.kind === "process") return; // the gateway's RSS says nothing about another process
     this.rssBaseline = process.memoryUsage.rss();
     this.sampler = setInterval(() => {
       const grown = process.memoryUsage.rss() - this.rssBaseline;

@@ -23,7 +23,9 @@ export const ProviderFields = T.Object(
     /** Masked key for display, e.g. `sk-…abcd`. */
     api_key_hint: T.Optional(T.String()),
     models: T.Array(T.String({ minLength: 1 })),
+    /** Extra upstream headers; with a master key their values are masked here and sealed in `headers_enc` (issue 22). */
     headers: T.Optional(T.Record(T.String(), T.String())),
+    headers_enc: T.Optional(T.Union([T.String({ minLength: 1 }), T.Null()])),
     timeout_ms: T.Optional(T.Integer({ minimum: 1 })),
     chunk_delay_ms: T.Optional(T.Integer({ minimum: 0 })),
     /** azure: the `api-version` query parameter. */
@@ -119,6 +121,8 @@ export const TenantFields = T.Object(
     budget: T.Optional(BudgetFields),
     rpm_limit: T.Optional(T.Integer({ minimum: 1, description: "Requests per minute, whole tenant" })),
     tpm_limit: T.Optional(T.Integer({ minimum: 1, description: "Tokens per minute, whole tenant" })),
+    /** Issue 22: models or aliases every key of the tenant may use (a trailing `*` matches a prefix); absent = all, including `provider/<anything>` pass-through. */
+    models: T.Optional(T.Array(T.String({ minLength: 1, maxLength: 256 }), { minItems: 1, description: "Allowed models or aliases for every key of the tenant (`*` suffix: prefix); absent = all, including `provider/model` pass-through" })),
     enabled: T.Boolean(),
   },
   { additionalProperties: false },

@@ -46,6 +46,7 @@ export function tenantOf(state: ConfigState, id: string): TenantRecord | undefin
   if (f.rpm_limit !== undefined) r.rpm_limit = f.rpm_limit;
   if (f.tpm_limit !== undefined) r.tpm_limit = f.tpm_limit;
   if (f.budget) r.budget = { ...f.budget };
+  if (f.models) r.models = [...f.models];
   return r;
 }
 

@@ -20,7 +20,7 @@ export interface SecretResolver {
  * Built-ins (echo, `openai` from OPENAI_API_KEY) come first; a config entity with the same id
  * replaces a built-in. Disabled providers are left out (and so are aliases to them).
  */
-export function toSnapshot(state: ConfigState, builtins: readonly ProviderConfig[], resolveKey: SecretResolver): ConfigSnapshot {
+export function toSnapshot(state: ConfigState, builtins: readonly ProviderConfig[], resolveKey: SecretResolver, resolveHeaders?: (fields: ProviderFields, providerId: string) => Record<string, string> | undefined): ConfigSnapshot {
   const providers = new Map<string, ProviderConfig>(builtins.map((p) => [p.id, p]));
   for (const e of Object.values(state.entities.provider)) {
     const f = e.fields;
@@ -32,7 +32,9 @@ export function toSnapshot(state: ConfigState, builtins: readonly ProviderConfig
     if (f.base_url) cfg.baseUrl = f.base_url.replace(/\/+$/, "");
     const apiKey = resolveKey(f, e.id);
     if (apiKey) cfg.apiKey = apiKey;
-    if (f.headers) cfg.headers = f.headers;
+    // Sealed headers (issue 22) are opened here; `headers` then holds masked values only.
+    const headers = f.headers_enc && resolveHeaders ? resolveHeaders(f, e.id) : f.headers;
+    if (headers) cfg.headers = headers;
     if (f.timeout_ms) cfg.timeoutMs = f.timeout_ms;
     if (f.chunk_delay_ms !== undefined) cfg.chunkDelayMs = f.chunk_delay_ms;
     if (f.api_version) cfg.apiVersion = f.api_version;
