@@ -4,6 +4,7 @@
  * (`ENTITY_KINDS`), so an entity kind added to the model shows up here without an edit.
  */
 import { GatewayError } from "../pipeline/errors.ts";
+import { maskHeaders } from "./provider-secrets.ts";
 import { ENTITY_KINDS, type ConfigState, type Entity, type EntityKind } from "../projections/config/model.ts";
 
 /**
@@ -28,6 +29,8 @@ export function entityView(e: Entity): Record<string, unknown> {
   // Write-only secrets (a provider's API key, an alert destination's secret) show as their masked hint.
   const { api_key_hint, secret_hint, ...fields } = e.fields as Record<string, unknown>;
   const shown = Object.fromEntries(Object.entries(fields).filter(([k]) => !HIDDEN(k)));
+  // Provider headers may carry credentials (issue 22): masked like keys (already masked when sealed).
+  if (shown.headers && typeof shown.headers === "object" && !fields.headers_enc) shown.headers = maskHeaders(shown.headers as Record<string, string>);
   return { id: e.id, ...shown, ...(api_key_hint ? { api_key: api_key_hint } : {}), ...(secret_hint ? { secret: secret_hint } : {}), version: e.version, updated_at: e.updatedAt, updated_by: e.updatedBy };
 }
 

@@ -41,6 +41,8 @@ const adminOps = () =>
   Object.entries(spec.paths).flatMap(([path, ops]) =>
     Object.entries(ops)
       .filter(([, op]) => op.security?.some((s) => "adminKey" in s))
+      // Listings any key may read (a virtual key or the admin key: issue 22), not admin routes.
+      .filter(() => !/^\/v1\/(models|providers)\b/.test(path))
       .map(([method, op]) => ({ method: method.toUpperCase(), path, op })),
   );
 
