@@ -33,7 +33,7 @@ export function OverviewPage({ who }: PageProps) {
   const models = useLoad(top("by-model"), [], LIVE_MS);
   const t = today.data?.data;
   const groupCols = (field: string, label: string): Column<Grouped>[] => [
-    { label, cell: (r) => String(r[field] ?? "(none)") },
+    { label, cell: (r) => String(r[field] || "(none)") },
     { label: "Requests", cell: (r) => num(r.requests) },
     { label: "Cost", cell: (r) => usd(r.cost_usd) },
   ];
