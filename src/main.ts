@@ -447,6 +447,14 @@ async function main(): Promise<void> {
   };
   process.on("SIGINT", () => void shutdown("SIGINT"));
   process.on("SIGTERM", () => void shutdown("SIGTERM"));
+  // A background task's failure (a projection read while the broker elects a leader, …) must not
+  // take the gateway and its in-flight requests down: every such task retries on its own. Logged
+  // with its type and message (no request data is in these errors), never swallowed silently.
+  process.on("unhandledRejection", (reason) => {
+    const e = reason as { name?: string; type?: string; message?: string; stack?: string };
+    console.error(`[tollgate] a background task failed and will be retried: ${e?.name ?? "Error"}${e?.type ? ` ${e.type}` : ""}: ${e?.message ?? String(reason)}`);
+    if (process.env.TOLLGATE_DEBUG_REJECTIONS === "1") console.error(e?.stack);
+  });
 }
 
 if (import.meta.main) await main();

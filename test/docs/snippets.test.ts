@@ -42,7 +42,7 @@ async function startGateway(): Promise<{ url: string; stop: () => Promise<string
   const deadline = Date.now() + 60_000;
   for (;;) {
     // Ready, with the embedded analytics store open (the usage API answers 503 while it starts).
-    const ready = await fetch(`${url}/ready`).then(
+    const ready = await fetch(`${url}/ready`, { headers: { authorization: `Bearer ${ADMIN_KEY}` } }).then(
       async (r) => r.ok && ((await r.json()) as { checks?: { analytics?: { state?: string } } }).checks?.analytics?.state === "ready",
       () => false,
     );
