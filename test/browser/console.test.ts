@@ -180,7 +180,7 @@ if (availableOrFail("operator console in a browser", "chromium", chromiumMissing
         await page.reload();
         await page.locator('main[data-page="requests"]').waitFor();
         return (await page.locator('table[aria-label="Requests"] tbody tr').count()) > 0;
-      }, 20_000, "the call in Requests");
+      }, 60_000, "the call in Requests");
       expect(await row.innerText()).toContain("chat");
       await row.locator("a").click();
       await page.locator('#request-detail ol.timeline li[data-event="request.completed"]').waitFor();
@@ -199,7 +199,7 @@ if (availableOrFail("operator console in a browser", "chromium", chromiumMissing
         await page.reload();
         await page.locator('main[data-page="requests"]').waitFor();
         return (await page.locator('[data-status="budget_exceeded"]').count()) > 0;
-      }, 20_000, "the refusal in Requests");
+      }, 60_000, "the refusal in Requests");
       await page.locator('table[aria-label="Requests"] tbody tr', { has: page.locator('[data-status="budget_exceeded"]') }).locator("a").click();
       await page.locator("#request-detail ul.reasons li").first().waitFor();
       expect((await page.locator("#request-detail ul.reasons").innerText()).toLowerCase()).toContain("budget");
@@ -224,7 +224,7 @@ if (availableOrFail("operator console in a browser", "chromium", chromiumMissing
         await page.reload();
         await page.locator('main[data-page="requests"]').waitFor();
         return (await page.locator('table[aria-label="Requests"] tbody tr').first().innerText()).includes("×1");
-      }, 20_000, "the redaction count in Requests");
+      }, 60_000, "the redaction count in Requests");
 
       // 9. Revoke the key: the SDK is refused.
       await go(page, "tenants");
@@ -247,7 +247,7 @@ if (availableOrFail("operator console in a browser", "chromium", chromiumMissing
       expect(diff).toContain("chat");
       expect(problems).toEqual([]);
       await context.close();
-    }, 120_000);
+    }, 300_000);
 
     test("every page at 1280 and 390 px: no console error, failed request or CSP violation", async () => {
       for (const width of [1280, 390]) {
