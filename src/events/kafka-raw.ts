@@ -41,7 +41,9 @@ interface FetchResponse {
 type CreateCluster = (opts: { metadataMaxAge?: number; allowAutoTopicCreation?: boolean }) => Cluster;
 
 /** Errors after which fresh metadata (partition leaders) may help. */
-const STALE_METADATA = new Set(["NOT_LEADER_OR_FOLLOWER", "LEADER_NOT_AVAILABLE", "UNKNOWN_TOPIC_OR_PARTITION", "FENCED_LEADER_EPOCH"]);
+// kafkajs names error code 6 by its old name, NOT_LEADER_FOR_PARTITION (a fresh topic whose leader
+// is still being elected answers it): both names are listed.
+const STALE_METADATA = new Set(["NOT_LEADER_OR_FOLLOWER", "NOT_LEADER_FOR_PARTITION", "LEADER_NOT_AVAILABLE", "UNKNOWN_TOPIC_OR_PARTITION", "FENCED_LEADER_EPOCH"]);
 
 export class RawKafka {
   private constructor(private readonly cluster: Cluster) {}
@@ -123,7 +125,8 @@ export class RawKafka {
       } catch (err) {
         const type = (err as { type?: string }).type ?? "";
         const retriable = STALE_METADATA.has(type) || (err as Error).name === "KafkaJSConnectionError";
-        if (!retriable || attempt >= 3) throw err;
+        // Up to ~3 s in all: a leader election on a busy broker takes that long.
+        if (!retriable || attempt >= 6) throw err;
         await Bun.sleep(50 * 2 ** attempt);
         await this.cluster.refreshMetadata().catch(() => {});
       }
