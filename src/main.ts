@@ -36,6 +36,7 @@ import { cachePlugin } from "./plugins/cache.ts";
 import { openCacheStore } from "./cache/open.ts";
 import type { CacheStore } from "./cache/store.ts";
 import { SemanticTier } from "./cache/semantic-store.ts";
+import { LocalEmbedder } from "./cache/embedder/local-embedder.ts";
 import { Router } from "./routing/router.ts";
 import { applyLogLevel } from "./telemetry/log.ts";
 import { gatewayTelemetry } from "./telemetry/setup.ts";
@@ -184,7 +185,9 @@ async function wire(settings: Settings, opts: StartOptions, { file, masterKey, l
   const lifecycle = new Lifecycle();
   const telemetry = await gatewayTelemetry({ version: pkg.version, emitter, outbox, router, analytics, maxTenants: settings.metricsMaxTenants, maxModels: settings.metricsMaxModels, requestLog: opts.requestLog ?? (opts.quiet || !logsInfo(settings) ? undefined : (line) => console.info(line)) });
   const cache = openCacheStore(settings);
-  const semantic = new SemanticTier(store);
+  // Semantic tier: the built-in local embedder (default `embeddings_model`, loaded in its worker on first use); index snapshots under the data dir.
+  const embedder = new LocalEmbedder({ ...(settings.embedderModelDir ? { dir: settings.embedderModelDir } : {}), ...(settings.embedderThreads ? { threads: settings.embedderThreads } : {}) });
+  const semantic = new SemanticTier(store, { embedder, snapshotDir: join(settings.dataDir, "semantic-index") });
   const pipeline = new Pipeline([authPlugin({ loopback: isLoopback(settings.host) }), cachePlugin({ store: cache, state: store, semantic, ...(masterKey ? { masterKey } : {}) }), ...builtinPlugins(router, store), ...operator.pipelinePlugins, ...(opts.plugins ?? [])], telemetry.tracing ? { observer: telemetry } : {});
   const app = buildApp({
     pipeline,
@@ -253,6 +256,8 @@ async function wire(settings: Settings, opts: StartOptions, { file, masterKey, l
         await operator.host.stop();
         await telemetry.flush().catch(() => {});
         await cache.close();
+        await semantic.close().catch(() => {});
+        await embedder.close().catch(() => {});
         await config.stop();
         await emitter.close();
         await analytics?.stop();

@@ -33,6 +33,9 @@ export const Settings = T.Object({
   fsyncMs: T.Integer({ minimum: 0, maximum: 10_000 }),
   cacheMaxBytes: T.Integer({ minimum: 1024 }),
   cacheTimeoutMs: T.Integer({ minimum: 1, maximum: 10_000 }),
+  // Issue 31: the semantic tier's built-in local embedder.
+  embedderModelDir: T.Optional(T.String({ minLength: 1 })),
+  embedderThreads: T.Optional(T.Integer({ minimum: 1, maximum: 64 })),
 });
 export type Settings = Static<typeof Settings>;
 
@@ -65,9 +68,11 @@ export const ENV_VARS = {
   TOLLGATE_METRICS_MAX_MODELS: ["metricsMaxModels", "", "Distinct model label values in /metrics (default 100); later models are counted as `other`"],
   TOLLGATE_CACHE_MAX_BYTES: ["cacheMaxBytes", "67108864", "Bound of the in-process response cache (LRU), bytes; with REDIS_URL the cache lives in Redis"],
   TOLLGATE_CACHE_TIMEOUT_MS: ["cacheTimeoutMs", "50", "Longest a Redis cache lookup may take; slower (or Redis down) counts as a miss"],
+  TOLLGATE_EMBEDDER_MODEL_DIR: ["embedderModelDir", "", "The semantic tier's built-in embedder (`embeddings_model: local`): a directory with model.onnx + tokenizer.json (default .services/embedder/all-minilm-l6-v2, installed by scripts/embedder-model.sh)"],
+  TOLLGATE_EMBEDDER_THREADS: ["embedderThreads", "", "ONNX Runtime threads of the built-in embedder's worker (default 1)"],
 } as const satisfies Record<string, readonly [keyof Settings, string, string]>;
 
-const NUMERIC = new Set<keyof Settings>(["port", "maxBodyBytes", "drainTimeoutMs", "metricsMaxTenants", "metricsMaxModels", "fsyncMs", "cacheMaxBytes", "cacheTimeoutMs"]);
+const NUMERIC = new Set<keyof Settings>(["port", "maxBodyBytes", "drainTimeoutMs", "metricsMaxTenants", "metricsMaxModels", "fsyncMs", "cacheMaxBytes", "cacheTimeoutMs", "embedderThreads"]);
 const LISTS = new Set<keyof Settings>(["corsOrigins", "kafkaBrokers"]);
 
 export class SettingsError extends Error {
