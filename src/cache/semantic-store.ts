@@ -39,7 +39,7 @@ export interface SemanticMatch {
 }
 
 export interface SemanticTierOptions {
-  /** How often other instances' additions are picked up (default 1000 ms). */
+  /** How often other instances' additions are picked up (default 500 ms). */
   refreshMs?: number;
   now?: () => number;
   /** Where scope snapshots are written (absent: no snapshots, a restart reloads from the store). */
@@ -97,7 +97,7 @@ export class SemanticTier {
       t.unref?.();
       this.timers.push(t);
     };
-    every(opts.refreshMs ?? 1000, () => this.poll());
+    every(opts.refreshMs ?? 500, () => this.poll());
     every(opts.pruneMs ?? 30_000, () => this.prune());
     // The index worker starts with the first scope opened: a gateway whose semantic tier is off never spawns it.
     if (opts.snapshotDir) every(opts.saveMs ?? 30_000, async () => (this.open.size ? this.index.call("save", { now: this.now() }) : undefined));
