@@ -44,7 +44,7 @@ export interface SemanticTierOptions {
   now?: () => number;
   /** Where scope snapshots are written (absent: no snapshots, a restart reloads from the store). */
   snapshotDir?: string;
-  /** Entries from which a scope uses HNSW instead of exact search (default 2048). */
+  /** Entries from which a scope uses HNSW instead of exact search (default 1024). */
   crossover?: number;
   /** Expired entries removed every … (default 30 s). */
   pruneMs?: number;

@@ -14,7 +14,7 @@ import { Index, MetricKind, ScalarKind } from "usearch";
 import { VectorIndex } from "../semantic.ts";
 
 /** Entries from which a scope switches from exact search to HNSW (measured: bench/semantic-index.ts). */
-export const DEFAULT_CROSSOVER = 2048;
+export const DEFAULT_CROSSOVER = 1024;
 
 export interface HnswParams {
   connectivity: number;
