@@ -84,6 +84,7 @@ export class SemanticTier {
   private readonly tenants = new Map<string, { polledSec: number; epoch: string | null; seen: Set<number> }>();
   private readonly timers: ReturnType<typeof setInterval>[] = [];
   private polling = false;
+  private generation = 0;
   private closed = false;
 
   /** The built-in local embedder, when this gateway has one. */
@@ -113,6 +114,11 @@ export class SemanticTier {
 
   /** Open a scope once per process (concurrent lookups share the work). */
   private ensure(tenant: string, scope: string): Promise<void> {
+    // A crashed index worker comes back empty: every scope is opened again (snapshot or store).
+    if (this.generation && this.index.generation !== this.generation) {
+      this.open.clear();
+      this.generation = this.index.generation;
+    }
     const key = SemanticTier.key(tenant, scope);
     if (this.open.has(key)) return Promise.resolve();
     let p = this.opening.get(key);
@@ -127,6 +133,7 @@ export class SemanticTier {
     const now = this.now();
     if (!this.tenants.has(tenant)) this.tenants.set(tenant, { polledSec: Math.floor(now / 1000), epoch: await this.state.get(epochKey(tenant)), seen: new Set() });
     const r = await this.index.call<{ state: "memory" | "snapshot" | "none"; savedAt?: number }>("open", { key });
+    if (!this.generation) this.generation = this.index.generation;
     this.open.set(key, { tenant, scope });
     if (r.state === "none") return this.loadFromStore(key, tenant, scope, false);
     if (r.state === "snapshot") {

@@ -29,12 +29,16 @@ export class WorkerRpc {
 
   constructor(private readonly entry: URL, private readonly workerData: unknown, private readonly opts: { timeoutMs?: number } = {}) {}
 
+  /** Workers started so far: a caller holding state in the worker sees a restart (a fresh, empty worker) as a new generation. */
+  generation = 0;
+
   get inFlight(): number {
     return this.pending.size;
   }
 
   private spawn(): Worker {
     const w = new Worker(this.entry, { workerData: this.workerData });
+    this.generation++;
     w.unref();
     w.on("message", (m: WorkerReply) => {
       const p = this.pending.get(m.id);
