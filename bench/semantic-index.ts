@@ -11,7 +11,7 @@
  * sentence embeddings of real traffic look like). Queries are stored vectors plus noise (a
  * paraphrase of something asked before).
  *
- *   bun run bench/semantic-index.ts          N=100000 QUERIES=300 KINDS=random,clustered bun run bench/semantic-index.ts
+ *   bun run bench/semantic-index.ts          N=100000 QUERIES=300 KINDS=random,clustered ES=64 EA=64 M=16 CROSSOVER=0 bun run bench/semantic-index.ts
  */
 import { mkdtempSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -24,6 +24,9 @@ const N = Number(process.env.N ?? 100_000);
 const QUERIES = Number(process.env.QUERIES ?? 300);
 const KINDS = (process.env.KINDS ?? "random,clustered").split(",");
 const FOREVER = Number.MAX_SAFE_INTEGER;
+// HNSW parameters (default: the gateway's); e.g. ES=128 to trade lookup time for recall.
+const HNSW = { connectivity: Number(process.env.M ?? DEFAULT_HNSW.connectivity), expansionAdd: Number(process.env.EA ?? DEFAULT_HNSW.expansionAdd), expansionSearch: Number(process.env.ES ?? DEFAULT_HNSW.expansionSearch) };
+const SKIP_CROSSOVER = process.env.CROSSOVER === "0";
 
 let seed = 42;
 const rand = () => ((seed = Math.imul(seed ^ (seed >>> 15), 2246822507) + 0x9e3779b9) >>> 0) / 0xffffffff - 0.5;
@@ -43,15 +46,13 @@ function vectors(kind: string, n: number): Float32Array[] {
 const pct = (xs: number[], q: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(q * xs.length))]!;
 const ms = (x: number) => (x < 1 ? `${(x * 1000).toFixed(0)} µs` : `${x.toFixed(2)} ms`);
 
-console.log(`# semantic index — ${new Date().toISOString()}, ${DIMS} dims, HNSW connectivity ${DEFAULT_HNSW.connectivity}, expansion add ${DEFAULT_HNSW.expansionAdd} / search ${DEFAULT_HNSW.expansionSearch}\n`);
+console.log(`# semantic index — ${new Date().toISOString()}, ${DIMS} dims, HNSW connectivity ${HNSW.connectivity}, expansion add ${HNSW.expansionAdd} / search ${HNSW.expansionSearch}\n`);
 
-console.log("## crossover (clustered vectors, lookup p50, 200 queries)\n");
-console.log("| entries | exact | HNSW |");
-console.log("| --- | --- | --- |");
-for (const n of [256, 512, 1024, 2048, 4096, 8192]) {
+if (!SKIP_CROSSOVER) console.log("## crossover (clustered vectors, lookup p50, 200 queries)\n| entries | exact | HNSW |\n| --- | --- | --- |");
+for (const n of SKIP_CROSSOVER ? [] : [256, 512, 1024, 2048, 4096, 8192]) {
   const vs = vectors("clustered", n);
   const exact = new ScopeIndex(DIMS, { crossover: Infinity });
-  const hnsw = new ScopeIndex(DIMS, { crossover: 0 });
+  const hnsw = new ScopeIndex(DIMS, { crossover: 0, hnsw: HNSW });
   vs.forEach((v, i) => {
     exact.add(String(i), v, FOREVER);
     hnsw.add(String(i), v, FOREVER);
@@ -73,7 +74,7 @@ for (const n of [256, 512, 1024, 2048, 4096, 8192]) {
 for (const kind of KINDS) {
   console.log(`\n## ${N.toLocaleString("en")} entries, ${kind} vectors\n`);
   const vs = vectors(kind, N);
-  const idx = new ScopeIndex(DIMS); // as the gateway: exact first, HNSW from the crossover on
+  const idx = new ScopeIndex(DIMS, { hnsw: HNSW }); // as the gateway: exact first, HNSW from the crossover on
   const adds: number[] = [];
   const t0 = performance.now();
   for (let i = 0; i < N; i++) {
@@ -99,7 +100,7 @@ for (const kind of KINDS) {
   const save = performance.now() - s;
   const bytes = statSync(join(dir, "scope.usearch")).size + statSync(join(dir, "scope.json")).size;
   s = performance.now();
-  const loaded = ScopeIndex.load(join(dir, "scope"))!;
+  const loaded = ScopeIndex.load(join(dir, "scope"), { hnsw: HNSW })!;
   const load = performance.now() - s;
   const same = loaded.index.nearest(vs[123]!, 0)?.id === "id-123";
   rmSync(dir, { recursive: true, force: true });

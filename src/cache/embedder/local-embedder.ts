@@ -18,7 +18,7 @@ import { WorkerRpc } from "../worker-rpc.ts";
 export { LOCAL_EMBEDDINGS_MODEL } from "../policy.ts";
 
 /** Where the install script puts the default model (relative to the repository root). */
-export const DEFAULT_MODEL_DIR = resolve(import.meta.dir, "../../../.services/embedder/all-minilm-l6-v2");
+export const DEFAULT_MODEL_DIR = resolve(import.meta.dir, "../../../.services/embedder/all-minilm-l6-v2-q");
 
 /** `idle`: the model is installed and loads on first use; `degraded`: it is missing (or failed to load). */
 export type EmbedderState = "ready" | "loading" | "idle" | "degraded";
