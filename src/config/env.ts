@@ -68,7 +68,7 @@ export const ENV_VARS = {
   TOLLGATE_METRICS_MAX_MODELS: ["metricsMaxModels", "", "Distinct model label values in /metrics (default 100); later models are counted as `other`"],
   TOLLGATE_CACHE_MAX_BYTES: ["cacheMaxBytes", "67108864", "Bound of the in-process response cache (LRU), bytes; with REDIS_URL the cache lives in Redis"],
   TOLLGATE_CACHE_TIMEOUT_MS: ["cacheTimeoutMs", "50", "Longest a Redis cache lookup may take; slower (or Redis down) counts as a miss"],
-  TOLLGATE_EMBEDDER_MODEL_DIR: ["embedderModelDir", "", "The semantic tier's built-in embedder (`embeddings_model: local`): a directory with model.onnx + tokenizer.json (default .services/embedder/all-minilm-l6-v2, installed by scripts/embedder-model.sh)"],
+  TOLLGATE_EMBEDDER_MODEL_DIR: ["embedderModelDir", "", "The semantic tier's built-in embedder (`embeddings_model: local`): a directory with model.onnx + tokenizer.json (default .services/embedder/all-minilm-l6-v2-q, installed by scripts/embedder-model.sh)"],
   TOLLGATE_EMBEDDER_THREADS: ["embedderThreads", "", "ONNX Runtime threads of the built-in embedder's worker (default 1)"],
 } as const satisfies Record<string, readonly [keyof Settings, string, string]>;
 

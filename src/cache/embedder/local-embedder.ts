@@ -4,7 +4,7 @@
  * in a worker thread, so the request thread never runs the model. Free: no provider, no cost.
  *
  * The model files (model.onnx + tokenizer.json) live in a directory: `TOLLGATE_EMBEDDER_MODEL_DIR`,
- * default `.services/embedder/all-minilm-l6-v2` (fetched once by `scripts/embedder-model.sh
+ * default `.services/embedder/all-minilm-l6-v2-q` (fetched once by `scripts/embedder-model.sh
  * install`, which `make test` runs). Without them the gateway starts as usual and the embedder
  * reports `degraded` (a semantic lookup then counts an embeddings failure and misses); it looks
  * for the files again at most every `recheckMs` and starts once they are there. The worker starts
