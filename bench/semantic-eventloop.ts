@@ -6,7 +6,7 @@
  *
  *   0. idle: nothing running (the machine's own noise, the floor of every other row);
  *   1. open: the scope's first lookup loads N records from the store into the index (parse in
- *      slices of 500, yielding between them);
+ *      slices of 500, yielding between them; the first lookup answers after at most 1.5 s);
  *   2. load: C concurrent clients for D seconds, each looping lookup, lookup, lookup, add;
  *   3. restart: a new tier over the same store and snapshot directory answers its first lookup
  *      (the snapshot is loaded in the worker; nothing is re-embedded or rebuilt).
@@ -80,7 +80,9 @@ let tier = new SemanticTier(store, { snapshotDir: dir });
 s = sampler();
 let t0 = performance.now();
 await tier.nearest("t", scope, near(1, 0.05), 0.9);
-row("1. open: load the scope from the store", s.stop(), `${((performance.now() - t0) / 1000).toFixed(1)} s to load ${N.toLocaleString("en")} records`);
+const firstAnswer = performance.now() - t0;
+while ((await tier.stats()).entries < N) await Bun.sleep(100);
+row("1. open: load the scope from the store", s.stop(), `first lookup answered after ${(firstAnswer / 1000).toFixed(1)} s (the load goes on behind it), all ${N.toLocaleString("en")} records indexed after ${((performance.now() - t0) / 1000).toFixed(1)} s`);
 
 const lookups: number[] = [];
 let adds = 0;

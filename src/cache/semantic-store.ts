@@ -30,6 +30,10 @@ import type { LocalEmbedder } from "./embedder/local-embedder.ts";
 
 /** How long journal buckets are read back (a snapshot younger than this catches up from them). */
 export const JOURNAL_WINDOW_MS = 60_000;
+/** Longest a first lookup waits for its scope to load from the store before answering from what is there. */
+export const OPEN_WAIT_MS = 1500;
+/** Longest a lookup waits for the index worker (slower: a miss). */
+export const LOOKUP_TIMEOUT_MS = 1000;
 
 export interface SemanticMatch {
   /** The encoded entry of the best match at or over the threshold. */
@@ -135,7 +139,13 @@ export class SemanticTier {
     const r = await this.index.call<{ state: "memory" | "snapshot" | "none"; savedAt?: number }>("open", { key });
     if (!this.generation) this.generation = this.index.generation;
     this.open.set(key, { tenant, scope });
-    if (r.state === "none") return this.loadFromStore(key, tenant, scope, false);
+    if (r.state === "none") {
+      // A large scope takes a while to index: the first lookup waits at most OPEN_WAIT_MS, then answers from what is loaded so far.
+      const load = this.loadFromStore(key, tenant, scope, false);
+      load.catch(() => {});
+      await Promise.race([load, new Promise((r) => setTimeout(r, OPEN_WAIT_MS).unref?.())]);
+      return;
+    }
     if (r.state === "snapshot") {
       // The snapshot answers now; what changed since it was written comes from the journal or, when it is too old, a reconcile.
       const since = r.savedAt ?? 0;
@@ -183,11 +193,12 @@ export class SemanticTier {
     if (ids.length === 0) return;
     const dims = vecs[0]!.length;
     const keep = vecs.map((v, i) => (v.length === dims ? i : -1)).filter((i) => i >= 0);
-    for (let start = 0; start < keep.length; start += 5000) {
-      const part = keep.slice(start, start + 5000);
+    // Slices of 500: a lookup queued behind a bulk load waits for one slice at most.
+    for (let start = 0; start < keep.length; start += 500) {
+      const part = keep.slice(start, start + 500);
       const flat = new Float32Array(part.length * dims);
       part.forEach((i, j) => flat.set(vecs[i]!, j * dims));
-      await this.index.call("addMany", { key, ids: part.map((i) => ids[i]!), xs: part.map((i) => xs[i]!), vectors: flat, dims }, [flat.buffer as ArrayBuffer]);
+      await this.index.call("addMany", { key, ids: part.map((i) => ids[i]!), xs: part.map((i) => xs[i]!), vectors: flat, dims }, [flat.buffer as ArrayBuffer], 60_000);
     }
   }
 
@@ -270,7 +281,7 @@ export class SemanticTier {
     await this.ensure(tenant, scope);
     const key = SemanticTier.key(tenant, scope);
     const query = new Float32Array(unit);
-    const best = await this.index.call<{ id: string; similarity: number } | null>("nearest", { key, vector: query, now: this.now() }, [query.buffer as ArrayBuffer]);
+    const best = await this.index.call<{ id: string; similarity: number } | null>("nearest", { key, vector: query, now: this.now() }, [query.buffer as ArrayBuffer], LOOKUP_TIMEOUT_MS);
     if (!best) return {};
     if (best.similarity < threshold) return { similarity: best.similarity };
     const raw = await this.state.hget(scopeKey(tenant, scope), best.id);
