@@ -21,11 +21,13 @@ export { LOCAL_EMBEDDINGS_MODEL } from "../policy.ts";
 export const DEFAULT_MODEL_DIR = resolve(import.meta.dir, "../../../.services/embedder/all-minilm-l6-v2-q");
 
 /** `idle`: the model is installed and loads on first use; `degraded`: it is missing (or failed to load). */
+/** Health text without a file system path (/ready is unauthenticated). */
+const NO_MODEL = "no model.onnx + tokenizer.json in the model directory (TOLLGATE_EMBEDDER_MODEL_DIR, default .services/embedder/all-minilm-l6-v2-q): run bash scripts/embedder-model.sh install";
+
 export type EmbedderState = "ready" | "loading" | "idle" | "degraded";
 
 export interface EmbedderHealth {
   state: EmbedderState;
-  model_dir: string;
   dimensions?: number;
   detail?: string;
 }
@@ -77,7 +79,7 @@ export class LocalEmbedder {
     if (this.lastCheck && now - this.lastCheck < (this.opts.recheckMs ?? 10_000)) return;
     this.lastCheck = now;
     if (!this.present()) {
-      this.problem = `no model in ${this.dir} (run scripts/embedder-model.sh install or set TOLLGATE_EMBEDDER_MODEL_DIR)`;
+      this.problem = NO_MODEL;
       return;
     }
     const rpc = new WorkerRpc(new URL("./embed-worker.ts", import.meta.url), { dir: this.dir, threads: this.opts.threads ?? 1 }, { timeoutMs: this.opts.timeoutMs ?? 5000 });
@@ -89,7 +91,7 @@ export class LocalEmbedder {
         this.problem = undefined;
       })
       .catch((err: Error) => {
-        this.problem = `the model in ${this.dir} did not load: ${err.message.slice(0, 200)}`;
+        this.problem = `the model did not load: ${err.message.slice(0, 200)}`;
         void rpc.close();
       })
       .finally(() => {
@@ -107,8 +109,8 @@ export class LocalEmbedder {
 
   health(): EmbedderHealth {
     const state: EmbedderState = this.rpc ? "ready" : this.starting ? "loading" : this.problem === undefined && this.presentCached() ? "idle" : "degraded";
-    if (state === "degraded" && !this.problem) this.problem = `no model in ${this.dir} (run scripts/embedder-model.sh install or set TOLLGATE_EMBEDDER_MODEL_DIR)`;
-    return { state, model_dir: this.dir, ...(this.dims ? { dimensions: this.dims } : {}), ...(state !== "ready" && this.problem ? { detail: this.problem } : {}) };
+    if (state === "degraded" && !this.problem) this.problem = NO_MODEL;
+    return { state, ...(this.dims ? { dimensions: this.dims } : {}), ...(state !== "ready" && this.problem ? { detail: this.problem } : {}) };
   }
 
   /** The unit vector of `text`; rejects while the model is missing or loading. */
