@@ -23,9 +23,9 @@
  * scopes are written every `saveMs` and on close. A match is read back with one HGET (so only
  * hits pay a store round trip for the entry itself).
  */
-import { createHash } from "node:crypto";
 import type { HashWrite, StateStore } from "../stores/state-store.ts";
 import { WorkerRpc } from "./worker-rpc.ts";
+import { bucketKey, decodeVector, encodeRecord, epochKey, indexKey, parseRecord, scopeKey, scopesKey, tenantPrefix, TENANTS_KEY } from "./semantic-index/records.ts";
 import type { LocalEmbedder } from "./embedder/local-embedder.ts";
 
 /** How long journal buckets are read back (a snapshot younger than this catches up from them). */
@@ -58,25 +58,9 @@ export interface SemanticTierOptions {
   embedder?: LocalEmbedder;
 }
 
-interface Rec {
-  u: string;
-  x: number;
-  e: string;
-}
-
 interface OpenScope {
   tenant: string;
   scope: string;
-}
-
-const sha = (s: string) => createHash("sha256").update(s).digest("hex");
-const scopeKey = (tenant: string, scope: string) => `semcache:scope:${tenant}:${scope}`;
-const bucketKey = (tenant: string, sec: number) => `semcache:j:${tenant}:${sec}`;
-const epochKey = (tenant: string) => `semcache:epoch:${tenant}`;
-
-function decodeVector(b64: string): Float32Array {
-  const buf = Buffer.from(b64, "base64");
-  return new Float32Array(buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.byteLength));
 }
 
 export class SemanticTier {
@@ -112,10 +96,6 @@ export class SemanticTier {
     return this.opts.now?.() ?? Date.now();
   }
 
-  private static key(tenant: string, scope: string): string {
-    return `${sha(tenant).slice(0, 16)}-${sha(scope).slice(0, 40)}`;
-  }
-
   /** Open a scope once per process (concurrent lookups share the work). */
   private ensure(tenant: string, scope: string): Promise<void> {
     // A crashed index worker comes back empty: every scope is opened again (snapshot or store).
@@ -123,7 +103,7 @@ export class SemanticTier {
       this.open.clear();
       this.generation = this.index.generation;
     }
-    const key = SemanticTier.key(tenant, scope);
+    const key = indexKey(tenant, scope);
     if (this.open.has(key)) return Promise.resolve();
     let p = this.opening.get(key);
     if (!p) {
@@ -166,18 +146,14 @@ export class SemanticTier {
     for (const [id, raw] of Object.entries(all)) {
       // Parsing 100k records takes a while: let requests through every 500.
       if (++n % 500 === 0) await new Promise((r) => setImmediate(r));
-      try {
-        const r = JSON.parse(raw) as Rec;
-        if (r.x <= now) {
-          dead.push(id);
-          continue;
-        }
-        ids.push(id);
-        xs.push(r.x);
-        vecs.push(decodeVector(r.u));
-      } catch {
+      const r = parseRecord(raw);
+      if (!r || r.x <= now) {
         dead.push(id);
+        continue;
       }
+      ids.push(id);
+      xs.push(r.x);
+      vecs.push(decodeVector(r.u));
     }
     await this.addToIndex(key, ids, xs, vecs);
     if (reconcile) {
@@ -213,19 +189,15 @@ export class SemanticTier {
       if (fields.length) t?.seen.add(sec);
       for (const [field, raw] of fields) {
         const nl = field.indexOf("\n");
-        const key = SemanticTier.key(tenant, field.slice(0, nl));
+        const key = indexKey(tenant, field.slice(0, nl));
         if (onlyKey ? key !== onlyKey : !this.open.has(key)) continue;
-        try {
-          const r = JSON.parse(raw) as Rec;
-          if (r.x <= now) continue;
-          const b = byKey.get(key) ?? { ids: [], xs: [], vecs: [] };
-          b.ids.push(field.slice(nl + 1));
-          b.xs.push(r.x);
-          b.vecs.push(decodeVector(r.u));
-          byKey.set(key, b);
-        } catch {
-          /* a bad record: skipped */
-        }
+        const r = parseRecord(raw);
+        if (!r || r.x <= now) continue; // expired, or not a record: skipped
+        const b = byKey.get(key) ?? { ids: [], xs: [], vecs: [] };
+        b.ids.push(field.slice(nl + 1));
+        b.xs.push(r.x);
+        b.vecs.push(decodeVector(r.u));
+        byKey.set(key, b);
       }
     }
     for (const [key, b] of byKey) await this.addToIndex(key, b.ids, b.xs, b.vecs);
@@ -271,7 +243,7 @@ export class SemanticTier {
   }
 
   private async dropTenant(tenant: string): Promise<void> {
-    const prefix = `${sha(tenant).slice(0, 16)}-`;
+    const prefix = tenantPrefix(tenant);
     for (const key of [...this.open.keys()]) if (key.startsWith(prefix)) this.open.delete(key);
     await this.index.call("drop", { prefix });
   }
@@ -279,18 +251,12 @@ export class SemanticTier {
   /** The best match in a scope: an entry when its similarity reaches `threshold`. */
   async nearest(tenant: string, scope: string, unit: Float32Array, threshold: number): Promise<SemanticMatch> {
     await this.ensure(tenant, scope);
-    const key = SemanticTier.key(tenant, scope);
+    const key = indexKey(tenant, scope);
     const query = new Float32Array(unit);
     const best = await this.index.call<{ id: string; similarity: number } | null>("nearest", { key, vector: query, now: this.now() }, [query.buffer as ArrayBuffer], LOOKUP_TIMEOUT_MS);
     if (!best) return {};
     if (best.similarity < threshold) return { similarity: best.similarity };
-    const raw = await this.state.hget(scopeKey(tenant, scope), best.id);
-    let rec: Rec | undefined;
-    try {
-      rec = raw ? (JSON.parse(raw) as Rec) : undefined;
-    } catch {
-      rec = undefined;
-    }
+    const rec = parseRecord(await this.state.hget(scopeKey(tenant, scope), best.id));
     if (!rec || rec.x <= this.now()) {
       // Gone from the store (purged or expired elsewhere): gone from the index too.
       void this.index.call("remove", { key, ids: [best.id] }).catch(() => {});
@@ -302,17 +268,17 @@ export class SemanticTier {
   /** Store an entry in the StateStore (and its journal) and in the local index. */
   async add(tenant: string, scope: string, unit: Float32Array, entry: string, expiresAt: number): Promise<void> {
     const id = crypto.randomUUID();
-    const record = JSON.stringify({ u: Buffer.from(unit.buffer, unit.byteOffset, unit.byteLength).toString("base64"), x: expiresAt, e: entry } satisfies Rec);
+    const record = encodeRecord(unit, expiresAt, entry);
     const sec = Math.floor(this.now() / 1000);
     await this.state.applyWrites([
       { op: "hset", key: scopeKey(tenant, scope), field: id, value: record },
-      { op: "hset", key: `semcache:scopes:${tenant}`, field: scope, value: "1" },
-      { op: "hset", key: "semcache:tenants", field: tenant, value: "1" },
+      { op: "hset", key: scopesKey(tenant), field: scope, value: "1" },
+      { op: "hset", key: TENANTS_KEY, field: tenant, value: "1" },
       { op: "hset", key: bucketKey(tenant, sec), field: `${scope}\n${id}`, value: record },
       // Journal buckets are read for a minute; every writer also clears the one of two minutes ago.
       { op: "del", key: bucketKey(tenant, sec - 2 * Math.ceil(JOURNAL_WINDOW_MS / 1000)) },
     ]);
-    const key = SemanticTier.key(tenant, scope);
+    const key = indexKey(tenant, scope);
     if (this.open.has(key)) await this.addToIndex(key, [id], [expiresAt], [unit]);
   }
 
@@ -321,14 +287,8 @@ export class SemanticTier {
     let n = 0;
     const now = this.now();
     for (const t of await this.tenantIds(tenant)) {
-      for (const scope of Object.keys(await this.state.hgetall(`semcache:scopes:${t}`))) {
-        for (const raw of Object.values(await this.state.hgetall(scopeKey(t, scope)))) {
-          try {
-            if ((JSON.parse(raw) as { x: number }).x > now) n++;
-          } catch {
-            /* skip */
-          }
-        }
+      for (const scope of Object.keys(await this.state.hgetall(scopesKey(t)))) {
+        for (const raw of Object.values(await this.state.hgetall(scopeKey(t, scope)))) if ((parseRecord(raw)?.x ?? 0) > now) n++;
       }
     }
     return n;
@@ -338,12 +298,12 @@ export class SemanticTier {
   async purge(tenant?: string): Promise<number> {
     let n = 0;
     for (const t of await this.tenantIds(tenant)) {
-      const scopes = Object.keys(await this.state.hgetall(`semcache:scopes:${t}`));
+      const scopes = Object.keys(await this.state.hgetall(scopesKey(t)));
       for (const scope of scopes) {
         n += Object.keys(await this.state.hgetall(scopeKey(t, scope))).length;
         await this.state.del(scopeKey(t, scope));
       }
-      await this.state.del(`semcache:scopes:${t}`);
+      await this.state.del(scopesKey(t));
       const epoch = crypto.randomUUID();
       await this.state.set(epochKey(t), epoch);
       const known = this.tenants.get(t);
@@ -351,7 +311,7 @@ export class SemanticTier {
       await this.dropTenant(t);
     }
     if (tenant === undefined) {
-      await this.state.del("semcache:tenants");
+      await this.state.del(TENANTS_KEY);
       this.open.clear();
       await this.index.call("drop", { prefix: "" });
     }
@@ -373,6 +333,6 @@ export class SemanticTier {
   }
 
   private async tenantIds(tenant?: string): Promise<string[]> {
-    return tenant !== undefined ? [tenant] : Object.keys(await this.state.hgetall("semcache:tenants"));
+    return tenant !== undefined ? [tenant] : Object.keys(await this.state.hgetall(TENANTS_KEY));
   }
 }
