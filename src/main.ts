@@ -180,13 +180,15 @@ async function wire(settings: Settings, opts: StartOptions, { file, masterKey, l
   });
   const operatorPlugins = [...operator.host.runtimes.values()];
   // Analytics is a projection: it runs beside the request path, never in it.
+  // Issue 31: onnxruntime-node hangs when loaded after chDB in one process (the reverse order works): with the model installed, the embedder's worker loads first.
+  const embedder = new LocalEmbedder({ ...(settings.embedderModelDir ? { dir: settings.embedderModelDir } : {}), ...(settings.embedderThreads ? { threads: settings.embedderThreads } : {}) });
+  if (settings.analytics !== "off" && !opts.analytics) await embedder.ready();
   const analytics = settings.analytics !== "off" ? startAnalytics(log, opts.analytics ?? (await openAnalyticsStore(settings)), { project: settings.analytics === "on", group: usageGroupFor(settings) }) : undefined;
   track({ analytics });
   const lifecycle = new Lifecycle();
   const telemetry = await gatewayTelemetry({ version: pkg.version, emitter, outbox, router, analytics, maxTenants: settings.metricsMaxTenants, maxModels: settings.metricsMaxModels, requestLog: opts.requestLog ?? (opts.quiet || !logsInfo(settings) ? undefined : (line) => console.info(line)) });
   const cache = openCacheStore(settings);
-  // Semantic tier: the built-in local embedder (default `embeddings_model`, loaded in its worker on first use); index snapshots under the data dir.
-  const embedder = new LocalEmbedder({ ...(settings.embedderModelDir ? { dir: settings.embedderModelDir } : {}), ...(settings.embedderThreads ? { threads: settings.embedderThreads } : {}) });
+  // Semantic tier: the built-in local embedder (default `embeddings_model`; created above); index snapshots under the data dir.
   const semantic = new SemanticTier(store, { embedder, snapshotDir: join(settings.dataDir, "semantic-index") });
   const pipeline = new Pipeline([authPlugin({ loopback: isLoopback(settings.host) }), cachePlugin({ store: cache, state: store, semantic, ...(masterKey ? { masterKey } : {}) }), ...builtinPlugins(router, store), ...operator.pipelinePlugins, ...(opts.plugins ?? [])], telemetry.tracing ? { observer: telemetry } : {});
   const app = buildApp({
