@@ -57,6 +57,15 @@ else
   echo "[services] WARNING: promtool could not be built; the Prometheus rules test will fail" >&2
 fi
 
+# The semantic cache's built-in embedder model (fetched once, checksum-pinned, under .services/).
+t0=$SECONDS
+if bash scripts/embedder-model.sh install && out="$(bash scripts/embedder-model.sh path)"; then
+  export "$out"
+  echo "[services] embedder model ready ($((SECONDS - t0)) s)" >&2
+else
+  echo "[services] WARNING: the embedder model could not be installed; the local-embedder tests will fail" >&2
+fi
+
 # Install and start one service with its script; export the URL line it prints.
 start_service() { # name, script
   local t0=$SECONDS out

@@ -42,6 +42,7 @@ import { cachePlugin } from "./plugins/cache.ts";
 import { openCacheStore } from "./cache/open.ts";
 import type { CacheStore } from "./cache/store.ts";
 import { SemanticTier } from "./cache/semantic-store.ts";
+import { LocalEmbedder } from "./cache/embedder/local-embedder.ts";
 import { Router } from "./routing/router.ts";
 import { applyLogLevel } from "./telemetry/log.ts";
 import { gatewayTelemetry } from "./telemetry/setup.ts";
@@ -199,13 +200,17 @@ async function wire(settings: Settings, opts: StartOptions, { file, masterKey, l
   });
   const operatorPlugins = [...operator.host.runtimes.values()];
   // Analytics is a projection: it runs beside the request path, never in it.
+  // Issue 31: onnxruntime-node hangs when loaded after chDB in one process (the reverse order works): with the model installed, the embedder's worker loads first.
+  const embedder = new LocalEmbedder({ ...(settings.embedderModelDir ? { dir: settings.embedderModelDir } : {}), ...(settings.embedderThreads ? { threads: settings.embedderThreads } : {}) });
+  if (settings.analytics !== "off" && !opts.analytics) await embedder.ready();
   const analytics = settings.analytics !== "off" ? startAnalytics(log, opts.analytics ?? (await openAnalyticsStore(settings)), { project: settings.analytics === "on", group: usageGroupFor(settings) }) : undefined;
   track({ analytics });
   const alerts = startAlertsFor(settings, log, store, config, masterKey, opts.quiet);
   const lifecycle = new Lifecycle();
   const telemetry = await gatewayTelemetry({ version: pkg.version, emitter, outbox, router, analytics, keyExpiries: () => liveKeyExpiries(config.state), maxTenants: settings.metricsMaxTenants, maxModels: settings.metricsMaxModels, requestLog: opts.requestLog ?? (opts.quiet || !logsInfo(settings) ? undefined : (line) => console.info(line)) });
   const cache = openCacheStore(settings);
-  const semantic = new SemanticTier(store);
+  // Semantic tier: the built-in local embedder (default `embeddings_model`; created above); index snapshots under the data dir.
+  const semantic = new SemanticTier(store, { embedder, snapshotDir: join(settings.dataDir, "semantic-index") });
   // Issue 28: admin identities + the permission table, and JWT service tokens (src/identity/).
   const jwt = new JwtVerifier(() => config.state);
   const identity = new IdentityService({ adminKey: settings.adminKey, loopback: isLoopback(settings.host), config, failures: new FailureLimiter(settings.adminSigninFailures), jwt });
@@ -289,6 +294,8 @@ async function wire(settings: Settings, opts: StartOptions, { file, masterKey, l
         await telemetry.flush().catch(() => {});
         await cache.close();
         await alerts?.stop();
+        await semantic.close().catch(() => {});
+        await embedder.close().catch(() => {});
         await config.stop();
         await emitter.close();
         await analytics?.stop();

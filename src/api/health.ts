@@ -29,6 +29,8 @@ export interface HealthDeps {
   version: string;
   /** While draining (SIGTERM), readiness answers 503 `draining`. */
   lifecycle?: { readonly draining: boolean };
+  /** The semantic tier: its built-in embedder's state is shown (`degraded` until its model is installed), never a reason to refuse traffic. */
+  semantic?: { readonly embedder?: { health(): { state: string } } | undefined } | undefined;
   /** The app's metrics (main.ts builds them with every source); absent = the emitter/outbox series only. */
   metrics?: GatewayMetrics | undefined;
   /** Who sees `/ready` details and `/metrics` (absent: everyone, as in tests that build the app alone). */
@@ -71,6 +73,7 @@ export function healthRoutes(deps: HealthDeps) {
         const draining = deps.lifecycle?.draining === true;
         const ready = !draining && logUsable && emitter.ok && store.ok;
         const cache = deps.cache ? { kind: deps.cache.kind, ...deps.cache.health() } : undefined;
+        const embedder = deps.semantic?.embedder?.health();
         const degraded = ready && (!log.ok || (outbox?.backlog ?? 0) > 0 || cache?.ok === false);
         set.status = ready ? 200 : 503;
         const status = draining ? "draining" : !ready ? "not_ready" : degraded ? "degraded" : "ready";
@@ -78,7 +81,7 @@ export function healthRoutes(deps: HealthDeps) {
         if (deps.access && !isOperator(deps.access, request)) return { status, checks: {} };
         return {
           status: draining ? "draining" : !ready ? "not_ready" : degraded ? "degraded" : "ready",
-          checks: { event_log: { kind: deps.log.kind, ...log }, state_store: { kind: deps.store.kind, ...store }, emitter, ...(outbox ? { outbox } : {}), analytics, ...(cache ? { cache } : {}) },
+          checks: { event_log: { kind: deps.log.kind, ...log }, state_store: { kind: deps.store.kind, ...store }, emitter, ...(outbox ? { outbox } : {}), analytics, ...(cache ? { cache } : {}), ...(embedder ? { semantic_embedder: embedder } : {}) },
         };
       },
       {

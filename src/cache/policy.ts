@@ -5,6 +5,9 @@
  */
 import { Type as T, type Static } from "@sinclair/typebox";
 
+/** The built-in local embedder's name in `embeddings_model` (the default when it is left out). */
+export const LOCAL_EMBEDDINGS_MODEL = "local";
+
 export const GLOBAL_POLICY_ID = "_global";
 export const MAX_TTL_SECONDS = 30 * 24 * 3600;
 export const MAX_ENTRY_BYTES_LIMIT = 64 * 1024 * 1024;
@@ -17,7 +20,7 @@ export const CacheMode = T.Union([T.Literal("off"), T.Literal("deterministic"), 
 export const SemanticFields = T.Object(
   {
     enabled: T.Boolean(),
-    embeddings_model: T.Optional(T.String({ minLength: 1, maxLength: 200, description: "An alias or `provider/model` that offers embeddings (required when enabled)" })),
+    embeddings_model: T.Optional(T.String({ minLength: 1, maxLength: 200, description: "`local` (default): the built-in all-MiniLM-L6-v2 embedder, in process and free; or an alias or `provider/model` that offers embeddings" })),
     threshold: T.Optional(T.Number({ minimum: 0, maximum: 1, description: "Cosine similarity from which a paraphrase is a hit (default 0.95)" })),
     max_messages: T.Optional(T.Integer({ minimum: 1, maximum: 50, description: "Longest conversation (non-system messages) looked up semantically (default 4)" })),
   },
@@ -77,7 +80,7 @@ export function effectivePolicy(policies: CachePolicies | undefined, tenant: str
     if (f.scope !== undefined) p.scope = f.scope;
     if (f.max_entry_bytes !== undefined) p.maxEntryBytes = f.max_entry_bytes;
     if (f.semantic !== undefined) {
-      if (f.semantic.enabled && f.semantic.embeddings_model) p.semantic = { embeddingsModel: f.semantic.embeddings_model, threshold: f.semantic.threshold ?? DEFAULT_THRESHOLD, maxMessages: f.semantic.max_messages ?? DEFAULT_MAX_MESSAGES };
+      if (f.semantic.enabled) p.semantic = { embeddingsModel: f.semantic.embeddings_model ?? LOCAL_EMBEDDINGS_MODEL, threshold: f.semantic.threshold ?? DEFAULT_THRESHOLD, maxMessages: f.semantic.max_messages ?? DEFAULT_MAX_MESSAGES };
       else delete p.semantic;
     }
   }

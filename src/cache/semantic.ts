@@ -89,6 +89,12 @@ export class VectorIndex {
     this.data.set(unit, row * this.dims);
   }
 
+  /** A stored vector (a view into the index: copy it to keep it past the next change). */
+  vector(id: string): Float32Array | undefined {
+    const row = this.pos.get(id);
+    return row === undefined ? undefined : this.data.subarray(row * this.dims, (row + 1) * this.dims);
+  }
+
   /** Remove an entry (the last row moves into its place). */
   remove(id: string): void {
     const row = this.pos.get(id);

@@ -44,6 +44,9 @@ export const Settings = T.Object({
   analyticsEngine: T.Union([T.Literal("process"), T.Literal("inline")]),
   responsesTtlSeconds: T.Integer({ minimum: 60, maximum: 31_536_000 }),
   adminSigninFailures: T.Integer({ minimum: 0, maximum: 10_000 }),
+  // Issue 31: the semantic tier's built-in local embedder.
+  embedderModelDir: T.Optional(T.String({ minLength: 1 })),
+  embedderThreads: T.Optional(T.Integer({ minimum: 1, maximum: 64 })),
 });
 export type Settings = Static<typeof Settings>;
 
@@ -85,9 +88,11 @@ export const ENV_VARS = {
   // issue 27: stored Responses API conversations
   TOLLGATE_RESPONSES_TTL_SECONDS: ["responsesTtlSeconds", "2592000", "How long a stored /v1/responses response and its input items live in the state store (default 30 days); the only place the gateway keeps conversation text"],
   TOLLGATE_ADMIN_SIGNIN_FAILURES: ["adminSigninFailures", "10", "Failed admin sign-ins (wrong or revoked admin key) per minute from one source address before it gets 429, per instance; 0 = no limit"],
+  TOLLGATE_EMBEDDER_MODEL_DIR: ["embedderModelDir", "", "The semantic tier's built-in embedder (`embeddings_model: local`): a directory with model.onnx + tokenizer.json (default .services/embedder/all-minilm-l6-v2-q, installed by scripts/embedder-model.sh)"],
+  TOLLGATE_EMBEDDER_THREADS: ["embedderThreads", "", "ONNX Runtime threads of the built-in embedder's worker (default 1)"],
 } as const satisfies Record<string, readonly [keyof Settings, string, string]>;
 
-const NUMERIC = new Set<keyof Settings>(["port", "maxBodyBytes", "drainTimeoutMs", "metricsMaxTenants", "metricsMaxModels", "fsyncMs", "cacheMaxBytes", "cacheTimeoutMs", "responsesTtlSeconds", "adminSigninFailures"]);
+const NUMERIC = new Set<keyof Settings>(["port", "maxBodyBytes", "drainTimeoutMs", "metricsMaxTenants", "metricsMaxModels", "fsyncMs", "cacheMaxBytes", "cacheTimeoutMs", "responsesTtlSeconds", "adminSigninFailures", "embedderThreads"]);
 const LISTS = new Set<keyof Settings>(["corsOrigins", "kafkaBrokers", "allowedHosts", "providerEnvAllow"]);
 
 export class SettingsError extends Error {

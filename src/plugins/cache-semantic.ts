@@ -11,6 +11,7 @@ import type { SemanticTier } from "../cache/semantic-store.ts";
 import type { CacheStore } from "../cache/store.ts";
 import type { Ctx } from "../pipeline/context.ts";
 import { resolveModel } from "./routing.ts";
+import { LOCAL_EMBEDDINGS_MODEL } from "../cache/policy.ts";
 
 export interface SemanticOutcome {
   entry?: CacheEntry;
@@ -41,7 +42,11 @@ export async function semanticLookup(ctx: Ctx, plan: CachePlan, tier: SemanticTi
   let unit: Float32Array;
   let costUsd = 0;
   try {
-    ({ unit, costUsd } = await embedText(ctx, sem.embeddingsModel, sem.text, opts.timeoutMs));
+    if (sem.embeddingsModel === LOCAL_EMBEDDINGS_MODEL) {
+      // The built-in embedder (a worker thread): free, no provider.
+      if (!tier.embedder) throw new Error("no local embedder in this gateway");
+      unit = await withTimeout(tier.embedder.embed(sem.text), opts.timeoutMs);
+    } else ({ unit, costUsd } = await embedText(ctx, sem.embeddingsModel, sem.text, opts.timeoutMs));
   } catch (err) {
     store.count(plan.tenant, "embedding_errors");
     store.count(plan.tenant, "semantic_misses");
@@ -68,4 +73,13 @@ export async function semanticLookup(ctx: Ctx, plan: CachePlan, tier: SemanticTi
 function isTimeout(err: unknown): boolean {
   const e = err as { name?: string; code?: string };
   return e?.name === "TimeoutError" || e?.code === "upstream_timeout";
+}
+
+/** `p`, or a TimeoutError after `ms` (the work itself is not cancelled: the worker finishes it). */
+function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const t = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(Object.assign(new Error(`timed out after ${ms} ms`), { name: "TimeoutError" })), ms);
+  });
+  return Promise.race([p, t]).finally(() => clearTimeout(timer));
 }

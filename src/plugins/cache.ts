@@ -30,6 +30,7 @@ import type { StateStore } from "../stores/state-store.ts";
 import { admissionSpecs, type LimitHolder, setHeaders } from "./limits.ts";
 import type { SemanticTier } from "../cache/semantic-store.ts";
 import { semanticLookup } from "./cache-semantic.ts";
+import { LOCAL_EMBEDDINGS_MODEL } from "../cache/policy.ts";
 
 export interface CachePluginOptions {
   store: CacheStore;
@@ -182,6 +183,11 @@ export function cachePlugin(opts: CachePluginOptions) {
           store.set(plan.tenant, plan.hash!, text, plan.policy.ttlSeconds * 1000).catch(() => store.count(plan.tenant, "errors"));
           if (s.unit && plan.semantic && opts.semantic && stored.kind === "response") {
             opts.semantic.add(plan.tenant, plan.semantic.scope, s.unit, text, now() + plan.policy.ttlSeconds * 1000).catch(() => store.count(plan.tenant, "errors"));
+          } else if (!s.unit && plan.semantic?.embeddingsModel === LOCAL_EMBEDDINGS_MODEL && opts.semantic?.embedder && opts.semantic.embedder.health().state !== "degraded" && stored.kind === "response") {
+            // Issue 31: the local embedder missed the lookup (e.g. its worker was still loading): embed now, off the request, and store.
+            const { scope, text: convo } = plan.semantic;
+            const tier = opts.semantic;
+            tier.embedder!.embed(convo).then((unit) => tier.add(plan.tenant, scope, unit, text, now() + plan.policy.ttlSeconds * 1000)).catch(() => store.count(plan.tenant, "errors"));
           }
         });
       },

@@ -121,8 +121,18 @@ export class MemoryStateStore implements StateStore {
       if (!Number.isInteger(current)) throw new Error(`ERR version key holds a non-integer value`);
     }
     if (version <= current) return false;
+    this.applyAll(writes);
+    this.put(versionKey, { type: "string", value: String(version) });
+    return true;
+  }
 
-    // Check every write before making any, so a bad write leaves nothing half-applied.
+  async applyWrites(writes: HashWrite[]): Promise<void> {
+    this.open();
+    this.applyAll(writes);
+  }
+
+  /** Check every write before making any, so a bad write leaves nothing half-applied; then apply them in order. */
+  private applyAll(writes: HashWrite[]): void {
     const types = new Map<string, "hash" | "none" | "string">();
     for (const w of writes) {
       const type = types.get(w.key) ?? this.live(w.key)?.type ?? "none";
@@ -145,8 +155,6 @@ export class MemoryStateStore implements StateStore {
         if (fields.size === 0) this.remove(w.key);
       }
     }
-    this.put(versionKey, { type: "string", value: String(version) });
-    return true;
   }
 
   async acquireLock(key: string, ttlMs: number): Promise<string | null> {

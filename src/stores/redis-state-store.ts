@@ -224,6 +224,21 @@ export class RedisStateStore implements StateStore {
     return applied === 1;
   }
 
+  /** One MULTI/EXEC (atomic on the server; unlike the Lua script, a WRONGTYPE write does not stop the others). */
+  async applyWrites(writes: HashWrite[]): Promise<void> {
+    if (writes.length === 0) return;
+    const m = this.redis.multi();
+    for (const w of writes) {
+      if (w.op === "hset") m.hset(this.k(w.key), w.field, w.value);
+      else if (w.op === "hdel") m.hdel(this.k(w.key), w.field);
+      else m.del(this.k(w.key));
+    }
+    const res = await m.exec();
+    const failed = res?.find(([err]) => err);
+    if (!res) throw new Error("applyWrites: transaction aborted");
+    if (failed) throw failed[0]!;
+  }
+
   async acquireLock(key: string, ttlMs: number): Promise<string | null> {
     const token = crypto.randomUUID();
     const reply = await this.redis.set(this.k(key), token, "PX", ttlOf(ttlMs), "NX");

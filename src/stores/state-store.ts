@@ -123,6 +123,13 @@ export interface StateStore {
    */
   applyVersioned(versionKey: string, version: number, writes: HashWrite[]): Promise<boolean>;
 
+  /**
+   * Atomically apply every write in order, unconditionally (no version): for writers that never
+   * conflict (distinct fields), e.g. two instances adding entries to one hash in the same
+   * millisecond — both land. A write of the wrong type rejects (`WRONGTYPE`).
+   */
+  applyWrites(writes: HashWrite[]): Promise<void>;
+
   /** Take a lock if free (or expired): returns a token, or null when someone else holds it. */
   acquireLock(key: string, ttlMs: number): Promise<string | null>;
   /** Release a lock only if `token` still holds it. Returns whether it released. */

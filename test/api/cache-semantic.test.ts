@@ -54,8 +54,10 @@ describe("semantic tier: configuration", () => {
       const e = ((await r.json()) as any).error;
       expect([e.code, e.param, e.message.includes(why)]).toEqual(["embeddings_model_invalid", "semantic.embeddings_model", true]);
     }
-    const missing = await admin("PUT", "/api/v1/admin/cache", { semantic: { enabled: true } });
-    expect(missing.status).toBe(400);
+    // Left out: the built-in local embedder (test/api/cache-semantic-local.test.ts).
+    const local = await admin("PUT", "/api/v1/admin/cache", { semantic: { enabled: true } });
+    expect(local.status).toBe(200);
+    expect(((await local.json()) as any).effective.semantic.embeddings_model).toBe("local");
     expect((await admin("PUT", "/api/v1/admin/cache", { semantic: { enabled: false } })).status).toBe(200); // off needs no model
     const bad = await admin("PUT", "/api/v1/admin/cache", { semantic: { enabled: true, embeddings_model: "emb/emb-1", threshold: 1.5 } });
     expect(bad.status).toBe(400);

@@ -326,6 +326,30 @@ export function stateStoreContract(name: string, factory: StateStoreFactory): vo
       });
     });
 
+    describe("applyWrites", () => {
+      test("applies hset, hdel and del in order, unconditionally", async () => {
+        await store.applyWrites([
+          { op: "hset", key: "h", field: "a", value: "1" },
+          { op: "hset", key: "h", field: "b", value: "2" },
+          { op: "hset", key: "gone", field: "x", value: "1" },
+        ]);
+        await store.applyWrites([{ op: "hdel", key: "h", field: "a" }, { op: "del", key: "gone" }]);
+        expect(await store.hgetall("h")).toEqual({ b: "2" });
+        expect(await store.hgetall("gone")).toEqual({});
+      });
+
+      test("concurrent writers of distinct fields of one hash (same instant) all land", async () => {
+        const writes = Array.from({ length: 200 }, (_, i) => store.applyWrites([{ op: "hset", key: "scope", field: `e${i}`, value: String(i) }, { op: "hset", key: "index", field: "scope", value: "1" }]));
+        await Promise.all(writes);
+        expect(Object.keys(await store.hgetall("scope")).length).toBe(200);
+      });
+
+      test("a write onto a string key rejects", async () => {
+        await store.set("str", "x");
+        await expect(store.applyWrites([{ op: "hset", key: "str", field: "f", value: "1" }])).rejects.toThrow(/WRONGTYPE/);
+      });
+    });
+
     describe("locks", () => {
       test("acquire returns a token; a second acquire gets null while held", async () => {
         const token = await store.acquireLock("lock", 10_000);

@@ -25,7 +25,7 @@ import {
 import { GUARDRAILS_ID, GuardrailsFields, guardrailsProblem } from "../../guardrails/config.ts";
 import { checkPlugin, PLUGIN_ID, type PluginCatalog, PluginFields } from "./plugins.ts";
 import { checkCustomerOverride } from "./customer-overrides.ts";
-import { CachePolicyFields, embeddingsModelProblem, GLOBAL_POLICY_ID } from "../../cache/policy.ts";
+import { CachePolicyFields, embeddingsModelProblem, GLOBAL_POLICY_ID, LOCAL_EMBEDDINGS_MODEL } from "../../cache/policy.ts";
 import { ALERT_ID, AlertDestinationFields, AlertRuleFields } from "../../alerts/config.ts";
 import { checkAlertEntity } from "../../alerts/check.ts";
 import { AdminFields, JwtIssuerFields } from "../../identity/entities.ts";
@@ -283,7 +283,8 @@ function checkKey(state: ConfigState, id: string, f: KeyFields): void {
 function checkSemantic(state: ConfigState, env: DecideEnv, f: CachePolicyFields): void {
   const s = f.semantic;
   if (!s?.enabled) return;
-  if (!s.embeddings_model) throw invalid("The semantic tier needs `embeddings_model`", "invalid_config", "semantic.embeddings_model");
+  // Left out or `local`: the built-in local embedder (issue 31), nothing to resolve.
+  if (s.embeddings_model === undefined || s.embeddings_model === LOCAL_EMBEDDINGS_MODEL) return;
   const aliases = Object.fromEntries(Object.values(state.entities.model_alias).map((a) => [a.id, { provider: a.fields.provider }]));
   // Built-in providers (echo, openai from the env) have their id as their kind.
   const kindOf = (id: string) => state.entities.provider[id]?.fields.kind ?? (env.builtinProviders.has(id) ? id : undefined);

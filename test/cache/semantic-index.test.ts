@@ -1,0 +1,134 @@
+/**
+ * The semantic index (src/cache/semantic-index/scope-index.ts) and the tier around it
+ * (src/cache/semantic-store.ts) on the in-process StateStore: exact search below the crossover,
+ * HNSW above it, incremental removal and expiry, snapshots that a restart loads, journal
+ * convergence between two tiers on one store, purge reaching the other tier.
+ */
+import { afterEach, describe, expect, test } from "bun:test";
+import { mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { ScopeIndex } from "../../src/cache/semantic-index/scope-index.ts";
+import { SemanticTier } from "../../src/cache/semantic-store.ts";
+import { normalized } from "../../src/cache/semantic.ts";
+import { MemoryStateStore } from "../../src/stores/memory-state-store.ts";
+import { waitFor } from "../helpers/gateway.ts";
+
+const D = 32;
+const unit = () => normalized(Array.from({ length: D }, () => Math.random() - 0.5))!;
+const FOREVER = Number.MAX_SAFE_INTEGER;
+const dirs: string[] = [];
+const tmp = () => {
+  const d = mkdtempSync(join(tmpdir(), "tollgate-semidx-test-"));
+  dirs.push(d);
+  return d;
+};
+afterEach(() => {
+  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+});
+
+describe("ScopeIndex", () => {
+  test("exact below the crossover, HNSW above; every entry stays findable through the switch; remove and prune", () => {
+    const idx = new ScopeIndex(D, { crossover: 50 });
+    const vs = Array.from({ length: 120 }, unit);
+    vs.slice(0, 50).forEach((v, i) => idx.add(`e${i}`, v, FOREVER));
+    expect(idx.kind).toBe("exact");
+    vs.slice(50).forEach((v, i) => idx.add(`e${i + 50}`, v, i === 0 ? 1000 : FOREVER));
+    expect(idx.kind).toBe("hnsw");
+    for (const [i, v] of vs.entries()) if (i !== 50) expect(idx.nearest(v, 0)?.id).toBe(`e${i}`);
+    expect(idx.nearest(vs[7]!, 0)?.similarity).toBeCloseTo(1, 5);
+    expect(idx.remove("e7")).toBe(true);
+    expect(idx.nearest(vs[7]!, 0)?.id).not.toBe("e7");
+    expect(idx.nearest(vs[50]!, 2000)?.id).not.toBe("e50"); // expired: skipped before it is pruned
+    expect(idx.prune(2000)).toEqual(["e50"]);
+    expect(idx.size).toBe(118);
+    expect(() => idx.add("bad", new Float32Array(D + 1), FOREVER)).toThrow(RangeError);
+  });
+
+  test("a snapshot (exact or HNSW) loads into an index that answers the same", () => {
+    for (const n of [10, 200]) {
+      const idx = new ScopeIndex(D, { crossover: 100 });
+      const vs = Array.from({ length: n }, unit);
+      vs.forEach((v, i) => idx.add(`e${i}`, v, FOREVER));
+      const base = join(tmp(), "scope");
+      idx.save(base, 12345);
+      const loaded = ScopeIndex.load(base, { crossover: 100 })!;
+      expect(loaded.savedAt).toBe(12345);
+      expect(loaded.index.kind).toBe(n > 100 ? "hnsw" : "exact");
+      expect(loaded.index.size).toBe(n);
+      for (const [i, v] of vs.entries()) expect(loaded.index.nearest(v, 0)?.id).toBe(`e${i}`);
+      loaded.index.add("new", unit(), FOREVER); // labels continue after the loaded ones
+      expect(loaded.index.size).toBe(n + 1);
+    }
+    expect(ScopeIndex.load(join(tmp(), "absent"))).toBeUndefined();
+  });
+});
+
+describe("SemanticTier (in-process store)", () => {
+  test("hits at the threshold, misses below; a restart loads the snapshot; an old snapshot is reconciled with the store", async () => {
+    const store = new MemoryStateStore();
+    const dir = tmp();
+    const vs = Array.from({ length: 40 }, unit);
+    const a = new SemanticTier(store, { snapshotDir: dir, crossover: 16 });
+    expect(await a.nearest("t", "s", vs[0]!, 0.9)).toEqual({}); // empty scope
+    for (const [i, v] of vs.entries()) await a.add("t", "s", v, `entry-${i}`, FOREVER);
+    expect((await a.nearest("t", "s", vs[3]!, 0.99)).entry).toBe("entry-3");
+    const other = unit();
+    const below = await a.nearest("t", "s", other, 0.999);
+    expect(below.entry).toBeUndefined();
+    expect(below.similarity).toBeLessThan(0.999);
+    expect((await a.stats()).hnsw_scopes).toBe(1);
+    await a.close();
+    expect(readdirSync(dir).some((f) => f.endsWith(".usearch"))).toBe(true);
+
+    // Restart: the snapshot answers (a fresh snapshot catches up from the journal).
+    const b = new SemanticTier(store, { snapshotDir: dir, crossover: 16 });
+    expect((await b.nearest("t", "s", vs[5]!, 0.99)).entry).toBe("entry-5");
+    await b.close();
+
+    // An entry deleted from the store while down; a restart two minutes later (snapshot older than the journal): reconciled.
+    await store.applyWrites([{ op: "hdel", key: "semcache:scope:t:s", field: Object.keys(await store.hgetall("semcache:scope:t:s"))[0]! }]);
+    const remaining = Object.keys(await store.hgetall("semcache:scope:t:s")).length;
+    const later = Date.now() + 120_000;
+    const c = new SemanticTier(store, { snapshotDir: dir, crossover: 16, now: () => later });
+    await c.nearest("t", "s", vs[1]!, 0.99);
+    await waitFor(async () => (await c.stats()).entries === remaining || undefined, 3000, "the reconcile");
+    await c.close();
+  });
+
+  test("two tiers on one store: each finds the other's entries through the journal; a purge on one empties the other", async () => {
+    const store = new MemoryStateStore();
+    const [a, b] = [new SemanticTier(store, { refreshMs: 50 }), new SemanticTier(store, { refreshMs: 50 })];
+    try {
+      const v = unit();
+      for (const t of [a, b]) expect(await t.nearest("t", "s", v, 0.99)).toEqual({}); // both have the scope open
+      await a.add("t", "s", v, "from-a", FOREVER);
+      await waitFor(async () => (await b.nearest("t", "s", v, 0.99)).entry === "from-a" || undefined, 2000, "b sees a's entry");
+      expect(await a.purge("t")).toBe(1);
+      expect((await a.nearest("t", "s", v, 0.99)).entry).toBeUndefined();
+      await waitFor(async () => (await b.stats()).entries === 0 || undefined, 2000, "b drops the purged tenant");
+      expect((await b.nearest("t", "s", v, 0.99)).entry).toBeUndefined();
+    } finally {
+      await a.close();
+      await b.close();
+    }
+  });
+
+  test("expired entries are pruned from the index and the store", async () => {
+    const store = new MemoryStateStore();
+    let now = Date.now();
+    const tier = new SemanticTier(store, { pruneMs: 30, now: () => now });
+    try {
+      const v = unit();
+      await tier.nearest("t", "s", v, 0.9);
+      await tier.add("t", "s", v, "short", now + 1000);
+      expect((await tier.nearest("t", "s", v, 0.99)).entry).toBe("short");
+      now += 2000;
+      expect((await tier.nearest("t", "s", v, 0.99)).entry).toBeUndefined();
+      await waitFor(async () => Object.keys(await store.hgetall("semcache:scope:t:s")).length === 0 || undefined, 2000, "pruned from the store");
+      expect((await tier.stats()).entries).toBe(0);
+    } finally {
+      await tier.close();
+    }
+  });
+});
