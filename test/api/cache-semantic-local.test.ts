@@ -52,14 +52,14 @@ if (modelDir) {
       const stats = (await (await fetch(`${gw.url}/v1/cache/stats`)).json()) as any;
       expect(stats.semantic.hits).toBeGreaterThanOrEqual(1);
       expect(stats.semantic.embedding_cost_usd).toBe(0); // local: free
-      const ready = (await (await fetch(`${gw.url}/ready`)).json()) as any;
+      const ready = (await (await fetch(`${gw.url}/ready`, { headers: { authorization: `Bearer ${gw.adminKey}` } })).json()) as any;
       expect(ready.checks.semantic_embedder).toMatchObject({ state: "ready", dimensions: 384 });
     });
 
     test("without the model the gateway starts and serves; the embedder is `degraded` and lookups miss", async () => {
       const empty = mkdtempSync(join(tmpdir(), "tollgate-no-model-"));
       const gw = await start({ TOLLGATE_EMBEDDER_MODEL_DIR: empty });
-      const before = (await (await fetch(`${gw.url}/ready`)).json()) as any;
+      const before = (await (await fetch(`${gw.url}/ready`, { headers: { authorization: `Bearer ${gw.adminKey}` } })).json()) as any;
       expect(before.status).toBe("ready"); // the tier is off by default: not a reason to degrade the gateway
       expect(before.checks.semantic_embedder.state).toBe("degraded");
       expect(before.checks.semantic_embedder.detail).toContain("scripts/embedder-model.sh install");
