@@ -122,7 +122,7 @@ export function RequestsPage({ sub }: PageProps) {
           { label: "Cache", cell: (r) => r.cache },
           { label: "Guardrails", cell: (r) => (r.guardrails.detections ? `${r.guardrails.action ?? "detected"} ×${r.guardrails.detections}` : "–") },
         ]}
-        empty="No requests in this range."
+        empty={list.loading && !list.data ? "Loading…" : "No requests in this range."}
       />
       <div class="pager">
         {cursor ? <button type="button" onClick={() => setCursor(undefined)}>Newest</button> : null}
