@@ -202,7 +202,9 @@ async function wire(settings: Settings, opts: StartOptions, { file, masterKey, l
   // Analytics is a projection: it runs beside the request path, never in it.
   // Issue 31: onnxruntime-node hangs when loaded after chDB in one process (the reverse order works): with the model installed, the embedder's worker loads first.
   const embedder = new LocalEmbedder({ ...(settings.embedderModelDir ? { dir: settings.embedderModelDir } : {}), ...(settings.embedderThreads ? { threads: settings.embedderThreads } : {}) });
-  if (settings.analytics !== "off" && !opts.analytics) await embedder.ready();
+  // Only when chDB itself will load into this process (the inline engine): with the engine in its
+  // own process (the default) the embedder loads on the semantic tier's first use.
+  if (settings.analytics !== "off" && !opts.analytics && settings.analyticsEngine === "inline" && !settings.clickhouseUrl) await embedder.ready();
   const analytics = settings.analytics !== "off" ? startAnalytics(log, opts.analytics ?? (await openAnalyticsStore(settings)), { project: settings.analytics === "on", group: usageGroupFor(settings) }) : undefined;
   track({ analytics });
   const alerts = startAlertsFor(settings, log, store, config, masterKey, opts.quiet);
