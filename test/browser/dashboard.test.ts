@@ -296,6 +296,9 @@ if (availableOrFail("usage dashboard in a browser", "chromium", chromiumMissing(
     }, 60_000);
 
     test("with the admin key: every chart drawn from the API's numbers, nothing from outside, no console errors", async () => {
+      // The provider attempts (SLA panel) land through the projection like the usage rows: wait for
+      // them before the page loads, so the page and the API below read the same data.
+      await waitFor(async () => (await usage<{ data: unknown[] }>("providers/sla?days=7&interval=day")).data.length > 0, 30_000, "the SLA rows");
       const { context, page, outside, errors, bytes } = await openPage(gw.url);
       await page.goto(`${gw.url}/console/usage`, { waitUntil: "load" });
       await waitState(page, "login");
