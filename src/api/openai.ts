@@ -57,12 +57,18 @@ export function openaiChunkFormatter(includeUsage: boolean): (chunk: ChatComplet
 
 export const openaiSseError = (error: GatewayError) => `data: ${JSON.stringify(error.toBody())}\n\n`;
 
-const ModelList = T.Object({
-  object: T.Literal("list"),
-  data: T.Array(T.Object({ id: T.String(), object: T.Literal("model"), created: T.Integer(), owned_by: T.String() })),
-});
-
 export function openaiRoutes(deps: GatewayDeps & { access?: OperatorAccess & { loopback: boolean } }) {
+  /** The model listings answer a virtual key or the admin key, like a model call (issue 22); else the error to send. */
+  const keyRefusal = (request: Request): Response | undefined => {
+    if (!deps.access) return undefined;
+    try {
+      checkAnyCredential(deps.access, deps.config().tenancy, request);
+      return undefined;
+    } catch (err) {
+      if (err instanceof GatewayErrorClass) return errorResponse(err);
+      throw err;
+    }
+  };
   return new Elysia({ name: "openai-routes", normalize: false })
     .post(
       "/v1/chat/completions",
@@ -93,15 +99,8 @@ export function openaiRoutes(deps: GatewayDeps & { access?: OperatorAccess & { l
     .get(
       "/v1/models",
       ({ request }) => {
-        if (deps.access) {
-          // A virtual key or the admin key, like a model call (issue 22).
-          try {
-            checkAnyCredential(deps.access, deps.config().tenancy, request);
-          } catch (err) {
-            if (err instanceof GatewayErrorClass) return errorResponse(err);
-            throw err;
-          }
-        }
+        const refused = keyRefusal(request);
+        if (refused) return refused;
         return { object: "list" as const, data: listModels(deps.config(), deps.providers.list()) };
       },
       {
@@ -112,15 +111,8 @@ export function openaiRoutes(deps: GatewayDeps & { access?: OperatorAccess & { l
     .get(
       "/v1/models/:id",
       ({ params, request }) => {
-        if (deps.access) {
-          // A virtual key or the admin key, like a model call (issue 22).
-          try {
-            checkAnyCredential(deps.access, deps.config().tenancy, request);
-          } catch (err) {
-            if (err instanceof GatewayErrorClass) return errorResponse(err);
-            throw err;
-          }
-        }
+        const refused = keyRefusal(request);
+        if (refused) return refused;
         const id = params.id; // `provider/model` arrives URL-encoded (`e2%2Fe2-model`), decoded here by the router
         const hit = listModels(deps.config(), deps.providers.list()).find((m) => m.id === id);
         if (hit) return Response.json(hit);

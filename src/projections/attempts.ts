@@ -7,6 +7,7 @@
 import type { AnalyticsStore } from "../analytics/store.ts";
 import { type AttemptRow, toAttemptRow, toClickHouseTime } from "../analytics/schema.ts";
 import type { StoredEvent } from "../events/event-log.ts";
+import { unseenRows } from "./unseen.ts";
 
 export const ATTEMPT_TYPES = ["provider.attempt.succeeded", "provider.attempt.failed"];
 
@@ -16,7 +17,7 @@ export async function writeAttempts(store: AnalyticsStore, batch: readonly Store
     return row ? [row] : [];
   });
   if (rows.length === 0) return 0;
-  const fresh = await unseen(store, rows);
+  const fresh = await unseenRows(store, rows, "provider_attempts");
   if (fresh.length === 0) return 0;
   let body = "";
   for (const r of fresh) body += JSON.stringify({ ...r, time: toClickHouseTime(r.time) }) + "\n";
@@ -25,20 +26,3 @@ export async function writeAttempts(store: AnalyticsStore, batch: readonly Store
   return fresh.length;
 }
 
-async function unseen(store: AnalyticsStore, rows: AttemptRow[]): Promise<AttemptRow[]> {
-  let from = rows[0]!.time;
-  let to = from;
-  for (const r of rows) {
-    if (r.time < from) from = r.time;
-    if (r.time > to) to = r.time;
-  }
-  const seen = await store.query<{ event_id: string }>(
-    `SELECT DISTINCT event_id FROM provider_attempts
-     WHERE time >= {from:DateTime64(3, 'UTC')} AND time <= {to:DateTime64(3, 'UTC')}
-       AND has(splitByChar(',', {ids:String}), event_id)`,
-    { from: toClickHouseTime(from), to: toClickHouseTime(to), ids: rows.map((r) => r.event_id).join(",") },
-  );
-  if (seen.length === 0) return rows;
-  const known = new Set(seen.map((r) => r.event_id));
-  return rows.filter((r) => !known.has(r.event_id));
-}

@@ -18,8 +18,11 @@
 import { setTimeout as pauseFor } from "node:timers/promises";
 import type { AnalyticsStore } from "../analytics/store.ts";
 import { rebuildHourlyRollup } from "../analytics/queries.ts";
-import { toClickHouseTime, toUsageRow, type UsageRow } from "../analytics/schema.ts";
+import { toUsageRow } from "../analytics/schema.ts";
 import { ATTEMPT_TYPES, writeAttempts } from "./attempts.ts";
+import { unseenRows } from "./unseen.ts";
+
+export { unseenRows };
 import { type EventLog, readBatches, type StoredEvent, type Subscription } from "../events/event-log.ts";
 
 export const USAGE_GROUP = "usage-projection";
@@ -36,25 +39,6 @@ export function usageBatch(batch: readonly StoredEvent[]) {
   return { rows, token };
 }
 
-/** The rows not yet in `usage_events` (by event id), looked up within the batch's time range. */
-export async function unseenRows(store: AnalyticsStore, rows: UsageRow[]): Promise<UsageRow[]> {
-  if (rows.length === 0) return rows;
-  let from = rows[0]!.time;
-  let to = from;
-  for (const r of rows) {
-    if (r.time < from) from = r.time;
-    if (r.time > to) to = r.time;
-  }
-  const seen = await store.query<{ event_id: string }>(
-    `SELECT DISTINCT event_id FROM usage_events
-     WHERE time >= {from:DateTime64(3, 'UTC')} AND time <= {to:DateTime64(3, 'UTC')}
-       AND has(splitByChar(',', {ids:String}), event_id)`,
-    { from: toClickHouseTime(from), to: toClickHouseTime(to), ids: rows.map((r) => r.event_id).join(",") },
-  );
-  if (seen.length === 0) return rows;
-  const known = new Set(seen.map((r) => r.event_id));
-  return rows.filter((r) => !known.has(r.event_id));
-}
 
 /** Write one batch exactly once (see the module comment); returns its usage rows and those inserted now. */
 async function writeBatch(store: AnalyticsStore, batch: readonly StoredEvent[]): Promise<{ rows: number; inserted: number }> {
