@@ -6,11 +6,11 @@
  *   (`x-tollgate-delivery`, the same on every retry) lets a receiver drop a repeat.
  * - `slack`: a Slack incoming-webhook payload (`text` + `blocks`), signed too when a secret is set.
  */
-import { createHmac, timingSafeEqual } from "node:crypto";
+import { SIGNATURE_HEADER, signatureHeader } from "../pipeline/operator/webhook-signature.ts";
 import type { EventEnvelope } from "../events/envelope.ts";
 import type { AlertPayload } from "./book.ts";
 
-export const SIGNATURE_HEADER = "x-tollgate-signature";
+export { SIGNATURE_HEADER } from "../pipeline/operator/webhook-signature.ts";
 export const DELIVERY_HEADER = "x-tollgate-delivery";
 
 export interface Destination {
@@ -21,21 +21,8 @@ export interface Destination {
   secret?: string;
 }
 
-export function signatureHeader(secret: string, body: string, unixSeconds: number): string {
-  return `t=${unixSeconds},v1=${createHmac("sha256", secret).update(`${unixSeconds}.${body}`).digest("hex")}`;
-}
-
-/** What a receiver runs: the raw body, the header, the shared secret; refuses stale timestamps. */
-export function verifySignature(secret: string, body: string, header: string | null, opts: { nowSeconds?: number; toleranceSeconds?: number } = {}): boolean {
-  const m = header ? /^t=(\d+),v1=([0-9a-f]{64})$/.exec(header) : null;
-  if (!m) return false;
-  const t = Number(m[1]);
-  const now = opts.nowSeconds ?? Math.floor(Date.now() / 1000);
-  if (Math.abs(now - t) > (opts.toleranceSeconds ?? 300)) return false;
-  const want = Buffer.from(createHmac("sha256", secret).update(`${t}.${body}`).digest("hex"));
-  const got = Buffer.from(m[2]!);
-  return want.length === got.length && timingSafeEqual(want, got);
-}
+/** The signer is shared with operators' plugins (`tollgate/plugin`): one scheme for every webhook. */
+export { signatureHeader, verifySignature } from "../pipeline/operator/webhook-signature.ts";
 
 const UNITS: Record<string, string> = { pct: "%", ms: " ms", usd: " USD", count: "", days: " days", state: "" };
 

@@ -153,3 +153,5 @@ export function refuse(status: number, code: string, message: string, param?: st
 
 /** TypeBox, re-exported so a plugin's manifest needs no import of its own. */
 export { Type } from "@sinclair/typebox";
+/** Webhook signing (HMAC-SHA256 over `<t>.<body>`), the scheme the gateway's own webhooks use. */
+export { SIGNATURE_HEADER, signatureHeader, verifySignature } from "./webhook-signature.ts";
