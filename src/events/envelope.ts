@@ -3,7 +3,7 @@
  * `{ id (UUIDv7), type, v, time, tenant, requestId?, traceId?, actor?, configVersion?, payload }`
  */
 import { FormatRegistry, Type as T, type Static } from "@sinclair/typebox";
-import { Value } from "@sinclair/typebox/value";
+import { TypeCompiler } from "@sinclair/typebox/compiler";
 import { uuidv7 } from "./uuidv7.ts";
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -59,8 +59,11 @@ export function makeEvent(e: NewEvent): EventEnvelope {
   return ev;
 }
 
+/** Compiled once (every consumer checks every record it reads: an interpreted check cost ~8% of the gateway's CPU under load). */
+const envelopeChecker = TypeCompiler.Compile(EventEnvelope);
+
 /** Validation errors of a value against the envelope schema (empty when valid). */
 export function envelopeErrors(value: unknown): string[] {
-  if (Value.Check(EventEnvelope, value)) return [];
-  return [...Value.Errors(EventEnvelope, value)].slice(0, 5).map((e) => `${e.path || "/"}: ${e.message}`);
+  if (envelopeChecker.Check(value)) return [];
+  return [...envelopeChecker.Errors(value)].slice(0, 5).map((e) => `${e.path || "/"}: ${e.message}`);
 }
