@@ -44,6 +44,7 @@ import type { CacheStore } from "./cache/store.ts";
 import { SemanticTier } from "./cache/semantic-store.ts";
 import { LocalEmbedder } from "./cache/embedder/local-embedder.ts";
 import { Router } from "./routing/router.ts";
+import { infoLines } from "./telemetry/line-writer.ts";
 import { applyLogLevel } from "./telemetry/log.ts";
 import { gatewayTelemetry } from "./telemetry/setup.ts";
 import type { Telemetry } from "./telemetry/telemetry.ts";
@@ -209,7 +210,7 @@ async function wire(settings: Settings, opts: StartOptions, { file, masterKey, l
   track({ analytics });
   const alerts = startAlertsFor(settings, log, store, config, masterKey, opts.quiet);
   const lifecycle = new Lifecycle();
-  const telemetry = await gatewayTelemetry({ version: pkg.version, emitter, outbox, router, analytics, keyExpiries: () => liveKeyExpiries(config.state), maxTenants: settings.metricsMaxTenants, maxModels: settings.metricsMaxModels, requestLog: opts.requestLog ?? (opts.quiet || !logsInfo(settings) ? undefined : (line) => console.info(line)) });
+  const telemetry = await gatewayTelemetry({ version: pkg.version, emitter, outbox, router, analytics, keyExpiries: () => liveKeyExpiries(config.state), maxTenants: settings.metricsMaxTenants, maxModels: settings.metricsMaxModels, requestLog: opts.requestLog ?? (opts.quiet || !logsInfo(settings) ? undefined : infoLines()) });
   const cache = openCacheStore(settings);
   // Semantic tier: the built-in local embedder (default `embeddings_model`; created above); index snapshots under the data dir.
   const semantic = new SemanticTier(store, { embedder, snapshotDir: join(settings.dataDir, "semantic-index") });

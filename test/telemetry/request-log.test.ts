@@ -77,7 +77,7 @@ describe("request log", () => {
     expect(b).toMatchObject({ request_id: bad.headers.get("x-request-id"), status: "error", http_status: 404, code: "model_not_found", tenant: "logs", input_tokens: 0 });
   });
 
-  test("LOG_LEVEL=warn silences the info line (the default sink is console.info)", async () => {
+  test("LOG_LEVEL=warn silences the info line (the default sink is console.info, once per turn of the event loop)", async () => {
     const got: string[] = [];
     const original = console.info;
     const sink = { debug: () => {}, log: () => {}, info: (l: string) => got.push(l), warn: () => {} };
