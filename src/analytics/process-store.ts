@@ -74,7 +74,7 @@ export class ProcessAnalyticsStore implements AnalyticsStore {
       let ready = false;
       const child = Bun.spawn([process.execPath, ENTRY, this.dir, this.database], {
         stdio: ["ignore", "inherit", "inherit"],
-        serialization: "json",
+        serialization: "advanced",
         ipc: (message: StoreReply | { ready: boolean; error?: string }) => {
           if ("ready" in message) {
             clearTimeout(timer);

@@ -38,8 +38,6 @@ export interface FileEventLogOptions {
    * loss at most the last N ms).
    */
   fsyncIntervalMs?: number;
-  /** Newest records kept in memory per partition for consumers that keep up (default 8192; 0 = off). */
-  tailRecords?: number;
 }
 
 interface StreamState {
@@ -96,7 +94,7 @@ export class FileEventLog implements EventLog {
         streams.set(stream, state);
         const onAppend = (): void => state.consumers.forEach((c) => c.wake());
         for (let p = 0; p < count; p++) {
-          state.partitions.push(await FilePartition.open(join(streamDir, String(p)), `${stream}/${p}`, { segmentBytes, fsync, fsyncIntervalMs: opts.fsyncIntervalMs ?? 0, onAppend, ...(opts.tailRecords !== undefined ? { tailRecords: opts.tailRecords } : {}) }));
+          state.partitions.push(await FilePartition.open(join(streamDir, String(p)), `${stream}/${p}`, { segmentBytes, fsync, fsyncIntervalMs: opts.fsyncIntervalMs ?? 0, onAppend }));
         }
       }
     } catch (err) {
@@ -155,7 +153,7 @@ export class FileEventLog implements EventLog {
     this.assertOpen();
     if (!Number.isInteger(offset) || offset < 0) throw new RangeError(`invalid offset ${offset}`);
     const wanted = new Set(types);
-    const { records, next } = await this.partition(stream, partition).scan(offset, max, typeFilter(types), (body) => wanted.has(body.event?.type));
+    const { records, next } = await this.partition(stream, partition).scan(offset, max, typeFilter(types));
     const events = records.filter((r) => wanted.has(r.body.event?.type)).map(({ offset, body }) => ({ stream, partition, offset, key: body.key, event: body.event }));
     return { events, next };
   }

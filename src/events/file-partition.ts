@@ -31,7 +31,6 @@ interface Segment {
 interface PendingAppend {
   buf: Buffer;
   count: number;
-  bodies: readonly RecordBody[];
   resolve: (firstOffset: number) => void;
   reject: (err: unknown) => void;
 }
@@ -47,16 +46,7 @@ export interface PartitionOptions {
   fsyncIntervalMs?: number;
   /** Called after records were written (wakes consumers). */
   onAppend: () => void;
-  /**
-   * The newest records written are kept in memory, as the objects appended, up to this many
-   * (default 8192): a consumer that keeps up reads them from here, without reading the file back
-   * or parsing JSON. 0 turns it off. Older records are read from the segments.
-   */
-  tailRecords?: number;
 }
-
-/** Records kept in memory per partition by default (see PartitionOptions.tailRecords). */
-export const DEFAULT_TAIL_RECORDS = 8192;
 
 export class FilePartition {
   private queue: PendingAppend[] = [];
@@ -67,9 +57,6 @@ export class FilePartition {
   /** Interval fsync: the pending timer and the running sync. */
   private syncTimer: ReturnType<typeof setTimeout> | undefined;
   private syncing: Promise<void> | undefined;
-  /** The newest written records (tail[i] is at offset tailStart + i); see PartitionOptions.tailRecords. */
-  private tail: RecordBody[] = [];
-  private tailStart = 0;
 
   private constructor(
     private readonly dir: string,
@@ -107,7 +94,7 @@ export class FilePartition {
       return Promise.reject(err);
     }
     return new Promise((resolve, reject) => {
-      this.queue.push({ buf, count: records.length, bodies: records, resolve, reject });
+      this.queue.push({ buf, count: records.length, resolve, reject });
       this.flushing ??= this.flush();
     });
   }
@@ -121,8 +108,7 @@ export class FilePartition {
    * Like `read`, but records `keep` turns down are skipped unparsed (`max` counts them too);
    * `next` is the offset after the last record looked at.
    */
-  async scan(offset: number, max: number, keep?: RawFilter, keepBody?: (body: RecordBody) => boolean): Promise<{ records: { offset: number; body: RecordBody }[]; next: number }> {
-    if (this.tail.length > 0 && offset >= this.tailStart) return this.scanTail(offset, max, keepBody);
+  async scan(offset: number, max: number, keep?: RawFilter): Promise<{ records: { offset: number; body: RecordBody }[]; next: number }> {
     const out: { offset: number; body: RecordBody }[] = [];
     let next = offset;
     let seen = 0;
@@ -149,35 +135,6 @@ export class FilePartition {
       }
     }
     return { records: out, next };
-  }
-
-  /** `scan` from the in-memory tail (the records as appended; `keepBody` filters them). */
-  private scanTail(offset: number, max: number, keepBody?: (body: RecordBody) => boolean): { records: { offset: number; body: RecordBody }[]; next: number } {
-    const from = offset - this.tailStart;
-    const to = Math.min(this.tail.length, from + max);
-    const out: { offset: number; body: RecordBody }[] = [];
-    for (let i = from; i < to; i++) {
-      const body = this.tail[i]!;
-      if (!keepBody || keepBody(body)) out.push({ offset: this.tailStart + i, body });
-    }
-    return { records: out, next: this.tailStart + Math.max(from, to) };
-  }
-
-  /** Remember written records in the tail (in offset order: writes are serialized), dropping the oldest past the limit. */
-  private remember(first: number, batch: readonly PendingAppend[]): void {
-    const limit = this.opts.tailRecords ?? DEFAULT_TAIL_RECORDS;
-    if (limit <= 0) return;
-    if (this.tail.length === 0 || this.tailStart + this.tail.length !== first) {
-      this.tail = [];
-      this.tailStart = first;
-    }
-    for (const b of batch) for (const body of b.bodies) this.tail.push(body);
-    // Amortized: cut back to the limit once the array is twice as long.
-    if (this.tail.length > 2 * limit) {
-      const drop = this.tail.length - limit;
-      this.tail = this.tail.slice(drop);
-      this.tailStart += drop;
-    }
   }
 
   /** Delete segments (never the active one) whose records all lie before `offset`. */
@@ -244,7 +201,6 @@ export class FilePartition {
           batch.length === 1 && batch[0] ? batch[0].buf : Buffer.concat(batch.map((b) => b.buf)),
           batch.reduce((n, b) => n + b.count, 0),
         );
-        this.remember(offset, batch);
         for (const b of batch) {
           b.resolve(offset);
           offset += b.count;

@@ -24,16 +24,6 @@ eventLogContract("FileEventLog (3 partitions, 4 KiB segments)", async () => {
   return { log, cleanup: () => rm(dir, { recursive: true, force: true }) };
 });
 
-eventLogContract("FileEventLog (no in-memory tail: every read from the segments)", async () => {
-  const dir = await tempDir();
-  return { log: await FileEventLog.open({ dir, tailRecords: 0 }), cleanup: () => rm(dir, { recursive: true, force: true }) };
-});
-
-eventLogContract("FileEventLog (an in-memory tail of 5 records, 2 partitions)", async () => {
-  const dir = await tempDir();
-  return { log: await FileEventLog.open({ dir, tailRecords: 5, partitions: { requests: 2 } }), cleanup: () => rm(dir, { recursive: true, force: true }) };
-});
-
 /**
  * envelope.ts declares `format: "uuid"` but registers no such format with TypeBox, so outside a
  * process that imported elysia (which registers it) every envelope fails with this message.
@@ -80,31 +70,6 @@ describe("FileEventLog on disk", () => {
     expect(got.map((e) => e.offset)).toEqual(range(20, 27));
     await log.close();
     expect(warn).not.toHaveBeenCalled();
-  });
-
-  test("the in-memory tail reads exactly what the segments hold: every offset, every type filter, before and after reopen", async () => {
-    let log = await open({ tailRecords: 16 });
-    const types = ["a.one", "b.two", "c.three"];
-    for (let i = 0; i < 120; i += 12) {
-      await log.append("requests", range(i, i + 12).map((n) => ({ key: "acme", event: { ...testEvent("acme", n), type: types[n % 3]! } })));
-    }
-    const view = async (l: FileEventLog) => {
-      const out: unknown[] = [];
-      for (const from of [0, 50, 87, 88, 100, 103, 119, 120]) {
-        for (const max of [1, 5, 40]) {
-          out.push((await l.read("requests", 0, from, max)).map((r) => [r.offset, r.event.payload.seq, r.event.type]));
-          const t = await l.readTypes("requests", 0, from, max, ["b.two"]);
-          out.push([t.next, t.events.map((r) => [r.offset, r.event.payload.seq])]);
-        }
-      }
-      return out;
-    };
-    const live = await view(log); // the newest 16–32 records come from memory
-    await log.close();
-    log = await open({ tailRecords: 0 });
-    expect(await view(log)).toEqual(live); // every one from the segments
-    expect(seqs(await log.read("requests", 0, 103, 3))).toEqual([103, 104, 105]);
-    await log.close();
   });
 
   test("segments roll over and everything reads back across them, also after reopen", async () => {
