@@ -31,4 +31,6 @@ VOLUME ["/data"]
 EXPOSE 8200
 HEALTHCHECK --interval=10s --timeout=3s --start-period=30s --retries=3 \
   CMD ["bun", "-e", "fetch('http://127.0.0.1:' + (process.env.PORT || '8200') + '/health').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
+# The engine's GC sizes the heap from this RAM figure instead of the host's (docs/benchmarks.md, "Memory").
+ENV BUN_JSC_forceRAMSize=402653184
 CMD ["bun", "run", "src/main.ts"]

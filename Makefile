@@ -17,6 +17,10 @@ node_modules/.installed: package.json bun.lock | $(BUN)
 
 deps: $(BUN) node_modules/.installed
 
+# The JavaScript engine sizes its heap from the RAM it believes the machine has (all of it by
+# default): 384 MiB keeps the gateway process under 300 MiB under load at no measured CPU cost
+# (docs/benchmarks.md, "Memory"). An explicit BUN_JSC_forceRAMSize in the environment wins.
+run: export BUN_JSC_forceRAMSize ?= 402653184
 run: deps
 	$(BUN) run src/main.ts
 

@@ -44,7 +44,7 @@ async function tollgate(mock: string, env: Record<string, string>, full: boolean
   const dir = tmp("tollgate");
   const p = start(BUN, ["run", "src/main.ts"], {
     cwd: root,
-    env: { PORT: String(port), TOLLGATE_DATA_DIR: dir, TOLLGATE_PLUGINS_DIR: join(dir, "none"), TOLLGATE_ADMIN_KEY: ADMIN, TOLLGATE_MASTER_KEY: "bench-master-key-0123456789abcdef", TOLLGATE_CONFIG: "", OPENAI_API_KEY: "", KAFKA_BROKERS: "", REDIS_URL: "", CLICKHOUSE_URL: "", ...env },
+    env: { PORT: String(port), TOLLGATE_DATA_DIR: dir, TOLLGATE_PLUGINS_DIR: join(dir, "none"), TOLLGATE_ADMIN_KEY: ADMIN, TOLLGATE_MASTER_KEY: "bench-master-key-0123456789abcdef", TOLLGATE_CONFIG: "", BUN_JSC_forceRAMSize: process.env.BUN_JSC_forceRAMSize ?? "402653184", OPENAI_API_KEY: "", KAFKA_BROKERS: "", REDIS_URL: "", CLICKHOUSE_URL: "", ...env },
   });
   const base = `http://127.0.0.1:${port}`;
   await waitUntil("tollgate", p, httpOk(`${base}/health`));
