@@ -79,7 +79,7 @@ export interface LogIndexOptions {
 
 /** Keep `request_log_index` current from the requests stream. */
 export function startLogIndexProjection(log: EventLog, store: AnalyticsStore, opts: LogIndexOptions = {}): Subscription {
-  const maxBatch = opts.maxBatch ?? 2000;
+  const maxBatch = opts.maxBatch ?? 8000;
   const lingerMs = opts.lingerMs ?? 250;
   const halt = new AbortController();
   const sub = log.consume(

@@ -5,6 +5,8 @@ import { toClickHouseTime } from "../analytics/schema.ts";
 /**
  * The rows not yet in `table` (default `usage_events`; by event id), looked up within the batch's
  * time range. Shared by every projection into an event-id-keyed table (usage, provider attempts).
+ * `IN (subquery)` builds a set once; `has(array, event_id)` scanned the whole id list for every
+ * stored row of the range (quadratic on a replay over stored rows; live, the range holds few).
  */
 export async function unseenRows<R extends { event_id: string; time: string }>(store: AnalyticsStore, rows: R[], table: "usage_events" | "provider_attempts" = "usage_events"): Promise<R[]> {
   if (rows.length === 0) return rows;
@@ -17,7 +19,7 @@ export async function unseenRows<R extends { event_id: string; time: string }>(s
   const seen = await store.query<{ event_id: string }>(
     `SELECT DISTINCT event_id FROM ${table}
      WHERE time >= {from:DateTime64(3, 'UTC')} AND time <= {to:DateTime64(3, 'UTC')}
-       AND has(splitByChar(',', {ids:String}), event_id)`,
+       AND event_id IN (SELECT arrayJoin(splitByChar(',', {ids:String})))`,
     { from: toClickHouseTime(from), to: toClickHouseTime(to), ids: rows.map((r) => r.event_id).join(",") },
   );
   if (seen.length === 0) return rows;
