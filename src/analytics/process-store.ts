@@ -17,7 +17,8 @@
 import type { Subprocess } from "bun";
 import { fileURLToPath } from "node:url";
 import { toJsonEachRow, type UsageRow } from "./schema.ts";
-import type { AnalyticsHealth, AnalyticsParams, AnalyticsStore } from "./store.ts";
+import type { FramedChunk } from "../events/polling-consumer.ts";
+import type { AnalyticsHealth, AnalyticsParams, AnalyticsStore, FramedResult } from "./store.ts";
 import type { StoreReply, StoreRequest } from "./store-protocol.ts";
 
 const ENTRY = fileURLToPath(new URL("./store-process.ts", import.meta.url));
@@ -127,6 +128,11 @@ export class ProcessAnalyticsStore implements AnalyticsStore {
 
   query<T>(sql: string, params?: AnalyticsParams): Promise<T[]> {
     return this.#call("query", sql, ...(params ? [params] : []));
+  }
+
+  /** Build and insert the rows of a chunk of framed log records in the engine's process (see AnalyticsStore.projectFramed). */
+  projectFramed(chunk: FramedChunk): Promise<FramedResult> {
+    return this.#call("projectFramed", chunk);
   }
 
   exec(sql: string, params?: AnalyticsParams): Promise<void> {

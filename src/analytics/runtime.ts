@@ -14,6 +14,7 @@ import type { EventLog, Subscription } from "../events/event-log.ts";
 import { rebuildUsage, startUsageProjection, USAGE_GROUP } from "../projections/usage.ts";
 import type { AnalyticsStore } from "./store.ts";
 import { LOG_INDEX_GROUP, replayLogIndex, startLogIndexProjection } from "../explorer/log-index.ts";
+import { startFramedProjection } from "./framed-projection.ts";
 
 export type AnalyticsState = "starting" | "ready" | "rebuilding" | "stopped";
 
@@ -84,18 +85,21 @@ export function startAnalytics(events: EventLog, store: AnalyticsStore, opts: An
   const indexGroup = group.replace(USAGE_GROUP, LOG_INDEX_GROUP);
 
   function project(): void {
+    const onError = (err: unknown) => {
+      lastError = (err as Error).message;
+      // The batch is retried by the consumer: the projection lags, nothing is lost. Warn at most every 10 s.
+      if (Date.now() - lastProjectionWarning > 10_000) {
+        lastProjectionWarning = Date.now();
+        say(`[analytics] usage projection lagging, will retry: ${lastError}`);
+      }
+    };
+    // The engine in its own process on the file log: one consumer, records parsed over there.
+    if (events.consumeFramed && store.projectFramed) {
+      subscription = startFramedProjection(events, store, { group, onError });
+      return;
+    }
     indexSubscription = startLogIndexProjection(events, store, { group: indexGroup, onError: (err) => (lastError = (err as Error).message) });
-    subscription = startUsageProjection(events, store, {
-      group,
-      onError: (err) => {
-        lastError = (err as Error).message;
-        // The batch is retried by the consumer: the projection lags, nothing is lost. Warn at most every 10 s.
-        if (Date.now() - lastProjectionWarning > 10_000) {
-          lastProjectionWarning = Date.now();
-          say(`[analytics] usage projection lagging, will retry: ${lastError}`);
-        }
-      },
-    });
+    subscription = startUsageProjection(events, store, { group, onError });
   }
 
   let rebuilding: Promise<number> | undefined;

@@ -9,6 +9,7 @@
  * It exits when its parent closes the channel (a gateway that dies never leaves it behind).
  */
 import { ChdbAnalyticsStore } from "./chdb-store.ts";
+import { projectFramed } from "./framed-projection.ts";
 import type { AnalyticsParams } from "./store.ts";
 import type { StoreReply, StoreRequest } from "./store-protocol.ts";
 
@@ -36,6 +37,12 @@ async function run(req: StoreRequest): Promise<unknown> {
       return s.query(req.args[0], req.args[1] as AnalyticsParams | undefined);
     case "exec":
       return s.exec(req.args[0], req.args[1] as AnalyticsParams | undefined);
+    case "projectFramed": {
+      // Structured clone hands the bytes over as a Uint8Array.
+      const [chunk] = req.args;
+      const b = chunk.bytes as Uint8Array;
+      return projectFramed(s, { ...chunk, bytes: Buffer.from(b.buffer, b.byteOffset, b.byteLength) });
+    }
     case "drop":
       return s.drop();
     case "health":

@@ -5,6 +5,7 @@
  * referenced unqualified and resolve in the store's database; parameters are bound server-side
  * with ClickHouse's `{name:Type}` placeholders, never concatenated.
  */
+import type { FramedChunk } from "../events/polling-consumer.ts";
 import type { UsageRow } from "./schema.ts";
 
 export type AnalyticsParams = Record<string, string | number | boolean>;
@@ -36,6 +37,18 @@ export interface AnalyticsStore {
   drop(): Promise<void>;
   health(): Promise<AnalyticsHealth>;
   close(): Promise<void>;
+  /**
+   * The engine in a process of its own only: build and insert the log-index and usage rows of a
+   * chunk of framed log records there (src/analytics/framed-projection.ts), so the gateway's
+   * request thread never parses them. Absent: the projections parse and insert themselves.
+   */
+  projectFramed?(chunk: FramedChunk): Promise<FramedResult>;
+}
+
+/** What `projectFramed` did: rows written, and the records that were not valid envelopes (for the dead letters). */
+export interface FramedResult {
+  rows: number;
+  bad: { offset: number; key: string; reason: string; raw: string }[];
 }
 
 /** Parses a JSONEachRow text body. */

@@ -7,6 +7,7 @@
  * partition, so order per key (tenant, entity) is kept.
  */
 import type { EventEnvelope, StreamName } from "./envelope.ts";
+import type { FramedChunk } from "./polling-consumer.ts";
 
 export interface AppendInput {
   /** Partitioning key (tenant for requests, entity id for config). */
@@ -76,6 +77,11 @@ export interface EventLog {
     handler: (batch: StoredEvent[]) => Promise<void>,
     opts?: ConsumeOptions,
   ): Subscription;
+  /**
+   * The file log only: batches as framed, unparsed bytes, for a consumer that parses in another
+   * process (FileEventLog.consumeFramed). Absent: use `consume`.
+   */
+  consumeFramed?(stream: StreamName, group: string, handler: (chunk: FramedChunk) => Promise<void>, opts?: Omit<ConsumeOptions, "types" | "onError"> & { onError?: (err: unknown) => void }): Subscription;
   /** Reachable and writable (for /ready). */
   health(): Promise<{ ok: boolean; detail?: string }>;
   close(): Promise<void>;

@@ -20,7 +20,7 @@ import {
 } from "./event-log.ts";
 import { FilePartition } from "./file-partition.ts";
 import { GroupOffsetStore } from "./group-offsets.ts";
-import { PollingConsumer } from "./polling-consumer.ts";
+import { type FramedChunk, PollingConsumer } from "./polling-consumer.ts";
 import { type RecordBody, typeFilter } from "./segment.ts";
 
 export interface FileEventLogOptions {
@@ -191,6 +191,28 @@ export class FileEventLog implements EventLog {
       committed: () => state.groups.load(group),
       onStopped: () => state.consumers.delete(consumer),
       deadLetter: (records) => this.append("deadletter", records),
+    });
+    state.consumers.add(consumer);
+    return consumer;
+  }
+
+  /**
+   * Like `consume`, but the handler gets each batch as one chunk of framed, unparsed bytes (for
+   * a consumer that parses in another process: the embedded analytics engine). The handler
+   * checks the envelopes; offsets, commits, retries and wake-ups are `consume`'s.
+   */
+  consumeFramed(stream: StreamName, group: string, handler: (chunk: FramedChunk) => Promise<void>, opts: Omit<ConsumeOptions, "types" | "onError"> & { onError?: (err: unknown) => void } = {}): Subscription {
+    if (this.closed) throw new Error("FileEventLog is closed: cannot consume");
+    if (group.length === 0) throw new RangeError("consumer group name must not be empty");
+    const state = this.state(stream);
+    const consumer: PollingConsumer = new PollingConsumer(stream, group, (batch) => handler(batch[0] as unknown as FramedChunk), opts, {
+      log: this,
+      readFramed: async (s, p, offset, max) => {
+        this.assertOpen();
+        return { stream: s, partition: p, ...(await this.partition(s, p).readFramed(offset, max)) };
+      },
+      committed: () => state.groups.load(group),
+      onStopped: () => state.consumers.delete(consumer),
     });
     state.consumers.add(consumer);
     return consumer;

@@ -11,6 +11,7 @@ import {
   HEADER_BYTES,
   INDEX_EVERY,
   parseSegmentFileName,
+  readFramed,
   readRecords,
   scanSegment,
   segmentFileName,
@@ -135,6 +136,29 @@ export class FilePartition {
       }
     }
     return { records: out, next };
+  }
+
+  /**
+   * The framed bytes of at most `max` records from `offset`, unparsed, from one segment (the
+   * next call goes on into the next): `first` is the offset of the first, `count` how many.
+   */
+  async readFramed(offset: number, max: number): Promise<{ first: number; count: number; bytes: Buffer }> {
+    for (let i = this.segmentIndexOf(offset); i < this.segments.length; i++) {
+      const seg = this.segments[i];
+      if (!seg) break;
+      const { count, size } = seg; // snapshot: a concurrent append may grow the segment
+      const rel = Math.max(0, offset - seg.base);
+      if (rel >= count) continue;
+      const k = Math.floor(rel / INDEX_EVERY);
+      const fh = await open(seg.path, "r");
+      try {
+        const got = await readFramed(fh, seg.positions[k] ?? 0, size, rel - k * INDEX_EVERY, Math.min(max, count - rel));
+        return { first: seg.base + rel, ...got };
+      } finally {
+        await fh.close();
+      }
+    }
+    return { first: offset, count: 0, bytes: Buffer.alloc(0) };
   }
 
   /** Delete segments (never the active one) whose records all lie before `offset`. */

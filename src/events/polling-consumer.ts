@@ -20,8 +20,23 @@ export interface PollingConsumerDeps {
   committed: () => Promise<Map<number, number>>;
   /** Called once the loop has ended. */
   onStopped: () => void;
+  /**
+   * Framed mode (FileEventLog.consumeFramed): the next records unparsed, as one chunk; the
+   * handler gets `[chunk]` and checks the envelopes itself (dead letters are its job then).
+   */
+  readFramed?: (stream: StreamName, partition: number, offset: number, max: number) => Promise<FramedChunk>;
   /** Store records no consumer can read (invalid envelopes) in the dead-letter stream. */
   deadLetter?: (records: AppendInput[]) => Promise<unknown>;
+}
+
+/** Records of one partition as framed bytes (src/events/segment.ts `decodeFramed` reads them). */
+export interface FramedChunk {
+  stream: StreamName;
+  partition: number;
+  /** Offset of the first record, and how many the bytes hold. */
+  first: number;
+  count: number;
+  bytes: Buffer;
 }
 
 export class PollingConsumer implements Subscription {
@@ -85,6 +100,11 @@ export class PollingConsumer implements Subscription {
 
   /** The next batch for the handler and the offset after the records looked at. */
   private async readFrom(p: number, from: number, max: number): Promise<{ batch: StoredEvent[]; upTo: number }> {
+    if (this.deps.readFramed) {
+      const chunk = await this.deps.readFramed(this.stream, p, from, max);
+      // One element: the chunk (see PollingConsumerDeps.readFramed).
+      return { batch: chunk.count > 0 ? [chunk as unknown as StoredEvent] : [], upTo: chunk.count > 0 ? chunk.first + chunk.count : from };
+    }
     const types = this.opts.types;
     if (types && this.deps.readTypes) {
       const { events, next } = await this.deps.readTypes(this.stream, p, from, max, types);
@@ -109,7 +129,7 @@ export class PollingConsumer implements Subscription {
   private async deliver(all: StoredEvent[]): Promise<boolean> {
     let delay = BACKOFF_START_MS;
     let batch = all;
-    if (this.stream !== "deadletter" && this.deps.deadLetter) {
+    if (this.stream !== "deadletter" && this.deps.deadLetter && !this.deps.readFramed) {
       const bad = all.flatMap((r) => {
         const errors = envelopeErrors(r.event);
         return errors.length ? [{ r, reason: `not a valid event envelope: ${errors.join("; ")}` }] : [];

@@ -40,6 +40,10 @@ export function usageBatch(batch: readonly StoredEvent[]) {
 }
 
 
+/** The event types the usage projection reads (usage rows and provider attempts). */
+export const USAGE_TYPES: readonly string[] = ["request.completed", ...ATTEMPT_TYPES];
+
+export { writeBatch as writeUsageBatch };
 /** Write one batch exactly once (see the module comment); returns its usage rows and those inserted now. */
 async function writeBatch(store: AnalyticsStore, batch: readonly StoredEvent[]): Promise<{ rows: number; inserted: number }> {
   await writeAttempts(store, batch); // provider attempts (issue 29): their own table, before the usage rows
@@ -78,7 +82,7 @@ export function startUsageProjection(log: EventLog, store: AnalyticsStore, opts:
       if (span < maxBatch * 0.9 && lingerMs > 0) await pauseFor(lingerMs, undefined, { signal: halt.signal }).catch(() => {});
     },
     // Only request.completed (usage rows) and provider attempts (SLA rows): the file log skips the rest without parsing it.
-    { maxBatch, types: ["request.completed", ...ATTEMPT_TYPES], ...(opts.onError ? { onError: opts.onError } : {}) },
+    { maxBatch, types: USAGE_TYPES, ...(opts.onError ? { onError: opts.onError } : {}) },
   );
   return {
     stop() {
