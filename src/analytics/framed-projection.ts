@@ -1,29 +1,42 @@
 /**
  * The usage and log-index projections in one, when the embedded analytics engine runs in a process
- * of its own on the file log: the gateway reads the requests stream as framed, unparsed bytes
- * (FileEventLog.consumeFramed) and hands them to the engine's process, which decodes each record
- * once, checks it, and inserts the log-index rows and the usage rows (same row builders and the
+ * of its own on the file log: the gateway hands the engine's process where the next records of the
+ * requests stream are on disk (FileEventLog.consumeFramed; the gateway reads nothing), and the
+ * engine reads them, decodes each record once, checks it, and inserts the log-index rows and the usage rows (same row builders and the
  * same exactly-once rules as the in-process projections). The request thread parses nothing.
  *
- * One consumer group (the usage group) for both tables: the records are read and sent once.
+ * One consumer group (the usage group) for both tables: the records are read once.
  */
+import { open } from "node:fs/promises";
 import { setTimeout as pauseFor } from "node:timers/promises";
 import { deadLetterRecord } from "../events/deadletter.ts";
 import { envelopeErrors } from "../events/envelope.ts";
 import type { EventLog, StoredEvent, Subscription } from "../events/event-log.ts";
 import type { FramedChunk } from "../events/polling-consumer.ts";
-import { decodeFramed } from "../events/segment.ts";
+import { decodeFramed, readFramed } from "../events/segment.ts";
 import { indexRows, writeIndexRows } from "../explorer/log-index.ts";
 import { USAGE_TYPES, writeUsageBatch } from "../projections/usage.ts";
 import type { AnalyticsStore, FramedResult } from "./store.ts";
 
 const usageTypes = new Set(USAGE_TYPES);
 
-/** Pure: the valid events of a chunk and the records that are not valid envelopes. */
-export function decodeChunk(chunk: FramedChunk): { events: StoredEvent[]; bad: FramedResult["bad"] } {
+/** The framed bytes of a chunk's records, read from its segment file. */
+export async function readChunk(chunk: FramedChunk): Promise<Buffer> {
+  const fh = await open(chunk.path, "r");
+  try {
+    const { bytes, count } = await readFramed(fh, chunk.start, chunk.end, chunk.skip, chunk.count);
+    if (count !== chunk.count) throw new Error(`event log segment ${chunk.path}: ${count} of ${chunk.count} records found`);
+    return bytes;
+  } finally {
+    await fh.close();
+  }
+}
+
+/** Pure: the valid events of a chunk's bytes and the records that are not valid envelopes. */
+export function decodeChunk(chunk: FramedChunk, bytes: Buffer): { events: StoredEvent[]; bad: FramedResult["bad"] } {
   const events: StoredEvent[] = [];
   const bad: FramedResult["bad"] = [];
-  decodeFramed(chunk.bytes).forEach((body, i) => {
+  decodeFramed(bytes).forEach((body, i) => {
     const offset = chunk.first + i;
     const errors = body ? envelopeErrors(body.event) : ["no record"];
     if (!body || errors.length) {
@@ -37,7 +50,7 @@ export function decodeChunk(chunk: FramedChunk): { events: StoredEvent[]; bad: F
 
 /** Engine side: index every event of the chunk, then write its usage and attempt rows exactly once. */
 export async function projectFramed(store: AnalyticsStore, chunk: FramedChunk): Promise<FramedResult> {
-  const { events, bad } = decodeChunk(chunk);
+  const { events, bad } = decodeChunk(chunk, await readChunk(chunk));
   await writeIndexRows(store, indexRows(events));
   const { rows } = await writeUsageBatch(store, events.filter((e) => usageTypes.has(e.event.type)));
   return { rows, bad };

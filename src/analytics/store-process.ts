@@ -37,12 +37,8 @@ async function run(req: StoreRequest): Promise<unknown> {
       return s.query(req.args[0], req.args[1] as AnalyticsParams | undefined);
     case "exec":
       return s.exec(req.args[0], req.args[1] as AnalyticsParams | undefined);
-    case "projectFramed": {
-      // Structured clone hands the bytes over as a Uint8Array.
-      const [chunk] = req.args;
-      const b = chunk.bytes as Uint8Array;
-      return projectFramed(s, { ...chunk, bytes: Buffer.from(b.buffer, b.byteOffset, b.byteLength) });
-    }
+    case "projectFramed":
+      return projectFramed(s, req.args[0]);
     case "drop":
       return s.drop();
     case "health":

@@ -197,9 +197,10 @@ export class FileEventLog implements EventLog {
   }
 
   /**
-   * Like `consume`, but the handler gets each batch as one chunk of framed, unparsed bytes (for
-   * a consumer that parses in another process: the embedded analytics engine). The handler
-   * checks the envelopes; offsets, commits, retries and wake-ups are `consume`'s.
+   * Like `consume`, but the handler gets each batch as where its records are on disk, unread
+   * (FramedChunk: for a consumer that reads and parses in another process, the embedded
+   * analytics engine). The handler checks the envelopes; offsets, commits, retries and wake-ups
+   * are `consume`'s.
    */
   consumeFramed(stream: StreamName, group: string, handler: (chunk: FramedChunk) => Promise<void>, opts: Omit<ConsumeOptions, "types" | "onError"> & { onError?: (err: unknown) => void } = {}): Subscription {
     if (this.closed) throw new Error("FileEventLog is closed: cannot consume");
@@ -209,7 +210,7 @@ export class FileEventLog implements EventLog {
       log: this,
       readFramed: async (s, p, offset, max) => {
         this.assertOpen();
-        return { stream: s, partition: p, ...(await this.partition(s, p).readFramed(offset, max)) };
+        return { stream: s, partition: p, ...this.partition(s, p).locate(offset, max) };
       },
       committed: () => state.groups.load(group),
       onStopped: () => state.consumers.delete(consumer),

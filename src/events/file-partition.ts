@@ -11,7 +11,6 @@ import {
   HEADER_BYTES,
   INDEX_EVERY,
   parseSegmentFileName,
-  readFramed,
   readRecords,
   scanSegment,
   segmentFileName,
@@ -139,10 +138,10 @@ export class FilePartition {
   }
 
   /**
-   * The framed bytes of at most `max` records from `offset`, unparsed, from one segment (the
-   * next call goes on into the next): `first` is the offset of the first, `count` how many.
+   * Where at most `max` records from `offset` are (one segment; the next call goes on into the
+   * next), without reading them: see FramedChunk. `count` 0 when there are none yet.
    */
-  async readFramed(offset: number, max: number): Promise<{ first: number; count: number; bytes: Buffer }> {
+  locate(offset: number, max: number): { first: number; count: number; path: string; start: number; skip: number; end: number } {
     for (let i = this.segmentIndexOf(offset); i < this.segments.length; i++) {
       const seg = this.segments[i];
       if (!seg) break;
@@ -150,15 +149,9 @@ export class FilePartition {
       const rel = Math.max(0, offset - seg.base);
       if (rel >= count) continue;
       const k = Math.floor(rel / INDEX_EVERY);
-      const fh = await open(seg.path, "r");
-      try {
-        const got = await readFramed(fh, seg.positions[k] ?? 0, size, rel - k * INDEX_EVERY, Math.min(max, count - rel));
-        return { first: seg.base + rel, ...got };
-      } finally {
-        await fh.close();
-      }
+      return { first: seg.base + rel, count: Math.min(max, count - rel), path: seg.path, start: seg.positions[k] ?? 0, skip: rel - k * INDEX_EVERY, end: size };
     }
-    return { first: offset, count: 0, bytes: Buffer.alloc(0) };
+    return { first: offset, count: 0, path: "", start: 0, skip: 0, end: 0 };
   }
 
   /** Delete segments (never the active one) whose records all lie before `offset`. */

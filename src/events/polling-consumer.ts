@@ -29,14 +29,21 @@ export interface PollingConsumerDeps {
   deadLetter?: (records: AppendInput[]) => Promise<unknown>;
 }
 
-/** Records of one partition as framed bytes (src/events/segment.ts `decodeFramed` reads them). */
+/**
+ * Where the next records of one partition are on disk, unread: `count` records from offset
+ * `first`, framed in segment file `path` from byte `start` on (after skipping `skip` records),
+ * all before byte `end`. The consumer reads and decodes them itself (segment.ts `readFramed`,
+ * `decodeFramed`): the embedded analytics engine does, in its own process.
+ */
 export interface FramedChunk {
   stream: StreamName;
   partition: number;
-  /** Offset of the first record, and how many the bytes hold. */
   first: number;
   count: number;
-  bytes: Buffer;
+  path: string;
+  start: number;
+  skip: number;
+  end: number;
 }
 
 export class PollingConsumer implements Subscription {

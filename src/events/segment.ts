@@ -155,7 +155,7 @@ export async function readRecords(
 /**
  * The framed bytes (headers included, one contiguous range) of at most `max` records after
  * skipping `skip`, between `start` and `end` of an open segment: what {@link decodeFramed} reads
- * back. Nothing is parsed here (a consumer in another process parses: the embedded analytics).
+ * (a FramedChunk's records, read by the embedded analytics engine in its own process).
  */
 export async function readFramed(fh: FileHandle, start: number, end: number, skip: number, max: number): Promise<{ bytes: Buffer; count: number }> {
   const parts: Buffer[] = [];

@@ -1,6 +1,6 @@
 /**
- * The embedded defaults' analytics path: the file log read as framed bytes, the rows built and
- * inserted in the engine's own process (src/analytics/framed-projection.ts). Usage totals equal
+ * The embedded defaults' analytics path: the gateway hands over where the records are, the engine's
+ * own process reads them and builds and inserts the rows (src/analytics/framed-projection.ts). Usage totals equal
  * the sums from the events, the request-id index finds every event, a record that is not a valid
  * envelope goes to the dead letters, and a chunk delivered twice counts nothing twice.
  */
@@ -8,7 +8,7 @@ import { afterAll, beforeAll, expect, test } from "bun:test";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { decodeChunk, projectFramed } from "../../src/analytics/framed-projection.ts";
+import { decodeChunk, projectFramed, readChunk } from "../../src/analytics/framed-projection.ts";
 import { ProcessAnalyticsStore } from "../../src/analytics/process-store.ts";
 import { usageSummary } from "../../src/analytics/queries.ts";
 import { startAnalytics } from "../../src/analytics/runtime.ts";
@@ -65,7 +65,7 @@ test("framed chunks decode to exactly what read() returns, across segments", asy
     const sub = log.consumeFramed("requests", `framed-check-${p}`, async (chunk) => {
       if (chunk.partition !== p) return;
       chunks.push(chunk.count);
-      viaFramed.push(...decodeChunk(chunk).events);
+      viaFramed.push(...decodeChunk(chunk, await readChunk(chunk)).events);
     }, { maxBatch: 25 });
     const end = (await log.endOffsets("requests"))[p]!;
     for (let i = 0; i < 200 && chunks.reduce((a, b) => a + b, 0) < end; i++) await Bun.sleep(20);
