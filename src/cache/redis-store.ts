@@ -8,7 +8,11 @@
  *   and the client reconnects by itself.
  * - Keys: `<prefix>cache:e:<tenant>:<hash>` (value with `PX` expiry), counters in the hash
  *   `<prefix>cache:s:<tenant>`. Tenant ids are slugs, so a tenant's keys are one SCAN pattern.
+ * - The request path (GET, SET, HINCRBY) goes through Bun's built-in client (`RedisClient`,
+ *   native, auto-pipelined: a fraction of ioredis's CPU per command under Bun, see
+ *   bench/redis-clients.ts); stats and purges (SCAN and friends) through ioredis.
  */
+import { RedisClient } from "bun";
 import { Redis } from "ioredis";
 import { type CacheCounter, type CacheStore, type CacheUsage, emptyCounters } from "./store.ts";
 
@@ -24,7 +28,8 @@ const DEGRADED_FOR_MS = 5_000;
 
 export class RedisCacheStore implements CacheStore {
   readonly kind = "redis" as const;
-  private readonly redis: Redis;
+  private readonly redis: RedisClient;
+  private readonly timeoutMs: number;
   /** Stats and purge (SCAN over every entry) get a client of their own with a longer timeout. */
   private admin: Redis | undefined;
   private readonly url: string;
@@ -34,29 +39,32 @@ export class RedisCacheStore implements CacheStore {
   constructor(url: string, opts: RedisCacheOptions = {}) {
     this.p = `${opts.prefix ?? "tollgate:"}cache:`;
     this.url = url;
-    this.redis = new Redis(url, {
-      lazyConnect: true,
+    this.timeoutMs = opts.timeoutMs ?? 50;
+    this.redis = new RedisClient(url, {
+      autoReconnect: true,
+      enableOfflineQueue: false, // Redis away: a lookup fails at once (a miss), never waits
       enableAutoPipelining: true,
-      enableOfflineQueue: false,
-      maxRetriesPerRequest: 0,
-      commandTimeout: opts.timeoutMs ?? 50,
-      connectTimeout: 2_000,
-      retryStrategy: (times) => Math.min(2_000, 25 * 2 ** Math.min(times, 16)),
+      connectionTimeout: 2_000,
+      maxRetries: 4_294_967_295, // keep reconnecting while the gateway runs
     });
-    this.redis.on("error", (err: Error) => this.fail(err));
-    this.redis.connect().catch(() => {}); // keeps retrying by itself
+    this.redis.onclose = (err) => this.fail(err ?? new Error("redis connection closed"));
+    this.redis.connect().catch((err) => this.fail(err)); // keeps retrying by itself
   }
 
   private fail(err: unknown): void {
     this.lastFailure = { at: Date.now(), message: err instanceof Error ? err.message : String(err) };
   }
 
+  /** A hot-path command, rejected after the command timeout. */
   private async run<T>(p: Promise<T>): Promise<T> {
+    let timer: ReturnType<typeof setTimeout> | undefined;
     try {
-      return await p;
+      return await Promise.race([p, new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`redis did not answer within ${this.timeoutMs} ms`)), this.timeoutMs)))]);
     } catch (err) {
       this.fail(err);
       throw err;
+    } finally {
+      clearTimeout(timer);
     }
   }
 
@@ -77,7 +85,7 @@ export class RedisCacheStore implements CacheStore {
   }
 
   async set(tenant: string, hash: string, value: string, ttlMs: number): Promise<void> {
-    await this.run(this.redis.set(this.entry(tenant, hash), value, "PX", Math.max(1, Math.ceil(ttlMs))));
+    await this.run(this.redis.send("SET", [this.entry(tenant, hash), value, "PX", String(Math.max(1, Math.ceil(ttlMs)))]));
   }
 
   /** Every entry key of a tenant (or all), by SCAN. */
@@ -107,7 +115,7 @@ export class RedisCacheStore implements CacheStore {
   }
 
   count(tenant: string, counter: CacheCounter, n = 1): void {
-    this.redis.hincrby(`${this.p}s:${tenant}`, counter, Math.round(n)).catch((err) => this.fail(err));
+    this.redis.send("HINCRBY", [`${this.p}s:${tenant}`, counter, String(Math.round(n))]).catch((err) => this.fail(err));
   }
 
   async counters(tenant?: string): Promise<Record<string, number>> {
@@ -130,14 +138,14 @@ export class RedisCacheStore implements CacheStore {
   }
 
   health(): { ok: boolean; detail?: string } {
-    if (this.redis.status !== "ready") return { ok: false, detail: `redis ${this.redis.status}` };
+    if (!this.redis.connected) return { ok: false, detail: "redis not connected" };
     const f = this.lastFailure;
     if (f && Date.now() - f.at < DEGRADED_FOR_MS) return { ok: false, detail: f.message };
     return { ok: true };
   }
 
   async close(): Promise<void> {
-    this.redis.disconnect();
+    this.redis.close();
     this.admin?.disconnect();
   }
 }
