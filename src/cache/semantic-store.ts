@@ -28,7 +28,7 @@
  */
 import type { HashWrite, StateStore } from "../stores/state-store.ts";
 import { WorkerRpc } from "./worker-rpc.ts";
-import { bucketKey, decodeVector, encodeRecord, epochKey, indexKey, parseRecord, scopeKey, scopesKey, tenantPrefix, TENANTS_KEY } from "./semantic-index/records.ts";
+import { bucketKey, decodeSlice, decodeVector, encodeRecord, epochKey, indexKey, parseRecord, peekRecord, scopeKey, scopesKey, tenantPrefix, TENANTS_KEY } from "./semantic-index/records.ts";
 import type { LocalEmbedder } from "./embedder/local-embedder.ts";
 
 /** How long journal buckets are read back (a snapshot younger than this catches up from them). */
@@ -37,10 +37,10 @@ export const JOURNAL_WINDOW_MS = 60_000;
 export const OPEN_WAIT_MS = 1500;
 /** Longest a lookup waits for the index worker (slower: a miss). */
 export const LOOKUP_TIMEOUT_MS = 1000;
-/** Fields read per HSCAN step when a scope is loaded from the store. */
-export const LOAD_SCAN_COUNT = 1000;
-/** Records parsed between two yields to the event loop during a load (~1 ms of work on this machine). */
-export const LOAD_PARSE_SLICE = 250;
+/** Fields read per HSCAN step when a scope is loaded from the store (measured: 1,000 — replies of ~2 MB — blocked the request thread twice as long at p99; bench/semantic-coldload.ts). */
+export const LOAD_SCAN_COUNT = 500;
+/** Records decoded between two yields to the event loop during a load (well under 1 ms of work). */
+export const LOAD_PARSE_SLICE = 100;
 
 const yieldToLoop = () => new Promise<void>((r) => setImmediate(r));
 
@@ -149,9 +149,11 @@ export class SemanticTier {
   /**
    * Every live entry of the scope from the store into the index; `reconcile` also removes what the
    * store no longer has. Read in HSCAN steps of {@link LOAD_SCAN_COUNT} fields (never one reply of
-   * the whole hash), each step parsed in slices of {@link LOAD_PARSE_SLICE} with a yield to the
-   * event loop between slices, and handed to the worker while the next step is read. Stops when
-   * the scope is dropped meanwhile (a purge, or the worker restarted).
+   * the whole hash); each step decoded in slices of {@link LOAD_PARSE_SLICE} records (vector and
+   * expiry only, straight into the buffer the worker takes) with a yield to the event loop after
+   * each, every slice posted to the index worker as it is decoded; the next step is read once the
+   * worker has taken the previous one. Stops when the scope is dropped meanwhile (a purge, or the
+   * worker restarted).
    */
   private async loadFromStore(key: string, tenant: string, scope: string, reconcile: boolean): Promise<void> {
     const hash = scopeKey(tenant, scope);
@@ -161,33 +163,22 @@ export class SemanticTier {
     const live = () => mine !== undefined && this.open.get(key) === mine;
     const have = new Set<string>();
     const dead: string[] = [];
-    let adding: Promise<void> = Promise.resolve();
+    let dims: number | undefined;
+    let adding: Promise<unknown> = Promise.resolve();
     let cursor = "0";
     do {
-      const step = await this.state.hscan(hash, cursor, LOAD_SCAN_COUNT);
-      cursor = step.cursor;
-      const ids: string[] = [];
-      const xs: number[] = [];
-      const vecs: Float32Array[] = [];
-      for (let i = 0; i < step.entries.length; i++) {
-        if (i > 0 && i % LOAD_PARSE_SLICE === 0) await yieldToLoop();
-        const [id, raw] = step.entries[i]!;
-        if (have.has(id)) continue; // HSCAN may return a field twice
-        const r = parseRecord(raw);
-        if (!r || r.x <= now) {
-          dead.push(id);
-          continue;
-        }
-        have.add(id);
-        ids.push(id);
-        xs.push(r.x);
-        vecs.push(decodeVector(r.u));
-      }
       await adding;
       if (!live()) return;
-      adding = this.addToIndex(key, ids, xs, vecs);
-      adding.catch(() => {});
-      await yieldToLoop();
+      const { cursor: next, entries } = await this.state.hscan(hash, cursor, LOAD_SCAN_COUNT);
+      cursor = next;
+      for (let from = 0; from < entries.length; from += LOAD_PARSE_SLICE) {
+        const part = decodeSlice(entries, from, Math.min(entries.length, from + LOAD_PARSE_SLICE), now, have, dead, dims);
+        if (part) {
+          dims = part.dims;
+          adding = adding.then(() => (live() ? this.index.call("addMany", { key, ...part }, [part.vectors.buffer as ArrayBuffer], 60_000) : undefined));
+        }
+        await yieldToLoop();
+      }
     } while (cursor !== "0");
     await adding;
     if (reconcile && live()) {
@@ -321,7 +312,7 @@ export class SemanticTier {
     const now = this.now();
     for (const t of await this.tenantIds(tenant)) {
       for (const scope of Object.keys(await this.state.hgetall(scopesKey(t)))) {
-        for (const raw of Object.values(await this.state.hgetall(scopeKey(t, scope)))) if ((parseRecord(raw)?.x ?? 0) > now) n++;
+        await this.scanScope(t, scope, (_, raw) => void ((peekRecord(raw)?.x ?? 0) > now && n++));
       }
     }
     return n;
@@ -333,7 +324,7 @@ export class SemanticTier {
     for (const t of await this.tenantIds(tenant)) {
       const scopes = Object.keys(await this.state.hgetall(scopesKey(t)));
       for (const scope of scopes) {
-        n += Object.keys(await this.state.hgetall(scopeKey(t, scope))).length;
+        n += await this.scanScope(t, scope, () => {});
         await this.state.del(scopeKey(t, scope));
       }
       await this.state.del(scopesKey(t));
@@ -363,6 +354,19 @@ export class SemanticTier {
     for (const t of this.timers) clearInterval(t);
     if (this.opts.snapshotDir && this.open.size) await this.index.call("save", { now: this.now() }).catch(() => {});
     await this.index.close();
+  }
+
+  /** Every field of a scope's hash once, in HSCAN steps with a yield between them (a scope may hold 100k records); returns how many. */
+  private async scanScope(tenant: string, scope: string, each: (id: string, raw: string) => void): Promise<number> {
+    const seen = new Set<string>();
+    let cursor = "0";
+    do {
+      const step = await this.state.hscan(scopeKey(tenant, scope), cursor, LOAD_SCAN_COUNT);
+      cursor = step.cursor;
+      for (const [id, raw] of step.entries) if (!seen.has(id)) (seen.add(id), each(id, raw));
+      await yieldToLoop();
+    } while (cursor !== "0");
+    return seen.size;
   }
 
   private async tenantIds(tenant?: string): Promise<string[]> {

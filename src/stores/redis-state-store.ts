@@ -212,7 +212,8 @@ export class RedisStateStore implements StateStore {
 
   async hscan(key: string, cursor: string, count: number): Promise<{ cursor: string; entries: Array<[string, string]> }> {
     checkScanCount(count);
-    const [next, flat] = await this.redis.hscan(this.k(key), cursor, "COUNT", count);
+    // Through Bun's native client when the store has it (the admission client): it parses a large reply faster.
+    const [next, flat] = this.hotPath ? await this.hotPath.hscan(this.k(key), cursor, count) : await this.redis.hscan(this.k(key), cursor, "COUNT", count);
     const entries: Array<[string, string]> = [];
     for (let i = 0; i + 1 < flat.length; i += 2) entries.push([flat[i]!, flat[i + 1]!]);
     return { cursor: next, entries };

@@ -10,7 +10,7 @@ import { mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ScopeIndex } from "../../src/cache/semantic-index/scope-index.ts";
-import { encodeRecord } from "../../src/cache/semantic-index/records.ts";
+import { decodeSlice, decodeVector, encodeRecord, parseRecord, peekRecord } from "../../src/cache/semantic-index/records.ts";
 import { LOAD_SCAN_COUNT, SemanticTier } from "../../src/cache/semantic-store.ts";
 import { normalized } from "../../src/cache/semantic.ts";
 import { MemoryStateStore } from "../../src/stores/memory-state-store.ts";
@@ -64,6 +64,45 @@ describe("ScopeIndex", () => {
       expect(loaded.index.size).toBe(n + 1);
     }
     expect(ScopeIndex.load(join(tmp(), "absent"))).toBeUndefined();
+  });
+});
+
+describe("records (pure)", () => {
+  test("peekRecord reads vector and expiry in place, like parseRecord, whatever the entry holds; other layouts go through JSON", () => {
+    const v = unit();
+    for (const entry of ["plain", '"},"x":1,"e":"trick', "ünï\n\u0000", ""]) {
+      const raw = encodeRecord(v, 1234567, entry);
+      const full = parseRecord(raw)!;
+      expect(peekRecord(raw)).toEqual({ u: full.u, x: 1234567 });
+    }
+    const reordered = JSON.stringify({ x: 5, e: "e", u: "AAAAAA==" });
+    expect(peekRecord(reordered)).toEqual({ u: "AAAAAA==", x: 5 });
+    expect(peekRecord("not json")).toBeUndefined();
+    expect(peekRecord('{"u":"AAAA","x":"soon","e":"e"}')).toBeUndefined();
+    expect(peekRecord('{"u":"AAAA","x":5,"e":"cut')).toBeUndefined();
+  });
+
+  test("decodeSlice: live records into one buffer; expired and unreadable ones to dead; seen ids and other lengths skipped", () => {
+    const vs = Array.from({ length: 5 }, unit);
+    const entries: Array<[string, string]> = [
+      ["a", encodeRecord(vs[0]!, 100, "a")],
+      ["old", encodeRecord(vs[1]!, 10, "old")],
+      ["b", encodeRecord(vs[2]!, 100, "b")],
+      ["junk", "{"],
+      ["a", encodeRecord(vs[0]!, 100, "a")], // HSCAN may repeat a field
+      ["wide", encodeRecord(normalized(Array.from({ length: D * 2 }, () => 1))!, 100, "wide")],
+      ["c", encodeRecord(vs[4]!, 200, "c")],
+    ];
+    const dead: string[] = [];
+    const seen = new Set<string>();
+    const out = decodeSlice(entries, 0, entries.length, 50, seen, dead)!;
+    expect(out.ids).toEqual(["a", "b", "c"]);
+    expect(out.xs).toEqual([100, 100, 200]);
+    expect(out.dims).toBe(D);
+    expect(out.vectors.length).toBe(3 * D);
+    expect([...out.vectors.subarray(D, 2 * D)]).toEqual([...decodeVector(parseRecord(entries[2]![1])!.u)]);
+    expect(dead).toEqual(["old", "junk"]);
+    expect(decodeSlice(entries, 0, 1, 50, seen, [])).toBeUndefined(); // already seen
   });
 });
 
