@@ -5,8 +5,9 @@
  * (how late each tick fires) through four phases:
  *
  *   0. idle: nothing running (the machine's own noise, the floor of every other row);
- *   1. open: the scope's first lookup loads N records from the store into the index (parse in
- *      slices of 500, yielding between them; the first lookup answers after at most 1.5 s);
+ *   1. open: the scope's first lookup loads N records from the store into the index (HSCAN steps
+ *      of 500, decoded in slices of 100 with a yield after each; the first lookup answers after at
+ *      most 1.5 s) — bench/semantic-coldload.ts measures this phase alone, on Redis too;
  *   2. load: C concurrent clients for D seconds, each looping lookup, lookup, lookup, add;
  *   3. restart: a new tier over the same store and snapshot directory answers its first lookup
  *      (the snapshot is loaded in the worker; nothing is re-embedded or rebuilt).

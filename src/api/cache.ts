@@ -44,7 +44,7 @@ const StatsSchema = T.Object({
     embedding_errors: T.Integer({ description: "Embeddings calls that failed or timed out (each a miss)" }),
     embedding_cost_usd: T.Number(),
     entries: T.Integer(),
-    similarity: T.Record(T.String(), T.Integer(), { description: "Best similarity per semantic lookup, by bucket (`ge_0.95`, …, `lt_0.80`, `none`)" }),
+    similarity: T.Record(T.String(), T.Integer(), { description: "Best similarity per semantic lookup, by bucket: `ge_0.99`, `ge_0.98`, `ge_0.97` (the default threshold), `ge_0.95`, `ge_0.90`, `ge_0.85`, `ge_0.80`, `lt_0.80`, `none` (an empty scope)" }),
   }),
 });
 const PurgedSchema = T.Object({ tenant_id: T.Union([T.String(), T.Null()]), deleted: T.Integer() });

@@ -14,7 +14,10 @@
  * from a time-based version per scope, where the second writer's version lost).
  *
  * Index: a scope is opened on its first lookup in this process — from its snapshot file (a
- * restart loads the graph instead of rebuilding it), else from the store (one HGETALL). Every
+ * restart loads the graph instead of rebuilding it), else from the store in HSCAN steps (see
+ * `loadFromStore`: the request thread is never held by one huge reply); lookups meanwhile wait for
+ * the load up to OPEN_WAIT_MS, then answer from what is indexed so far (a hit is a real entry at
+ * or over the threshold, possibly not the nearest until the load ends). Every
  * `refreshMs` (1 s) each tenant's journal buckets since the last poll are read and what other
  * instances added goes into the open scopes; a purge elsewhere (epoch changed) drops the
  * tenant's scopes. A snapshot older than the journal's window is reconciled with the store in
@@ -25,7 +28,7 @@
  */
 import type { HashWrite, StateStore } from "../stores/state-store.ts";
 import { WorkerRpc } from "./worker-rpc.ts";
-import { bucketKey, decodeVector, encodeRecord, epochKey, indexKey, parseRecord, scopeKey, scopesKey, tenantPrefix, TENANTS_KEY } from "./semantic-index/records.ts";
+import { bucketKey, decodeSlice, decodeVector, encodeRecord, epochKey, indexKey, parseRecord, peekRecord, scopeKey, scopesKey, tenantPrefix, TENANTS_KEY } from "./semantic-index/records.ts";
 import type { LocalEmbedder } from "./embedder/local-embedder.ts";
 
 /** How long journal buckets are read back (a snapshot younger than this catches up from them). */
@@ -34,6 +37,12 @@ export const JOURNAL_WINDOW_MS = 60_000;
 export const OPEN_WAIT_MS = 1500;
 /** Longest a lookup waits for the index worker (slower: a miss). */
 export const LOOKUP_TIMEOUT_MS = 1000;
+/** Fields read per HSCAN step when a scope is loaded from the store (measured: 1,000 — replies of ~2 MB — blocked the request thread twice as long at p99; bench/semantic-coldload.ts). */
+export const LOAD_SCAN_COUNT = 500;
+/** Records decoded between two yields to the event loop during a load (well under 1 ms of work). */
+export const LOAD_PARSE_SLICE = 100;
+
+const yieldToLoop = () => new Promise<void>((r) => setImmediate(r));
 
 export interface SemanticMatch {
   /** The encoded entry of the best match at or over the threshold. */
@@ -120,7 +129,10 @@ export class SemanticTier {
     if (!this.generation) this.generation = this.index.generation;
     this.open.set(key, { tenant, scope });
     if (r.state === "none") {
-      // A large scope takes a while to index: the first lookup waits at most OPEN_WAIT_MS, then answers from what is loaded so far.
+      // A large scope takes a while to index: lookups wait for the load, at most OPEN_WAIT_MS from
+      // the first one, then answer from what is indexed so far — a hit is still a stored, live
+      // entry at or over the threshold (read back with HGET), but until the load ends it may not
+      // be the nearest one, and an entry not yet indexed is a miss.
       const load = this.loadFromStore(key, tenant, scope, false);
       load.catch(() => {});
       await Promise.race([load, new Promise((r) => setTimeout(r, OPEN_WAIT_MS).unref?.())]);
@@ -134,34 +146,46 @@ export class SemanticTier {
     }
   }
 
-  /** Every live entry of the scope from the store into the index; `reconcile` also removes what the store no longer has. */
+  /**
+   * Every live entry of the scope from the store into the index; `reconcile` also removes what the
+   * store no longer has. Read in HSCAN steps of {@link LOAD_SCAN_COUNT} fields (never one reply of
+   * the whole hash); each step decoded in slices of {@link LOAD_PARSE_SLICE} records (vector and
+   * expiry only, straight into the buffer the worker takes) with a yield to the event loop after
+   * each, every slice posted to the index worker as it is decoded; the next step is read once the
+   * worker has taken the previous one. Stops when the scope is dropped meanwhile (a purge, or the
+   * worker restarted).
+   */
   private async loadFromStore(key: string, tenant: string, scope: string, reconcile: boolean): Promise<void> {
-    const all = await this.state.hgetall(scopeKey(tenant, scope));
+    const hash = scopeKey(tenant, scope);
     const now = this.now();
+    // The scope as this load found it open: a purge or a worker restart replaces (or removes) it.
+    const mine = this.open.get(key);
+    const live = () => mine !== undefined && this.open.get(key) === mine;
+    const have = new Set<string>();
     const dead: string[] = [];
-    const ids: string[] = [];
-    const xs: number[] = [];
-    const vecs: Float32Array[] = [];
-    let n = 0;
-    for (const [id, raw] of Object.entries(all)) {
-      // Parsing 100k records takes a while: let requests through every 500.
-      if (++n % 500 === 0) await new Promise((r) => setImmediate(r));
-      const r = parseRecord(raw);
-      if (!r || r.x <= now) {
-        dead.push(id);
-        continue;
+    let dims: number | undefined;
+    let adding: Promise<unknown> = Promise.resolve();
+    let cursor = "0";
+    do {
+      await adding;
+      if (!live()) return;
+      const { cursor: next, entries } = await this.state.hscan(hash, cursor, LOAD_SCAN_COUNT);
+      cursor = next;
+      for (let from = 0; from < entries.length; from += LOAD_PARSE_SLICE) {
+        const part = decodeSlice(entries, from, Math.min(entries.length, from + LOAD_PARSE_SLICE), now, have, dead, dims);
+        if (part) {
+          dims = part.dims;
+          adding = adding.then(() => (live() ? this.index.call("addMany", { key, ...part }, [part.vectors.buffer as ArrayBuffer], 60_000) : undefined));
+        }
+        await yieldToLoop();
       }
-      ids.push(id);
-      xs.push(r.x);
-      vecs.push(decodeVector(r.u));
-    }
-    await this.addToIndex(key, ids, xs, vecs);
-    if (reconcile) {
-      const have = new Set(ids);
+    } while (cursor !== "0");
+    await adding;
+    if (reconcile && live()) {
       const gone = (await this.index.call<string[]>("ids", { key })).filter((id) => !have.has(id));
       if (gone.length) await this.index.call("remove", { key, ids: gone });
     }
-    if (dead.length) void this.state.applyWrites(dead.map((field) => ({ op: "hdel" as const, key: scopeKey(tenant, scope), field }))).catch(() => {});
+    if (dead.length) void this.state.applyWrites(dead.map((field) => ({ op: "hdel" as const, key: hash, field }))).catch(() => {});
   }
 
   /** Add vectors of one dimension count (others, from another embeddings model, are skipped). */
@@ -288,7 +312,7 @@ export class SemanticTier {
     const now = this.now();
     for (const t of await this.tenantIds(tenant)) {
       for (const scope of Object.keys(await this.state.hgetall(scopesKey(t)))) {
-        for (const raw of Object.values(await this.state.hgetall(scopeKey(t, scope)))) if ((parseRecord(raw)?.x ?? 0) > now) n++;
+        await this.scanScope(t, scope, (_, raw) => void ((peekRecord(raw)?.x ?? 0) > now && n++));
       }
     }
     return n;
@@ -300,7 +324,7 @@ export class SemanticTier {
     for (const t of await this.tenantIds(tenant)) {
       const scopes = Object.keys(await this.state.hgetall(scopesKey(t)));
       for (const scope of scopes) {
-        n += Object.keys(await this.state.hgetall(scopeKey(t, scope))).length;
+        n += await this.scanScope(t, scope, () => {});
         await this.state.del(scopeKey(t, scope));
       }
       await this.state.del(scopesKey(t));
@@ -330,6 +354,19 @@ export class SemanticTier {
     for (const t of this.timers) clearInterval(t);
     if (this.opts.snapshotDir && this.open.size) await this.index.call("save", { now: this.now() }).catch(() => {});
     await this.index.close();
+  }
+
+  /** Every field of a scope's hash once, in HSCAN steps with a yield between them (a scope may hold 100k records); returns how many. */
+  private async scanScope(tenant: string, scope: string, each: (id: string, raw: string) => void): Promise<number> {
+    const seen = new Set<string>();
+    let cursor = "0";
+    do {
+      const step = await this.state.hscan(scopeKey(tenant, scope), cursor, LOAD_SCAN_COUNT);
+      cursor = step.cursor;
+      for (const [id, raw] of step.entries) if (!seen.has(id)) (seen.add(id), each(id, raw));
+      await yieldToLoop();
+    } while (cursor !== "0");
+    return seen.size;
   }
 
   private async tenantIds(tenant?: string): Promise<string[]> {

@@ -139,9 +139,12 @@ export class VectorIndex {
   }
 }
 
+/** Lower edges of the similarity buckets, highest first; 0.97 is the default threshold (src/cache/policy.ts). */
+export const SIMILARITY_EDGES = [0.99, 0.98, 0.97, 0.95, 0.9, 0.85, 0.8] as const;
+
 /** Pure: the similarity bucket a lookup's best score falls in (for the stats' distribution). */
 export function similarityBucket(similarity: number | undefined): string {
   if (similarity === undefined) return "none";
-  for (const edge of [0.99, 0.98, 0.95, 0.9, 0.85, 0.8]) if (similarity >= edge) return `ge_${edge.toFixed(2)}`;
+  for (const edge of SIMILARITY_EDGES) if (similarity >= edge) return `ge_${edge.toFixed(2)}`;
   return "lt_0.80";
 }

@@ -7,7 +7,7 @@
  * (`DELETE /v1/cache`) whatever scope (tenant or key) produced the hash.
  */
 
-/** Known counters; the semantic tier also counts similarity buckets (`sim_ge_0.95`, …). */
+/** Known counters; the semantic tier also counts similarity buckets (`sim_ge_0.97`, …: `SIMILARITY_EDGES` in semantic.ts). */
 export const CACHE_COUNTERS = ["hits", "misses", "saved_micros", "errors", "semantic_hits", "semantic_misses", "embedding_errors", "embedding_micros"] as const;
 export type CacheCounter = (typeof CACHE_COUNTERS)[number] | `sim_${string}`;
 

@@ -60,6 +60,14 @@ export class BunRedisScript {
     }
   };
 
+  /**
+   * One HSCAN step on this client: Bun's client parses the reply natively, several times faster on
+   * the request thread than ioredis for a reply of megabytes (a semantic scope's records).
+   */
+  async hscan(key: string, cursor: string, count: number): Promise<[string, string[]]> {
+    return (await this.timed(this.client.send("HSCAN", [key, cursor, "COUNT", String(count)]))) as [string, string[]];
+  }
+
   private timed<T>(p: Promise<T>): Promise<T> {
     let timer: ReturnType<typeof setTimeout> | undefined;
     const timeout = new Promise<never>((_, reject) => {

@@ -14,7 +14,7 @@
  * calendar days and months.
  */
 import { DEFAULT_SETTLED_RETENTION_MS } from "./admission.ts";
-import { checkVersioned, ttlOf } from "./rules.ts";
+import { checkScanCount, checkVersioned, ttlOf } from "./rules.ts";
 import { MemoryAdmission } from "./memory-admission.ts";
 import type {
   AdmissionRequest,
@@ -41,6 +41,9 @@ type Entry =
   | { type: "string"; value: string; expiresAt?: number }
   | { type: "hash"; fields: Map<string, string> };
 
+/** Open `hscan` cursors kept at most (the oldest is forgotten first: its next step rejects). */
+const MAX_OPEN_SCANS = 10_000;
+
 const WRONGTYPE = "WRONGTYPE Operation against a key holding the wrong kind of value";
 
 /**
@@ -59,6 +62,9 @@ export class MemoryStateStore implements StateStore {
   private readonly clock: () => number;
   private readonly admission: MemoryAdmission;
   private readonly sweeper: ReturnType<typeof setInterval>;
+  /** Open `hscan` cursors (oldest first). */
+  private readonly scans = new Map<string, { fields: Map<string, string>; iter: Iterator<[string, string]> }>();
+  private scanSeq = 0;
   private closed = false;
 
   constructor(opts: MemoryStateStoreOptions = {}) {
@@ -108,6 +114,38 @@ export class MemoryStateStore implements StateStore {
   async hgetall(key: string): Promise<Record<string, string>> {
     this.open();
     return Object.fromEntries(this.hash(key) ?? []);
+  }
+
+  /**
+   * A cursor is a live iterator over the hash's Map (Maps iterate in insertion order, skip fields
+   * deleted before they are reached and visit fields added meanwhile), so every field present for
+   * the whole scan comes exactly once. Cursors of abandoned scans are forgotten past
+   * {@link MAX_OPEN_SCANS}; a scan whose hash was deleted (or replaced) meanwhile ends empty.
+   */
+  async hscan(key: string, cursor: string, count: number): Promise<{ cursor: string; entries: Array<[string, string]> }> {
+    this.open();
+    checkScanCount(count);
+    const fields = this.hash(key);
+    let scan: { fields: Map<string, string>; iter: Iterator<[string, string]> } | undefined;
+    if (cursor === "0") {
+      if (!fields) return { cursor: "0", entries: [] };
+      scan = { fields, iter: fields.entries() };
+    } else {
+      scan = this.scans.get(cursor);
+      this.scans.delete(cursor);
+      if (!scan) throw new Error("ERR invalid cursor");
+      if (scan.fields !== fields) return { cursor: "0", entries: [] };
+    }
+    const entries: Array<[string, string]> = [];
+    while (entries.length < count) {
+      const next = scan.iter.next();
+      if (next.done) return { cursor: "0", entries };
+      entries.push(next.value);
+    }
+    const id = String(++this.scanSeq);
+    this.scans.set(id, scan);
+    if (this.scans.size > MAX_OPEN_SCANS) this.scans.delete(this.scans.keys().next().value!);
+    return { cursor: id, entries };
   }
 
   async applyVersioned(versionKey: string, version: number, writes: HashWrite[]): Promise<boolean> {
@@ -191,6 +229,7 @@ export class MemoryStateStore implements StateStore {
     this.open();
     this.entries.clear();
     this.expiring.clear();
+    this.scans.clear();
     this.admission.clear();
   }
 
@@ -227,6 +266,7 @@ export class MemoryStateStore implements StateStore {
     if (this.closed) return;
     this.closed = true;
     clearInterval(this.sweeper);
+    this.scans.clear();
     this.entries.clear();
     this.expiring.clear();
     this.admission.clear();

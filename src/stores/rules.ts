@@ -14,3 +14,8 @@ export function checkVersioned(versionKey: string, version: number, writes: Hash
     if (w.key === versionKey) throw new RangeError(`a write may not target the version key ${JSON.stringify(versionKey)}`);
   }
 }
+
+/** `hscan`'s count hint: an integer ≥ 1 (Redis refuses 0 and negatives with a syntax error). */
+export function checkScanCount(count: number): void {
+  if (!Number.isSafeInteger(count) || count < 1) throw new RangeError(`count must be an integer >= 1, got ${count}`);
+}

@@ -114,6 +114,15 @@ export interface StateStore {
 
   hget(key: string, field: string): Promise<string | null>;
   hgetall(key: string): Promise<Record<string, string>>;
+  /**
+   * One step of an incremental read of a hash (Redis `HSCAN … COUNT`), so a large hash is never
+   * one huge reply: start with cursor `"0"` and pass back the returned cursor until it is `"0"`
+   * again. `count` (an integer ≥ 1) is a hint of how many fields one step returns (Redis may
+   * return more, e.g. a small hash at once). Every field present for the whole scan is returned
+   * at least once — possibly twice (callers dedupe); fields added or removed meanwhile may or may
+   * not appear. A missing key is an empty hash; a string key rejects (`WRONGTYPE`).
+   */
+  hscan(key: string, cursor: string, count: number): Promise<{ cursor: string; entries: Array<[field: string, value: string]> }>;
 
   /**
    * Atomically: if `version` is greater than the integer stored at `versionKey` (absent = -1),

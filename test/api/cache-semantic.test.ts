@@ -80,6 +80,12 @@ describe("semantic tier: lookups", () => {
     expect(above.headers.get("x-tollgate-cache")).toBe("semantic-hit");
     expect(Number(above.headers.get("x-tollgate-cache-similarity"))).toBeCloseTo(0.951, 3);
     expect(((await above.json()) as any).choices[0].message.content).toBe(q1); // the earlier answer
+    // Around the default threshold (0.97): its own bucket in the stats (checked below).
+    const q4 = `Refunds: how? ${crypto.randomUUID()}`;
+    fake.set(`user: ${q4}`, towards(DIMS, i, j, 0.975));
+    const near = await ask(keyA, q4);
+    expect(near.headers.get("x-tollgate-cache")).toBe("semantic-hit");
+    expect(Number(near.headers.get("x-tollgate-cache-similarity"))).toBeCloseTo(0.975, 3);
     const below = await ask(keyA, q3);
     expect(below.headers.get("x-tollgate-cache")).toBe("miss");
     expect(Number(below.headers.get("x-tollgate-cache-similarity"))).toBeCloseTo(0.949, 3);
@@ -174,6 +180,7 @@ describe("semantic tier: lookups", () => {
     expect(stats.semantic.misses).toBeGreaterThan(0);
     expect(stats.semantic.hits).toBeGreaterThan(0);
     expect(stats.semantic.similarity["ge_0.95"]).toBeGreaterThan(0);
+    expect(stats.semantic.similarity["ge_0.97"]).toBeGreaterThan(0);
     const events = (await gw.events()).filter((e) => e.requestId === r.headers.get("x-request-id"));
     expect(events.find((e) => e.type === "cache.semantic_miss")?.payload.reason).toBe("embeddings_failed");
   });

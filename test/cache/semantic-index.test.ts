@@ -2,16 +2,19 @@
  * The semantic index (src/cache/semantic-index/scope-index.ts) and the tier around it
  * (src/cache/semantic-store.ts) on the in-process StateStore: exact search below the crossover,
  * HNSW above it, incremental removal and expiry, snapshots that a restart loads, journal
- * convergence between two tiers on one store, purge reaching the other tier.
+ * convergence between two tiers on one store, purge reaching the other tier, a cold scope read in
+ * HSCAN steps.
  */
 import { afterEach, describe, expect, test } from "bun:test";
 import { mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ScopeIndex } from "../../src/cache/semantic-index/scope-index.ts";
-import { SemanticTier } from "../../src/cache/semantic-store.ts";
+import { decodeSlice, decodeVector, encodeRecord, parseRecord, peekRecord } from "../../src/cache/semantic-index/records.ts";
+import { LOAD_SCAN_COUNT, SemanticTier } from "../../src/cache/semantic-store.ts";
 import { normalized } from "../../src/cache/semantic.ts";
 import { MemoryStateStore } from "../../src/stores/memory-state-store.ts";
+import type { HashWrite } from "../../src/stores/state-store.ts";
 import { waitFor } from "../helpers/gateway.ts";
 
 const D = 32;
@@ -64,6 +67,45 @@ describe("ScopeIndex", () => {
   });
 });
 
+describe("records (pure)", () => {
+  test("peekRecord reads vector and expiry in place, like parseRecord, whatever the entry holds; other layouts go through JSON", () => {
+    const v = unit();
+    for (const entry of ["plain", '"},"x":1,"e":"trick', "ünï\n\u0000", ""]) {
+      const raw = encodeRecord(v, 1234567, entry);
+      const full = parseRecord(raw)!;
+      expect(peekRecord(raw)).toEqual({ u: full.u, x: 1234567 });
+    }
+    const reordered = JSON.stringify({ x: 5, e: "e", u: "AAAAAA==" });
+    expect(peekRecord(reordered)).toEqual({ u: "AAAAAA==", x: 5 });
+    expect(peekRecord("not json")).toBeUndefined();
+    expect(peekRecord('{"u":"AAAA","x":"soon","e":"e"}')).toBeUndefined();
+    expect(peekRecord('{"u":"AAAA","x":5,"e":"cut')).toBeUndefined();
+  });
+
+  test("decodeSlice: live records into one buffer; expired and unreadable ones to dead; seen ids and other lengths skipped", () => {
+    const vs = Array.from({ length: 5 }, unit);
+    const entries: Array<[string, string]> = [
+      ["a", encodeRecord(vs[0]!, 100, "a")],
+      ["old", encodeRecord(vs[1]!, 10, "old")],
+      ["b", encodeRecord(vs[2]!, 100, "b")],
+      ["junk", "{"],
+      ["a", encodeRecord(vs[0]!, 100, "a")], // HSCAN may repeat a field
+      ["wide", encodeRecord(normalized(Array.from({ length: D * 2 }, () => 1))!, 100, "wide")],
+      ["c", encodeRecord(vs[4]!, 200, "c")],
+    ];
+    const dead: string[] = [];
+    const seen = new Set<string>();
+    const out = decodeSlice(entries, 0, entries.length, 50, seen, dead)!;
+    expect(out.ids).toEqual(["a", "b", "c"]);
+    expect(out.xs).toEqual([100, 100, 200]);
+    expect(out.dims).toBe(D);
+    expect(out.vectors.length).toBe(3 * D);
+    expect([...out.vectors.subarray(D, 2 * D)]).toEqual([...decodeVector(parseRecord(entries[2]![1])!.u)]);
+    expect(dead).toEqual(["old", "junk"]);
+    expect(decodeSlice(entries, 0, 1, 50, seen, [])).toBeUndefined(); // already seen
+  });
+});
+
 describe("SemanticTier (in-process store)", () => {
   test("hits at the threshold, misses below; a restart loads the snapshot; an old snapshot is reconciled with the store", async () => {
     const store = new MemoryStateStore();
@@ -111,6 +153,55 @@ describe("SemanticTier (in-process store)", () => {
     } finally {
       await a.close();
       await b.close();
+    }
+  });
+
+  test("a scope without a snapshot is read in HSCAN steps (never one HGETALL), yielding between them, and then answers right", async () => {
+    // Counts the scope hash's reads, and how many event-loop turns (setImmediate) ran before each step.
+    let turns = 0;
+    let spinning = true;
+    const spin = () => {
+      turns++;
+      if (spinning) setImmediate(spin);
+    };
+    spin();
+    const steps: number[] = [];
+    let hgetalls = 0;
+    class CountingStore extends MemoryStateStore {
+      override async hscan(key: string, cursor: string, count: number) {
+        if (key === "semcache:scope:t:big") steps.push(turns);
+        return super.hscan(key, cursor, count);
+      }
+      override async hgetall(key: string) {
+        if (key === "semcache:scope:t:big") hgetalls++;
+        return super.hgetall(key);
+      }
+    }
+    const store = new CountingStore();
+    const N = 3500;
+    const vs = Array.from({ length: N }, unit);
+    const writes: HashWrite[] = vs.map((v, i) => ({ op: "hset", key: "semcache:scope:t:big", field: `id-${i}`, value: encodeRecord(v, FOREVER, `entry-${i}`) }));
+    for (let i = 0; i < 40; i++) writes.push({ op: "hset", key: "semcache:scope:t:big", field: `old-${i}`, value: encodeRecord(unit(), Date.now() - 1, "expired") });
+    await store.applyWrites(writes);
+    const tier = new SemanticTier(store);
+    try {
+      // The first lookup waits for the load (or answers from what is loaded): never a wrong hit.
+      const first = await tier.nearest("t", "big", vs[7]!, 0.99);
+      expect(first.entry === undefined || first.entry === "entry-7").toBe(true);
+      await waitFor(async () => (await tier.stats()).entries === N || undefined, 20_000, "the whole scope indexed");
+      expect(hgetalls).toBe(0);
+      expect(steps.length).toBeGreaterThanOrEqual(Math.ceil((N + 40) / LOAD_SCAN_COUNT));
+      // The event loop turned between every two steps (the in-process store answers without yielding by itself).
+      for (let i = 1; i < steps.length; i++) expect(steps[i]!).toBeGreaterThan(steps[i - 1]!);
+      for (const i of [0, 7, 1234, N - 1]) expect((await tier.nearest("t", "big", vs[i]!, 0.99)).entry).toBe(`entry-${i}`);
+      const other = await tier.nearest("t", "big", unit(), 0.999);
+      expect(other.entry).toBeUndefined();
+      // Expired records found on the way are deleted from the store.
+      await waitFor(async () => !(await store.hscan("semcache:scope:t:big", "0", 100_000)).entries.some(([f]) => f.startsWith("old-")) || undefined, 2000, "expired records deleted");
+      expect((await tier.stats()).entries).toBe(N);
+    } finally {
+      spinning = false;
+      await tier.close();
     }
   });
 

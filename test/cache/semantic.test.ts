@@ -55,5 +55,7 @@ describe("VectorIndex (exact cosine)", () => {
 
   test("similarity buckets", () => {
     expect([similarityBucket(undefined), similarityBucket(0.999), similarityBucket(0.951), similarityBucket(0.5)]).toEqual(["none", "ge_0.99", "ge_0.95", "lt_0.80"]);
+    // The default threshold (0.97) has its own edge: hits just over it are told from those just under it.
+    expect([0.985, 0.9799, 0.975, 0.97, 0.9699, 0.95].map(similarityBucket)).toEqual(["ge_0.98", "ge_0.97", "ge_0.97", "ge_0.97", "ge_0.95", "ge_0.95"]);
   });
 });

@@ -98,6 +98,28 @@ if (!REDIS_URL) {
       return s;
     }
 
+    test("hscan reads the same through either client (Bun's, with the admission client, or ioredis without it)", async () => {
+      const bun = await open();
+      const io = await RedisStateStore.connect(url, { prefix: bun.prefix, admissionClient: "ioredis" });
+      stores.push(io);
+      const writes = Array.from({ length: 1200 }, (_, i) => ({ op: "hset" as const, key: "h", field: `f${i}`, value: `v${i}é` }));
+      await bun.applyWrites(writes);
+      for (const s of [bun, io]) {
+        const got = new Map<string, string>();
+        let cursor = "0";
+        let steps = 0;
+        do {
+          const r = await s.hscan("h", cursor, 100);
+          for (const [f, v] of r.entries) got.set(f, v);
+          cursor = r.cursor;
+          steps++;
+        } while (cursor !== "0");
+        expect(steps).toBeGreaterThan(1);
+        expect(got.size).toBe(1200);
+        expect(got.get("f777")).toBe("v777é");
+      }
+    });
+
     test("every key is stored under the prefix", async () => {
       const store = await open();
       await store.set("k", "v");

@@ -187,6 +187,61 @@ export function stateStoreContract(name: string, factory: StateStoreFactory): vo
         expect(await store.hgetall("h")).toEqual({});
       });
 
+      /** Every step of a full HSCAN of `key`, from cursor "0" back to "0". */
+      async function scanAll(key: string, count: number, between?: (step: number) => Promise<void>) {
+        const steps: Array<Array<[string, string]>> = [];
+        let cursor = "0";
+        do {
+          const r = await store.hscan(key, cursor, count);
+          steps.push(r.entries);
+          cursor = r.cursor;
+          if (steps.length > 100_000) throw new Error("hscan never returned cursor 0");
+          if (cursor !== "0") await between?.(steps.length);
+        } while (cursor !== "0");
+        return steps;
+      }
+
+      test("hscan reads a large hash in several steps, every field with its value", async () => {
+        const writes: HashWrite[] = [];
+        for (let i = 0; i < 2500; i++) writes.push({ op: "hset", key: "big", field: `f${i}`, value: `v${i}-é-{"j":${i}}` });
+        await store.applyWrites(writes);
+        const steps = await scanAll("big", 100);
+        // COUNT is a hint, but a 2,500-field hash is not one reply.
+        expect(steps.length).toBeGreaterThanOrEqual(5);
+        const got = Object.fromEntries(steps.flat());
+        expect(got).toEqual(await store.hgetall("big"));
+        expect(Object.keys(got)).toHaveLength(2500);
+        expect(got.f1234).toBe(`v1234-é-{"j":1234}`);
+      });
+
+      test("hscan of a missing key is empty; a small hash comes whole; a string key and a bad count reject", async () => {
+        expect(await store.hscan("nohash", "0", 10)).toEqual({ cursor: "0", entries: [] });
+        await store.applyWrites([
+          { op: "hset", key: "small", field: "a", value: "1" },
+          { op: "hset", key: "small", field: "b", value: "2" },
+        ]);
+        const steps = await scanAll("small", 1000);
+        expect(Object.fromEntries(steps.flat())).toEqual({ a: "1", b: "2" });
+        await store.set("str", "v");
+        await expect(store.hscan("str", "0", 10)).rejects.toThrow(/WRONGTYPE/);
+        await expect(store.hscan("small", "0", 0)).rejects.toThrow();
+      });
+
+      test("hscan returns every field present for the whole scan while others are added and removed", async () => {
+        const writes: HashWrite[] = [];
+        for (let i = 0; i < 1000; i++) writes.push({ op: "hset", key: "live", field: `keep${i}`, value: String(i) });
+        for (let i = 0; i < 500; i++) writes.push({ op: "hset", key: "live", field: `drop${i}`, value: "x" });
+        await store.applyWrites(writes);
+        const steps = await scanAll("live", 50, async (step) => {
+          const w: HashWrite[] = [];
+          for (let i = 0; i < 20; i++) w.push({ op: "hset", key: "live", field: `new${step}-${i}`, value: "n" });
+          for (let i = 0; i < 20; i++) w.push({ op: "hdel", key: "live", field: `drop${(step * 20 + i) % 500}` });
+          await store.applyWrites(w);
+        });
+        const seen = new Map(steps.flat());
+        for (let i = 0; i < 1000; i++) expect(seen.get(`keep${i}`)).toBe(String(i));
+      });
+
       test("string and hash ops on the wrong kind of key reject (one keyspace)", async () => {
         await store.set("str", "v");
         await store.applyVersioned("ver", 1, [{ op: "hset", key: "h", field: "a", value: "1" }]);
