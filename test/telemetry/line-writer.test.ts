@@ -30,3 +30,14 @@ test("past maxBytes the buffer is written at once; flush() writes what is left; 
   broken("y");
   expect(() => broken.flush()).not.toThrow();
 });
+
+test("with a delay, the lines of that delay go out together, after it", async () => {
+  const writes: string[] = [];
+  const w = lineWriter((chunk) => writes.push(chunk), 64 * 1024, 30);
+  w("a");
+  await new Promise((r) => setImmediate(r));
+  w("b");
+  expect(writes).toEqual([]); // a turn later: still waiting
+  await Bun.sleep(60);
+  expect(writes).toEqual(["a\nb\n"]);
+});
