@@ -63,7 +63,9 @@ export function sqlTime(d: Date): string {
 }
 
 function where(f: SlaFilter): string {
-  const parts = [`time >= ${sqlTime(f.from)}`, `time < ${sqlTime(f.to)}`];
+  // Whole seconds: the end rounds up, so an attempt in the last (partial) second is not left out.
+  const to = new Date(Math.ceil(f.to.getTime() / 1000) * 1000);
+  const parts = [`time >= ${sqlTime(f.from)}`, `time < ${sqlTime(to)}`];
   if (f.provider !== undefined) parts.push(`provider = ${sqlString(f.provider)}`);
   if (f.model !== undefined) parts.push(`model = ${sqlString(f.model)}`);
   if (f.tenant !== undefined) parts.push(`tenant = ${sqlString(f.tenant)}`);
