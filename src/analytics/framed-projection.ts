@@ -5,7 +5,9 @@
  * engine reads them, decodes each record once, checks it, and inserts the log-index rows and the usage rows (same row builders and the
  * same exactly-once rules as the in-process projections). The request thread parses nothing.
  *
- * One consumer group (the usage group) for both tables: the records are read once.
+ * One consumer group (the usage group) for both tables: the records are read once. Elsewhere
+ * (Kafka, the engine inside the gateway, a ClickHouse server) `startCombinedProjection` does the
+ * same in this process: one consumer, each record decoded once, both tables written.
  */
 import { open } from "node:fs/promises";
 import { setTimeout as pauseFor } from "node:timers/promises";
@@ -48,17 +50,21 @@ export function decodeChunk(chunk: FramedChunk, bytes: Buffer): { events: Stored
   return { events, bad };
 }
 
-/** Engine side: index every event of the chunk, then write its usage and attempt rows exactly once. */
+/** Index every event of a batch, then write its usage and attempt rows exactly once; returns the usage rows. */
+async function writeBoth(store: AnalyticsStore, events: readonly StoredEvent[]): Promise<number> {
+  await writeIndexRows(store, indexRows(events));
+  return (await writeUsageBatch(store, events.filter((e) => usageTypes.has(e.event.type)))).rows;
+}
+
+/** Engine side: decode and check the chunk's records, then write both tables. */
 export async function projectFramed(store: AnalyticsStore, chunk: FramedChunk): Promise<FramedResult> {
   const { events, bad } = decodeChunk(chunk, await readChunk(chunk));
-  await writeIndexRows(store, indexRows(events));
-  const { rows } = await writeUsageBatch(store, events.filter((e) => usageTypes.has(e.event.type)));
-  return { rows, bad };
+  return { rows: await writeBoth(store, events), bad };
 }
 
 export interface FramedProjectionOptions {
   group: string;
-  /** Records per read (default 32000). */
+  /** Records per read (default 32000 framed, 8000 combined). */
   maxBatch?: number;
   /** After a read that did not fill `maxBatch`, wait this long (default 500 ms): fewer, larger inserts. */
   lingerMs?: number;
@@ -79,6 +85,31 @@ export function startFramedProjection(log: EventLog, store: AnalyticsStore, opts
       const { bad } = await project(chunk);
       if (bad.length) await log.append("deadletter", bad.map((b) => deadLetterRecord({ reason: b.reason, source: { stream: chunk.stream, partition: chunk.partition, offset: b.offset }, raw: b.raw, key: b.key })));
       if (chunk.count < maxBatch * 0.9 && lingerMs > 0) await pauseFor(lingerMs, undefined, { signal: halt.signal }).catch(() => {});
+    },
+    { maxBatch, ...(opts.onError ? { onError: opts.onError } : {}) },
+  );
+  return {
+    stop() {
+      halt.abort();
+      return sub.stop();
+    },
+  };
+}
+
+/**
+ * The usage and log-index projections as one consumer in this process (any event log, any
+ * store): each record is decoded once (by the log) and written to both tables.
+ */
+export function startCombinedProjection(log: EventLog, store: AnalyticsStore, opts: FramedProjectionOptions): Subscription {
+  const maxBatch = opts.maxBatch ?? 8000;
+  const lingerMs = opts.lingerMs ?? 500;
+  const halt = new AbortController();
+  const sub = log.consume(
+    "requests",
+    opts.group,
+    async (batch) => {
+      await writeBoth(store, batch);
+      if (batch.length < maxBatch * 0.9 && lingerMs > 0) await pauseFor(lingerMs, undefined, { signal: halt.signal }).catch(() => {});
     },
     { maxBatch, ...(opts.onError ? { onError: opts.onError } : {}) },
   );

@@ -11,10 +11,10 @@
  */
 import { setTimeout as pauseFor } from "node:timers/promises";
 import type { EventLog, Subscription } from "../events/event-log.ts";
-import { rebuildUsage, startUsageProjection, USAGE_GROUP } from "../projections/usage.ts";
+import { rebuildUsage, USAGE_GROUP } from "../projections/usage.ts";
 import type { AnalyticsStore } from "./store.ts";
-import { LOG_INDEX_GROUP, replayLogIndex, startLogIndexProjection } from "../explorer/log-index.ts";
-import { startFramedProjection } from "./framed-projection.ts";
+import { replayLogIndex } from "../explorer/log-index.ts";
+import { startCombinedProjection, startFramedProjection } from "./framed-projection.ts";
 
 export type AnalyticsState = "starting" | "ready" | "rebuilding" | "stopped";
 
@@ -80,9 +80,7 @@ export function startAnalytics(events: EventLog, store: AnalyticsStore, opts: An
   })();
   started.catch(() => {}); // observed through ready()/status()
 
-  // The request explorer's request-id → log-position index, projected beside usage (same store).
-  let indexSubscription: Subscription | undefined;
-  const indexGroup = group.replace(USAGE_GROUP, LOG_INDEX_GROUP);
+  // The request explorer's request-id → log-position index is projected by the same consumer as usage (same store).
 
   function project(): void {
     const onError = (err: unknown) => {
@@ -93,13 +91,9 @@ export function startAnalytics(events: EventLog, store: AnalyticsStore, opts: An
         say(`[analytics] usage projection lagging, will retry: ${lastError}`);
       }
     };
-    // The engine in its own process on the file log: one consumer, records parsed over there.
-    if (events.consumeFramed && store.projectFramed) {
-      subscription = startFramedProjection(events, store, { group, onError });
-      return;
-    }
-    indexSubscription = startLogIndexProjection(events, store, { group: indexGroup, onError: (err) => (lastError = (err as Error).message) });
-    subscription = startUsageProjection(events, store, { group, onError });
+    // One consumer for the usage and log-index tables: on the file log with the engine in its own
+    // process, records are read and parsed over there; elsewhere here, each decoded once.
+    subscription = events.consumeFramed && store.projectFramed ? startFramedProjection(events, store, { group, onError }) : startCombinedProjection(events, store, { group, onError });
   }
 
   let rebuilding: Promise<number> | undefined;
@@ -121,7 +115,6 @@ export function startAnalytics(events: EventLog, store: AnalyticsStore, opts: An
         state = "rebuilding";
         try {
           await subscription?.stop();
-          await indexSubscription?.stop();
           const replayed = await rebuildUsage(events, store);
           await replayLogIndex(events, store); // the drop took the index table too
           return replayed;
@@ -142,7 +135,6 @@ export function startAnalytics(events: EventLog, store: AnalyticsStore, opts: An
       await started.catch(() => {});
       await rebuilding?.catch(() => {});
       await subscription?.stop();
-      await indexSubscription?.stop();
       await store.close();
     },
   };
