@@ -24,6 +24,7 @@ import { decodeVector, encodeRecord, parseRecord } from "../src/cache/semantic-i
 import { MemoryStateStore } from "../src/stores/memory-state-store.ts";
 import { RedisStateStore } from "../src/stores/redis-state-store.ts";
 import type { HashWrite, StateStore } from "../src/stores/state-store.ts";
+import { type LoopDelay, sampler } from "./lib/loop-delay.ts";
 
 const DIMS = 384;
 const N = Number(process.env.N ?? 100_000);
@@ -38,28 +39,7 @@ const unit = () => {
   const k = 1 / Math.sqrt(s);
   return v.map((x) => x * k);
 };
-const pct = (xs: number[], q: number) => (xs.length ? [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(q * xs.length))]! : 0);
-
-/** Event-loop delay sampler: how late a 1 ms timer fires. */
-function sampler() {
-  const lags: number[] = [];
-  let last = performance.now();
-  const t = setInterval(() => {
-    const now = performance.now();
-    lags.push(Math.max(0, now - last - 1));
-    last = now;
-  }, 1);
-  return {
-    stop() {
-      clearInterval(t);
-      const now = performance.now();
-      lags.push(Math.max(0, now - last - 1)); // a block still running when the phase ends counts too
-      const le2 = lags.filter((l) => l <= 2).length;
-      return { samples: lags.length, p50: pct(lags, 0.5), p99: pct(lags, 0.99), max: Math.max(0, ...lags), le2, gt2: lags.length - le2 };
-    },
-  };
-}
-type Stats = ReturnType<ReturnType<typeof sampler>["stop"]>;
+type Stats = LoopDelay;
 const rows: string[] = [];
 const row = (phase: string, s: Stats, note: string) =>
   rows.push(`| ${phase} | ${s.samples} | ${s.p50.toFixed(2)} | ${s.p99.toFixed(2)} | **${s.max.toFixed(1)}** | ${((s.le2 / s.samples) * 100).toFixed(2)}% | ${s.gt2} | ${note} |`);

@@ -19,6 +19,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { SemanticTier } from "../src/cache/semantic-store.ts";
 import { MemoryStateStore } from "../src/stores/memory-state-store.ts";
+import { type LoopDelay, pct, sampler } from "./lib/loop-delay.ts";
 
 const DIMS = 384;
 const N = Number(process.env.N ?? 100_000);
@@ -35,27 +36,8 @@ const unit = (v: Float32Array) => {
 };
 const topics = Array.from({ length: 2000 }, () => unit(Float32Array.from({ length: DIMS }, rand)));
 const near = (i: number, amount = 0.12) => unit(topics[i % topics.length]!.map((x) => x + rand() * amount));
-const pct = (xs: number[], q: number) => (xs.length ? [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(q * xs.length))]! : 0);
-
-/** Event-loop delay sampler: how late a 1 ms timer fires. */
-function sampler() {
-  const lags: number[] = [];
-  let last = performance.now();
-  const t = setInterval(() => {
-    const now = performance.now();
-    lags.push(Math.max(0, now - last - 1));
-    last = now;
-  }, 1);
-  return {
-    stop() {
-      clearInterval(t);
-      const le = (x: number) => lags.filter((l) => l <= x).length;
-      return { samples: lags.length, p50: pct(lags, 0.5), p99: pct(lags, 0.99), max: Math.max(0, ...lags), le1: le(1), le2: le(2), le5: le(5), gt5: lags.length - le(5) };
-    },
-  };
-}
 const rows: string[] = [];
-const row = (phase: string, s: ReturnType<ReturnType<typeof sampler>["stop"]>, note: string) =>
+const row = (phase: string, s: LoopDelay, note: string) =>
   rows.push(`| ${phase} | ${s.samples} | ${s.p50.toFixed(2)} | ${s.p99.toFixed(2)} | ${s.max.toFixed(1)} | ${((s.le2 / s.samples) * 100).toFixed(2)}% | ${s.gt5} | ${note} |`);
 
 console.log(`# semantic tier event loop — ${new Date().toISOString()}, ${N.toLocaleString("en")} entries, ${C} clients × ${D} s\n`);

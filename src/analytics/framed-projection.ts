@@ -15,30 +15,30 @@ import { deadLetterRecord } from "../events/deadletter.ts";
 import { envelopeErrors } from "../events/envelope.ts";
 import type { EventLog, StoredEvent, Subscription } from "../events/event-log.ts";
 import type { FramedChunk } from "../events/polling-consumer.ts";
-import { decodeFramed, readFramed } from "../events/segment.ts";
+import { readRecords, type RecordBody } from "../events/segment.ts";
 import { indexRows, writeIndexRows } from "../explorer/log-index.ts";
 import { USAGE_TYPES, writeUsageBatch } from "../projections/usage.ts";
 import type { AnalyticsStore, FramedResult } from "./store.ts";
 
 const usageTypes = new Set(USAGE_TYPES);
 
-/** The framed bytes of a chunk's records, read from its segment file. */
-export async function readChunk(chunk: FramedChunk): Promise<Buffer> {
+/** The records of a chunk, read from its segment file (each one's CRC checked). */
+export async function readChunk(chunk: FramedChunk): Promise<RecordBody[]> {
   const fh = await open(chunk.path, "r");
   try {
-    const { bytes, count } = await readFramed(fh, chunk.start, chunk.end, chunk.skip, chunk.count);
-    if (count !== chunk.count) throw new Error(`event log segment ${chunk.path}: ${count} of ${chunk.count} records found`);
-    return bytes;
+    const bodies = await readRecords(fh, chunk.start, chunk.end, chunk.skip, chunk.count);
+    if (bodies.length !== chunk.count) throw new Error(`event log segment ${chunk.path}: ${bodies.length} of ${chunk.count} records found`);
+    return bodies;
   } finally {
     await fh.close();
   }
 }
 
-/** Pure: the valid events of a chunk's bytes and the records that are not valid envelopes. */
-export function decodeChunk(chunk: FramedChunk, bytes: Buffer): { events: StoredEvent[]; bad: FramedResult["bad"] } {
+/** Pure: the valid events of a chunk's records and the records that are not valid envelopes. */
+export function decodeChunk(chunk: FramedChunk, bodies: readonly RecordBody[]): { events: StoredEvent[]; bad: FramedResult["bad"] } {
   const events: StoredEvent[] = [];
   const bad: FramedResult["bad"] = [];
-  decodeFramed(bytes).forEach((body, i) => {
+  bodies.forEach((body, i) => {
     const offset = chunk.first + i;
     const errors = body ? envelopeErrors(body.event) : ["no record"];
     if (!body || errors.length) {
@@ -71,23 +71,13 @@ export interface FramedProjectionOptions {
   onError?: (err: unknown) => void;
 }
 
-/** Gateway side: feed the requests stream to `store.projectFramed`; invalid records go to the dead letters. */
-export function startFramedProjection(log: EventLog, store: AnalyticsStore, opts: FramedProjectionOptions): Subscription {
-  if (!log.consumeFramed || !store.projectFramed) throw new Error("framed projection: needs the file log and the engine in its own process");
-  const maxBatch = opts.maxBatch ?? 32000;
-  const lingerMs = opts.lingerMs ?? 500;
+/** A subscription whose handler may pause after a short batch (`linger`); stopping ends a pause at once. */
+function lingering(lingerMs: number, maxBatch: number, start: (linger: (n: number) => Promise<void>) => Subscription): Subscription {
   const halt = new AbortController();
-  const project = store.projectFramed.bind(store);
-  const sub = log.consumeFramed(
-    "requests",
-    opts.group,
-    async (chunk) => {
-      const { bad } = await project(chunk);
-      if (bad.length) await log.append("deadletter", bad.map((b) => deadLetterRecord({ reason: b.reason, source: { stream: chunk.stream, partition: chunk.partition, offset: b.offset }, raw: b.raw, key: b.key })));
-      if (chunk.count < maxBatch * 0.9 && lingerMs > 0) await pauseFor(lingerMs, undefined, { signal: halt.signal }).catch(() => {});
-    },
-    { maxBatch, ...(opts.onError ? { onError: opts.onError } : {}) },
-  );
+  const linger = async (n: number) => {
+    if (n < maxBatch * 0.9 && lingerMs > 0) await pauseFor(lingerMs, undefined, { signal: halt.signal }).catch(() => {});
+  };
+  const sub = start(linger);
   return {
     stop() {
       halt.abort();
@@ -96,27 +86,33 @@ export function startFramedProjection(log: EventLog, store: AnalyticsStore, opts
   };
 }
 
+/** Gateway side: feed the requests stream to `store.projectFramed`; invalid records go to the dead letters. */
+export function startFramedProjection(log: EventLog, store: AnalyticsStore, opts: FramedProjectionOptions): Subscription {
+  if (!log.consumeFramed || !store.projectFramed) throw new Error("framed projection: needs the file log and the engine in its own process");
+  const maxBatch = opts.maxBatch ?? 32000;
+  const project = store.projectFramed.bind(store);
+  const consume = log.consumeFramed.bind(log);
+  const onError = opts.onError ? { onError: opts.onError } : {};
+  return lingering(opts.lingerMs ?? 500, maxBatch, (linger) =>
+    consume("requests", opts.group, async (chunk) => {
+      const { bad } = await project(chunk);
+      if (bad.length) await log.append("deadletter", bad.map((b) => deadLetterRecord({ reason: b.reason, source: { stream: chunk.stream, partition: chunk.partition, offset: b.offset }, raw: b.raw, key: b.key })));
+      await linger(chunk.count);
+    }, { maxBatch, ...onError }),
+  );
+}
+
 /**
  * The usage and log-index projections as one consumer in this process (any event log, any
  * store): each record is decoded once (by the log) and written to both tables.
  */
 export function startCombinedProjection(log: EventLog, store: AnalyticsStore, opts: FramedProjectionOptions): Subscription {
   const maxBatch = opts.maxBatch ?? 8000;
-  const lingerMs = opts.lingerMs ?? 500;
-  const halt = new AbortController();
-  const sub = log.consume(
-    "requests",
-    opts.group,
-    async (batch) => {
+  const onError = opts.onError ? { onError: opts.onError } : {};
+  return lingering(opts.lingerMs ?? 500, maxBatch, (linger) =>
+    log.consume("requests", opts.group, async (batch) => {
       await writeBoth(store, batch);
-      if (batch.length < maxBatch * 0.9 && lingerMs > 0) await pauseFor(lingerMs, undefined, { signal: halt.signal }).catch(() => {});
-    },
-    { maxBatch, ...(opts.onError ? { onError: opts.onError } : {}) },
+      await linger(batch.length);
+    }, { maxBatch, ...onError }),
   );
-  return {
-    stop() {
-      halt.abort();
-      return sub.stop();
-    },
-  };
 }

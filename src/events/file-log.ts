@@ -208,7 +208,7 @@ export class FileEventLog implements EventLog {
     const state = this.state(stream);
     const consumer: PollingConsumer = new PollingConsumer(stream, group, (batch) => handler(batch[0] as unknown as FramedChunk), opts, {
       log: this,
-      readFramed: async (s, p, offset, max) => {
+      locate: async (s, p, offset, max) => {
         this.assertOpen();
         return { stream: s, partition: p, ...this.partition(s, p).locate(offset, max) };
       },

@@ -21,10 +21,10 @@ export interface PollingConsumerDeps {
   /** Called once the loop has ended. */
   onStopped: () => void;
   /**
-   * Framed mode (FileEventLog.consumeFramed): the next records unparsed, as one chunk; the
+   * Framed mode (FileEventLog.consumeFramed): where the next records are, unread, as one chunk; the
    * handler gets `[chunk]` and checks the envelopes itself (dead letters are its job then).
    */
-  readFramed?: (stream: StreamName, partition: number, offset: number, max: number) => Promise<FramedChunk>;
+  locate?: (stream: StreamName, partition: number, offset: number, max: number) => Promise<FramedChunk>;
   /** Store records no consumer can read (invalid envelopes) in the dead-letter stream. */
   deadLetter?: (records: AppendInput[]) => Promise<unknown>;
 }
@@ -32,8 +32,8 @@ export interface PollingConsumerDeps {
 /**
  * Where the next records of one partition are on disk, unread: `count` records from offset
  * `first`, framed in segment file `path` from byte `start` on (after skipping `skip` records),
- * all before byte `end`. The consumer reads and decodes them itself (segment.ts `readFramed`,
- * `decodeFramed`): the embedded analytics engine does, in its own process.
+ * all before byte `end`. The consumer reads them itself (segment.ts `readRecords`): the embedded
+ * analytics engine does, in its own process (src/analytics/framed-projection.ts).
  */
 export interface FramedChunk {
   stream: StreamName;
@@ -107,9 +107,9 @@ export class PollingConsumer implements Subscription {
 
   /** The next batch for the handler and the offset after the records looked at. */
   private async readFrom(p: number, from: number, max: number): Promise<{ batch: StoredEvent[]; upTo: number }> {
-    if (this.deps.readFramed) {
-      const chunk = await this.deps.readFramed(this.stream, p, from, max);
-      // One element: the chunk (see PollingConsumerDeps.readFramed).
+    if (this.deps.locate) {
+      const chunk = await this.deps.locate(this.stream, p, from, max);
+      // One element: the chunk (see PollingConsumerDeps.locate).
       return { batch: chunk.count > 0 ? [chunk as unknown as StoredEvent] : [], upTo: chunk.count > 0 ? chunk.first + chunk.count : from };
     }
     const types = this.opts.types;
@@ -136,7 +136,7 @@ export class PollingConsumer implements Subscription {
   private async deliver(all: StoredEvent[]): Promise<boolean> {
     let delay = BACKOFF_START_MS;
     let batch = all;
-    if (this.stream !== "deadletter" && this.deps.deadLetter && !this.deps.readFramed) {
+    if (this.stream !== "deadletter" && this.deps.deadLetter && !this.deps.locate) {
       const bad = all.flatMap((r) => {
         const errors = envelopeErrors(r.event);
         return errors.length ? [{ r, reason: `not a valid event envelope: ${errors.join("; ")}` }] : [];

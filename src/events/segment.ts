@@ -59,15 +59,6 @@ export function checkRecord(buf: Buffer, pos: number, end: number): { size: numb
   return { size: HEADER_BYTES + len };
 }
 
-/** The framed size of the record at `pos` from its header alone (no CRC: see checkRecord). */
-function frameSize(buf: Buffer, pos: number, end: number): { size: number } | { error: string } {
-  if (end - pos < HEADER_BYTES) return { error: `short header (${end - pos} bytes)` };
-  const len = buf.readUInt32LE(pos);
-  if (len === 0 || len > MAX_RECORD_BYTES) return { error: `invalid record length ${len}` };
-  if (pos + HEADER_BYTES + len > end) return { error: `record length ${len} runs past end of file` };
-  return { size: HEADER_BYTES + len };
-}
-
 /**
  * A RawFilter keeping records whose JSON may hold one of `types` as its envelope type: a cheap
  * byte search, so most other records are never parsed. (A match can be a false positive, e.g.
@@ -148,60 +139,6 @@ export async function readRecords(
       if (out.length >= max || offset >= buf.length) break;
     }
     pos += offset;
-  }
-  return out;
-}
-
-/**
- * The framed bytes (headers included, one contiguous range) of at most `max` records after
- * skipping `skip`, between `start` and `end` of an open segment: what {@link decodeFramed} reads
- * (a FramedChunk's records, read by the embedded analytics engine in its own process).
- */
-export async function readFramed(fh: FileHandle, start: number, end: number, skip: number, max: number): Promise<{ bytes: Buffer; count: number }> {
-  const parts: Buffer[] = [];
-  let count = 0;
-  let pos = start;
-  let toSkip = skip;
-  while (pos < end && count < max) {
-    let want = Math.min(READ_CHUNK, end - pos);
-    let buf = await readAt(fh, pos, want);
-    let offset = 0;
-    let from = 0;
-    for (;;) {
-      // Lengths only: the reader on the other side checks each record's CRC (decodeFramed).
-      const r = frameSize(buf, offset, buf.length);
-      if ("error" in r) {
-        if (offset === 0 && want < end - pos) {
-          want = Math.min(end - pos, Math.max(want * 2, HEADER_BYTES + buf.readUInt32LE(0)));
-          buf = await readAt(fh, pos, want);
-          continue;
-        }
-        if (offset === 0) throw new Error(`event log segment corrupt at byte ${pos}: ${r.error}`);
-        break;
-      }
-      if (toSkip > 0) {
-        toSkip--;
-        from = offset + r.size;
-      } else count++;
-      offset += r.size;
-      if (count >= max || offset >= buf.length) break;
-    }
-    if (offset > from) parts.push(buf.subarray(from, offset));
-    pos += offset;
-  }
-  return { bytes: parts.length === 1 ? parts[0]! : Buffer.concat(parts), count };
-}
-
-/** Pure: the records of a framed buffer (see {@link readFramed}); with `keep`, the others come back as null, unparsed. */
-export function decodeFramed(bytes: Uint8Array, keep?: RawFilter): (RecordBody | null)[] {
-  const buf = Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const out: (RecordBody | null)[] = [];
-  for (let pos = 0; pos < buf.length; ) {
-    const r = checkRecord(buf, pos, buf.length);
-    if ("error" in r) throw new Error(`framed records corrupt at byte ${pos}: ${r.error}`);
-    const payload = buf.subarray(pos + HEADER_BYTES, pos + r.size);
-    out.push(keep && !keep(payload) ? null : (JSON.parse(payload.toString("utf8")) as RecordBody));
-    pos += r.size;
   }
   return out;
 }
