@@ -15,6 +15,7 @@
 import { RedisClient } from "bun";
 import { Redis } from "ioredis";
 import { type CacheCounter, type CacheStore, type CacheUsage, emptyCounters } from "./store.ts";
+import { withTimeout } from "../util/with-timeout.ts";
 
 export interface RedisCacheOptions {
   /** Key prefix (the gateway's `TOLLGATE_REDIS_PREFIX`); `cache:` is appended. */
@@ -57,14 +58,11 @@ export class RedisCacheStore implements CacheStore {
 
   /** A hot-path command, rejected after the command timeout. */
   private async run<T>(p: Promise<T>): Promise<T> {
-    let timer: ReturnType<typeof setTimeout> | undefined;
     try {
-      return await Promise.race([p, new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`redis did not answer within ${this.timeoutMs} ms`)), this.timeoutMs)))]);
+      return await withTimeout(p, this.timeoutMs, () => new Error(`redis did not answer within ${this.timeoutMs} ms`));
     } catch (err) {
       this.fail(err);
       throw err;
-    } finally {
-      clearTimeout(timer);
     }
   }
 

@@ -20,6 +20,7 @@ import type { AppendInput, AppendResult, ConsumeOptions, EventLog, StoredEvent, 
 import type { FileEventLog } from "./file-log.ts";
 import { deadLetterRecord } from "./deadletter.ts";
 import { RecordRefusedError } from "./refused.ts";
+import { withTimeout } from "../util/with-timeout.ts";
 
 const FORWARDER = "outbox-forwarder";
 /** Records per inner partition read back at open to recognise a batch sent just before a crash. */
@@ -97,7 +98,7 @@ export class OutboxEventLog implements EventLog {
     if (this.closed) throw new Error("event log is closed");
     if (this.backlog === 0 && !this.opts.writeAhead) {
       try {
-        const result = await withTimeout(this.inner.append(stream, records), this.opts.appendTimeoutMs ?? 2000);
+        const result = await logTimeout(this.inner.append(stream, records), this.opts.appendTimeoutMs ?? 2000);
         this.stats.direct += records.length;
         return result;
       } catch {
@@ -223,7 +224,7 @@ export class OutboxEventLog implements EventLog {
   private async send(stream: StreamName, records: StoredEvent[]): Promise<void> {
     const timeout = this.opts.appendTimeoutMs ?? 2000;
     try {
-      await withTimeout(this.inner.append(stream, records.map((r) => ({ key: r.key, event: r.event }))), timeout);
+      await logTimeout(this.inner.append(stream, records.map((r) => ({ key: r.key, event: r.event }))), timeout);
       return;
     } catch (err) {
       if (!(err instanceof RecordRefusedError)) throw err;
@@ -245,11 +246,11 @@ export class OutboxEventLog implements EventLog {
     const raw = JSON.stringify(r.event);
     const input = { reason: `the broker refused the record (${err.reason}): ${err.message}`, source: { stream, partition: r.partition, offset: r.offset }, raw, key: r.key };
     try {
-      await withTimeout(this.inner.append("deadletter", [deadLetterRecord(input)]), timeout);
+      await logTimeout(this.inner.append("deadletter", [deadLetterRecord(input)]), timeout);
     } catch (again) {
       if (!(again instanceof RecordRefusedError)) throw again;
       // Even the dead letter (raw cut at DEADLETTER_MAX_RAW_BYTES) is too much for this broker: record it without the raw value.
-      await withTimeout(this.inner.append("deadletter", [deadLetterRecord({ ...input, raw: null })]), timeout);
+      await logTimeout(this.inner.append("deadletter", [deadLetterRecord({ ...input, raw: null })]), timeout);
     }
     this.stats.deadLettered++;
     this.opts.onDeadLetter?.({ stream, reason: err.reason, bytes: Buffer.byteLength(raw) });
@@ -337,10 +338,6 @@ async function tailIds(log: EventLog): Promise<Set<string>> {
   return ids;
 }
 
-function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`event log did not answer within ${ms} ms`)), ms);
-  });
-  return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
+function logTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
+  return withTimeout(p, ms, () => new Error(`event log did not answer within ${ms} ms`));
 }

@@ -12,6 +12,7 @@ import type { CacheStore } from "../cache/store.ts";
 import type { Ctx } from "../pipeline/context.ts";
 import { resolveModel } from "./routing.ts";
 import { LOCAL_EMBEDDINGS_MODEL } from "../cache/policy.ts";
+import { withTimeout } from "../util/with-timeout.ts";
 
 export interface SemanticOutcome {
   entry?: CacheEntry;
@@ -45,7 +46,7 @@ export async function semanticLookup(ctx: Ctx, plan: CachePlan, tier: SemanticTi
     if (sem.embeddingsModel === LOCAL_EMBEDDINGS_MODEL) {
       // The built-in embedder (a worker thread): free, no provider.
       if (!tier.embedder) throw new Error("no local embedder in this gateway");
-      unit = await withTimeout(tier.embedder.embed(sem.text), opts.timeoutMs);
+      unit = await embedTimeout(tier.embedder.embed(sem.text), opts.timeoutMs);
     } else ({ unit, costUsd } = await embedText(ctx, sem.embeddingsModel, sem.text, opts.timeoutMs));
   } catch (err) {
     store.count(plan.tenant, "embedding_errors");
@@ -76,10 +77,6 @@ function isTimeout(err: unknown): boolean {
 }
 
 /** `p`, or a TimeoutError after `ms` (the work itself is not cancelled: the worker finishes it). */
-function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const t = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(Object.assign(new Error(`timed out after ${ms} ms`), { name: "TimeoutError" })), ms);
-  });
-  return Promise.race([p, t]).finally(() => clearTimeout(timer));
+function embedTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
+  return withTimeout(p, ms, () => Object.assign(new Error(`timed out after ${ms} ms`), { name: "TimeoutError" }));
 }

@@ -17,6 +17,7 @@
  */
 import { RedisClient } from "bun";
 import { createHash } from "node:crypto";
+import { withTimeout } from "../util/with-timeout.ts";
 
 export interface BunRedisScriptOptions {
   /** A call without a reply after this long rejects (default 2000 ms). */
@@ -69,11 +70,7 @@ export class BunRedisScript {
   }
 
   private timed<T>(p: Promise<T>): Promise<T> {
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`Redis did not answer within ${this.timeoutMs} ms`)), this.timeoutMs);
-    });
-    return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
+    return withTimeout(p, this.timeoutMs, () => new Error(`Redis did not answer within ${this.timeoutMs} ms`));
   }
 
   close(): void {

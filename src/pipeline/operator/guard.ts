@@ -2,6 +2,7 @@
  * Pure-ish pieces of hook isolation: a per-plugin circuit breaker, hook timing stats (p50/p99),
  * and a timeout race. No I/O; the host (host.ts) wires them around every operator hook call.
  */
+import { withTimeout as raceTimeout } from "../../util/with-timeout.ts";
 
 export type BreakerState = "closed" | "open" | "half-open";
 
@@ -108,9 +109,5 @@ export class HookTimeoutError extends Error {
 /** Resolve with `p`, or reject with HookTimeoutError after `ms` (the timer is always cleared). */
 export function withTimeout<T>(p: Promise<T> | T, ms: number): Promise<T> {
   if (!(p instanceof Promise)) return Promise.resolve(p);
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new HookTimeoutError(`hook did not finish within ${ms} ms`)), ms);
-  });
-  return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
+  return raceTimeout(p, ms, () => new HookTimeoutError(`hook did not finish within ${ms} ms`));
 }
