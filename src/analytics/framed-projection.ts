@@ -2,25 +2,23 @@
  * The usage and log-index projections in one, when the embedded analytics engine runs in a process
  * of its own on the file log: the gateway hands the engine's process where the next records of the
  * requests stream are on disk (FileEventLog.consumeFramed; the gateway reads nothing), and the
- * engine reads them, decodes each record once, checks it, and inserts the log-index rows and the usage rows (same row builders and the
- * same exactly-once rules as the in-process projections). The request thread parses nothing.
+ * engine reads them, decodes each record once, checks it, and writes them with
+ * `writeProjectionBatch` (the log-index, attempt and usage rows: the same code and exactly-once
+ * rules as the in-process projection). The request thread parses nothing.
  *
  * One consumer group (the usage group) for both tables: the records are read once. Elsewhere
- * (Kafka, the engine inside the gateway, a ClickHouse server) `startCombinedProjection` does the
- * same in this process: one consumer, each record decoded once, both tables written.
+ * (Kafka, the engine inside the gateway, a ClickHouse server) `startUsageProjection` does the
+ * same in this process.
  */
 import { open } from "node:fs/promises";
-import { setTimeout as pauseFor } from "node:timers/promises";
 import { deadLetterRecord } from "../events/deadletter.ts";
 import { envelopeErrors } from "../events/envelope.ts";
 import type { EventLog, StoredEvent, Subscription } from "../events/event-log.ts";
 import type { FramedChunk } from "../events/polling-consumer.ts";
 import { readRecords, type RecordBody } from "../events/segment.ts";
-import { indexRows, writeIndexRows } from "../explorer/log-index.ts";
-import { USAGE_TYPES, writeUsageBatch } from "../projections/usage.ts";
+import { lingering } from "../projections/linger.ts";
+import { writeProjectionBatch } from "../projections/usage.ts";
 import type { AnalyticsStore, FramedResult } from "./store.ts";
-
-const usageTypes = new Set(USAGE_TYPES);
 
 /** The records of a chunk, read from its segment file (each one's CRC checked). */
 export async function readChunk(chunk: FramedChunk): Promise<RecordBody[]> {
@@ -50,40 +48,19 @@ export function decodeChunk(chunk: FramedChunk, bodies: readonly RecordBody[]): 
   return { events, bad };
 }
 
-/** Index every event of a batch, then write its usage and attempt rows exactly once; returns the usage rows. */
-async function writeBoth(store: AnalyticsStore, events: readonly StoredEvent[]): Promise<number> {
-  await writeIndexRows(store, indexRows(events));
-  return (await writeUsageBatch(store, events.filter((e) => usageTypes.has(e.event.type)))).rows;
-}
-
 /** Engine side: decode and check the chunk's records, then write both tables. */
 export async function projectFramed(store: AnalyticsStore, chunk: FramedChunk): Promise<FramedResult> {
   const { events, bad } = decodeChunk(chunk, await readChunk(chunk));
-  return { rows: await writeBoth(store, events), bad };
+  return { rows: await writeProjectionBatch(store, events), bad };
 }
 
 export interface FramedProjectionOptions {
   group: string;
-  /** Records per read (default 32000 framed, 8000 combined). */
+  /** Records per read (default 32000). */
   maxBatch?: number;
   /** After a read that did not fill `maxBatch`, wait this long (default 500 ms): fewer, larger inserts. */
   lingerMs?: number;
   onError?: (err: unknown) => void;
-}
-
-/** A subscription whose handler may pause after a short batch (`linger`); stopping ends a pause at once. */
-function lingering(lingerMs: number, maxBatch: number, start: (linger: (n: number) => Promise<void>) => Subscription): Subscription {
-  const halt = new AbortController();
-  const linger = async (n: number) => {
-    if (n < maxBatch * 0.9 && lingerMs > 0) await pauseFor(lingerMs, undefined, { signal: halt.signal }).catch(() => {});
-  };
-  const sub = start(linger);
-  return {
-    stop() {
-      halt.abort();
-      return sub.stop();
-    },
-  };
 }
 
 /** Gateway side: feed the requests stream to `store.projectFramed`; invalid records go to the dead letters. */
@@ -98,21 +75,6 @@ export function startFramedProjection(log: EventLog, store: AnalyticsStore, opts
       const { bad } = await project(chunk);
       if (bad.length) await log.append("deadletter", bad.map((b) => deadLetterRecord({ reason: b.reason, source: { stream: chunk.stream, partition: chunk.partition, offset: b.offset }, raw: b.raw, key: b.key })));
       await linger(chunk.count);
-    }, { maxBatch, ...onError }),
-  );
-}
-
-/**
- * The usage and log-index projections as one consumer in this process (any event log, any
- * store): each record is decoded once (by the log) and written to both tables.
- */
-export function startCombinedProjection(log: EventLog, store: AnalyticsStore, opts: FramedProjectionOptions): Subscription {
-  const maxBatch = opts.maxBatch ?? 8000;
-  const onError = opts.onError ? { onError: opts.onError } : {};
-  return lingering(opts.lingerMs ?? 500, maxBatch, (linger) =>
-    log.consume("requests", opts.group, async (batch) => {
-      await writeBoth(store, batch);
-      await linger(batch.length);
     }, { maxBatch, ...onError }),
   );
 }

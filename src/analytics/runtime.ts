@@ -11,10 +11,10 @@
  */
 import { setTimeout as pauseFor } from "node:timers/promises";
 import type { EventLog, Subscription } from "../events/event-log.ts";
-import { rebuildUsage, USAGE_GROUP } from "../projections/usage.ts";
+import { rebuildUsage, startUsageProjection, USAGE_GROUP } from "../projections/usage.ts";
 import type { AnalyticsStore } from "./store.ts";
 import { replayLogIndex } from "../explorer/log-index.ts";
-import { startCombinedProjection, startFramedProjection } from "./framed-projection.ts";
+import { startFramedProjection } from "./framed-projection.ts";
 
 export type AnalyticsState = "starting" | "ready" | "rebuilding" | "stopped";
 
@@ -93,7 +93,7 @@ export function startAnalytics(events: EventLog, store: AnalyticsStore, opts: An
     };
     // One consumer for the usage and log-index tables: on the file log with the engine in its own
     // process, records are read and parsed over there; elsewhere here, each decoded once.
-    subscription = events.consumeFramed && store.projectFramed ? startFramedProjection(events, store, { group, onError }) : startCombinedProjection(events, store, { group, onError });
+    subscription = events.consumeFramed && store.projectFramed ? startFramedProjection(events, store, { group, onError }) : startUsageProjection(events, store, { group, onError });
   }
 
   let rebuilding: Promise<number> | undefined;

@@ -8,11 +8,8 @@
  * and read with DISTINCT, so a batch delivered twice changes nothing a reader sees. Offsets are
  * committed after the insert is acknowledged (the consumer group's contract).
  */
-import { setTimeout as pauseFor } from "node:timers/promises";
 import type { AnalyticsStore } from "../analytics/store.ts";
-import type { EventLog, StoredEvent, Subscription } from "../events/event-log.ts";
-
-export const LOG_INDEX_GROUP = "request-log-index";
+import type { EventLog, StoredEvent } from "../events/event-log.ts";
 
 export interface LogIndexRow {
   request_id: string;
@@ -68,35 +65,6 @@ export function requestTenant(positions: readonly LogPosition[]): string | undef
   if (completed) return completed.tenant;
   const later = positions.filter((p) => p.type !== "request.received");
   return (later.at(-1) ?? positions.at(-1))?.tenant;
-}
-
-export interface LogIndexOptions {
-  group?: string;
-  lingerMs?: number;
-  maxBatch?: number;
-  onError?: (err: unknown) => void;
-}
-
-/** Keep `request_log_index` current from the requests stream. */
-export function startLogIndexProjection(log: EventLog, store: AnalyticsStore, opts: LogIndexOptions = {}): Subscription {
-  const maxBatch = opts.maxBatch ?? 8000;
-  const lingerMs = opts.lingerMs ?? 250;
-  const halt = new AbortController();
-  const sub = log.consume(
-    "requests",
-    opts.group ?? LOG_INDEX_GROUP,
-    async (batch) => {
-      await writeIndexRows(store, indexRows(batch));
-      if (batch.length < maxBatch * 0.9 && lingerMs > 0) await pauseFor(lingerMs, undefined, { signal: halt.signal }).catch(() => {});
-    },
-    { maxBatch, ...(opts.onError ? { onError: opts.onError } : {}) },
-  );
-  return {
-    stop() {
-      halt.abort();
-      return sub.stop();
-    },
-  };
 }
 
 /** Re-index the whole requests stream from offset 0 (after the analytics tables were dropped). */

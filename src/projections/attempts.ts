@@ -9,8 +9,6 @@ import { type AttemptRow, toAttemptRow, toClickHouseTime } from "../analytics/sc
 import type { StoredEvent } from "../events/event-log.ts";
 import { unseenRows } from "./unseen.ts";
 
-export const ATTEMPT_TYPES = ["provider.attempt.succeeded", "provider.attempt.failed"];
-
 export async function writeAttempts(store: AnalyticsStore, batch: readonly StoredEvent[]): Promise<number> {
   const rows = batch.flatMap((r) => {
     const row = toAttemptRow(r.event);

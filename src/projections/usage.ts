@@ -1,5 +1,7 @@
 /**
- * Usage projection: `request.completed` events → `usage_events` in the AnalyticsStore.
+ * Usage projection: `request.completed` events → `usage_events` in the AnalyticsStore, provider
+ * attempts → `provider_attempts`, and (the same consumer, each record decoded once) every event
+ * with a request id → the request explorer's `request_log_index`.
  *
  * A consumer group reads the requests stream in batches. Each batch is written exactly once:
  *   1. rows whose event id is already stored are dropped (one indexed lookup per batch, bounded by
@@ -15,11 +17,12 @@
  * partition is the consumer group's; a manual replay next to a running projection can still race
  * it, which `repairUsageRollup` fixes.
  */
-import { setTimeout as pauseFor } from "node:timers/promises";
 import type { AnalyticsStore } from "../analytics/store.ts";
 import { rebuildHourlyRollup } from "../analytics/queries.ts";
 import { toUsageRow } from "../analytics/schema.ts";
-import { ATTEMPT_TYPES, writeAttempts } from "./attempts.ts";
+import { indexRows, writeIndexRows } from "../explorer/log-index.ts";
+import { writeAttempts } from "./attempts.ts";
+import { lingering } from "./linger.ts";
 import { unseenRows } from "./unseen.ts";
 
 export { unseenRows };
@@ -39,11 +42,16 @@ export function usageBatch(batch: readonly StoredEvent[]) {
   return { rows, token };
 }
 
+/**
+ * Write one batch of the requests stream to the usage consumer's tables: the log-index rows of
+ * every event, then the attempt and usage rows exactly once (any other event type is skipped).
+ * Returns the usage rows.
+ */
+export async function writeProjectionBatch(store: AnalyticsStore, batch: readonly StoredEvent[]): Promise<number> {
+  await writeIndexRows(store, indexRows(batch));
+  return (await writeBatch(store, batch)).rows;
+}
 
-/** The event types the usage projection reads (usage rows and provider attempts). */
-export const USAGE_TYPES: readonly string[] = ["request.completed", ...ATTEMPT_TYPES];
-
-export { writeBatch as writeUsageBatch };
 /** Write one batch exactly once (see the module comment); returns its usage rows and those inserted now. */
 async function writeBatch(store: AnalyticsStore, batch: readonly StoredEvent[]): Promise<{ rows: number; inserted: number }> {
   await writeAttempts(store, batch); // provider attempts (issue 29): their own table, before the usage rows
@@ -56,40 +64,26 @@ async function writeBatch(store: AnalyticsStore, batch: readonly StoredEvent[]):
 export interface UsageProjectionOptions {
   group?: string;
   onError?: (err: unknown) => void;
-  /**
-   * After a batch that did not fill `maxBatch`, wait this long before reading again (default
-   * 1000 ms), so inserts come in blocks of many rows about once a second rather than one small
-   * insert per append: ClickHouse makes a part per insert and merges them in the background.
-   */
+  /** After a batch that did not fill `maxBatch`, wait this long before reading again (default 500 ms; see linger.ts). */
   lingerMs?: number;
-  /** Records per read (default 32000: only `request.completed` and provider attempts are parsed, the rest skipped by type; fewer, larger inserts cost the engine a third less CPU per request than reads of 8000). */
+  /** Records per read (default 8000; every record is parsed, for the log index). */
   maxBatch?: number;
 }
 
-/** Keep `usage_events` current from the requests stream (returns the running subscription). */
+/**
+ * Keep `usage_events`, `provider_attempts` and `request_log_index` current from the requests
+ * stream, in this process (returns the running subscription). With the file log and the embedded
+ * engine in its own process, src/analytics/framed-projection.ts does the same over there.
+ */
 export function startUsageProjection(log: EventLog, store: AnalyticsStore, opts: UsageProjectionOptions = {}): Subscription {
-  const maxBatch = opts.maxBatch ?? 32000;
-  const lingerMs = opts.lingerMs ?? 1000;
-  const halt = new AbortController(); // ends a linger on stop
-  const sub = log.consume(
-    "requests",
-    opts.group ?? USAGE_GROUP,
-    async (batch) => {
-      await writeBatch(store, batch);
-      // Committed after the pause: nothing is acknowledged early. Only request.completed is
-      // delivered, so how far the batch spans in the log tells whether the read was full.
-      const span = batch.length ? batch[batch.length - 1]!.offset - batch[0]!.offset + 1 : 0;
-      if (span < maxBatch * 0.9 && lingerMs > 0) await pauseFor(lingerMs, undefined, { signal: halt.signal }).catch(() => {});
-    },
-    // Only request.completed (usage rows) and provider attempts (SLA rows): the file log skips the rest without parsing it.
-    { maxBatch, types: USAGE_TYPES, ...(opts.onError ? { onError: opts.onError } : {}) },
+  const maxBatch = opts.maxBatch ?? 8000;
+  const onError = opts.onError ? { onError: opts.onError } : {};
+  return lingering(opts.lingerMs ?? 500, maxBatch, (linger) =>
+    log.consume("requests", opts.group ?? USAGE_GROUP, async (batch) => {
+      await writeProjectionBatch(store, batch);
+      await linger(batch.length);
+    }, { maxBatch, ...onError }),
   );
-  return {
-    stop() {
-      halt.abort();
-      return sub.stop();
-    },
-  };
 }
 
 /**
