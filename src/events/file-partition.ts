@@ -111,25 +111,18 @@ export class FilePartition {
   async scan(offset: number, max: number, keep?: RawFilter): Promise<{ records: { offset: number; body: RecordBody }[]; next: number }> {
     const out: { offset: number; body: RecordBody }[] = [];
     let next = offset;
-    let seen = 0;
-    for (let i = this.segmentIndexOf(next); i < this.segments.length && seen < max; i++) {
-      const seg = this.segments[i];
-      if (!seg) break;
-      const { count, size } = seg; // snapshot: a concurrent append may grow the segment
-      const rel = Math.max(0, next - seg.base);
-      if (rel >= count) continue;
-      const k = Math.floor(rel / INDEX_EVERY);
-      const fh = await open(seg.path, "r");
+    for (let seen = 0; seen < max; ) {
+      const at = this.locate(next, max - seen); // one segment per step
+      if (at.count === 0) break;
+      const fh = await open(at.path, "r");
       try {
-        const skip = rel - k * INDEX_EVERY;
-        const bodies = keep
-          ? await readRecords(fh, seg.positions[k] ?? 0, size, skip, max - seen, keep)
-          : await readRecords(fh, seg.positions[k] ?? 0, size, skip, max - seen);
+        const bodies = keep ? await readRecords(fh, at.start, at.end, at.skip, at.count, keep) : await readRecords(fh, at.start, at.end, at.skip, at.count);
         bodies.forEach((body, j) => {
-          if (body) out.push({ offset: seg.base + rel + j, body });
+          if (body) out.push({ offset: at.first + j, body });
         });
         seen += bodies.length;
-        next = seg.base + rel + bodies.length;
+        next = at.first + bodies.length;
+        if (bodies.length < at.count) break;
       } finally {
         await fh.close();
       }
