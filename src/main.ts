@@ -9,7 +9,7 @@ import { decryptSecret, deriveKey, encryptSecret, maskKey, providerKeyAad, Secre
 import type { ConfigState, ProviderFields } from "./projections/config/model.ts";
 import { initialState } from "./projections/config/model.ts";
 import { ConfigService } from "./projections/config/service.ts";
-import { rebuildBudgetCounters } from "./projections/counters.ts";
+import { rebuildBudgetCounters, replaySettles } from "./projections/counters.ts";
 import { toSnapshot } from "./projections/config/to-snapshot.ts";
 import { MemoryStateStore } from "./stores/memory-state-store.ts";
 import type { StateStore } from "./stores/state-store.ts";
@@ -189,6 +189,16 @@ async function wire(settings: Settings, opts: StartOptions, { file, masterKey, l
     // Embedded counters: budget spend of the current periods comes back from the log before we serve.
     const rebuilt = await rebuildBudgetCounters(log, store);
     if (rebuilt.requests && !opts.quiet) console.log(`[tollgate] budget spend rebuilt from the log: ${rebuilt.requests} requests, $${(rebuilt.micros / 1e6).toFixed(6)}`);
+  } else if (store.kind !== "memory" && settings.settleReplayMs > 0 && anyBudget(snapshot)) {
+    // Shared store: settles run beside the answers, so a crash may have left the last ones
+    // unsettled. Settle the log's last minutes again, in the background, once the outbox has
+    // handed its backlog to the log (requests already settled change nothing).
+    const since = Date.now() - settings.settleReplayMs;
+    void (async () => {
+      for (const until = Date.now() + 60_000; outbox && outbox.backlog > 0 && Date.now() < until; ) await Bun.sleep(50);
+      const replayed = await replaySettles(log, store, Date.now() - since);
+      if (replayed.requests && !opts.quiet) console.log(`[tollgate] settles of the last ${Math.round(settings.settleReplayMs / 1000)} s replayed from the log: ${replayed.requests} requests (those already settled unchanged)`);
+    })().catch((err) => console.warn(`[tollgate] settle replay failed: ${(err as Error).message}`));
   }
   // Operators' plugins: a broken one is reported (log, `plugin.failed`, admin listing) and left out; the gateway starts.
   const operator = await loadOperatorPlugins({

@@ -36,6 +36,8 @@ export const Settings = T.Object({
   clickhousePassword: T.Optional(T.String()),
   clickhouseDatabase: T.String({ pattern: "^[A-Za-z_][A-Za-z0-9_]*$" }),
   drainTimeoutMs: T.Integer({ minimum: 0 }),
+  /** Shared state store: how far back a start settles again what a crash left unsettled (issue 30). */
+  settleReplayMs: T.Integer({ minimum: 0, maximum: 1_800_000 }),
   metricsMaxTenants: T.Optional(T.Integer({ minimum: 1 })),
   metricsMaxModels: T.Optional(T.Integer({ minimum: 1 })),
   fsyncMs: T.Integer({ minimum: 0, maximum: 10_000 }),
@@ -78,6 +80,7 @@ export const ENV_VARS = {
   CLICKHOUSE_PASSWORD: ["clickhousePassword", "", "ClickHouse password"],
   CLICKHOUSE_DATABASE: ["clickhouseDatabase", "tollgate", "Database of the analytics tables (created if missing)"],
   TOLLGATE_DRAIN_TIMEOUT_MS: ["drainTimeoutMs", "25000", "On SIGTERM: how long in-flight requests and streams may take to finish before they are cut (keep it below the orchestrator's grace period)"],
+  TOLLGATE_SETTLE_REPLAY_MS: ["settleReplayMs", "120000", "With REDIS_URL: at start, budget spend of the requests answered in this last window of the log is settled again in the background (what a crash left unsettled; already-settled requests change nothing). At most 1800000 (the store keeps settle receipts 1 h); 0 = off"],
   TOLLGATE_FSYNC_MS: ["fsyncMs", "5", "Event log / outbox fsync interval, ms: an answered request is always written to the OS before its answer; a power loss can lose at most this window. 0 = fsync every group commit"],
   TOLLGATE_MASTER_KEY: ["masterKey", "", "Encrypts provider API keys at rest (AES-256-GCM); ≥ 16 chars, or 32 bytes hex/base64"],
   TOLLGATE_METRICS_MAX_TENANTS: ["metricsMaxTenants", "", "Distinct tenant label values in /metrics (default 100); later tenants are counted as `other`"],
@@ -92,7 +95,7 @@ export const ENV_VARS = {
   TOLLGATE_EMBEDDER_THREADS: ["embedderThreads", "", "ONNX Runtime threads of the built-in embedder's worker (default 1)"],
 } as const satisfies Record<string, readonly [keyof Settings, string, string]>;
 
-const NUMERIC = new Set<keyof Settings>(["port", "maxBodyBytes", "drainTimeoutMs", "metricsMaxTenants", "metricsMaxModels", "fsyncMs", "cacheMaxBytes", "cacheTimeoutMs", "responsesTtlSeconds", "adminSigninFailures", "embedderThreads"]);
+const NUMERIC = new Set<keyof Settings>(["port", "maxBodyBytes", "drainTimeoutMs", "settleReplayMs", "metricsMaxTenants", "metricsMaxModels", "fsyncMs", "cacheMaxBytes", "cacheTimeoutMs", "responsesTtlSeconds", "adminSigninFailures", "embedderThreads"]);
 const LISTS = new Set<keyof Settings>(["corsOrigins", "kafkaBrokers", "allowedHosts", "providerEnvAllow"]);
 
 export class SettingsError extends Error {

@@ -106,3 +106,31 @@ export async function* readBatches(log: Pick<EventLog, "read">, stream: StreamNa
     offset = batch.at(-1)!.offset + 1;
   }
 }
+
+/**
+ * Per partition, an offset at or before the first record whose event time is `sinceMs` or later
+ * (the end offset when there is none): where a replay of "the last N minutes" starts. Steps back
+ * from the end in doubling strides, reading one record per probe (a few reads, whatever the
+ * partition's length), so it may start somewhat earlier than needed — never later, as long as
+ * event times in a partition do not run backwards by more than the stride (they are appended
+ * in the order they happen, give or take a batch).
+ */
+export async function offsetsSince(log: Pick<EventLog, "read" | "endOffsets">, stream: StreamName, sinceMs: number): Promise<number[]> {
+  const ends = await log.endOffsets(stream);
+  return Promise.all(
+    ends.map(async (end, partition) => {
+      let newer = end; // every record from here on is at or after sinceMs
+      for (let stride = 256; newer > 0; stride *= 2) {
+        const probe = Math.max(0, newer - stride);
+        // A few records: one unreadable record (left out by read) does not end the search.
+        const first = (await log.read(stream, partition, probe, 8).catch(() => []))[0];
+        // Older than the window: start at the probe. Nothing readable there (retention removed
+        // it): start where the window is known to be.
+        if (!first) return newer;
+        if (Date.parse(first.event.time) < sinceMs) return probe;
+        newer = probe;
+      }
+      return 0;
+    }),
+  );
+}

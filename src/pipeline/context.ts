@@ -102,4 +102,9 @@ export interface Ctx {
   readonly responseHeaders: Record<string, string>;
   /** Record a fact on the requests stream (never awaits the log). */
   emit(event: RequestEvent): void;
+  /**
+   * Work an onEnd hook started and did not await (the limits plugin's settle): the answer does
+   * not wait for it, a stop does (`Pipeline.active` counts the request until it is done).
+   */
+  after?: Promise<unknown>[];
 }

@@ -229,12 +229,14 @@ export class Pipeline {
     try {
       await this.record(ctx, outcome);
     } finally {
-      this.#active--;
+      // Work onEnd hooks left running (a settle) keeps the request active: a stop waits for it.
+      if (ctx.after?.length) void Promise.allSettled(ctx.after).then(() => this.#active--);
+      else this.#active--;
     }
   }
 
   #active = 0;
-  /** Requests started and not yet recorded as completed (a shutdown waits for them). */
+  /** Requests started and not yet recorded as completed, or whose onEnd work is still running (a shutdown waits for them). */
   get active(): number {
     return this.#active;
   }

@@ -2,8 +2,9 @@
  * limits: rate limits (requests and tokens per minute, per key and per tenant) and budgets
  * (USD per day or month, per key and per tenant), in ONE atomic StateStore call per request
  * (a Lua script on Redis). The most the request can cost is reserved before the call and
- * settled to the actual cost at the end (also on errors and disconnects); an unsettled hold
- * expires on its own.
+ * settled to the actual cost at the end (also on errors and disconnects), beside the answer rather
+ * than before it; an unsettled hold expires on its own, and its spend is settled again from the
+ * log at the next start (src/projections/counters.ts).
  *
  * It runs at the end of the `route` phase, once the targets are known, so the reservation
  * uses their prices. Rate limits fail open and budgets fail closed when the store is down
@@ -215,17 +216,21 @@ export function limitsPlugin(store: StateStore, opts: LimitsOptions = {}) {
         }
         const held = ctx.state["limits.held"] as Held | undefined;
         if (!held) return;
-        try {
-          await store.settle({
+        // Not awaited: the answer waits for request.completed to be in the log, not for this
+        // round trip (concurrent settles share the client's pipeline). A stop waits for it; a
+        // crash before it landed is repaired from the log at the next start (replaySettles).
+        const settling = store
+          .settle({
             requestId: ctx.requestId,
             budgets: held.budgets,
             actualMicros: microsFromNanos(costNanosOf(ctx)),
             ...(held.tpm.length ? { rates: tpmSettlement(held, outcome.usage) } : {}),
+          })
+          .catch((err) => {
+            // The reservation expires on its own; the spend is still in request.completed.
+            ctx.emit({ type: "budget.settle_failed", payload: { detail: (err as Error).message } });
           });
-        } catch (err) {
-          // The reservation expires on its own; the spend is still in request.completed.
-          ctx.emit({ type: "budget.settle_failed", payload: { detail: (err as Error).message } });
-        }
+        (ctx.after ??= []).push(settling);
       },
     },
   });

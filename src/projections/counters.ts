@@ -6,11 +6,12 @@
  * against, its `request.completed` the actual cost (the same amount the limits plugin settled).
  *
  * Settles are idempotent per request id, so running this against a store that already has the
- * spend (a shared Redis) would change nothing; the gateway only runs it for the memory store.
+ * spend (a shared Redis) changes nothing: on such a store the gateway replays only the last
+ * minutes (`replaySettles`, below) to settle what a crash left unsettled.
  * Rate windows (a minute long) are not rebuilt; holds of requests cut short by the stop expire.
  */
 import { microsFromNanos, payloadNanos } from "../pricing/money.ts";
-import { type EventLog, readBatches } from "../events/event-log.ts";
+import { type EventLog, offsetsSince, readBatches } from "../events/event-log.ts";
 import { periodOf } from "../stores/admission.ts";
 import type { StateStore } from "../stores/state-store.ts";
 
@@ -29,12 +30,14 @@ export function isCurrentPeriod(period: string, nowMs: number): boolean {
   return kind !== undefined && periodOf(kind, nowMs).name === period;
 }
 
-export async function rebuildBudgetCounters(log: EventLog, store: StateStore, nowMs = Date.now()): Promise<CountersRebuilt> {
+export async function rebuildBudgetCounters(log: EventLog, store: StateStore, nowMs = Date.now(), from?: readonly number[]): Promise<CountersRebuilt> {
   const out: CountersRebuilt = { requests: 0, micros: 0 };
   for (let p = 0; p < log.partitions("requests"); p++) {
     // A request's events share its tenant's partition, in order: reserved before completed.
     const admitted = new Map<string, Budgets>();
-    for await (const batch of readBatches(log, "requests", p, 0, 2000)) {
+    for await (const batch of readBatches(log, "requests", p, from?.[p] ?? 0, 2000)) {
+      // The settles of a batch go out together (they commute; a remote store pipelines them).
+      const settles: Promise<unknown>[] = [];
       for (const { event } of batch) {
         const id = event.requestId;
         if (!id) continue;
@@ -46,12 +49,25 @@ export async function rebuildBudgetCounters(log: EventLog, store: StateStore, no
           if (!budgets) continue;
           admitted.delete(id);
           const actualMicros = microsFromNanos(payloadNanos(event.payload, "cost"));
-          await store.settle({ requestId: id, budgets, actualMicros });
+          settles.push(store.settle({ requestId: id, budgets, actualMicros }));
           out.requests++;
           out.micros += actualMicros;
         }
       }
+      await Promise.all(settles);
     }
   }
   return out;
+}
+
+/**
+ * A shared store (Redis): the limits plugin settles beside the answer, so a crash can leave the
+ * spend of the last answered requests unsettled (their holds would expire and the spend be
+ * lost). At start the gateway settles once more every admitted request of the last `windowMs`
+ * of the log; those already settled (by whichever instance) are recognised by their settle
+ * marker and change nothing, so the window must stay shorter than the store's retention of
+ * settled ids (1 h by default). Requests admitted before the window are not replayed.
+ */
+export async function replaySettles(log: EventLog, store: StateStore, windowMs: number, nowMs = Date.now()): Promise<CountersRebuilt> {
+  return rebuildBudgetCounters(log, store, nowMs, await offsetsSince(log, "requests", nowMs - windowMs));
 }

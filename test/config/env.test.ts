@@ -19,6 +19,7 @@ describe("loadSettings", () => {
       analytics: "on",
       clickhouseDatabase: "tollgate",
       drainTimeoutMs: 25000,
+      settleReplayMs: 120000,
       fsyncMs: 5,
       cacheMaxBytes: 64 * 1024 * 1024,
       cacheTimeoutMs: 50,

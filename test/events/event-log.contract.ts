@@ -5,7 +5,7 @@
  */
 import { afterEach, beforeEach, describe, expect, test } from "bun:test";
 import { makeEvent, type EventEnvelope, type StreamName } from "../../src/events/envelope.ts";
-import { partitionFor, type AppendInput, type EventLog, type StoredEvent } from "../../src/events/event-log.ts";
+import { offsetsSince, partitionFor, type AppendInput, type EventLog, type StoredEvent } from "../../src/events/event-log.ts";
 
 export type EventLogFactory = () => Promise<{ log: EventLog; cleanup: () => Promise<void> }>;
 
@@ -95,6 +95,23 @@ export function eventLogContract(name: string, factory: EventLogFactory): void {
       for (const key of keys) {
         const seqs = all.filter((e) => e.key === key).map(seqOf);
         expect(seqs).toEqual(recs.filter((r) => r.key === key).map((r) => r.event.payload.seq as number));
+      }
+    });
+
+    test("offsetsSince: per partition, at or before the first event of the window, never after it (helper over read/endOffsets)", async () => {
+      const t0 = Date.UTC(2026, 11, 6, 12, 0, 0);
+      // 1,500 events one second apart on one key (strides of 256, 512, 1024 are probed), then an empty partition.
+      const recs: AppendInput[] = Array.from({ length: 1500 }, (_, i) => ({ key: "since-a", event: makeEvent({ type: "request.received", tenant: "since-a", time: new Date(t0 + i * 1000), payload: { seq: i } }) }));
+      for (let i = 0; i < recs.length; i += 500) await log.append(STREAM, recs.slice(i, i + 500));
+      const p = partitionFor("since-a", log.partitions(STREAM));
+      const ends = await log.endOffsets(STREAM);
+      for (const firstInWindow of [0, 1, 700, 1243, 1499, 1500]) {
+        const from = await offsetsSince(log, STREAM, t0 + firstInWindow * 1000);
+        expect(from.length).toBe(log.partitions(STREAM));
+        expect(from[p]!).toBeLessThanOrEqual(firstInWindow);
+        // Not far before it either: within the last stride (at most twice the distance to the end, plus the first stride).
+        expect(from[p]!).toBeGreaterThanOrEqual(firstInWindow - Math.max(256, 2 * (1500 - firstInWindow)));
+        from.forEach((o, q) => q !== p && expect(o).toBe(ends[q]!));
       }
     });
 

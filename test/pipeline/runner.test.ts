@@ -76,6 +76,26 @@ describe("Pipeline runner", () => {
     expect(completedEvent(events)).toMatchObject({ status: "ok", httpStatus: 200, inputTokens: 3, outputTokens: 2, answeredBy: "answerer" });
   });
 
+  test("work an onEnd hook leaves running (ctx.after) does not hold the answer, and keeps the request active until done", async () => {
+    let release!: () => void;
+    const settled = new Promise<void>((r) => (release = r));
+    const late = definePlugin({
+      name: "late",
+      version: "1.0.0",
+      phases: { onEnd: (ctx) => void (ctx.after ??= []).push(settled) },
+    });
+    const p = new Pipeline([late, answerer()]);
+    const { ctx, events } = testCtx();
+    const result = await p.run(ctx);
+    expect(result.kind).toBe("response");
+    expect(events.at(-1)?.type).toBe("request.completed");
+    expect(p.active).toBe(1); // a stop would wait for it
+    release();
+    await settled;
+    await Bun.sleep(0);
+    expect(p.active).toBe(0);
+  });
+
   test("enforce: pre runs first and post last regardless of load order", () => {
     const trace: string[] = [];
     const ordered = orderPlugins([tracer("x", trace, {}, "post"), tracer("y", trace), tracer("z", trace, {}, "pre")]);

@@ -59,6 +59,7 @@ async function run(plugin: ReturnType<typeof limitsPlugin>, ctx: Ctx, callMs = 0
   setCostNanos(ctx, priceCall(ctx.config, "echo", "echo", usage).costNanos);
   const outcome: Outcome = { status: "ok", httpStatus: 200, usage, latencyMs: callMs };
   await plugin.phases.onEnd!(ctx, outcome);
+  await Promise.all(ctx.after ?? []); // the settle runs beside the answer
   return { status: 200, ctx };
 }
 
@@ -116,6 +117,7 @@ function promises(name: string, open: () => Promise<StateStore>) {
       expect((await store.peekRate(`tpm:key:${roomy.id}`, 1_000_000, 60_000)).remaining).toBe(1_000_000 - (bound + MAX));
       const usage = { prompt_tokens: EXACT, completion_tokens: MAX, total_tokens: EXACT + MAX };
       await plugin.phases.onEnd!(c2, { status: "ok", httpStatus: 200, usage, latencyMs: 0 });
+      await Promise.all(c2.after ?? []);
       expect((await store.peekRate(`tpm:key:${roomy.id}`, 1_000_000, 60_000)).remaining).toBe(1_000_000 - (EXACT + MAX + MAX));
     });
 
@@ -189,5 +191,43 @@ describe("pure parts", () => {
     expect(blockedByHolds(plan, denied(850, 100))).toBe(true);
     expect(blockedByHolds(plan, denied(950, 100))).toBe(false); // the spend alone leaves no room
     expect(blockedByHolds(plan, denied(850, 0))).toBe(false); // nothing in flight to wait for
+  });
+});
+
+describe("settle beside the answer", () => {
+  test("onEnd returns before the store's settle lands (ctx.after holds it); the spend is settled once it does", async () => {
+    const inner = new MemoryStateStore();
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    let landed = false;
+    const slow = new Proxy(inner, {
+      get(target, prop, receiver) {
+        if (prop === "settle") return async (req: Parameters<StateStore["settle"]>[0]) => {
+          await gate;
+          const out = await target.settle(req);
+          landed = true;
+          return out;
+        };
+        const v = Reflect.get(target, prop, receiver);
+        return typeof v === "function" ? v.bind(target) : v;
+      },
+    }) as StateStore;
+    const plugin = limitsPlugin(slow);
+    const key = { id: `slow-${crypto.randomUUID()}`, budget: { amount_usd: 1, period: "day" as const } };
+    const ctx = ctxFor(key);
+    await plugin.phases.route!(ctx);
+    const usage = { prompt_tokens: EXACT, completion_tokens: MAX, total_tokens: EXACT + MAX };
+    setCostNanos(ctx, priceCall(ctx.config, "echo", "echo", usage).costNanos);
+    await plugin.phases.onEnd!(ctx, { status: "ok", httpStatus: 200, usage, latencyMs: 0 });
+    expect(landed).toBe(false);
+    expect(ctx.after).toHaveLength(1);
+    expect((await inner.peekBudget(`budget:key:${key.id}`, "day")).spentMicros).toBe(0);
+    release();
+    await Promise.all(ctx.after!);
+    expect(landed).toBe(true);
+    const b = await inner.peekBudget(`budget:key:${key.id}`, "day");
+    expect(b.spentMicros).toBe(COST);
+    expect(b.reservedMicros).toBe(0);
+    await inner.close();
   });
 });
