@@ -8,7 +8,9 @@
  *   and the client reconnects by itself.
  * - Keys: `<prefix>cache:e:<tenant>:<hash>` (value with `PX` expiry), counters in the hash
  *   `<prefix>cache:s:<tenant>`. Tenant ids are slugs, so a tenant's keys are one SCAN pattern.
- * - The request path (GET, SET, HINCRBY) goes through Bun's built-in client (`RedisClient`,
+ * - Counters (hits, misses, …) add up in memory and are written every 250 ms: no command per
+ *   request for them (a crash loses at most that span of counts, never an entry).
+ * - The request path (GET, SET) and the counters go through Bun's built-in client (`RedisClient`,
  *   native, auto-pipelined: a fraction of ioredis's CPU per command under Bun, see
  *   bench/redis-clients.ts); stats and purges (SCAN and friends) through ioredis.
  */
@@ -23,6 +25,9 @@ export interface RedisCacheOptions {
   /** Timeout of every command, ms (default 50). */
   timeoutMs?: number;
 }
+
+/** How long counts add up in memory before they are written. */
+const COUNT_FLUSH_MS = 250;
 
 /** A failure this recent makes the store report itself degraded. */
 const DEGRADED_FOR_MS = 5_000;
@@ -112,11 +117,34 @@ export class RedisCacheStore implements CacheStore {
     return { entries: sizes.filter((s) => s > 0).length, bytes: sizes.reduce((a, b) => a + b, 0) };
   }
 
+  /** Counts not yet written: stats hash → counter → amount. */
+  private pending = new Map<string, Map<string, number>>();
+  private flushTimer: ReturnType<typeof setTimeout> | undefined;
+
+  /** Added up in memory and written every COUNT_FLUSH_MS (one HINCRBY per counter that moved), not one command per request. */
   count(tenant: string, counter: CacheCounter, n = 1): void {
-    this.redis.send("HINCRBY", [`${this.p}s:${tenant}`, counter, String(Math.round(n))]).catch((err) => this.fail(err));
+    const key = `${this.p}s:${tenant}`;
+    let h = this.pending.get(key);
+    if (!h) this.pending.set(key, (h = new Map()));
+    h.set(counter, (h.get(counter) ?? 0) + Math.round(n));
+    this.flushTimer ??= setTimeout(() => void this.flushCounts(), COUNT_FLUSH_MS);
+    (this.flushTimer as { unref?: () => void }).unref?.();
+  }
+
+  private async flushCounts(): Promise<void> {
+    clearTimeout(this.flushTimer);
+    this.flushTimer = undefined;
+    const batch = this.pending;
+    if (!batch.size) return;
+    this.pending = new Map();
+    const sends: Promise<unknown>[] = [];
+    for (const [key, h] of batch) for (const [counter, n] of h) sends.push(this.redis.send("HINCRBY", [key, counter, String(n)]));
+    // Stats only: a failed write loses these counts (the health check reports the failure).
+    await Promise.all(sends).catch((err) => this.fail(err));
   }
 
   async counters(tenant?: string): Promise<Record<string, number>> {
+    await this.flushCounts(); // this instance's counts so far are in the answer
     const out = emptyCounters();
     const keys: string[] = [];
     if (tenant !== undefined) keys.push(`${this.p}s:${tenant}`);
@@ -143,6 +171,7 @@ export class RedisCacheStore implements CacheStore {
   }
 
   async close(): Promise<void> {
+    await this.flushCounts();
     this.redis.close();
     this.admin?.disconnect();
   }
