@@ -227,7 +227,7 @@ async function wire(settings: Settings, opts: StartOptions, { file, masterKey, l
   // Issue 28: admin identities + the permission table, and JWT service tokens (src/identity/).
   const jwt = new JwtVerifier(() => config.state);
   const identity = new IdentityService({ adminKey: settings.adminKey, loopback: isLoopback(settings.host), config, failures: new FailureLimiter(settings.adminSigninFailures), jwt });
-  const pipeline = new Pipeline([authPlugin({ loopback: isLoopback(settings.host), jwt }), cachePlugin({ store: cache, state: store, semantic, ...(masterKey ? { masterKey } : {}) }), ...builtinPlugins(router, store), ...operator.pipelinePlugins, ...(opts.plugins ?? [])], telemetry.tracing ? { observer: telemetry } : {});
+  const pipeline = new Pipeline([authPlugin({ loopback: isLoopback(settings.host), jwt }), cachePlugin({ store: cache, state: store, semantic, besideAdmission: true, ...(masterKey ? { masterKey } : {}) }), ...builtinPlugins(router, store), ...operator.pipelinePlugins, ...(opts.plugins ?? [])], telemetry.tracing ? { observer: telemetry } : {});
   const app = buildApp({
     pipeline,
     config: () => snapshot,

@@ -3,7 +3,9 @@
  * Cache-Control, key) is pure; this file does the I/O.
  *
  *   lookup   plan → bypass? header `bypass`
- *            one store GET (a slow or down store = a miss, never an error)
+ *            one store GET (a slow or down store = a miss, never an error); on Redis with
+ *            limits, started here and read beside admission (cache-pending.ts), the hit then
+ *            answered first thing in the `call` phase
  *            hit  → key and tenant RPM still counted (one admission call, no TPM, no budget)
  *                 → answer: the stored completion (JSON), or replayed as a stream in pieces
  *            miss → header `miss`; the request goes on
@@ -27,10 +29,11 @@ import type { Ctx } from "../pipeline/context.ts";
 import { GatewayError } from "../pipeline/errors.ts";
 import { type Answer, definePlugin } from "../pipeline/plugin.ts";
 import type { StateStore } from "../stores/state-store.ts";
-import { admissionSpecs, type LimitHolder, setHeaders } from "./limits.ts";
+import { admitHit } from "./limits.ts";
 import type { SemanticTier } from "../cache/semantic-store.ts";
 import { semanticLookup } from "./cache-semantic.ts";
 import { LOCAL_EMBEDDINGS_MODEL } from "../cache/policy.ts";
+import { CACHE_PENDING_STATE, hasLimits } from "./cache-pending.ts";
 
 export interface CachePluginOptions {
   store: CacheStore;
@@ -43,6 +46,11 @@ export interface CachePluginOptions {
   semantic?: SemanticTier;
   /** Longest an embeddings call may take before the lookup counts a miss (default 2000 ms). */
   embedTimeoutMs?: number;
+  /**
+   * A Redis store and a request with limits: the exact GET goes beside admission instead of
+   * before it (cache-pending.ts; the semantic tier keeps the lookup before routing).
+   */
+  besideAdmission?: boolean;
 }
 
 interface CacheState {
@@ -55,6 +63,8 @@ interface CacheState {
   /** Cost of the semantic tier's embeddings call, added to the request's cost at the end. */
   embedCostUsd?: number;
   collector?: StreamCollector;
+  /** The exact lookup in flight beside admission: the usable entry, or undefined on a miss. */
+  pending?: Promise<CacheEntry | undefined>;
 }
 
 const HEADER = "x-tollgate-cache";
@@ -84,6 +94,20 @@ export function cachePlugin(opts: CachePluginOptions) {
       store.count(plan.tenant, "errors");
       return undefined;
     }
+  }
+
+  function missed(ctx: Ctx, plan: CachePlan): void {
+    ctx.responseHeaders[HEADER] = "miss";
+    store.count(plan.tenant, "misses");
+    ctx.emit({ type: "cache.miss", payload: { key: plan.hash } });
+  }
+
+  function exactHit(ctx: Ctx, s: CacheState, entry: CacheEntry): Answer {
+    s.hit = true;
+    delete s.collector;
+    ctx.responseHeaders[HEADER] = "hit";
+    store.count(s.plan.tenant, "hits");
+    return answerFrom(ctx, entry, s.plan, store, now());
   }
 
   return definePlugin({
@@ -120,12 +144,16 @@ export function cachePlugin(opts: CachePluginOptions) {
           if (plan.bypass) ctx.responseHeaders[`${HEADER}-reason`] = BYPASS_HEADER[plan.bypass];
           return undefined;
         }
-        let entry = await read(plan);
-        const kindOk = entry && (entry.answer.kind === "embeddings") === (ctx.operation === "embeddings");
-        if (!entry || !kindOk || !fresh(entry.storedAt, now(), plan.directives)) {
-          ctx.responseHeaders[HEADER] = "miss";
-          store.count(plan.tenant, "misses");
-          ctx.emit({ type: "cache.miss", payload: { key: plan.hash } });
+        const usable = (e: CacheEntry | undefined) => (e && (e.answer.kind === "embeddings") === (ctx.operation === "embeddings") && fresh(e.storedAt, now(), plan.directives) ? e : undefined);
+        if (opts.besideAdmission && store.kind === "redis" && opts.state && !(plan.semantic && opts.semantic) && hasLimits(ctx)) {
+          // In flight beside admission (cache-pending.ts): answered first thing in the call phase.
+          s.pending = read(plan).then(usable);
+          ctx.state[CACHE_PENDING_STATE] = s.pending.then(Boolean);
+          return undefined;
+        }
+        let entry = usable(await read(plan));
+        if (!entry) {
+          missed(ctx, plan);
           if (!plan.semantic || !opts.semantic) return undefined;
           const sem = await semanticLookup(ctx, plan, opts.semantic, store, { ...(opts.masterKey ? { masterKey: opts.masterKey } : {}), timeoutMs: opts.embedTimeoutMs ?? 2000 });
           s.embedCostUsd = sem.costUsd;
@@ -143,11 +171,17 @@ export function cachePlugin(opts: CachePluginOptions) {
           return answerFrom(ctx, entry, plan, store, now(), { semantic: true, similarity: sem.similarity! });
         }
         await admitHit(ctx, opts.state);
-        s.hit = true;
-        delete s.collector;
-        ctx.responseHeaders[HEADER] = "hit";
-        store.count(plan.tenant, "hits");
-        return answerFrom(ctx, entry, plan, store, now());
+        return exactHit(ctx, s, entry);
+      },
+      // The lookup that went beside admission: the limits plugin admitted a hit as a hit.
+      async call(ctx): Promise<Answer | undefined> {
+        const s = stateOf(ctx);
+        if (!s?.pending) return undefined;
+        const entry = await s.pending;
+        delete s.pending;
+        if (entry) return exactHit(ctx, s, entry);
+        missed(ctx, s.plan);
+        return undefined;
       },
       respond(ctx) {
         const s = stateOf(ctx);
@@ -215,30 +249,4 @@ function answerFrom(ctx: Ctx, entry: CacheEntry, plan: CachePlan, store: CacheSt
 async function* replay(entry: CacheEntry): AsyncGenerator<ChatCompletionChunk> {
   if (entry.answer.kind !== "response") return;
   yield* replayChunks(entry.answer.response);
-}
-
-/**
- * A hit still takes one request from the key's and the tenant's RPM windows (nobody exceeds
- * their request rate through the cache); it takes no tokens (TPM) and reserves no budget.
- * Fails open like the limits plugin when the state store is unreachable.
- */
-async function admitHit(ctx: Ctx, state: StateStore | undefined): Promise<void> {
-  if (!state) return;
-  const { rates } = admissionSpecs(ctx.state["auth.key"] as LimitHolder | undefined, ctx.state["auth.tenant"] as LimitHolder | undefined, 0);
-  const rpm = rates.filter((r) => r.key.startsWith("rpm:"));
-  if (!rpm.length) return;
-  let result;
-  try {
-    result = await state.admit({ requestId: ctx.requestId, rates: rpm, budgets: [], reserveMicros: 0, reservationTtlMs: 60_000 });
-  } catch (err) {
-    ctx.emit({ type: "ratelimit.failed_open", payload: { detail: (err as Error).message } });
-    return;
-  }
-  setHeaders(ctx, result);
-  if (!result.allowed) {
-    const { key, retryAfterMs } = result.denied;
-    const retry = String(Math.max(1, Math.ceil(retryAfterMs / 1000)));
-    ctx.emit({ type: "ratelimit.exceeded", payload: { limit: key, retryAfterMs } });
-    throw new GatewayError({ status: 429, code: "rate_limit_exceeded", message: `Rate limit ${key} reached; retry in ${retry} s`, headers: { "retry-after": retry } });
-  }
 }

@@ -19,6 +19,7 @@ import { microsFromNanos } from "../pricing/money.ts";
 import { maxRates, priceFor } from "../pricing/price.ts";
 import { blockedByHolds, budgetDeniedMessage, cappedOutputTokens, planReserve } from "./budget-reserve.ts";
 import type { AdmissionResult, BudgetSpec, RateLimitSpec, StateStore } from "../stores/state-store.ts";
+import { pendingHit } from "./cache-pending.ts";
 
 /** Limits of a key or a tenant, as the auth plugin puts them in `ctx.state`. */
 export interface LimitHolder {
@@ -150,6 +151,9 @@ export function limitsPlugin(store: StateStore, opts: LimitsOptions = {}) {
         try {
           const first = await attempt(promptTokenBound(ctx), false);
           if (!first) return;
+          // The exact-cache GET went out beside this admission (cache-pending.ts): a hit is admitted as a hit.
+          const pending = pendingHit(ctx);
+          if (pending && (await pending)) return await admitAsHit(ctx, store, first);
           admitted = first;
           // The bound did not fit a token-sized check: the exact count might (the rare near-limit
           // case, and the only one with a second admission call). A denial recorded nothing.
@@ -166,6 +170,12 @@ export function limitsPlugin(store: StateStore, opts: LimitsOptions = {}) {
           }
         } catch (err) {
           const detail = (err as Error).message;
+          // A hit takes only RPM, which fails open: the store being down does not refuse it.
+          const pending = pendingHit(ctx);
+          if (pending && (await pending)) {
+            ctx.emit({ type: "ratelimit.failed_open", payload: { detail } });
+            return;
+          }
           if (admissionSpecs(key, tenant, 1, provider).budgets.length && failClosed) {
             ctx.emit({ type: "budget.unavailable", payload: { detail } });
             throw new GatewayError({ status: 503, code: "budget_unavailable", message: "Budgets cannot be checked right now (state store unreachable); retry shortly", headers: { "retry-after": "1" } });
@@ -234,6 +244,57 @@ export function limitsPlugin(store: StateStore, opts: LimitsOptions = {}) {
       },
     },
   });
+}
+
+/** RPM windows a cache hit counts (the key's and the tenant's); it takes no tokens, budget or provider quota. */
+const HIT_RATES = ["rpm:key:", "rpm:tenant:"];
+const hitRate = (key: string) => HIT_RATES.some((p) => key.startsWith(p));
+
+/**
+ * A hit whose admission went out as for a call (beside the exact-cache GET): admitted, it gives
+ * back what a hit does not take (budget hold, TPM, provider RPM) after the answer; refused, it
+ * is admitted again for the key's and tenant's RPM only, as a hit found before routing is.
+ */
+async function admitAsHit(ctx: Ctx, store: StateStore, admitted: { rates: RateLimitSpec[]; result: AdmissionResult }): Promise<void> {
+  const { rates, result } = admitted;
+  if (!result.allowed) return admitHit(ctx, store);
+  setHeaders(ctx, result);
+  // The hold did cross a threshold (the store remembers it): say so, as the call path would.
+  for (const b of result.budgets) {
+    if (b.crossedThreshold) ctx.emit({ type: "budget.threshold_crossed", payload: { budget: b.key, period: b.period, thresholdPct: THRESHOLD_PCT, spentMicros: b.spentMicros, reservedMicros: b.reservedMicros, limitMicros: b.limitMicros } });
+  }
+  const giveBack = rates.filter((r) => !hitRate(r.key)).map((r) => ({ key: r.key, windowMs: r.windowMs, cost: -r.cost, at: result.nowMs }));
+  if (!giveBack.length && !result.budgets.length) return;
+  const released = store
+    .settle({ requestId: ctx.requestId, budgets: result.budgets.map((b) => ({ key: b.key, period: b.period })), actualMicros: 0, ...(giveBack.length ? { rates: giveBack } : {}) })
+    .catch((err) => ctx.emit({ type: "budget.settle_failed", payload: { detail: (err as Error).message } }));
+  (ctx.after ??= []).push(released);
+}
+
+/**
+ * A cache hit still takes one request from the key's and the tenant's RPM windows (nobody exceeds
+ * their request rate through the cache); it takes no tokens (TPM) and reserves no budget.
+ * Fails open like the limits plugin when the state store is unreachable.
+ */
+export async function admitHit(ctx: Ctx, state: StateStore | undefined): Promise<void> {
+  if (!state) return;
+  const { rates } = admissionSpecs(ctx.state["auth.key"] as LimitHolder | undefined, ctx.state["auth.tenant"] as LimitHolder | undefined, 0);
+  const rpm = rates.filter((r) => hitRate(r.key));
+  if (!rpm.length) return;
+  let result;
+  try {
+    result = await state.admit({ requestId: ctx.requestId, rates: rpm, budgets: [], reserveMicros: 0, reservationTtlMs: 60_000 });
+  } catch (err) {
+    ctx.emit({ type: "ratelimit.failed_open", payload: { detail: (err as Error).message } });
+    return;
+  }
+  setHeaders(ctx, result);
+  if (!result.allowed) {
+    const { key, retryAfterMs } = result.denied;
+    const retry = String(Math.max(1, Math.ceil(retryAfterMs / 1000)));
+    ctx.emit({ type: "ratelimit.exceeded", payload: { limit: key, retryAfterMs } });
+    throw new GatewayError({ status: 429, code: "rate_limit_exceeded", message: `Rate limit ${key} reached; retry in ${retry} s`, headers: { "retry-after": retry } });
+  }
 }
 
 /** The first target's provider quota (fallbacks are not counted: they run only when it fails). */

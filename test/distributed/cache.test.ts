@@ -43,6 +43,62 @@ if (services) {
   });
 }
 
+const besides = servicesOrFail(["redis"], "cache on Redis: the lookup beside admission");
+if (besides) {
+  describe("cache on Redis: the lookup beside admission (issue 30)", () => {
+    let gw: TestGateway | undefined;
+    afterAll(async () => {
+      await gw?.cache.purge().catch(() => {});
+      await gw?.store.flushAll().catch(() => {});
+      await gw?.dispose();
+    });
+
+    test("a hit counts the key's RPM only: TPM and the budget hold are given back, and a spent budget does not refuse it", async () => {
+      gw = await startTestGateway({ REDIS_URL: besides.redisUrl!, TOLLGATE_REDIS_PREFIX: `tollgate-test:${uniq()}:` });
+      await waitFor(() => gw!.cache.health().ok, 5000, "the cache to connect");
+      const admin = (path: string, body: unknown) => fetch(`${gw!.url}${path}`, { method: "POST", headers: gw!.adminHeaders, body: JSON.stringify(body) });
+      expect((await admin("/api/v1/prices", { id: "echo/echo", input: 1000, output: 2000 })).status).toBe(201);
+      expect((await admin("/api/v1/admin/tenants", { id: "hits", name: "Hits" })).status).toBe(201);
+      // A budget of exactly one call: the miss spends it all.
+      const content = `beside ${crypto.randomUUID()}`;
+      const body = { model: "echo", temperature: 0, max_tokens: 5, messages: [{ role: "user", content }] };
+      const cost = (await import("../../src/providers/tokens.ts")).countPromptTokens(body.messages as never) * 1000 + 5 * 2000;
+      const created = await admin("/api/v1/admin/keys", { tenant_id: "hits", name: "k", rpm_limit: 100, tpm_limit: 100_000, budget: { amount_usd: cost / 1e6, period: "day" } });
+      expect(created.status).toBe(201);
+      const { key, id } = (await created.json()) as { key: string; id: string };
+      const send = () => post(`${gw!.url}/v1/chat/completions`, body, { authorization: `Bearer ${key}` });
+
+      const miss = await send();
+      expect(miss.status).toBe(200);
+      expect(miss.headers.get("x-tollgate-cache")).toBe("miss");
+      await waitFor(async () => (await gw!.cache.get("hits", miss.headers.get("x-tollgate-cache-key")!).catch(() => null)) !== null, 5000, "the entry to be stored");
+      const budgetKey = `budget:key:${id}`;
+      await waitFor(async () => (await gw!.store.peekBudget(budgetKey, "day")).spentMicros === cost, 5000, "the miss to settle");
+      const tpmAfterMiss = (await gw.store.peekRate(`tpm:key:${id}`, 100_000, 60_000)).remaining;
+
+      for (let i = 0; i < 3; i++) {
+        const hit = await send();
+        expect(hit.status).toBe(200); // the budget is spent: a call would be refused, a hit is not
+        expect(hit.headers.get("x-tollgate-cache")).toBe("hit");
+        expect(hit.headers.get("x-ratelimit-remaining-requests")).toBe(String(100 - 2 - i));
+      }
+      const events = await gw.events();
+      const hitIds = new Set(events.filter((e) => e.type === "cache.hit").map((e) => e.requestId));
+      expect(hitIds.size).toBe(3);
+      expect(events.filter((e) => hitIds.has(e.requestId) && (e.type === "budget.exceeded" || e.type === "budget.reserved"))).toEqual([]);
+      await waitFor(async () => (await gw!.store.peekBudget(budgetKey, "day")).reservedMicros === 0, 5000, "the hits' holds to be given back");
+      expect((await gw.store.peekBudget(budgetKey, "day")).spentMicros).toBe(cost);
+      expect((await gw.store.peekRate(`tpm:key:${id}`, 100_000, 60_000)).remaining).toBe(tpmAfterMiss);
+      expect((await gw.store.peekRate(`rpm:key:${id}`, 100, 60_000)).remaining).toBe(100 - 4);
+
+      // A new prompt on the spent budget is a call: refused.
+      const other = await post(`${gw.url}/v1/chat/completions`, { ...body, messages: [{ role: "user", content: `${content} again` }] }, { authorization: `Bearer ${key}` });
+      expect(other.status).toBe(429);
+      expect(((await other.json()) as { error: { code: string } }).error.code).toBe("budget_exceeded");
+    }, 30_000);
+  });
+}
+
 if (availableOrFail("cache: Redis down", "redis-server", REDIS_MISSING)) {
   const throwaway = throwawayRedis("cache-redis-down");
   let gw: TestGateway | undefined;
