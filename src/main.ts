@@ -195,8 +195,8 @@ async function wire(settings: Settings, opts: StartOptions, { file, masterKey, l
     // handed its backlog to the log (requests already settled change nothing).
     const since = Date.now() - settings.settleReplayMs;
     void (async () => {
-      for (const until = Date.now() + 60_000; outbox && outbox.backlog > 0 && Date.now() < until; ) await Bun.sleep(50);
-      const replayed = await replaySettles(log, store, Date.now() - since);
+      await outbox?.drained(60_000);
+      const replayed = await replaySettles(log, store, since);
       if (replayed.requests && !opts.quiet) console.log(`[tollgate] settles of the last ${Math.round(settings.settleReplayMs / 1000)} s replayed from the log: ${replayed.requests} requests (those already settled unchanged)`);
     })().catch((err) => console.warn(`[tollgate] settle replay failed: ${(err as Error).message}`));
   }

@@ -26,7 +26,6 @@ import { costNanosOf, setCostNanos } from "../pipeline/cost.ts";
 import { nanosFromUsd } from "../pricing/money.ts";
 import type { CacheStore } from "../cache/store.ts";
 import type { Ctx } from "../pipeline/context.ts";
-import { GatewayError } from "../pipeline/errors.ts";
 import { type Answer, definePlugin } from "../pipeline/plugin.ts";
 import type { StateStore } from "../stores/state-store.ts";
 import { admitHit } from "./limits.ts";

@@ -18,7 +18,7 @@ import { costNanosOf } from "../pipeline/cost.ts";
 import { microsFromNanos } from "../pricing/money.ts";
 import { maxRates, priceFor } from "../pricing/price.ts";
 import { blockedByHolds, budgetDeniedMessage, cappedOutputTokens, planReserve } from "./budget-reserve.ts";
-import type { AdmissionResult, BudgetSpec, RateLimitSpec, StateStore } from "../stores/state-store.ts";
+import type { AdmissionResult, BudgetSpec, RateLimitSpec, SettleRequest, StateStore } from "../stores/state-store.ts";
 import { pendingHit } from "./cache-pending.ts";
 
 /** Limits of a key or a tenant, as the auth plugin puts them in `ctx.state`. */
@@ -216,9 +216,7 @@ export function limitsPlugin(store: StateStore, opts: LimitsOptions = {}) {
           ctx.responseHeaders["x-tollgate-max-tokens"] = String(capped);
         }
         if (budgets.length) ctx.emit({ type: "budget.reserved", payload: { reserveMicros: result.reservedMicros, ...(capped !== undefined ? { cappedMaxTokens: capped } : {}), budgets: result.budgets.map((b) => ({ key: b.key, period: b.period, spentMicros: b.spentMicros, reservedMicros: b.reservedMicros, limitMicros: b.limitMicros })) } });
-        for (const b of result.budgets) {
-          if (b.crossedThreshold) ctx.emit({ type: "budget.threshold_crossed", payload: { budget: b.key, period: b.period, thresholdPct: THRESHOLD_PCT, spentMicros: b.spentMicros, reservedMicros: b.reservedMicros, limitMicros: b.limitMicros } });
-        }
+        emitCrossings(ctx, result);
       },
       async onEnd(ctx, outcome) {
         if (ctx.target && !ctx.answer?.cached && !ctx.state["price.source"] && !priceFor(ctx.config, ctx.target.provider.id, ctx.target.model) && ctx.target.provider.kind !== "echo") {
@@ -226,21 +224,12 @@ export function limitsPlugin(store: StateStore, opts: LimitsOptions = {}) {
         }
         const held = ctx.state["limits.held"] as Held | undefined;
         if (!held) return;
-        // Not awaited: the answer waits for request.completed to be in the log, not for this
-        // round trip (concurrent settles share the client's pipeline). A stop waits for it; a
-        // crash before it landed is repaired from the log at the next start (replaySettles).
-        const settling = store
-          .settle({
-            requestId: ctx.requestId,
-            budgets: held.budgets,
-            actualMicros: microsFromNanos(costNanosOf(ctx)),
-            ...(held.tpm.length ? { rates: tpmSettlement(held, outcome.usage) } : {}),
-          })
-          .catch((err) => {
-            // The reservation expires on its own; the spend is still in request.completed.
-            ctx.emit({ type: "budget.settle_failed", payload: { detail: (err as Error).message } });
-          });
-        (ctx.after ??= []).push(settling);
+        settleBeside(ctx, store, {
+          requestId: ctx.requestId,
+          budgets: held.budgets,
+          actualMicros: microsFromNanos(costNanosOf(ctx)),
+          ...(held.tpm.length ? { rates: tpmSettlement(held, outcome.usage) } : {}),
+        });
       },
     },
   });
@@ -260,15 +249,29 @@ async function admitAsHit(ctx: Ctx, store: StateStore, admitted: { rates: RateLi
   if (!result.allowed) return admitHit(ctx, store);
   setHeaders(ctx, result);
   // The hold did cross a threshold (the store remembers it): say so, as the call path would.
+  emitCrossings(ctx, result);
+  const giveBack = rates.filter((r) => !hitRate(r.key)).map((r) => ({ key: r.key, windowMs: r.windowMs, cost: -r.cost, at: result.nowMs }));
+  if (!giveBack.length && !result.budgets.length) return;
+  settleBeside(ctx, store, { requestId: ctx.requestId, budgets: result.budgets.map((b) => ({ key: b.key, period: b.period })), actualMicros: 0, ...(giveBack.length ? { rates: giveBack } : {}) });
+}
+
+/**
+ * Settle without holding the answer: the answer waits for request.completed to be in the log, not
+ * for this round trip (concurrent settles share the client's pipeline). A stop waits for it
+ * (ctx.after); a crash before it landed is repaired from the log at the next start (replaySettles).
+ */
+function settleBeside(ctx: Ctx, store: StateStore, req: SettleRequest): void {
+  const settling = store.settle(req).catch((err) => {
+    // The reservation expires on its own; the spend is still in request.completed.
+    ctx.emit({ type: "budget.settle_failed", payload: { detail: (err as Error).message } });
+  });
+  (ctx.after ??= []).push(settling);
+}
+
+function emitCrossings(ctx: Ctx, result: AdmissionResult): void {
   for (const b of result.budgets) {
     if (b.crossedThreshold) ctx.emit({ type: "budget.threshold_crossed", payload: { budget: b.key, period: b.period, thresholdPct: THRESHOLD_PCT, spentMicros: b.spentMicros, reservedMicros: b.reservedMicros, limitMicros: b.limitMicros } });
   }
-  const giveBack = rates.filter((r) => !hitRate(r.key)).map((r) => ({ key: r.key, windowMs: r.windowMs, cost: -r.cost, at: result.nowMs }));
-  if (!giveBack.length && !result.budgets.length) return;
-  const released = store
-    .settle({ requestId: ctx.requestId, budgets: result.budgets.map((b) => ({ key: b.key, period: b.period })), actualMicros: 0, ...(giveBack.length ? { rates: giveBack } : {}) })
-    .catch((err) => ctx.emit({ type: "budget.settle_failed", payload: { detail: (err as Error).message } }));
-  (ctx.after ??= []).push(released);
 }
 
 /**

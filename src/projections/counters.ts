@@ -63,11 +63,11 @@ export async function rebuildBudgetCounters(log: EventLog, store: StateStore, no
 /**
  * A shared store (Redis): the limits plugin settles beside the answer, so a crash can leave the
  * spend of the last answered requests unsettled (their holds would expire and the spend be
- * lost). At start the gateway settles once more every admitted request of the last `windowMs`
- * of the log; those already settled (by whichever instance) are recognised by their settle
+ * lost). At start the gateway settles once more every admitted request of the log since
+ * `sinceMs`; those already settled (by whichever instance) are recognised by their settle
  * marker and change nothing, so the window must stay shorter than the store's retention of
  * settled ids (1 h by default). Requests admitted before the window are not replayed.
  */
-export async function replaySettles(log: EventLog, store: StateStore, windowMs: number, nowMs = Date.now()): Promise<CountersRebuilt> {
-  return rebuildBudgetCounters(log, store, nowMs, await offsetsSince(log, "requests", nowMs - windowMs));
+export async function replaySettles(log: EventLog, store: StateStore, sinceMs: number, nowMs = Date.now()): Promise<CountersRebuilt> {
+  return rebuildBudgetCounters(log, store, nowMs, await offsetsSince(log, "requests", sinceMs));
 }

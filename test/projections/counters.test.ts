@@ -95,12 +95,12 @@ if (availableOrFail("settle replay on Redis", "Redis", REDIS_URL ? undefined : "
 
     const before = await store.peekBudget(key, "day");
     expect(before).toMatchObject({ spentMicros: 700, reservedMicros: 10_000 }); // old's and cut's holds
-    expect(await replaySettles(log, store, 120_000, now)).toEqual({ requests: 2, micros: 700 + 1_234 });
+    expect(await replaySettles(log, store, now - 120_000, now)).toEqual({ requests: 2, micros: 700 + 1_234 });
     const after = await store.peekBudget(key, "day");
     expect(after.spentMicros).toBe(700 + 1_234); // cut settled; live not twice; old not at all
     expect(after.reservedMicros).toBe(5_000); // old's hold is left to expire
     // A second start changes nothing.
-    await replaySettles(log, store, 120_000, now);
+    await replaySettles(log, store, now - 120_000, now);
     expect((await store.peekBudget(key, "day")).spentMicros).toBe(700 + 1_234);
     await store.flushAll();
     await store.close();
