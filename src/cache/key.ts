@@ -1,6 +1,6 @@
 /**
  * Pure: the exact-cache key of a request. SHA-256 over a canonical serialization (RFC 8785 JSON:
- * sorted keys, shortest round-trip numbers) of
+ * sorted keys, shortest round-trip numbers; see canonical-json.ts) of
  *   - the scope (tenant, or key when the tenant chose `scope: "key"`),
  *   - the operation (`chat` / `embeddings`),
  *   - the requested model and the definition of the route or alias it resolves to (re-pointing
@@ -13,11 +13,11 @@
  * `stream` is not keyed: a stream can be served from a JSON entry and the other way round.
  */
 import { createHash } from "node:crypto";
-import canonicalize from "canonicalize";
 import type { ChatCompletionRequest } from "../canonical/chat.ts";
 import type { EmbeddingsRequest } from "../canonical/embeddings.ts";
 import type { ConfigSnapshot } from "../config/snapshot.ts";
 import { resolveRoute } from "../routing/overrides.ts";
+import { canonicalJson } from "./canonical-json.ts";
 
 /**
  * Request fields that cannot change the answer, with the reason. Reviewed: adding a name here
@@ -85,7 +85,7 @@ export function canonicalKeyText(input: KeyInput): string {
     const textual = typeof raw === "string" || (Array.isArray(raw) && raw.every((x) => typeof x === "string"));
     doc.embeddings = { ...rest, ...(textual ? {} : { input: raw }) };
   }
-  const text = canonicalize(doc);
+  const text = canonicalJson(doc);
   if (text === undefined) throw new TypeError("cache key: the request cannot be serialized");
   return text;
 }
