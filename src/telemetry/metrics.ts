@@ -5,9 +5,10 @@
  * wiring of its own. The payload fields read are listed in docs/observability.md.
  */
 import { NANOS_PER_USD, payloadNanos } from "../pricing/money.ts";
-import { Counter, Gauge, Histogram, Registry } from "prom-client";
+import { Counter, Gauge, Registry } from "prom-client";
 import type { EventEnvelope } from "../events/envelope.ts";
 import { LabelCap } from "./label-cap.ts";
+import { FastCounter, FastHistogram } from "./fast-series.ts";
 
 /** Live values read at scrape time. */
 export interface MetricsSources {
@@ -53,7 +54,7 @@ export class GatewayMetrics {
   private readonly budgets = new Map<string, number>();
   // --- alerts (issue 29): series deploy/prometheus/alerts.yml needs ---
   private readonly budgetUsed = new Map<string, number>();
-  private readonly fallbacks: Counter;
+  private readonly fallbacks: FastCounter;
 
   private readonly requests;
   private readonly duration;
@@ -73,24 +74,25 @@ export class GatewayMetrics {
     this.models = new LabelCap(opts.maxModels ?? 100);
     this.scopes = new LabelCap(opts.maxTenants ?? 100);
     const registers = [this.registry];
-    this.requests = new Counter({ name: "llm_requests_total", help: "Requests answered, by tenant, provider, model, HTTP status and error code (`ok` when none).", labelNames: ["tenant", "provider", "model", "status", "code"], registers });
-    this.duration = new Histogram({ name: "llm_request_duration_seconds", help: "End-to-end request latency (receipt to the last byte of the answer).", labelNames: ["provider", "model", "status"], buckets: DURATION_BUCKETS, registers });
-    this.cost = new Counter({ name: "llm_cost_usd_total", help: "Cost of answered requests in USD.", labelNames: ["tenant", "provider", "model"], registers });
-    this.tokens = new Counter({ name: "llm_tokens_total", help: "Tokens by type (input, output, cached input).", labelNames: ["type", "tenant", "provider", "model"], registers });
-    this.cache = new Counter({ name: "llm_cache_requests_total", help: "Cache lookups by result (hit, miss).", labelNames: ["result"], registers });
-    this.saved = new Counter({ name: "llm_cache_saved_usd_total", help: "USD not spent thanks to cache hits (request.completed savedUsd).", registers });
+    const reg = this.registry;
+    this.requests = new FastCounter("llm_requests_total", "Requests answered, by tenant, provider, model, HTTP status and error code (`ok` when none).", ["tenant", "provider", "model", "status", "code"], reg);
+    this.duration = new FastHistogram("llm_request_duration_seconds", "End-to-end request latency (receipt to the last byte of the answer).", ["provider", "model", "status"], DURATION_BUCKETS, reg);
+    this.cost = new FastCounter("llm_cost_usd_total", "Cost of answered requests in USD.", ["tenant", "provider", "model"], reg);
+    this.tokens = new FastCounter("llm_tokens_total", "Tokens by type (input, output, cached input).", ["type", "tenant", "provider", "model"], reg);
+    this.cache = new FastCounter("llm_cache_requests_total", "Cache lookups by result (hit, miss).", ["result"], reg);
+    this.saved = new FastCounter("llm_cache_saved_usd_total", "USD not spent thanks to cache hits (request.completed savedUsd).", [], reg);
     const self = this;
     new Gauge({ name: "llm_cache_hit_rate", help: "Cache hits / lookups since start (0 before the first lookup).", registers, collect() { const n = self.cacheHits + self.cacheMisses; this.set(n ? self.cacheHits / n : 0); } });
-    this.guardrail = new Counter({ name: "llm_guardrail_violations_total", help: "Guardrail findings by detector type and action (redacted, blocked, detected).", labelNames: ["type", "action"], registers });
-    this.ratelimited = new Counter({ name: "llm_ratelimited_total", help: "Requests refused by a rate limit, by scope (key, tenant, provider).", labelNames: ["scope"], registers });
-    this.budgetExceeded = new Counter({ name: "llm_budget_exceeded_total", help: "Requests refused by a budget, by scope.", labelNames: ["scope"], registers });
+    this.guardrail = new FastCounter("llm_guardrail_violations_total", "Guardrail findings by detector type and action (redacted, blocked, detected).", ["type", "action"], reg);
+    this.ratelimited = new FastCounter("llm_ratelimited_total", "Requests refused by a rate limit, by scope (key, tenant, provider).", ["scope"], reg);
+    this.budgetExceeded = new FastCounter("llm_budget_exceeded_total", "Requests refused by a budget, by scope.", ["scope"], reg);
     new Gauge({ name: "llm_budget_remaining_usd", help: "USD left in a budget's current period as of its last reservation (scope: `tenant:<id>`, `key:<id>`, `provider:<id>`).", labelNames: ["scope"], registers, collect() { this.reset(); for (const [s, v] of self.budgets) this.set({ scope: s }, v); } });
     new Gauge({ name: "llm_circuit_state", help: "Circuit breaker per target: 0 closed, 1 half open, 2 open.", labelNames: ["target"], registers, collect() { this.reset(); for (const [t, h] of sources.circuits?.() ?? []) this.set({ target: t }, CIRCUIT_VALUE[h.state]); } });
-    this.opDuration = new Histogram({ name: "gen_ai_client_operation_duration_seconds", help: "GenAI client operation duration: one observation per provider attempt (gen_ai.client.operation.duration).", labelNames: ["gen_ai_operation_name", "gen_ai_provider_name", "gen_ai_request_model", "error_type"], buckets: DURATION_BUCKETS, registers });
-    this.tokenUsage = new Histogram({ name: "gen_ai_client_token_usage", help: "Tokens per provider call by gen_ai_token_type (gen_ai.client.token.usage).", labelNames: ["gen_ai_operation_name", "gen_ai_provider_name", "gen_ai_request_model", "gen_ai_token_type"], buckets: TOKEN_BUCKETS, registers });
-    this.ttfc = new Histogram({ name: "gen_ai_client_operation_time_to_first_chunk_seconds", help: "Streams: receipt to the first chunk sent (gen_ai.client.operation.time_to_first_chunk).", labelNames: ["gen_ai_operation_name", "gen_ai_provider_name", "gen_ai_request_model"], buckets: DURATION_BUCKETS, registers });
+    this.opDuration = new FastHistogram("gen_ai_client_operation_duration_seconds", "GenAI client operation duration: one observation per provider attempt (gen_ai.client.operation.duration).", ["gen_ai_operation_name", "gen_ai_provider_name", "gen_ai_request_model", "error_type"], DURATION_BUCKETS, reg);
+    this.tokenUsage = new FastHistogram("gen_ai_client_token_usage", "Tokens per provider call by gen_ai_token_type (gen_ai.client.token.usage).", ["gen_ai_operation_name", "gen_ai_provider_name", "gen_ai_request_model", "gen_ai_token_type"], TOKEN_BUCKETS, reg);
+    this.ttfc = new FastHistogram("gen_ai_client_operation_time_to_first_chunk_seconds", "Streams: receipt to the first chunk sent (gen_ai.client.operation.time_to_first_chunk).", ["gen_ai_operation_name", "gen_ai_provider_name", "gen_ai_request_model"], DURATION_BUCKETS, reg);
     this.existing(sources);
-    this.fallbacks = new Counter({ name: "llm_fallbacks_total", help: "Failed provider attempts that sent the request on to the next target (fallback), by the failing provider and model.", labelNames: ["provider", "model"], registers });
+    this.fallbacks = new FastCounter("llm_fallbacks_total", "Failed provider attempts that sent the request on to the next target (fallback), by the failing provider and model.", ["provider", "model"], this.registry);
     new Gauge({ name: "llm_budget_used_ratio", help: "Committed share of a budget's current period (spent + reserved) / limit, as of its last reservation (scope as llm_budget_remaining_usd).", labelNames: ["scope"], registers, collect() { this.reset(); for (const [sc, v] of self.budgetUsed) this.set({ scope: sc }, v); } });
     new Gauge({
       name: "tollgate_key_next_expiry_seconds",
@@ -160,43 +162,43 @@ export class GatewayMetrics {
         const provider = str(p.provider) ?? "none";
         const model = this.models.value(str(p.model) ?? str(p.requestedModel));
         const status = String(num(p.httpStatus) || (p.status === "ok" ? 200 : 0));
-        this.requests.inc({ tenant, provider, model, status, code: str(p.errorCode) ?? "ok" });
-        this.duration.observe({ provider, model, status }, num(p.latencyMs) / 1000);
+        this.requests.inc([tenant, provider, model, status, str(p.errorCode) ?? "ok"]);
+        this.duration.observe([provider, model, status], num(p.latencyMs) / 1000);
         const savedNanos = payloadNanos(p, "saved");
-        if (savedNanos > 0) this.saved.inc(savedNanos / NANOS_PER_USD);
+        if (savedNanos > 0) this.saved.inc([], savedNanos / NANOS_PER_USD);
         if (p.cached === true) return; // a cache hit spent no tokens and cost nothing upstream
         const input = num(p.inputTokens);
         const output = num(p.outputTokens);
         const cachedTokens = num(p.cachedTokens);
-        if (input) this.tokens.inc({ type: "input", tenant, provider, model }, input);
-        if (output) this.tokens.inc({ type: "output", tenant, provider, model }, output);
-        if (cachedTokens) this.tokens.inc({ type: "cached_input", tenant, provider, model }, cachedTokens);
+        if (input) this.tokens.inc(["input", tenant, provider, model], input);
+        if (output) this.tokens.inc(["output", tenant, provider, model], output);
+        if (cachedTokens) this.tokens.inc(["cached_input", tenant, provider, model], cachedTokens);
         const costNanos = payloadNanos(p, "cost");
-        if (costNanos > 0) this.cost.inc({ tenant, provider, model }, costNanos / NANOS_PER_USD);
+        if (costNanos > 0) this.cost.inc([tenant, provider, model], costNanos / NANOS_PER_USD);
         if (str(p.provider)) {
-          const labels = { gen_ai_operation_name: op, gen_ai_provider_name: genaiProvider(str(p.provider)), gen_ai_request_model: model };
+          const genai = genaiProvider(str(p.provider));
           if (input || output) {
-            this.tokenUsage.observe({ ...labels, gen_ai_token_type: "input" }, input);
-            if (op !== "embeddings") this.tokenUsage.observe({ ...labels, gen_ai_token_type: "output" }, output);
+            this.tokenUsage.observe([op, genai, model, "input"], input);
+            if (op !== "embeddings") this.tokenUsage.observe([op, genai, model, "output"], output);
           }
-          if (typeof p.ttftMs === "number") this.ttfc.observe(labels, p.ttftMs / 1000);
+          if (typeof p.ttftMs === "number") this.ttfc.observe([op, genai, model], p.ttftMs / 1000);
         }
         return;
       }
       case "provider.attempt.succeeded":
       case "provider.attempt.failed": {
-        const labels = { gen_ai_operation_name: op, gen_ai_provider_name: genaiProvider(str(p.provider)), gen_ai_request_model: this.models.value(str(p.model)) };
-        this.opDuration.observe({ ...labels, error_type: event.type.endsWith("failed") ? (str(p.code) ?? "_OTHER") : "" }, num(p.latencyMs) / 1000);
-        if (p.next === "fallback") this.fallbacks.inc({ provider: str(p.provider) ?? "none", model: this.models.value(str(p.model)) });
+        const model = this.models.value(str(p.model));
+        this.opDuration.observe([op, genaiProvider(str(p.provider)), model, event.type.endsWith("failed") ? (str(p.code) ?? "_OTHER") : ""], num(p.latencyMs) / 1000);
+        if (p.next === "fallback") this.fallbacks.inc([str(p.provider) ?? "none", model]);
         return;
       }
       case "cache.hit":
         this.cacheHits++;
-        this.cache.inc({ result: "hit" });
+        this.cache.inc(["hit"]);
         return;
       case "cache.miss":
         this.cacheMisses++;
-        this.cache.inc({ result: "miss" });
+        this.cache.inc(["miss"]);
         return;
       case "guardrail.redacted":
       case "guardrail.blocked":
@@ -204,10 +206,10 @@ export class GatewayMetrics {
         this.guardrailEvent(p, event.type.slice("guardrail.".length));
         return;
       case "ratelimit.exceeded":
-        this.ratelimited.inc({ scope: scopeOf(str(p.limit)) });
+        this.ratelimited.inc([scopeOf(str(p.limit))]);
         return;
       case "budget.exceeded":
-        this.budgetExceeded.inc({ scope: scopeOf(str(p.budget)) });
+        this.budgetExceeded.inc([scopeOf(str(p.budget))]);
         return;
       case "budget.reserved":
         for (const b of Array.isArray(p.budgets) ? (p.budgets as P[]) : []) {
@@ -226,11 +228,11 @@ export class GatewayMetrics {
   private guardrailEvent(p: P, action: string): void {
     const counts = (p.counts ?? p.types) as unknown;
     if (Array.isArray(counts)) {
-      for (const t of counts) if (typeof t === "string") this.guardrail.inc({ type: t, action });
+      for (const t of counts) if (typeof t === "string") this.guardrail.inc([t, action]);
     } else if (counts && typeof counts === "object") {
-      for (const [t, n] of Object.entries(counts as P)) if (num(n) > 0) this.guardrail.inc({ type: t, action }, num(n));
+      for (const [t, n] of Object.entries(counts as P)) if (num(n) > 0) this.guardrail.inc([t, action], num(n));
     } else if (str(p.type)) {
-      this.guardrail.inc({ type: str(p.type)!, action }, num(p.count) || 1);
+      this.guardrail.inc([str(p.type)!, action], num(p.count) || 1);
     }
   }
 
