@@ -14,6 +14,7 @@
  *   MOCK_LATENCY_MS=0 MOCK_TOKENS=16   the mock upstream's delay and answer size
  *   KAFKA_BROKERS, REDIS_URL for the fleet set-up (skipped, with the reason, without them)
  *   BENCH_WRITE_DOCS=0      print only, leave docs/benchmarks.md alone
+ *   BENCH_PROFILE_DIR=DIR   a CPU profile of each Tollgate process there (bun --cpu-prof; bench/profile-top.ts reads it)
  * Memory soak: BENCH_SETUPS=embedded BENCH_CONCURRENCY=64 BENCH_SECONDS=300 BENCH_WRITE_DOCS=0
  *   (points of 30 s or more record RSS every 5 s in the JSON: rss_series_mib)
  */

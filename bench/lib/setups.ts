@@ -42,7 +42,9 @@ function running(p: Proc, target: Target, notes: string[] = [], after?: () => vo
 async function tollgate(mock: string, env: Record<string, string>, full: boolean, root = ROOT): Promise<Running> {
   const port = freePort();
   const dir = tmp("tollgate");
-  const p = start(BUN, ["run", "src/main.ts"], {
+  // BENCH_PROFILE_DIR: a CPU profile of each Tollgate process (bun --cpu-prof), summarised by bench/profile-top.ts.
+  const prof = process.env.BENCH_PROFILE_DIR ? ["--cpu-prof", `--cpu-prof-dir=${process.env.BENCH_PROFILE_DIR}`] : [];
+  const p = start(BUN, [...prof, "run", "src/main.ts"], {
     cwd: root,
     env: { PORT: String(port), TOLLGATE_DATA_DIR: dir, TOLLGATE_PLUGINS_DIR: join(dir, "none"), TOLLGATE_ADMIN_KEY: ADMIN, TOLLGATE_MASTER_KEY: "bench-master-key-0123456789abcdef", TOLLGATE_CONFIG: "", BUN_JSC_forceRAMSize: process.env.BUN_JSC_forceRAMSize ?? "402653184", OPENAI_API_KEY: "", KAFKA_BROKERS: "", REDIS_URL: "", CLICKHOUSE_URL: "", ...env },
   });

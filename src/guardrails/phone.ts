@@ -13,6 +13,7 @@
  *   their leading 0 stay accepted bare, as before.
  */
 import { type CountryCode, getCountries, parsePhoneNumberFromString } from "libphonenumber-js/max";
+import { mayBeValidNational } from "./phone-plan.ts";
 import { collect, type Finding } from "./types.ts";
 
 export const DEFAULT_PHONE_REGIONS: readonly CountryCode[] = ["US", "GB", "DE", "FR", "IT", "ES", "AU", "IN", "BR", "VN"];
@@ -74,6 +75,7 @@ function check(candidate: string, opts: PhoneOptions): boolean {
     if (region === "BR" && candidate[0] !== "(") continue;
     // A US number needs 10 digits (11 with the trunk 1); a bare run is handled by the context rule.
     if (region === "US" && !(digits.length === 10 || (digits.length === 11 && digits[0] === "1"))) continue;
+    if (!mayBeValidNational(digits, region)) continue; // cannot be valid there: no parse (phone-plan.ts)
     if (parsePhoneNumberFromString(candidate, region)?.isValid()) return true;
   }
   return false;
