@@ -24,7 +24,11 @@ export interface Point {
 
 /**
  * A wrk Lua script posting a chat completion whose user text differs per request (so a cache
- * always misses and no setup gets an unfair hit).
+ * always misses and no setup gets an unfair hit): a number random per script (a digit run, as
+ * order ids and references are in real prompts: the guardrails' phone check sees one), the wrk thread,
+ * a nonce per wrk run (the warm-up and each point are runs of their own) and a counter. (Before issue
+ * 30's fourth part the prefix came from Lua's unseeded `math.random`: the same in both wrk threads
+ * and in every run, so about half the full pipeline's requests were cache hits.)
  */
 export function wrkScript(dir: string, t: Target, stream = false): string {
   const file = join(dir, `wrk-${Math.random().toString(36).slice(2)}.lua`);
@@ -35,7 +39,20 @@ export function wrkScript(dir: string, t: Target, stream = false): string {
   const tail = JSON.stringify(` for the benchmark, in one short sentence please."}]}`);
   writeFileSync(
     file,
-    `wrk.method = "POST"\n${headers}\nlocal n = 0\nlocal id = math.random(1, 1e9)\nrequest = function()\n  n = n + 1\n  return wrk.format(nil, nil, nil, ${head} .. id .. "-" .. n .. ${tail})\nend\n`,
+    [
+      `wrk.method = "POST"`,
+      headers,
+      `local threads = 0`,
+      `setup = function(thread) threads = threads + 1; thread:set("tid", threads) end`,
+      `local n = 0`,
+      `local id = ""`,
+      `init = function(args) id = "${100_000_000 + Math.floor(Math.random() * 900_000_000)}-" .. (args[1] or "") .. "-" .. tostring(tid) end`,
+      `request = function()`,
+      `  n = n + 1`,
+      `  return wrk.format(nil, nil, nil, ${head} .. id .. "-" .. n .. ${tail})`,
+      `end`,
+      ``,
+    ].join("\n"),
   );
   return file;
 }
@@ -49,7 +66,7 @@ const unit = (s: string | undefined): number => {
 
 /** One wrk run; `sample` is called every 250 ms while it runs (e.g. to read RSS). */
 export async function wrk(url: string, script: string, c: number, seconds: number, sample?: () => void): Promise<Point> {
-  const args = [`-t${Math.min(2, c)}`, `-c${c}`, `-d${seconds}s`, "--latency", "-s", script, url];
+  const args = [`-t${Math.min(2, c)}`, `-c${c}`, `-d${seconds}s`, "--latency", "-s", script, url, "--", String(10_000 + Math.floor(Math.random() * 90_000))];
   const proc = Bun.spawn(["wrk", ...args], { stdout: "pipe", stderr: "pipe" });
   const timer = sample ? setInterval(sample, 250) : undefined;
   const out = await new Response(proc.stdout).text();
