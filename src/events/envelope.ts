@@ -41,14 +41,25 @@ export interface NewEvent {
   time?: Date;
 }
 
+let isoMs = Number.NaN;
+let iso = "";
+/** The ISO text of a millisecond, kept while events are made within it (a request's events mostly share one). */
+function isoTime(ms: number): string {
+  if (ms !== isoMs) {
+    iso = new Date(ms).toISOString();
+    isoMs = ms;
+  }
+  return iso;
+}
+
 /** Build a complete envelope (fresh UUIDv7 id, ISO time). */
 export function makeEvent(e: NewEvent): EventEnvelope {
-  const time = e.time ?? new Date();
+  const ms = e.time ? e.time.getTime() : Date.now();
   const ev: EventEnvelope = {
-    id: uuidv7(time.getTime()),
+    id: uuidv7(ms),
     type: e.type,
     v: e.v ?? 1,
-    time: time.toISOString(),
+    time: isoTime(ms),
     tenant: e.tenant,
     payload: e.payload,
   };

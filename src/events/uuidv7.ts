@@ -27,17 +27,27 @@ export function uuidv7(nowMs: number = Date.now()): string {
     lastMs = nowMs;
     seq = (Math.random() * 0x7ff) | 0; // random start leaves room to count up
   }
-  const hi = Math.floor(nowMs / 0x1000000); // top 24 bits of the 48-bit timestamp
-  const lo = nowMs % 0x1000000; // low 24 bits
   const r = randomOffset();
   const p = pool;
   return (
-    HEX[(hi >>> 16) & 0xff]! + HEX[(hi >>> 8) & 0xff]! + HEX[hi & 0xff]! + HEX[(lo >>> 16) & 0xff]! + "-" +
-    HEX[(lo >>> 8) & 0xff]! + HEX[lo & 0xff]! + "-" +
+    timePrefix(nowMs) +
     HEX[0x70 | ((seq >>> 8) & 0x0f)]! + HEX[seq & 0xff]! + "-" +
     HEX[0x80 | (p[r]! & 0x3f)]! + HEX[p[r + 1]!]! + "-" +
     HEX[p[r + 2]!]! + HEX[p[r + 3]!]! + HEX[p[r + 4]!]! + HEX[p[r + 5]!]! + HEX[p[r + 6]!]! + HEX[p[r + 7]!]!
   );
+}
+
+let prefixMs = -1;
+let prefix = "";
+/** `tttttttt-tttt-` for a millisecond, kept while ids are made within it (most events of a request share one). */
+function timePrefix(ms: number): string {
+  if (ms !== prefixMs) {
+    const hi = Math.floor(ms / 0x1000000); // top 24 bits of the 48-bit timestamp
+    const lo = ms % 0x1000000; // low 24 bits
+    prefix = HEX[(hi >>> 16) & 0xff]! + HEX[(hi >>> 8) & 0xff]! + HEX[hi & 0xff]! + HEX[(lo >>> 16) & 0xff]! + "-" + HEX[(lo >>> 8) & 0xff]! + HEX[lo & 0xff]! + "-";
+    prefixMs = ms;
+  }
+  return prefix;
 }
 
 /** The millisecond timestamp inside a UUIDv7. */

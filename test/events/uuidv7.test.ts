@@ -20,3 +20,20 @@ describe("uuidv7", () => {
     expect(tails.size).toBe(1000);
   });
 });
+
+describe("makeEvent: id and time per millisecond", () => {
+  test("each event carries its own millisecond in the id and the ISO time, whether given or taken", async () => {
+    const { makeEvent } = await import("../../src/events/envelope.ts");
+    const base = Date.now() + 120_000; // later than any id made so far in this process
+    for (const offset of [0, 0, 1, 1, 7, 1000]) {
+      const time = new Date(base + offset);
+      const e = makeEvent({ type: "x", tenant: "t", payload: {}, time });
+      expect(e.time).toBe(time.toISOString());
+      expect(uuidv7Time(e.id)).toBe(base + offset);
+    }
+    const before = Date.now();
+    const now = makeEvent({ type: "x", tenant: "t", payload: {} });
+    expect(Date.parse(now.time)).toBeGreaterThanOrEqual(before);
+    expect(() => makeEvent({ type: "x", tenant: "t", payload: {}, time: new Date(Number.NaN) })).toThrow(RangeError);
+  });
+});
