@@ -6,6 +6,7 @@
  * `partitionFor` (FNV-1a), so the file log and Kafka place keys alike. Committed offsets are
  * Kafka's own consumer-group offsets: `kafka-consumer-groups.sh` and friends see them.
  */
+import { eventJson } from "./event-json.ts";
 import type { Admin, Kafka, Producer } from "kafkajs";
 import { deadLetterRecord, decodeRecord } from "./deadletter.ts";
 import { STREAMS, type StreamName } from "./envelope.ts";
@@ -105,7 +106,7 @@ export class KafkaEventLog implements EventLog {
     this.assertOpen("append");
     const topic = this.topics[stream];
     const n = this.partitions(stream);
-    const messages = records.map((r) => ({ key: r.key, value: JSON.stringify(r.event), partition: partitionFor(r.key, n) }));
+    const messages = records.map((r) => ({ key: r.key, value: eventJson(r.event), partition: partitionFor(r.key, n) }));
     // The cap on an event's encoded size, checked for the whole batch before anything is sent:
     // retrying cannot help such an event (the outbox dead-letters it, see RecordRefusedError).
     const sizes = messages.map((m, i) => {

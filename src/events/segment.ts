@@ -7,6 +7,7 @@
 import type { FileHandle } from "node:fs/promises";
 import { crc32 } from "node:zlib";
 import type { EventEnvelope } from "./envelope.ts";
+import { eventJson } from "./event-json.ts";
 
 export const HEADER_BYTES = 8;
 /** Upper bound for one record; a larger length in a header means corruption. */
@@ -32,7 +33,8 @@ export function parseSegmentFileName(name: string): number | null {
 
 /** Frame records (one buffer, written with one write). */
 export function encodeRecords(records: readonly RecordBody[]): Buffer {
-  const payloads = records.map((r) => Buffer.from(JSON.stringify({ key: r.key, event: r.event }), "utf8"));
+  // The text of JSON.stringify({ key, event }), with the event's own text kept for a second write (event-json.ts).
+  const payloads = records.map((r) => Buffer.from(`{"key":${JSON.stringify(r.key)},"event":${eventJson(r.event)}}`, "utf8"));
   const out = Buffer.allocUnsafe(payloads.reduce((n, p) => n + HEADER_BYTES + p.length, 0));
   let pos = 0;
   for (const p of payloads) {
