@@ -11,9 +11,9 @@
  */
 import { drainPending, Session } from "chdb";
 import { mkdirSync } from "node:fs";
-import { migrationStatements, toJsonEachRow, checkIdentifier, type UsageRow } from "./schema.ts";
+import { migrationStatements, checkIdentifier, type UsageRow, usageValue } from "./schema.ts";
 import { migrateExplorer } from "./explorer-columns.ts";
-import { parseJsonEachRow, type AnalyticsHealth, type AnalyticsParams, type AnalyticsStore } from "./store.ts";
+import { parseJsonEachRow, ROW_TABLES, type RowTable, toColumns, type AnalyticsHealth, type AnalyticsParams, type AnalyticsStore } from "./store.ts";
 
 export interface ChdbStoreOptions {
   /** Database name (default `tollgate`). */
@@ -58,16 +58,21 @@ export class ChdbAnalyticsStore implements AnalyticsStore {
 
   async insert(rows: readonly UsageRow[], dedupToken?: string): Promise<void> {
     if (rows.length === 0) return;
-    await this.insertText(toJsonEachRow(rows), dedupToken);
+    const { columns, values } = toColumns(rows, usageValue);
+    await this.insertRows("usage_events", columns, values, dedupToken);
   }
 
-  /** Appends rows already encoded as JSONEachRow text (what `ProcessAnalyticsStore` sends over IPC). */
-  async insertText(text: string, dedupToken?: string): Promise<void> {
-    if (text.length === 0) return;
+  /** JSONCompactEachRow through chDB's raw insert (the data never goes through the SQL parser). */
+  async insertRows(table: RowTable, columns: readonly string[], rows: readonly (readonly unknown[])[], dedupToken?: string): Promise<void> {
+    if (rows.length === 0) return;
+    if (!ROW_TABLES.includes(table)) throw new Error(`insertRows: unknown table ${String(table)}`);
+    let body = "";
+    for (const r of rows) body += JSON.stringify(r) + "\n";
     await this.#s.insert({
-      table: `${this.database}.usage_events`,
-      values: Buffer.from(text),
-      format: "JSONEachRow",
+      table: `${this.database}.${table}`,
+      columns: columns.map(checkIdentifier),
+      values: Buffer.from(body),
+      format: "JSONCompactEachRow",
       ...(dedupToken ? { settings: { insert_deduplication_token: dedupToken } } : {}),
     });
   }

@@ -2,7 +2,7 @@
  * ProcessAnalyticsStore: the embedded AnalyticsStore (chDB) run in a child process of its own,
  * spoken to over Bun's IPC channel. Same contract as `ChdbAnalyticsStore` (test/analytics/contract.ts),
  * but the ClickHouse engine's memory, threads and CPU are out of the gateway process: the request
- * thread only encodes rows (JSONEachRow text, as before) and hands them over.
+ * thread only hands rows over (value arrays, see `insertRows`).
  *
  * If the engine process dies, calls in flight fail (the usage projection retries its batch, nothing
  * is lost: offsets are committed after the insert) and the next call starts a new one.
@@ -16,9 +16,9 @@
  */
 import type { Subprocess } from "bun";
 import { fileURLToPath } from "node:url";
-import { toJsonEachRow, type UsageRow } from "./schema.ts";
+import { type UsageRow, usageValue } from "./schema.ts";
 import type { FramedChunk } from "../events/polling-consumer.ts";
-import type { AnalyticsHealth, AnalyticsParams, AnalyticsStore, FramedResult } from "./store.ts";
+import { type AnalyticsHealth, type AnalyticsParams, type AnalyticsStore, type FramedResult, type RowTable, toColumns } from "./store.ts";
 import type { StoreReply, StoreRequest } from "./store-protocol.ts";
 
 const ENTRY = fileURLToPath(new URL("./store-process.ts", import.meta.url));
@@ -123,7 +123,13 @@ export class ProcessAnalyticsStore implements AnalyticsStore {
 
   async insert(rows: readonly UsageRow[], dedupToken?: string): Promise<void> {
     if (rows.length === 0) return;
-    await this.#call("insertText", toJsonEachRow(rows), ...(dedupToken ? [dedupToken] : []));
+    const { columns, values } = toColumns(rows, usageValue);
+    await this.insertRows("usage_events", columns, values, dedupToken);
+  }
+
+  async insertRows(table: RowTable, columns: readonly string[], rows: readonly (readonly unknown[])[], dedupToken?: string): Promise<void> {
+    if (rows.length === 0) return;
+    await this.#call("insertRows", table, columns, rows, ...(dedupToken ? [dedupToken] : []));
   }
 
   query<T>(sql: string, params?: AnalyticsParams): Promise<T[]> {

@@ -268,11 +268,11 @@ export function toClickHouseTime(value: Date | string): string {
 }
 
 /** Rows as a JSONEachRow payload (one JSON object per line), times converted for ClickHouse. */
-export function toJsonEachRow(rows: readonly UsageRow[]): string {
-  let out = "";
-  for (const r of rows) out += JSON.stringify({ ...r, time: toClickHouseTime(r.time) }) + "\n";
-  return out;
+/** A usage row's value as stored: `time` in ClickHouse's format, the rest as is (for `toColumns`). */
+export function usageValue(column: string, value: unknown): unknown {
+  return column === "time" ? toClickHouseTime(value as string) : value;
 }
+
 
 function str(v: unknown): string {
   return typeof v === "string" ? v : "";

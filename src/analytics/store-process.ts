@@ -31,8 +31,8 @@ async function run(req: StoreRequest): Promise<unknown> {
   switch (req.op) {
     case "migrate":
       return s.migrate();
-    case "insertText":
-      return s.insertText(req.args[0], req.args[1]);
+    case "insertRows":
+      return s.insertRows(req.args[0], req.args[1], req.args[2], req.args[3]);
     case "query":
       return s.query(req.args[0], req.args[1] as AnalyticsParams | undefined);
     case "exec":

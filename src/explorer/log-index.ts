@@ -31,12 +31,12 @@ export function indexRows(batch: readonly StoredEvent[]): LogIndexRow[] {
   return out;
 }
 
-/** Writes rows (JSONEachRow inline after the INSERT: one statement, both store kinds, any server version). */
-export async function writeIndexRows(store: Pick<AnalyticsStore, "exec">, rows: readonly LogIndexRow[]): Promise<void> {
+const INDEX_COLUMNS = ["request_id", "tenant", "type", "time_ms", "partition", "offset"] as const;
+
+/** Writes rows (one `insertRows`: value arrays, the fast shape for chDB). */
+export async function writeIndexRows(store: Pick<AnalyticsStore, "insertRows">, rows: readonly LogIndexRow[]): Promise<void> {
   if (rows.length === 0) return;
-  let body = "";
-  for (const r of rows) body += JSON.stringify(r) + "\n";
-  await store.exec(`INSERT INTO request_log_index FORMAT JSONEachRow\n${body}`);
+  await store.insertRows("request_log_index", INDEX_COLUMNS, rows.map((r) => [r.request_id, r.tenant, r.type, r.time_ms, r.partition, r.offset]));
 }
 
 export interface LogPosition {

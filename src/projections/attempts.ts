@@ -4,8 +4,8 @@
  * is stored already are dropped before the insert, and the table is a ReplacingMergeTree read
  * with FINAL, so a batch re-delivered after a crash counts nothing twice.
  */
-import type { AnalyticsStore } from "../analytics/store.ts";
-import { type AttemptRow, toAttemptRow, toClickHouseTime } from "../analytics/schema.ts";
+import { type AnalyticsStore, toColumns } from "../analytics/store.ts";
+import { toAttemptRow, toClickHouseTime } from "../analytics/schema.ts";
 import type { StoredEvent } from "../events/event-log.ts";
 import { unseenRows } from "./unseen.ts";
 
@@ -17,10 +17,8 @@ export async function writeAttempts(store: AnalyticsStore, batch: readonly Store
   if (rows.length === 0) return 0;
   const fresh = await unseenRows(store, rows, "provider_attempts");
   if (fresh.length === 0) return 0;
-  let body = "";
-  for (const r of fresh) body += JSON.stringify({ ...r, time: toClickHouseTime(r.time) }) + "\n";
-  // Inline JSONEachRow data: the same statement on chDB and a ClickHouse server (no new store method).
-  await store.exec(`INSERT INTO provider_attempts FORMAT JSONEachRow\n${body}`);
+  const { columns, values } = toColumns(fresh, (c, v) => (c === "time" ? toClickHouseTime(v as string) : v));
+  await store.insertRows("provider_attempts", columns, values);
   return fresh.length;
 }
 

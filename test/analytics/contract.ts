@@ -5,12 +5,12 @@
  * for every grouping.
  */
 import { afterAll, beforeAll, beforeEach, describe, expect, test } from "bun:test";
-import type { AnalyticsStore } from "../../src/analytics/store.ts";
+import { type AnalyticsStore, toColumns } from "../../src/analytics/store.ts";
 import {
   hourlyRollupTotals, rebuildHourlyRollup, usageByCustomer, usageByTenant, usageByModel, usageByProvider, usageByService, NO_SERVICE,
   usageSummary, usageTimeseries,
 } from "../../src/analytics/queries.ts";
-import type { UsageRow } from "../../src/analytics/schema.ts";
+import { type UsageRow, usageValue } from "../../src/analytics/schema.ts";
 import { expectedMetrics, fixtureRows, inRange, RANGE } from "./fixtures.ts";
 
 export interface MadeAnalyticsStore {
@@ -113,6 +113,23 @@ export function analyticsStoreContract(name: string, factory: AnalyticsStoreFact
       expect(r.t).toBe("2025-03-02T23:59:59");
       const [nullTtft] = await store.query<{ ttft_ms: number | null }>("SELECT ttft_ms FROM usage_events WHERE event_id = {id:String}", { id: rows[3]!.event_id });
       expect(nullTtft?.ttft_ms).toBeNull();
+    });
+
+    test("insertRows: value arrays in column order; a missing value is the column's DEFAULT", async () => {
+      const [row] = rows;
+      const { columns, values } = toColumns([{ ...row!, user: 'quote " back \\ ünï 😂' }, { ...row!, event_id: "no-cache-write", cache_write_tokens: undefined }], usageValue);
+      expect(columns).toContain("cache_write_tokens");
+      await store.insertRows("usage_events", columns, values);
+      const got = await store.query<{ event_id: string; user: string; w: number | string }>("SELECT event_id, user, cache_write_tokens AS w FROM usage_events ORDER BY event_id");
+      expect(got.map((r) => [r.event_id, r.user, Number(r.w)])).toEqual([
+        [row!.event_id, 'quote " back \\ ünï 😂', row!.cache_write_tokens ?? 0],
+        ["no-cache-write", row!.user, 0],
+      ].sort((a, b) => String(a[0]).localeCompare(String(b[0]))));
+      await store.insertRows("request_log_index", ["request_id", "tenant", "type", "time_ms", "partition", "offset"], [["r-1", "acme", "request.completed", 1700000000123, 2, 41]]);
+      expect(await store.query<Record<string, unknown>>("SELECT request_id, tenant, type, toString(time_ms) AS t, toString(partition) AS p, toString(offset) AS o FROM request_log_index")).toEqual([
+        { request_id: "r-1", tenant: "acme", type: "request.completed", t: "1700000000123", p: "2", o: "41" },
+      ]);
+      await expect(store.insertRows("users; DROP TABLE usage_events" as never, ["a"], [[1]])).rejects.toThrow("unknown table");
     });
 
     test("summary: exact numbers over the half-open range", async () => {

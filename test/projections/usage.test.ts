@@ -147,6 +147,7 @@ describe("usage projection", () => {
         return store.query(sql, params);
       },
       exec: (sql, params) => store.exec(sql, params),
+      insertRows: (table, columns, rows, token) => store.insertRows(table, columns, rows, token),
       drop: () => store.drop(),
       health: () => store.health(),
       close: () => store.close(),
@@ -185,6 +186,7 @@ describe("usage projection", () => {
       },
       query: (sql, params) => store.query(sql, params),
       exec: (sql, params) => store.exec(sql, params),
+      insertRows: (table, columns, rows, token) => store.insertRows(table, columns, rows, token),
       drop: () => store.drop(),
       health: () => store.health(),
       close: () => store.close(),
