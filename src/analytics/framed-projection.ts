@@ -48,10 +48,38 @@ export function decodeChunk(chunk: FramedChunk, bodies: readonly RecordBody[]): 
   return { events, bad };
 }
 
+/**
+ * Engine side: the highest offset of each requests-stream partition that may have rows in the
+ * tables. The engine is their only writer (one gateway owns the file log's directory and runs one
+ * engine), so a chunk that starts above it cannot hold a stored row and its exactly-once lookups
+ * are skipped (two of the five statements per chunk). The mark starts, per partition, at the
+ * highest offset in `request_log_index` (whose rows a batch writes first, so anything a crashed
+ * process wrote is below it), and is raised to a chunk's end BEFORE the chunk is written: a chunk
+ * retried after a failed or partial write is looked up.
+ */
+export class FramedProgress {
+  readonly #high = new Map<number, number>();
+
+  /** Whether no row of `chunk` can be stored yet; marks the chunk as possibly written. */
+  async unseen(store: AnalyticsStore, chunk: FramedChunk): Promise<boolean> {
+    let high = this.#high.get(chunk.partition);
+    if (high === undefined) {
+      const [r] = await store.query<{ n: number | string; m: number | string }>(
+        "SELECT count() AS n, max(offset) AS m FROM request_log_index WHERE partition = {p:UInt32}",
+        { p: chunk.partition },
+      );
+      high = Number(r?.n ?? 0) > 0 ? Number(r!.m) : -1;
+    }
+    this.#high.set(chunk.partition, Math.max(high, chunk.first + chunk.count - 1));
+    return chunk.first > high;
+  }
+}
+
 /** Engine side: decode and check the chunk's records, then write both tables. */
-export async function projectFramed(store: AnalyticsStore, chunk: FramedChunk): Promise<FramedResult> {
+export async function projectFramed(store: AnalyticsStore, chunk: FramedChunk, progress?: FramedProgress): Promise<FramedResult> {
   const { events, bad } = decodeChunk(chunk, await readChunk(chunk));
-  return { rows: await writeProjectionBatch(store, events), bad };
+  const unseen = progress ? await progress.unseen(store, chunk) : false;
+  return { rows: await writeProjectionBatch(store, events, { unseen }), bad };
 }
 
 export interface FramedProjectionOptions {

@@ -9,7 +9,7 @@
  * It exits when its parent closes the channel (a gateway that dies never leaves it behind).
  */
 import { ChdbAnalyticsStore } from "./chdb-store.ts";
-import { projectFramed } from "./framed-projection.ts";
+import { FramedProgress, projectFramed } from "./framed-projection.ts";
 import type { AnalyticsParams } from "./store.ts";
 import type { StoreReply, StoreRequest } from "./store-protocol.ts";
 
@@ -26,6 +26,8 @@ try {
   process.exit(1);
 }
 const s = store;
+/** How far this process's writes reached (framed-projection.ts: skips a lookup that cannot find anything). */
+const progress = new FramedProgress();
 
 async function run(req: StoreRequest): Promise<unknown> {
   switch (req.op) {
@@ -38,7 +40,7 @@ async function run(req: StoreRequest): Promise<unknown> {
     case "exec":
       return s.exec(req.args[0], req.args[1] as AnalyticsParams | undefined);
     case "projectFramed":
-      return projectFramed(s, req.args[0]);
+      return projectFramed(s, req.args[0], progress);
     case "drop":
       return s.drop();
     case "health":

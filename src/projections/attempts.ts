@@ -9,13 +9,14 @@ import { toAttemptRow, toClickHouseTime } from "../analytics/schema.ts";
 import type { StoredEvent } from "../events/event-log.ts";
 import { unseenRows } from "./unseen.ts";
 
-export async function writeAttempts(store: AnalyticsStore, batch: readonly StoredEvent[]): Promise<number> {
+/** `unseen`: the caller knows no row of this batch can be stored yet (see `WriteOptions`): no lookup. */
+export async function writeAttempts(store: AnalyticsStore, batch: readonly StoredEvent[], unseen = false): Promise<number> {
   const rows = batch.flatMap((r) => {
     const row = toAttemptRow(r.event);
     return row ? [row] : [];
   });
   if (rows.length === 0) return 0;
-  const fresh = await unseenRows(store, rows, "provider_attempts");
+  const fresh = unseen ? rows : await unseenRows(store, rows, "provider_attempts");
   if (fresh.length === 0) return 0;
   const { columns, values } = toColumns(fresh, (c, v) => (c === "time" ? toClickHouseTime(v as string) : v));
   await store.insertRows("provider_attempts", columns, values);

@@ -47,16 +47,25 @@ export function usageBatch(batch: readonly StoredEvent[]) {
  * every event, then the attempt and usage rows exactly once (any other event type is skipped).
  * Returns the usage rows.
  */
-export async function writeProjectionBatch(store: AnalyticsStore, batch: readonly StoredEvent[]): Promise<number> {
+export async function writeProjectionBatch(store: AnalyticsStore, batch: readonly StoredEvent[], opts: WriteOptions = {}): Promise<number> {
   await writeIndexRows(store, indexRows(batch));
-  return (await writeBatch(store, batch)).rows;
+  return (await writeBatch(store, batch, opts)).rows;
+}
+
+export interface WriteOptions {
+  /**
+   * The writer knows none of the batch's rows can be stored yet, so step 1's lookup is skipped:
+   * the only writer, past the highest offset it may ever have written (the engine process on the
+   * file log, see FramedProgress in framed-projection.ts). Otherwise rows are looked up as usual.
+   */
+  unseen?: boolean;
 }
 
 /** Write one batch exactly once (see the module comment); returns its usage rows and those inserted now. */
-async function writeBatch(store: AnalyticsStore, batch: readonly StoredEvent[]): Promise<{ rows: number; inserted: number }> {
-  await writeAttempts(store, batch); // provider attempts (issue 29): their own table, before the usage rows
+async function writeBatch(store: AnalyticsStore, batch: readonly StoredEvent[], opts: WriteOptions = {}): Promise<{ rows: number; inserted: number }> {
+  await writeAttempts(store, batch, opts.unseen); // provider attempts (issue 29): their own table, before the usage rows
   const { rows, token } = usageBatch(batch);
-  const fresh = await unseenRows(store, rows);
+  const fresh = opts.unseen ? rows : await unseenRows(store, rows);
   if (fresh.length) await store.insert(fresh, token);
   return { rows: rows.length, inserted: fresh.length };
 }

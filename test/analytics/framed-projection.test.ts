@@ -8,7 +8,9 @@ import { afterAll, beforeAll, expect, test } from "bun:test";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { decodeChunk, projectFramed, readChunk } from "../../src/analytics/framed-projection.ts";
+import { decodeChunk, FramedProgress, projectFramed, readChunk } from "../../src/analytics/framed-projection.ts";
+import { ChdbAnalyticsStore } from "../../src/analytics/chdb-store.ts";
+import type { AnalyticsStore } from "../../src/analytics/store.ts";
 import { ProcessAnalyticsStore } from "../../src/analytics/process-store.ts";
 import { usageSummary } from "../../src/analytics/queries.ts";
 import { startAnalytics } from "../../src/analytics/runtime.ts";
@@ -116,3 +118,66 @@ async function projectFramedTwice(chunk: FramedChunk): Promise<void> {
   // Directly in this process too (the same function the engine process runs).
   await projectFramed(store, chunk);
 }
+
+/** The chunks of partition `p` as a consumer with `maxBatch` cuts them (a group of its own). */
+async function chunksOf(p: number, maxBatch: number): Promise<FramedChunk[]> {
+  const chunks: FramedChunk[] = [];
+  const end = (await log.endOffsets("requests"))[p]!;
+  const sub = log.consumeFramed("requests", `cut-${p}-${maxBatch}-${Math.random()}`, async (chunk) => {
+    if (chunk.partition === p) chunks.push(chunk);
+  }, { maxBatch });
+  for (let i = 0; i < 300 && chunks.reduce((n, c) => n + c.count, 0) < end; i++) await Bun.sleep(20);
+  await sub.stop();
+  return chunks;
+}
+
+test("FramedProgress: the exactly-once lookups run only where a stored row is possible; nothing is counted twice", async () => {
+  const own = await ChdbAnalyticsStore.open(join(dir, "chdb-progress"));
+  await own.migrate();
+  let lookups = 0;
+  const counted: AnalyticsStore = {
+    kind: own.kind,
+    database: own.database,
+    migrate: () => own.migrate(),
+    insert: (rows, token) => own.insert(rows, token),
+    insertRows: (table, columns, rows, token) => own.insertRows(table, columns, rows, token),
+    query: (sql, params) => {
+      if (sql.includes("SELECT DISTINCT event_id")) lookups++;
+      return own.query(sql, params);
+    },
+    exec: (sql, params) => own.exec(sql, params),
+    drop: () => own.drop(),
+    health: () => own.health(),
+    close: () => own.close(),
+  };
+  const requests = async () => Number((await usageSummary(own, { from: new Date(T0 - 60_000), to: new Date(T0 + N * 60_000 + 60_000) })).requests);
+  try {
+    const p = 0;
+    const byTen = await chunksOf(p, 10);
+    expect(byTen.length).toBeGreaterThan(3);
+    const live = new FramedProgress();
+    for (const [i, chunk] of byTen.entries()) {
+      const before = lookups;
+      await projectFramed(counted, chunk, live);
+      // An empty store: nothing can be stored, not even for the first chunk (its index is empty).
+      expect({ i, lookups: lookups - before }).toEqual({ i, lookups: 0 });
+    }
+    const all = await requests();
+    expect(all).toBeGreaterThan(0);
+    // A chunk retried after an error (or delivered again) starts at or below the mark: looked up.
+    const before = lookups;
+    await projectFramed(counted, byTen[2]!, live);
+    expect(lookups - before).toBe(2); // attempts and usage rows
+    expect(await requests()).toBe(all);
+    // A restarted engine (new progress) with other boundaries: the mark comes from the index, so
+    // every chunk that overlaps what was written is looked up, and nothing is counted twice.
+    const restarted = new FramedProgress();
+    const bySeven = await chunksOf(p, 7);
+    const lookupsBefore = lookups;
+    for (const chunk of bySeven) await projectFramed(counted, chunk, restarted);
+    expect(lookups - lookupsBefore).toBe(2 * bySeven.length);
+    expect(await requests()).toBe(all);
+  } finally {
+    await own.close();
+  }
+});
