@@ -32,8 +32,19 @@ export function periodOf(kind: "day" | "month", nowMs: number): Period {
   return { name: `month:${pad(y, 4)}-${pad(m + 1, 2)}`, endMs: Date.UTC(y, m + 1, 1) };
 }
 
+/** Period names seen (a handful: one per budget period), with their end: checked once each. */
+const ends = new Map<string, number | undefined>();
+
 /** The end of a period named by {@link periodOf}, or undefined for a malformed name. */
 export function periodEndMs(name: string): number | undefined {
+  if (ends.has(name)) return ends.get(name);
+  const end = parsePeriodEnd(name);
+  if (ends.size >= 1024) ends.clear();
+  ends.set(name, end);
+  return end;
+}
+
+function parsePeriodEnd(name: string): number | undefined {
   const m = PERIOD_NAME.exec(name);
   if (!m) return undefined;
   const kind = m[1] !== undefined ? "day" : "month";
