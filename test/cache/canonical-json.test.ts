@@ -9,6 +9,7 @@ import { join } from "node:path";
 import canonicalize from "canonicalize";
 import { canonicalJson } from "../../src/cache/canonical-json.ts";
 import { canonicalKeyText } from "../../src/cache/key.ts";
+import { mulberry32 as rng } from "../helpers/rng.ts";
 
 const VECTORS = join(import.meta.dir, "../fixtures/jcs");
 
@@ -20,18 +21,6 @@ describe("canonicalJson: RFC 8785 test vectors", () => {
     });
   }
 });
-
-/** mulberry32: a seeded generator, so a failure is reproducible from its seed. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const KEYS = ["role", "content", "model", "a", "B", "_", "é", "€", "😂", "\u0000", "\n", "", "10", "9", "0", "01", "-1", "1e3", "4294967294", "4294967295", "ab\u{1F600}", "zz", "Z"];
 const STRINGS = ["", "hi", "Ünïcödé", "line\nbreak", "quote\"back\\slash", "\u2028\u2029", "😂", "\u007f", "</script>", "\ud800", "x\udc00y"];

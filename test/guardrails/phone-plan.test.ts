@@ -10,6 +10,7 @@ import { createRequire } from "node:module";
 import { type CountryCode, getCountries, getCountryCallingCode, parsePhoneNumberFromString } from "libphonenumber-js/max";
 import { DEFAULT_PHONE_REGIONS } from "../../src/guardrails/phone.ts";
 import { mayBeValidNational, regionPlan } from "../../src/guardrails/phone-plan.ts";
+import { mulberry32 as rng } from "../helpers/rng.ts";
 
 const examples = JSON.parse(readFileSync(createRequire(import.meta.url).resolve("libphonenumber-js/examples.mobile.json"), "utf8")) as Record<string, string>;
 const REGIONS = getCountries();
@@ -19,16 +20,6 @@ function variants(region: CountryCode, nsn: string): string[] {
   const cc = getCountryCallingCode(region);
   const grouped = nsn.replace(/(\d{3})(?=\d{3})/g, "$1 ");
   return [nsn, `0${nsn}`, `1${nsn}`, `${cc}${nsn}`, `${cc}0${nsn}`, `00${cc}${nsn}`, `011${cc}${nsn}`, grouped, `(0${nsn.slice(0, 3)}) ${nsn.slice(3)}`, `${nsn.slice(0, -1)}`, `${nsn}7`];
-}
-
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(a ^ (a >>> 15), a | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 /** Checks one written candidate against one region; returns whether the plan turned it down. */

@@ -7,18 +7,7 @@ import { describe, expect, test } from "bun:test";
 import type { ChatMessage, ContentPart } from "../../src/canonical/chat.ts";
 import { IMAGE_PART_TOKENS, promptExtras, promptTokenBoundOf } from "../../src/pipeline/prompt-bound.ts";
 import { countPromptTokens, countTextTokens } from "../../src/providers/tokens.ts";
-
-/** mulberry32: a seeded PRNG, so a failure reproduces from the printed seed. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { mulberry32 as rng } from "../helpers/rng.ts";
 
 const ALPHABETS: string[][] = [
   [..."abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"],

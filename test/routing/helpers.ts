@@ -1,16 +1,5 @@
 /** Deterministic randomness and statistics for routing tests. */
-
-/** mulberry32: a small seeded PRNG returning floats in [0, 1). */
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { mulberry32 } from "../helpers/rng.ts";
 
 /** A rand() that returns `values` in turn (and throws when they run out, to catch extra calls). */
 export function sequence(...values: number[]): () => number {
