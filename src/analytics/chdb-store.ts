@@ -11,9 +11,9 @@
  */
 import { drainPending, Session } from "chdb";
 import { mkdirSync } from "node:fs";
-import { migrationStatements, checkIdentifier, type UsageRow, usageValue } from "./schema.ts";
+import { migrationStatements, checkIdentifier, type UsageRow, storedValue } from "./schema.ts";
 import { migrateExplorer } from "./explorer-columns.ts";
-import { parseJsonEachRow, ROW_TABLES, type RowTable, toColumns, type AnalyticsHealth, type AnalyticsParams, type AnalyticsStore } from "./store.ts";
+import { checkRowTarget, parseJsonEachRow, type RowTable, toColumns, type AnalyticsHealth, type AnalyticsParams, type AnalyticsStore } from "./store.ts";
 
 export interface ChdbStoreOptions {
   /** Database name (default `tollgate`). */
@@ -58,19 +58,19 @@ export class ChdbAnalyticsStore implements AnalyticsStore {
 
   async insert(rows: readonly UsageRow[], dedupToken?: string): Promise<void> {
     if (rows.length === 0) return;
-    const { columns, values } = toColumns(rows, usageValue);
+    const { columns, values } = toColumns(rows, storedValue);
     await this.insertRows("usage_events", columns, values, dedupToken);
   }
 
   /** JSONCompactEachRow through chDB's raw insert (the data never goes through the SQL parser). */
   async insertRows(table: RowTable, columns: readonly string[], rows: readonly (readonly unknown[])[], dedupToken?: string): Promise<void> {
     if (rows.length === 0) return;
-    if (!ROW_TABLES.includes(table)) throw new Error(`insertRows: unknown table ${String(table)}`);
+    const checked = checkRowTarget(table, columns);
     let body = "";
     for (const r of rows) body += JSON.stringify(r) + "\n";
     await this.#s.insert({
       table: `${this.database}.${table}`,
-      columns: columns.map(checkIdentifier),
+      columns: checked,
       values: Buffer.from(body),
       format: "JSONCompactEachRow",
       ...(dedupToken ? { settings: { insert_deduplication_token: dedupToken } } : {}),

@@ -11,7 +11,7 @@
 import { ClickHouseError, createClient, type ClickHouseClient } from "@clickhouse/client";
 import { checkIdentifier, migrationStatements, toClickHouseTime, type UsageRow } from "./schema.ts";
 import { migrateExplorer } from "./explorer-columns.ts";
-import { fromColumns, parseJsonEachRow, ROW_TABLES, type RowTable, type AnalyticsHealth, type AnalyticsParams, type AnalyticsStore } from "./store.ts";
+import { checkRowTarget, fromColumns, parseJsonEachRow, type RowTable, type AnalyticsHealth, type AnalyticsParams, type AnalyticsStore } from "./store.ts";
 
 export interface ClickHouseStoreOptions {
   url: string;
@@ -139,8 +139,7 @@ export class ClickHouseAnalyticsStore implements AnalyticsStore {
   /** As JSONEachRow objects (every server version takes them; the compact shape is chDB's speed-up). */
   async insertRows(table: RowTable, columns: readonly string[], rows: readonly (readonly unknown[])[], dedupToken?: string): Promise<void> {
     if (rows.length === 0) return;
-    if (!ROW_TABLES.includes(table)) throw new Error(`insertRows: unknown table ${String(table)}`);
-    const values = fromColumns(columns.map(checkIdentifier), rows);
+    const values = fromColumns(checkRowTarget(table, columns), rows);
     await this.#retry("insert", () =>
       this.#client.insert({
         table,

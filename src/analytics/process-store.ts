@@ -16,7 +16,7 @@
  */
 import type { Subprocess } from "bun";
 import { fileURLToPath } from "node:url";
-import { type UsageRow, usageValue } from "./schema.ts";
+import { type UsageRow, storedValue } from "./schema.ts";
 import type { FramedChunk } from "../events/polling-consumer.ts";
 import { type AnalyticsHealth, type AnalyticsParams, type AnalyticsStore, type FramedResult, type RowTable, toColumns } from "./store.ts";
 import type { StoreReply, StoreRequest } from "./store-protocol.ts";
@@ -123,7 +123,7 @@ export class ProcessAnalyticsStore implements AnalyticsStore {
 
   async insert(rows: readonly UsageRow[], dedupToken?: string): Promise<void> {
     if (rows.length === 0) return;
-    const { columns, values } = toColumns(rows, usageValue);
+    const { columns, values } = toColumns(rows, storedValue);
     await this.insertRows("usage_events", columns, values, dedupToken);
   }
 

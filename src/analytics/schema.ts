@@ -267,12 +267,10 @@ export function toClickHouseTime(value: Date | string): string {
   return d.toISOString().replace("T", " ").replace("Z", "");
 }
 
-/** Rows as a JSONEachRow payload (one JSON object per line), times converted for ClickHouse. */
-/** A usage row's value as stored: `time` in ClickHouse's format, the rest as is (for `toColumns`). */
-export function usageValue(column: string, value: unknown): unknown {
+/** A row's value as stored (usage and attempt rows): `time` in ClickHouse's format, the rest as is (for `toColumns`). */
+export function storedValue(column: string, value: unknown): unknown {
   return column === "time" ? toClickHouseTime(value as string) : value;
 }
-
 
 function str(v: unknown): string {
   return typeof v === "string" ? v : "";

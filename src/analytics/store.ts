@@ -6,13 +6,19 @@
  * with ClickHouse's `{name:Type}` placeholders, never concatenated.
  */
 import type { FramedChunk } from "../events/polling-consumer.ts";
-import type { UsageRow } from "./schema.ts";
+import { checkIdentifier, type UsageRow } from "./schema.ts";
 
 export type AnalyticsParams = Record<string, string | number | boolean>;
 
 /** The tables the projections append to. */
 export type RowTable = "usage_events" | "provider_attempts" | "request_log_index";
-export const ROW_TABLES: readonly RowTable[] = ["usage_events", "provider_attempts", "request_log_index"];
+const ROW_TABLES: readonly RowTable[] = ["usage_events", "provider_attempts", "request_log_index"];
+
+/** `insertRows`' arguments checked (a table of the list, identifier column names): the columns as given. */
+export function checkRowTarget(table: RowTable, columns: readonly string[]): string[] {
+  if (!ROW_TABLES.includes(table)) throw new Error(`insertRows: unknown table ${String(table)}`);
+  return columns.map(checkIdentifier);
+}
 
 export interface AnalyticsHealth {
   ok: boolean;

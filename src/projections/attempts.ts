@@ -5,7 +5,7 @@
  * with FINAL, so a batch re-delivered after a crash counts nothing twice.
  */
 import { type AnalyticsStore, toColumns } from "../analytics/store.ts";
-import { toAttemptRow, toClickHouseTime } from "../analytics/schema.ts";
+import { storedValue, toAttemptRow } from "../analytics/schema.ts";
 import type { StoredEvent } from "../events/event-log.ts";
 import { unseenRows } from "./unseen.ts";
 
@@ -18,7 +18,7 @@ export async function writeAttempts(store: AnalyticsStore, batch: readonly Store
   if (rows.length === 0) return 0;
   const fresh = unseen ? rows : await unseenRows(store, rows, "provider_attempts");
   if (fresh.length === 0) return 0;
-  const { columns, values } = toColumns(fresh, (c, v) => (c === "time" ? toClickHouseTime(v as string) : v));
+  const { columns, values } = toColumns(fresh, storedValue);
   await store.insertRows("provider_attempts", columns, values);
   return fresh.length;
 }

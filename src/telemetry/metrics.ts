@@ -92,7 +92,7 @@ export class GatewayMetrics {
     this.tokenUsage = new FastHistogram("gen_ai_client_token_usage", "Tokens per provider call by gen_ai_token_type (gen_ai.client.token.usage).", ["gen_ai_operation_name", "gen_ai_provider_name", "gen_ai_request_model", "gen_ai_token_type"], TOKEN_BUCKETS, reg);
     this.ttfc = new FastHistogram("gen_ai_client_operation_time_to_first_chunk_seconds", "Streams: receipt to the first chunk sent (gen_ai.client.operation.time_to_first_chunk).", ["gen_ai_operation_name", "gen_ai_provider_name", "gen_ai_request_model"], DURATION_BUCKETS, reg);
     this.existing(sources);
-    this.fallbacks = new FastCounter("llm_fallbacks_total", "Failed provider attempts that sent the request on to the next target (fallback), by the failing provider and model.", ["provider", "model"], this.registry);
+    this.fallbacks = new FastCounter("llm_fallbacks_total", "Failed provider attempts that sent the request on to the next target (fallback), by the failing provider and model.", ["provider", "model"], reg);
     new Gauge({ name: "llm_budget_used_ratio", help: "Committed share of a budget's current period (spent + reserved) / limit, as of its last reservation (scope as llm_budget_remaining_usd).", labelNames: ["scope"], registers, collect() { this.reset(); for (const [sc, v] of self.budgetUsed) this.set({ scope: sc }, v); } });
     new Gauge({
       name: "tollgate_key_next_expiry_seconds",

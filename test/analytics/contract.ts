@@ -10,7 +10,7 @@ import {
   hourlyRollupTotals, rebuildHourlyRollup, usageByCustomer, usageByTenant, usageByModel, usageByProvider, usageByService, NO_SERVICE,
   usageSummary, usageTimeseries,
 } from "../../src/analytics/queries.ts";
-import { type UsageRow, usageValue } from "../../src/analytics/schema.ts";
+import { type UsageRow, storedValue } from "../../src/analytics/schema.ts";
 import { expectedMetrics, fixtureRows, inRange, RANGE } from "./fixtures.ts";
 
 export interface MadeAnalyticsStore {
@@ -117,7 +117,7 @@ export function analyticsStoreContract(name: string, factory: AnalyticsStoreFact
 
     test("insertRows: value arrays in column order; a missing value is the column's DEFAULT", async () => {
       const [row] = rows;
-      const { columns, values } = toColumns([{ ...row!, user: 'quote " back \\ ünï 😂' }, { ...row!, event_id: "no-cache-write", cache_write_tokens: undefined }], usageValue);
+      const { columns, values } = toColumns([{ ...row!, user: 'quote " back \\ ünï 😂' }, { ...row!, event_id: "no-cache-write", cache_write_tokens: undefined }], storedValue);
       expect(columns).toContain("cache_write_tokens");
       await store.insertRows("usage_events", columns, values);
       const got = await store.query<{ event_id: string; user: string; w: number | string }>("SELECT event_id, user, cache_write_tokens AS w FROM usage_events ORDER BY event_id");

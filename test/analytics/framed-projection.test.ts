@@ -10,7 +10,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { decodeChunk, FramedProgress, projectFramed, readChunk } from "../../src/analytics/framed-projection.ts";
 import { ChdbAnalyticsStore } from "../../src/analytics/chdb-store.ts";
-import type { AnalyticsStore } from "../../src/analytics/store.ts";
+import { delegatingStore } from "../helpers/analytics-store.ts";
 import { ProcessAnalyticsStore } from "../../src/analytics/process-store.ts";
 import { usageSummary } from "../../src/analytics/queries.ts";
 import { startAnalytics } from "../../src/analytics/runtime.ts";
@@ -135,21 +135,12 @@ test("FramedProgress: the exactly-once lookups run only where a stored row is po
   const own = await ChdbAnalyticsStore.open(join(dir, "chdb-progress"));
   await own.migrate();
   let lookups = 0;
-  const counted: AnalyticsStore = {
-    kind: own.kind,
-    database: own.database,
-    migrate: () => own.migrate(),
-    insert: (rows, token) => own.insert(rows, token),
-    insertRows: (table, columns, rows, token) => own.insertRows(table, columns, rows, token),
+  const counted = delegatingStore(own, {
     query: (sql, params) => {
       if (sql.includes("SELECT DISTINCT event_id")) lookups++;
       return own.query(sql, params);
     },
-    exec: (sql, params) => own.exec(sql, params),
-    drop: () => own.drop(),
-    health: () => own.health(),
-    close: () => own.close(),
-  };
+  });
   const requests = async () => Number((await usageSummary(own, { from: new Date(T0 - 60_000), to: new Date(T0 + N * 60_000 + 60_000) })).requests);
   try {
     const p = 0;

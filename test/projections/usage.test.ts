@@ -10,6 +10,7 @@ import { join } from "node:path";
 import { ChdbAnalyticsStore } from "../../src/analytics/chdb-store.ts";
 import { hourlyRollupTotals, usageByTenant, usageSummary } from "../../src/analytics/queries.ts";
 import type { AnalyticsStore } from "../../src/analytics/store.ts";
+import { delegatingStore } from "../helpers/analytics-store.ts";
 import { type EventEnvelope, makeEvent } from "../../src/events/envelope.ts";
 import { FileEventLog } from "../../src/events/file-log.ts";
 import { rebuildUsage, replayUsage, startUsageProjection, usageBatch } from "../../src/projections/usage.ts";
@@ -134,10 +135,7 @@ describe("usage projection", () => {
     await store.migrate();
     let inserts = 0;
     let lookups = 0;
-    const counting: AnalyticsStore = {
-      kind: store.kind,
-      database: store.database,
-      migrate: () => store.migrate(),
+    const counting = delegatingStore(store, {
       insert: (rows, token) => {
         inserts++;
         return store.insert(rows, token);
@@ -146,12 +144,7 @@ describe("usage projection", () => {
         lookups++;
         return store.query(sql, params);
       },
-      exec: (sql, params) => store.exec(sql, params),
-      insertRows: (table, columns, rows, token) => store.insertRows(table, columns, rows, token),
-      drop: () => store.drop(),
-      health: () => store.health(),
-      close: () => store.close(),
-    };
+    });
     const sub = startUsageProjection(trickle, counting, { group: "usage-trickle", lingerMs: 400 });
     for (let i = 0; i < 60; i++) {
       await trickle.append("requests", [{ key: "acme", event: makeEvent({ type: "request.completed", tenant: "acme", time: new Date(T0), payload: { costUsd: 0.000001 } }) }]);
@@ -176,21 +169,12 @@ describe("usage projection", () => {
     await store.drop();
     await store.migrate();
     let failures = 3;
-    const flaky: AnalyticsStore = {
-      kind: store.kind,
-      database: store.database,
-      migrate: () => store.migrate(),
+    const flaky = delegatingStore(store, {
       insert: async (rows, token) => {
         if (failures-- > 0) throw new Error("clickhouse unavailable");
         return store.insert(rows, token);
       },
-      query: (sql, params) => store.query(sql, params),
-      exec: (sql, params) => store.exec(sql, params),
-      insertRows: (table, columns, rows, token) => store.insertRows(table, columns, rows, token),
-      drop: () => store.drop(),
-      health: () => store.health(),
-      close: () => store.close(),
-    };
+    });
     const errors: string[] = [];
     const sub = startUsageProjection(log, flaky, { group: "usage-flaky", onError: (e) => errors.push((e as Error).message) });
     const deadline = Date.now() + 30_000;
